@@ -1,0 +1,118 @@
+"""Neuron activations a = f(z), each with its derivative, as pure functions of arrays.
+
+Arrays hold one example per row. ``fn(xp, z)`` is the activation; ``prime(xp, z, a)`` is
+f'(z), given a = f(z) too so that σ'(z) = σ(z)(1 − σ(z)) reuses the forward pass.
+``vjp(xp, z, a, g)`` is the chain rule ∂C/∂z from g = ∂C/∂a: g·f'(z) for the elementwise
+activations, the full Jacobian product for softmax, whose outputs depend on each other.
+"""
+
+from __future__ import annotations
+
+
+class Activation:
+    name = ""
+    hidden_ok = True
+
+    def fn(self, xp, z):
+        raise NotImplementedError
+
+    def prime(self, xp, z, a):
+        raise NotImplementedError
+
+    def vjp(self, xp, z, a, g):
+        return g * self.prime(xp, z, a)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1/(1 + e^{−z}), written with e^{−|z|} so no exponential ever overflows."""
+
+    name = "sigmoid"
+
+    def fn(self, xp, z):
+        e = xp.exp(-xp.abs(z))
+        s = 1.0 / (1.0 + e)
+        return xp.where(z >= 0, s, e * s)
+
+    def prime(self, xp, z, a):
+        return a * (1.0 - a)
+
+
+class Tanh(Activation):
+    """tanh(z), with tanh'(z) = 1 − tanh²(z)."""
+
+    name = "tanh"
+
+    def fn(self, xp, z):
+        return xp.tanh(z)
+
+    def prime(self, xp, z, a):
+        return 1.0 - a * a
+
+
+class ReLU(Activation):
+    """max(0, z), with derivative 1 for z > 0 and 0 otherwise."""
+
+    name = "relu"
+
+    def fn(self, xp, z):
+        return xp.maximum(z, xp.zeros_like(z))
+
+    def prime(self, xp, z, a):
+        return xp.astype(z > 0, z.dtype)
+
+
+class Linear(Activation):
+    """The identity a = z (the book's linear output neurons)."""
+
+    name = "linear"
+
+    def fn(self, xp, z):
+        return z
+
+    def prime(self, xp, z, a):
+        return xp.ones_like(z)
+
+    def vjp(self, xp, z, a, g):
+        return g
+
+
+class Softmax(Activation):
+    """a_j = e^{z_j} / Σ_k e^{z_k}, shifted by max z so the exponentials cannot overflow.
+
+    An output layer only: its Jacobian ∂a_j/∂z_k = a_j(δ_jk − a_k) is not diagonal, so
+    the chain rule is ``vjp`` = a ⊙ (g − Σ_k g_k a_k), and ``prime`` (the diagonal) is not
+    enough for backpropagation.
+    """
+
+    name = "softmax"
+    hidden_ok = False
+
+    def fn(self, xp, z):
+        e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+        return e / xp.sum(e, axis=1, keepdims=True)
+
+    def prime(self, xp, z, a):
+        return a * (1.0 - a)
+
+    def vjp(self, xp, z, a, g):
+        return a * (g - xp.sum(g * a, axis=1, keepdims=True))
+
+
+ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Linear, Softmax)}
+
+
+def get(name_or_activation) -> Activation:
+    """Look an activation up by name ("sigmoid", "tanh", "relu", "linear", "softmax")."""
+    from .errors import NNAccelError
+
+    if isinstance(name_or_activation, Activation):
+        return name_or_activation
+    try:
+        return ACTIVATIONS[str(name_or_activation).lower()]
+    except KeyError:
+        raise NNAccelError(
+            f"unknown activation {name_or_activation!r}; use one of {', '.join(ACTIVATIONS)}"
+        ) from None

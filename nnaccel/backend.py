@@ -1,0 +1,191 @@
+"""The one place that knows about array libraries and devices.
+
+``resolve(device, backend)`` turns the user's words ("cpu", "cuda:1", "auto"; "numpy",
+"cupy", "torch", "array_api_strict") into a :class:`Backend`: the array-API namespace ``xp``,
+the device, and the two transfers that cross the host boundary (``asarray`` and
+``to_numpy``). Everything downstream receives ``xp`` and arrays and never imports an array
+library itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import NNAccelError
+
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array namespace on one device, with the host transfers it needs."""
+
+    name: str
+    xp: Any
+    device: Any
+    device_name: str
+    note: str = ""
+
+    def asarray(self, host, dtype=None):
+        """Copy a host (NumPy) array to this device, optionally casting to ``dtype``."""
+        host = np.asarray(host)
+        if self.name == "numpy":
+            x = host
+        elif self.name == "cupy":
+            with self.device:
+                x = self.xp.asarray(host)
+        elif self.name == "torch":
+            import torch
+
+            x = torch.as_tensor(host).to(self.device)
+        else:
+            x = self.xp.asarray(host)
+        return x if dtype is None else self.xp.astype(x, self.dtype(dtype))
+
+    def to_numpy(self, x) -> np.ndarray:
+        """Copy a device array back to a host NumPy array."""
+        if self.name == "numpy":
+            return np.asarray(x)
+        if self.name == "cupy":
+            return x.get()
+        if self.name == "torch":
+            return x.detach().cpu().numpy()
+        return np.from_dlpack(x)
+
+    def dtype(self, name: str):
+        """The namespace's floating dtype called ``name`` ("float32" or "float64")."""
+        if name not in DTYPES:
+            raise NNAccelError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
+        return getattr(self.xp, name)
+
+    def describe(self) -> str:
+        return f"{self.name} on {self.device_name}"
+
+
+def cuda_available() -> bool:
+    """True when CuPy is importable and sees at least one CUDA device."""
+    try:
+        import cupy
+    except Exception:
+        return False
+    try:
+        return bool(cupy.cuda.is_available())
+    except Exception:
+        return False
+
+
+def _parse_device(device: str) -> tuple[str, int]:
+    device = str(device).strip().lower()
+    if device in ("cpu", "auto", "cuda", "gpu"):
+        return ("cuda" if device == "gpu" else device), 0
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return "cuda", int(device[5:])
+    raise NNAccelError(
+        f"unknown device {device!r}; use cpu, cuda, cuda:N or auto"
+    )
+
+
+def _require(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise NNAccelError(
+            f"the {module} backend is not installed; pip install 'nnaccel[{extra}]' "
+            f"or choose another with --backend"
+        ) from None
+
+
+def resolve(device: str = "auto", backend: str | None = None) -> Backend:
+    """Choose the array namespace and device; raise NNAccelError naming the fix if impossible."""
+    kind, index = _parse_device(device)
+    if backend is not None and backend not in BACKENDS:
+        raise NNAccelError(
+            f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}"
+        )
+    note = ""
+    if backend is None:
+        if kind == "auto":
+            if cuda_available():
+                kind, backend = "cuda", "cupy"
+            else:
+                kind, backend = "cpu", "numpy"
+                note = "no CUDA GPU found (cupy.cuda.is_available() is false); using NumPy on the CPU"
+        else:
+            backend = "cupy" if kind == "cuda" else "numpy"
+    elif kind == "auto":
+        kind = "cuda" if backend == "cupy" else "cpu"
+        if backend == "torch":
+            torch = _require("torch", "torch")
+            kind = "cuda" if torch.cuda.is_available() else "cpu"
+
+    if backend == "numpy":
+        if kind == "cuda":
+            raise NNAccelError("the numpy backend runs on the CPU only; use --device cpu or --backend cupy")
+        from array_api_compat import numpy as xp
+
+        return Backend("numpy", xp, "cpu", "cpu", note)
+
+    if backend == "array_api_strict":
+        if kind == "cuda":
+            raise NNAccelError("array_api_strict runs on the CPU only; use --device cpu")
+        xp = _require("array_api_strict", "test")
+        return Backend("array_api_strict", xp, xp.Device("CPU_DEVICE"), "cpu", note)
+
+    if backend == "torch":
+        torch = _require("torch", "torch")
+        from array_api_compat import torch as xp
+
+        if kind == "cuda":
+            if not torch.cuda.is_available():
+                raise NNAccelError("PyTorch sees no CUDA GPU here; use --device cpu")
+            if index >= torch.cuda.device_count():
+                raise NNAccelError(
+                    f"there is no cuda:{index} (PyTorch sees {torch.cuda.device_count()} GPU(s)); "
+                    "use --device cuda:0"
+                )
+            return Backend("torch", xp, torch.device("cuda", index), f"cuda:{index}", note)
+        return Backend("torch", xp, torch.device("cpu"), "cpu", note)
+
+    # cupy
+    if kind == "cpu":
+        raise NNAccelError("the cupy backend runs on CUDA GPUs only; use --device cuda or --backend numpy")
+    if not cuda_available():
+        raise NNAccelError(
+            "CUDA was asked for but no CUDA GPU is available (is CuPy installed: "
+            "pip install 'nnaccel[cuda]'?); use --device cpu"
+        )
+    import cupy
+    from array_api_compat import cupy as xp
+
+    if index >= cupy.cuda.runtime.getDeviceCount():
+        raise NNAccelError(
+            f"there is no cuda:{index} (CuPy sees {cupy.cuda.runtime.getDeviceCount()} GPU(s)); use --device cuda:0"
+        )
+    return Backend("cupy", xp, cupy.cuda.Device(index), f"cuda:{index}", note)
+
+
+def from_array(x) -> Backend:
+    """The Backend an existing array lives on (for arrays handed to the API directly)."""
+    import array_api_compat as compat
+
+    xp = compat.array_namespace(x)
+    if compat.is_numpy_array(x):
+        return resolve("cpu", "numpy")
+    if compat.is_cupy_array(x):
+        return resolve(f"cuda:{x.device.id}", "cupy")
+    if compat.is_torch_array(x):
+        dev = x.device
+        return resolve("cpu" if dev.type == "cpu" else f"cuda:{dev.index or 0}", "torch")
+    if getattr(xp, "__name__", "") == "array_api_strict":
+        return resolve("cpu", "array_api_strict")
+    raise NNAccelError(f"arrays of type {type(x).__name__} are not supported; pass NumPy arrays")
+
+
+def make_rng(seed=None) -> np.random.Generator:
+    """The host random generator that draws initial weights and shuffles: same seed, same run."""
+    return np.random.default_rng(seed)

@@ -1,0 +1,138 @@
+"""Cost functions, each with ``fn`` (the cost) and ``delta`` (the output error δᴸ = ∂C/∂zᴸ).
+
+As in network2.py, ``fn(xp, a, y)`` is the cost summed over the rows (examples) of a batch
+and ``delta(xp, z, a, y, activation)`` is BP1. Where the book derives an exact
+simplification it is used: δᴸ = aᴸ − y for cross-entropy with sigmoid outputs and for
+log-likelihood with softmax outputs. Otherwise δᴸ = ∇ₐC ⊙ σ'(zᴸ) through the output
+activation's chain rule.
+"""
+
+from __future__ import annotations
+
+from .activations import Activation, Sigmoid, Softmax
+from .errors import NNAccelError
+
+
+def _nan_to_num(xp, x):
+    """network2's np.nan_to_num: nan → 0, ±inf → the largest finite value of the dtype."""
+    big = xp.finfo(x.dtype).max
+    x = xp.where(xp.isnan(x), xp.zeros_like(x), x)
+    return xp.clip(x, -big, big)
+
+
+def _xlog(xp, x, a):
+    """x·ln(a) with 0·ln(0) = 0 and x·ln(0) = −inf for x > 0, without a log(0) warning."""
+    safe = xp.where(a > 0, a, xp.ones_like(a))
+    ln = xp.where(a > 0, xp.log(safe), xp.full_like(a, -float("inf")))
+    return xp.where(x == 0, xp.zeros_like(x), x * ln)
+
+
+class Cost:
+    name = ""
+    book_name = ""
+
+    def fn(self, xp, a, y):
+        raise NotImplementedError
+
+    def grad(self, xp, a, y):
+        """∂C/∂a for each example."""
+        raise NotImplementedError
+
+    def delta(self, xp, z, a, y, activation: Activation):
+        return activation.vjp(xp, z, a, self.grad(xp, a, y))
+
+    def check(self, output: Activation):
+        """Raise NNAccelError if this cost makes no sense with ``output`` neurons."""
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class QuadraticCost(Cost):
+    """C = ½‖a − y‖², so δᴸ = (a − y) ⊙ σ'(zᴸ): the learning slowdown of chapter 3."""
+
+    name = "quadratic"
+    book_name = "QuadraticCost"
+
+    def fn(self, xp, a, y):
+        d = a - y
+        return 0.5 * xp.sum(d * d)
+
+    def grad(self, xp, a, y):
+        return a - y
+
+
+class CrossEntropyCost(Cost):
+    """C = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]; with sigmoid outputs δᴸ = a − y."""
+
+    name = "cross-entropy"
+    book_name = "CrossEntropyCost"
+
+    def fn(self, xp, a, y):
+        return xp.sum(_nan_to_num(xp, -_xlog(xp, y, a) - _xlog(xp, 1.0 - y, 1.0 - a)))
+
+    def grad(self, xp, a, y):
+        return (a - y) / (a * (1.0 - a))
+
+    def delta(self, xp, z, a, y, activation):
+        if isinstance(activation, Sigmoid):
+            return a - y
+        return super().delta(xp, z, a, y, activation)
+
+    def check(self, output):
+        if output.name not in ("sigmoid", "softmax"):
+            raise NNAccelError(
+                f"the cross-entropy cost needs outputs in (0, 1), but {output.name} neurons "
+                "give other values; use --output-activation sigmoid or --cost quadratic"
+            )
+
+
+class LogLikelihoodCost(Cost):
+    """C = −ln a_y for the true class y; with softmax outputs δᴸ = a − y."""
+
+    name = "log-likelihood"
+    book_name = "LogLikelihoodCost"
+
+    def fn(self, xp, a, y):
+        return xp.sum(_nan_to_num(xp, -_xlog(xp, y, a)))
+
+    def grad(self, xp, a, y):
+        return -y / a
+
+    def delta(self, xp, z, a, y, activation):
+        if isinstance(activation, Softmax):
+            return a - y
+        return super().delta(xp, z, a, y, activation)
+
+    def check(self, output):
+        if output.name != "softmax":
+            raise NNAccelError(
+                f"the log-likelihood cost needs a softmax output layer, not {output.name}; "
+                "use --output-activation softmax"
+            )
+
+
+COSTS = {cls.name: cls() for cls in (QuadraticCost, CrossEntropyCost, LogLikelihoodCost)}
+_ALIASES = {
+    "crossentropy": "cross-entropy",
+    "cross_entropy": "cross-entropy",
+    "loglikelihood": "log-likelihood",
+    "log_likelihood": "log-likelihood",
+    **{cls.book_name.lower(): cls.name for cls in COSTS.values()},
+}
+
+
+def get(name_or_cost) -> Cost:
+    """Look a cost up by name: quadratic, cross-entropy, log-likelihood (or network2's class name)."""
+    if isinstance(name_or_cost, Cost):
+        return name_or_cost
+    if isinstance(name_or_cost, type) and issubclass(name_or_cost, Cost):
+        return name_or_cost()
+    key = str(name_or_cost).lower()
+    key = _ALIASES.get(key, key)
+    try:
+        return COSTS[key]
+    except KeyError:
+        raise NNAccelError(
+            f"unknown cost {name_or_cost!r}; use one of {', '.join(COSTS)}"
+        ) from None

@@ -1,0 +1,125 @@
+"""Data sets by name — the embedded MNIST digits, Fashion-MNIST, full MNIST — or from a path.
+
+A :class:`Dataset` holds host arrays: images as uint8 rows of pixels (scaled to [0, 1] when
+they reach the device) and integer labels. Nothing here touches the compute device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .download import fetch
+from .idx import read_idx
+from .safe_pickle import load_mnist_pkl
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+FASHION_SHA256 = {
+    "train-images-idx3-ubyte.gz": "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+    "train-labels-idx1-ubyte.gz": "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+    "t10k-images-idx3-ubyte.gz": "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+    "t10k-labels-idx1-ubyte.gz": "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+}
+FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+NAMES = ("mnist-10k", "fashion-mnist", "mnist")
+
+
+@dataclass
+class Dataset:
+    """Training and test images (n, pixels) with integer labels, as host arrays."""
+
+    name: str
+    train: tuple
+    test: tuple
+    n_classes: int = 10
+    validation: tuple | None = None
+    source: str = ""
+
+    @property
+    def n_pixels(self) -> int:
+        return int(self.train[0].shape[1])
+
+    def describe(self) -> str:
+        return f"{self.name} ({len(self.train[1])} training, {len(self.test[1])} test images)"
+
+
+def _pair(images, labels, where):
+    if images.ndim < 2 or labels.ndim != 1:
+        raise DataError(f"{where}: images must have 2 or more dimensions and labels 1, got {images.shape} and {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(f"{where}: {len(images)} images but {len(labels)} labels; the files do not belong together")
+    return images.reshape(len(images), -1), labels.astype(np.int64)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+        if (directory / name).is_file():
+            return directory / name
+    raise DataError(f"{directory} has no {stem}.gz (nor {stem}); an IDX data folder needs the four MNIST-named files")
+
+
+def from_idx_dir(directory, name=None) -> Dataset:
+    """A data set from a folder holding the four MNIST-named IDX files (gzip or raw)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"data folder {directory} does not exist; give a folder of IDX files or a mnist.pkl.gz")
+    arrays = {key: read_idx(_find(directory, stem)) for key, stem in FILES.items()}
+    train = _pair(arrays["train_images"], arrays["train_labels"], str(directory))
+    test = _pair(arrays["test_images"], arrays["test_labels"], str(directory))
+    n_classes = int(max(train[1].max(), test[1].max())) + 1
+    return Dataset(name or directory.name, train, test, max(n_classes, 2), source=str(directory))
+
+
+def from_pickle(path) -> Dataset:
+    """Nielsen's mnist.pkl.gz (50,000 training, 10,000 validation, 10,000 test), read safely."""
+    train, validation, test = load_mnist_pkl(path)
+    return Dataset("mnist.pkl.gz", train, test, 10, validation=validation, source=str(path))
+
+
+def embedded_dir() -> Path:
+    return Path(str(resources.files("nnaccel.data") / "mnist-10k"))
+
+
+def _download_dir(name, sha256, mirrors, progress) -> Path:
+    paths = [fetch(f, digest, mirrors, name, progress) for f, digest in sha256.items()]
+    return paths[0].parent
+
+
+def load_dataset(name="mnist-10k", data=None, progress=False) -> Dataset:
+    """The data set called ``name``, or the one at ``data`` (IDX folder or mnist.pkl.gz)."""
+    if data is not None:
+        path = Path(data)
+        if path.is_file() and (path.name.endswith(".pkl.gz") or path.suffix == ".pkl"):
+            return from_pickle(path)
+        if path.is_file():
+            raise DataError(f"{path} is a file; --data takes a folder of IDX files or a mnist.pkl.gz")
+        return from_idx_dir(path)
+    if name == "mnist-10k":
+        return from_idx_dir(embedded_dir(), "mnist-10k")
+    if name == "fashion-mnist":
+        if FASHION_SYSTEM_DIR.is_dir():
+            return from_idx_dir(FASHION_SYSTEM_DIR, "fashion-mnist")
+        return from_idx_dir(_download_dir("fashion-mnist", FASHION_SHA256, FASHION_MIRRORS, progress), "fashion-mnist")
+    if name == "mnist":
+        return from_idx_dir(_download_dir("mnist", MNIST_SHA256, MNIST_MIRRORS, progress), "mnist")
+    raise DataError(f"unknown data set {name!r}; use one of {', '.join(NAMES)}, or --data DIR")

@@ -1,0 +1,227 @@
+"""The network of chapters 1–3: layers aˡ = σ(wˡaˡ⁻¹ + bˡ), backpropagation over a whole
+mini-batch as one matrix, written once against the array API standard.
+
+Rows are examples: a batch of m inputs is an (m, n_in) matrix A, so a layer computes
+Z = A·wᵀ + b with w of shape (n_l, n_{l−1}) exactly as in the book, and the sums over the
+mini-batch in BP3/BP4 become one column sum and one matrix product.
+"""
+
+from __future__ import annotations
+
+
+from . import activations as _activations
+from . import costs as _costs
+from . import initializers
+from .backend import Backend, make_rng, resolve
+from .data.arrays import DeviceData, to_device
+from .errors import NNAccelError
+
+EVAL_CHUNK = 4096  # rows per feedforward when evaluating, to bound device memory
+
+
+class Network:
+    """A feedforward network ``Network([784, 30, 10])`` as in network2.py, on any backend.
+
+    ``hidden_activation`` is one name for every hidden layer or a list with one per hidden
+    layer; ``init`` is "default" (N(0,1)/√n_in) or "large" (N(0,1)); ``seed`` fixes the
+    initial weights and the shuffling, identically on every backend.
+    """
+
+    def __init__(
+        self,
+        sizes,
+        cost="cross-entropy",
+        hidden_activation="sigmoid",
+        output_activation="sigmoid",
+        init="default",
+        device="auto",
+        backend=None,
+        dtype="float32",
+        seed=None,
+    ):
+        self.sizes = _check_sizes(sizes)
+        self.num_layers = len(self.sizes)
+        self.cost = _costs.get(cost)
+        self.activations = _layer_activations(hidden_activation, output_activation, self.num_layers)
+        self.cost.check(self.activations[-1])
+        self.backend = backend if isinstance(backend, Backend) else resolve(device, backend)
+        self.xp = self.backend.xp
+        self.dtype = dtype
+        self.float = self.backend.dtype(dtype)
+        self.rng = make_rng(seed)
+        biases, weights = initializers.get(init)(self.rng, self.sizes)
+        self.set_parameters(weights, biases)
+
+    # ---- parameters -------------------------------------------------------------------
+    def set_parameters(self, weights, biases):
+        """Copy host arrays (weights (n_l, n_{l−1}), biases (n_l,) or (n_l, 1)) to the device."""
+        shapes = list(zip(self.sizes[1:], self.sizes[:-1]))
+        if len(weights) != len(shapes) or len(biases) != len(shapes):
+            raise NNAccelError(f"expected {len(shapes)} weight matrices and bias vectors for sizes {self.sizes}")
+        self.weights, self.biases = [], []
+        for (rows, cols), w, b in zip(shapes, weights, biases):
+            w = self.backend.asarray(w, self.dtype)
+            b = self.xp.reshape(self.backend.asarray(b, self.dtype), (-1,))
+            if tuple(w.shape) != (rows, cols) or tuple(b.shape) != (rows,):
+                raise NNAccelError(
+                    f"a layer of {cols} → {rows} neurons needs weights of shape ({rows}, {cols}) "
+                    f"and {rows} biases, got {tuple(w.shape)} and {tuple(b.shape)}"
+                )
+            self.weights.append(w)
+            self.biases.append(b)
+
+    def parameters_numpy(self):
+        """(weights, biases) as host NumPy arrays, biases 1-D."""
+        return (
+            [self.backend.to_numpy(w) for w in self.weights],
+            [self.backend.to_numpy(b) for b in self.biases],
+        )
+
+    # ---- the mathematics --------------------------------------------------------------
+    def feedforward(self, a):
+        """The output aᴸ for inputs ``a`` (one example per row, or a single 1-D example)."""
+        xp = self.xp
+        if not hasattr(a, "shape") or not _same_namespace(xp, a):
+            a = self.backend.asarray(a, self.dtype)
+        single = a.ndim == 1
+        if single:
+            a = xp.reshape(a, (1, -1))
+        for w, b, act in zip(self.weights, self.biases, self.activations):
+            a = act.fn(xp, a @ w.T + b)
+        return a[0, ...] if single else a
+
+    def backprop(self, x, y):
+        """(nabla_b, nabla_w): ∇C summed over the mini-batch rows of ``x`` with targets ``y``."""
+        xp = self.xp
+        activation = x
+        activations = [x]  # aˡ for every layer, one row per example
+        zs = []  # zˡ for every layer
+        for w, b, act in zip(self.weights, self.biases, self.activations):
+            z = activation @ w.T + b
+            zs.append(z)
+            activation = act.fn(xp, z)
+            activations.append(activation)
+        nabla_b = [None] * len(self.weights)
+        nabla_w = [None] * len(self.weights)
+        delta = self.cost.delta(xp, zs[-1], activations[-1], y, self.activations[-1])  # BP1
+        nabla_b[-1] = xp.sum(delta, axis=0)  # BP3, summed over the batch
+        nabla_w[-1] = delta.T @ activations[-2]  # BP4, summed over the batch
+        for l in range(2, self.num_layers):
+            act = self.activations[-l]
+            delta = act.vjp(xp, zs[-l], activations[-l], delta @ self.weights[-l + 1])  # BP2
+            nabla_b[-l] = xp.sum(delta, axis=0)
+            nabla_w[-l] = delta.T @ activations[-l - 1]
+        return nabla_b, nabla_w
+
+    # ---- training and evaluation ------------------------------------------------------
+    def data(self, data) -> DeviceData:
+        """Copy ``data`` ((X, labels) or network2's list of tuples) to this network's device."""
+        return to_device(self.backend, data, self.sizes[0], self.sizes[-1], self.dtype)
+
+    def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
+            monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,
+            monitor_training_cost=False, monitor_training_accuracy=False, **options):
+        """Mini-batch SGD as in network2.py; returns its four per-epoch lists.
+
+        (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy); accuracies
+        are counts of correct examples. ``shuffle=False`` trains in the given order;
+        ``callback(record)`` is called after every epoch. Further options (momentum, l1,
+        early stopping, schedules, checkpoints) are those of :func:`nnaccel.trainer.train`.
+        """
+        from .trainer import train
+
+        history = train(
+            self, training_data, epochs, mini_batch_size, eta, lmbda=lmbda,
+            evaluation_data=evaluation_data,
+            monitor_evaluation_cost=monitor_evaluation_cost,
+            monitor_evaluation_accuracy=monitor_evaluation_accuracy,
+            monitor_training_cost=monitor_training_cost,
+            monitor_training_accuracy=monitor_training_accuracy,
+            **options,
+        )
+        return history.as_network2()
+
+    def _chunks(self, data: DeviceData):
+        for k in range(0, len(data), EVAL_CHUNK):
+            yield k, self.feedforward(data.x[k:k + EVAL_CHUNK, ...])
+
+    def accuracy(self, data) -> int:
+        """How many examples the network classifies correctly (argmax of the output layer)."""
+        xp = self.xp
+        data = self.data(data)
+        correct = 0
+        for k, a in self._chunks(data):
+            truth = data.labels[k:k + EVAL_CHUNK] if data.labels is not None \
+                else xp.argmax(data.targets[k:k + EVAL_CHUNK, ...], axis=1)
+            correct = correct + xp.sum(xp.astype(xp.argmax(a, axis=1) == truth, xp.int64))
+        return int(correct)
+
+    def total_cost(self, data, lmbda=0.0, l1=0.0) -> float:
+        """Mean cost over ``data`` plus the regularisation term, as network2's total_cost.
+
+        L2 adds ½(λ/n)Σw², L1 adds (λ₁/n)Σ|w|, with n the size of ``data``.
+        """
+        xp = self.xp
+        data = self.data(data)
+        n = len(data)
+        cost = 0.0
+        for k, a in self._chunks(data):
+            cost = cost + self.cost.fn(xp, a, data.targets[k:k + EVAL_CHUNK, ...])
+        cost = float(cost) / n
+        if lmbda:
+            cost += 0.5 * (lmbda / n) * sum(float(xp.sum(w * w)) for w in self.weights)
+        if l1:
+            cost += (l1 / n) * sum(float(xp.sum(xp.abs(w))) for w in self.weights)
+        return cost
+
+    # ---- files ------------------------------------------------------------------------
+    def save(self, path):
+        """Save to ``path``: network2's JSON format for .json, a compact archive for .npz."""
+        from .serialization import save
+
+        save(self, path)
+
+    def describe(self) -> str:
+        hidden = ",".join(a.name for a in self.activations[:-1]) or "-"
+        return (f"sizes {self.sizes}, {hidden} hidden / {self.activations[-1].name} output, "
+                f"{self.cost.name} cost, {self.dtype}")
+
+    def __repr__(self):
+        return f"Network({self.sizes}, cost={self.cost.name!r}, backend={self.backend.describe()!r})"
+
+
+def _same_namespace(xp, a) -> bool:
+    import array_api_compat
+
+    try:
+        return array_api_compat.array_namespace(a).__name__ == xp.__name__
+    except TypeError:
+        return False
+
+
+def _check_sizes(sizes):
+    try:
+        sizes = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise NNAccelError(f"sizes must be a list of layer widths such as [784, 30, 10], got {sizes!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise NNAccelError(
+            f"sizes {sizes} needs at least two layers of at least one neuron, e.g. 784 30 10"
+        )
+    return sizes
+
+
+def _layer_activations(hidden, output, num_layers):
+    n_hidden = num_layers - 2
+    if isinstance(hidden, (list, tuple)):
+        if len(hidden) != n_hidden:
+            raise NNAccelError(f"{len(hidden)} hidden activations given for {n_hidden} hidden layers")
+        hidden_acts = [_activations.get(h) for h in hidden]
+    else:
+        hidden_acts = [_activations.get(hidden)] * n_hidden
+    for act in hidden_acts:
+        if not act.hidden_ok:
+            raise NNAccelError(f"{act.name} is for the output layer only; use sigmoid, tanh, relu or linear hidden neurons")
+    return hidden_acts + [_activations.get(output)]
+
+
