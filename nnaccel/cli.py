@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -99,6 +100,14 @@ def check_sizes_fit(sizes, dataset, flag="--sizes"):
         )
 
 
+def check_writable(path, flag):
+    """Refuse an output path whose folder is missing now, not after an hour of training."""
+    if path:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise NNAccelError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+
+
 def cmd_train(args, out=print):
     from tqdm import tqdm
 
@@ -106,6 +115,7 @@ def cmd_train(args, out=print):
     from .trainer import check_hyperparameters
 
     check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda)
+    check_writable(args.save, "--save")
     dataset = _dataset(args)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)

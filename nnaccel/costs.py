@@ -22,9 +22,9 @@ def _nan_to_num(xp, x):
 
 def _xlog(xp, x, a):
     """x·ln(a) with 0·ln(0) = 0 and x·ln(0) = −inf for x > 0, without a log(0) warning."""
-    safe = xp.where(a > 0, a, xp.ones_like(a))
-    ln = xp.where(a > 0, xp.log(safe), xp.full_like(a, -float("inf")))
-    return xp.where(x == 0, xp.zeros_like(x), x * ln)
+    positive = a > 0
+    term = x * xp.log(xp.where(positive, a, xp.ones_like(a)))
+    return xp.where(positive | (x == 0), term, xp.full_like(a, -float("inf")))
 
 
 class Cost:

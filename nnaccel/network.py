@@ -142,17 +142,20 @@ class Network:
         return history.as_network2()
 
     def _chunks(self, data: DeviceData):
-        for k in range(0, len(data), EVAL_CHUNK):
-            yield k, self.feedforward(data.x[k:k + EVAL_CHUNK, ...])
+        """(start, stop, output) over ``data`` in slices of EVAL_CHUNK rows."""
+        n = len(data)
+        for k in range(0, n, EVAL_CHUNK):
+            stop = min(k + EVAL_CHUNK, n)  # the array API leaves out-of-range stops unspecified
+            yield k, stop, self.feedforward(data.x[k:stop, ...])
 
     def accuracy(self, data) -> int:
         """How many examples the network classifies correctly (argmax of the output layer)."""
         xp = self.xp
         data = self.data(data)
         correct = 0
-        for k, a in self._chunks(data):
-            truth = data.labels[k:k + EVAL_CHUNK] if data.labels is not None \
-                else xp.argmax(data.targets[k:k + EVAL_CHUNK, ...], axis=1)
+        for k, stop, a in self._chunks(data):
+            truth = data.labels[k:stop] if data.labels is not None \
+                else xp.argmax(data.targets[k:stop, ...], axis=1)
             correct = correct + xp.sum(xp.astype(xp.argmax(a, axis=1) == truth, xp.int64))
         return int(correct)
 
@@ -165,8 +168,8 @@ class Network:
         data = self.data(data)
         n = len(data)
         cost = 0.0
-        for k, a in self._chunks(data):
-            cost = cost + self.cost.fn(xp, a, data.targets[k:k + EVAL_CHUNK, ...])
+        for k, stop, a in self._chunks(data):
+            cost = cost + self.cost.fn(xp, a, data.targets[k:stop, ...])
         cost = float(cost) / n
         if lmbda:
             cost += 0.5 * (lmbda / n) * sum(float(xp.sum(w * w)) for w in self.weights)

@@ -56,11 +56,12 @@ def run_epoch(net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1
         perm = net.backend.asarray(net.rng.permutation(n))
         x, y = xp.take(x, perm, axis=0), xp.take(y, perm, axis=0)
     for k in range(0, n, mini_batch_size):
-        x_batch, y_batch = x[k:k + mini_batch_size, ...], y[k:k + mini_batch_size, ...]
+        stop = min(k + mini_batch_size, n)  # the last mini-batch may be smaller
+        x_batch, y_batch = x[k:stop, ...], y[k:stop, ...]
         nabla_b, nabla_w = net.backprop(x_batch, y_batch)
         net.weights, net.biases, state = sgd_update(
             xp, net.weights, net.biases, nabla_w, nabla_b, state,
-            eta=eta, m=int(x_batch.shape[0]), n=n, lmbda=lmbda, l1=l1,
+            eta=eta, m=stop - k, n=n, lmbda=lmbda, l1=l1,
             momentum=momentum, nesterov=nesterov,
         )
     return state

@@ -2,7 +2,7 @@
 
 The book's data is a Python 2 pickle of three (images, labels) pairs of NumPy arrays. A
 pickle can name any callable, so the unpickler here admits only what rebuilds a plain
-NumPy array (ndarray, dtype and numpy's ``_reconstruct``) and refuses everything else
+NumPy array (ndarray, dtype, numpy's ``_reconstruct`` and the pure ``_codecs.encode``) and refuses everything else
 before it is called; tuples and lists need no class at all.
 """
 
@@ -23,6 +23,7 @@ ALLOWED = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes into a protocol-2 pickle; pure
 }
 
 

@@ -1,0 +1,1 @@
+"""Plain implementations a user might pick instead of nnaccel, written by us for comparison."""
