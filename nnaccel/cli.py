@@ -10,6 +10,7 @@ from . import __version__
 from .errors import NNAccelError
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -39,7 +40,9 @@ def add_model_flags(p):
     p.add_argument("--sizes", type=_positive_int, nargs="+", metavar="N",
                    help="layer widths, e.g. 784 30 10 (default: pixels, 30, classes)")
     p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross-entropy", "log-likelihood"])
-    p.add_argument("--hidden-activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"])
+    p.add_argument("--hidden-activation", default=["sigmoid"], nargs="+", metavar="NAME",
+                   choices=["sigmoid", "tanh", "relu", "linear"],
+                   help="sigmoid, tanh, relu or linear: one for all hidden layers, or one per layer")
     p.add_argument("--output-activation", default="sigmoid",
                    choices=["sigmoid", "tanh", "relu", "linear", "softmax"])
     p.add_argument("--init", default="default", choices=["default", "large"],
@@ -57,6 +60,32 @@ def add_runtime_flags(p):
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
 
 
+def add_training_flags(p):
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--mini-batch-size", "-m", type=_positive_int, default=10)
+    p.add_argument("--eta", type=_float, default=3.0, help="learning rate η")
+    p.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ")
+    p.add_argument("--l1", type=_float, default=0.0, help="L1 regularisation λ")
+    p.add_argument("--momentum", type=_float, default=0.0, help="momentum coefficient μ in [0, 1)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov's variant of momentum")
+    p.add_argument("--early-stopping", type=_positive_int, metavar="N",
+                   help="stop when the evaluation accuracy has not improved for N epochs; keep the best network")
+    p.add_argument("--stopping-rule", default="no-improvement", choices=["no-improvement", "average"],
+                   help="average: the mean of the last N epochs is no better than the N before")
+    p.add_argument("--schedule", default="constant", choices=["constant", "halve", "step", "exponential"],
+                   help="halve: η/2 when no improvement in --patience epochs, stop at η/128")
+    p.add_argument("--patience", type=_positive_int, default=10, metavar="N")
+    p.add_argument("--step-size", type=_positive_int, default=10, metavar="N",
+                   help="epochs between steps of --schedule step")
+    p.add_argument("--gamma", type=_float, default=0.5, help="factor of the step/exponential schedule")
+    p.add_argument("--expand", choices=["shifts", "rotations"],
+                   help="expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)")
+    p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees")
+    p.add_argument("--validation-size", type=_positive_int, default=0, metavar="N",
+                   help="hold out the last N training images to monitor; the test set is scored once at the end")
+    p.add_argument("--seed", type=_positive_int, help="fixes the initial weights, expansion and shuffling")
+
+
 def build_parser():
     parser = _Parser(prog="nnaccel", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nnaccel {__version__}")
@@ -64,17 +93,29 @@ def build_parser():
 
     train = sub.add_parser("train", help="train a network (the book's first one by default)")
     add_model_flags(train)
-    train.add_argument("--epochs", type=_positive_int, default=30)
-    train.add_argument("--mini-batch-size", "-m", type=_positive_int, default=10)
-    train.add_argument("--eta", type=_float, default=3.0, help="learning rate η")
-    train.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ")
+    add_training_flags(train)
     add_runtime_flags(train)
-    train.add_argument("--seed", type=_positive_int, help="fixes the initial weights and the shuffling")
     train.add_argument("--save", metavar="FILE", help="save the trained model (.json: network2 format, .npz)")
+    train.add_argument("--checkpoint", metavar="FILE", help="save the whole run after every epoch (atomically)")
+    train.add_argument("--resume", metavar="FILE", help="continue the run saved in this checkpoint")
+    train.add_argument("--history", metavar="FILE.jsonl", help="append one JSON line per epoch")
+    train.add_argument("--plot", metavar="FILE.png", help="cost and accuracy per epoch, as in the book")
 
     evaluate = sub.add_parser("evaluate", help="accuracy and cost of a saved model on test data")
     evaluate.add_argument("model", help="a model file saved by nnaccel or network2.py")
     add_runtime_flags(evaluate)
+
+    experiment = sub.add_parser("experiment", help="re-run one of the book's chapter-3 experiments")
+    from .experiments import EXPERIMENTS
+
+    experiment.add_argument("name", choices=list(EXPERIMENTS))
+    experiment.add_argument("--out", default=".", metavar="DIR", help="where NAME.json and NAME.png go")
+    experiment.add_argument("--scale", type=_float, default=1.0,
+                            help="fraction of the book's epochs to run (for a quick look)")
+    experiment.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
+    experiment.add_argument("--device", default="auto")
+    experiment.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    experiment.add_argument("--seed", type=_positive_int, default=1)
 
     sub.add_parser("info", help="the backends, GPUs and versions this machine has")
     return parser
@@ -108,41 +149,142 @@ def check_writable(path, flag):
             raise NNAccelError(f"{flag} {path}: the folder {folder} does not exist; create it first")
 
 
-def cmd_train(args, out=print):
-    from tqdm import tqdm
+TRAIN_SETTINGS = (
+    "sizes", "cost", "hidden_activation", "output_activation", "init", "epochs", "mini_batch_size",
+    "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping", "stopping_rule", "schedule",
+    "patience", "step_size", "gamma", "expand", "max_angle", "validation_size", "seed", "dataset",
+    "data", "dtype",
+)
 
-    from .network import Network
+
+def _resume_settings(args):
+    """Replace the run's settings by those saved in the --resume checkpoint."""
+    from .checkpoint import load_checkpoint
+
+    meta, arrays = load_checkpoint(args.resume)
+    for key in TRAIN_SETTINGS:
+        if key in meta["config"]:
+            setattr(args, key, meta["config"][key])
+    return meta, arrays
+
+
+def validate_train_args(args):
+    from .expand import check_expansion
+    from .schedules import check_schedule
     from .trainer import check_hyperparameters
 
-    check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda)
-    check_writable(args.save, "--save")
+    check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda, args.l1, args.momentum)
+    check_schedule(args.schedule, args.patience, args.step_size, args.gamma, args.early_stopping,
+                   args.stopping_rule)
+    check_expansion(args.expand, args.max_angle)
+    for flag in ("save", "checkpoint", "history", "plot"):
+        check_writable(getattr(args, flag), "--" + flag)
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+
+
+def split_validation(dataset, size):
+    """(training, validation) with the last ``size`` training images held out."""
+    x, y = dataset.train
+    if size >= len(y):
+        raise NNAccelError(f"--validation-size {size} leaves no training data ({len(y)} images); use a smaller N")
+    return (x[:-size], y[:-size]), (x[-size:], y[-size:])
+
+
+def cmd_train(args, out=print):
+    import json
+    import secrets
+
+    from tqdm import tqdm
+
+    from .backend import make_rng
+    from .expand import expand
+    from .files import atomic_write
+    from .network import Network
+    from .trainer import train
+
+    resume = _resume_settings(args) if args.resume else None
+    validate_train_args(args)
+    if args.seed is None:
+        args.seed = secrets.randbelow(2**31)  # recorded so that a resumed run can redo the expansion
     dataset = _dataset(args)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
-    net = Network(sizes, cost=args.cost, hidden_activation=args.hidden_activation,
+    hidden = args.hidden_activation
+    hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden
+    net = Network(sizes, cost=args.cost, hidden_activation=hidden,
                   output_activation=args.output_activation, init=args.init,
                   device=args.device, backend=args.backend, dtype=args.dtype, seed=args.seed)
+    train_set, monitor_set = dataset.train, dataset.test
+    if args.validation_size:
+        train_set, monitor_set = split_validation(dataset, args.validation_size)
+    train_data = net.data(train_set)
+    if args.expand:
+        train_data = expand(net.backend, train_data, args.expand, make_rng([args.seed, 1]), args.max_angle)
+
     if net.backend.note:
         out(f"nnaccel: {net.backend.note}")
     out(f"nnaccel: {net.backend.describe()}, data {dataset.describe()}, {net.describe()}")
-    out(f"nnaccel: {args.epochs} epochs, mini-batch {args.mini_batch_size}, eta {args.eta}, lmbda {args.lmbda}")
+    extras = [f"{k} {getattr(args, k)}" for k in ("l1", "momentum", "early_stopping", "expand")
+              if getattr(args, k)]
+    if args.schedule != "constant":
+        extras.append(f"schedule {args.schedule}")
+    out(f"nnaccel: {args.epochs} epochs, mini-batch {args.mini_batch_size}, eta {args.eta}, "
+        f"lmbda {args.lmbda}" + "".join(", " + e for e in extras)
+        + f", {len(train_data)} training examples" + (f", resuming {args.resume}" if resume else ""))
+    monitored = "validation" if args.validation_size else "test"
+    if args.history:  # a resumed run's history restarts from the checkpoint's epochs
+        with atomic_write(args.history, "w") as f:
+            for record in (resume[0]["state"]["records"] if resume else []):
+                f.write(json.dumps(record) + "\n")
     bar = tqdm(total=args.epochs, unit="epoch", disable=not sys.stderr.isatty(), leave=False)
+    if resume:
+        bar.update(resume[0]["state"]["epoch"])
 
     def report(record):
         bar.update(1)
         line = (f"Epoch {record['epoch']}: {record['evaluation_accuracy']} / {record['n_evaluation']}, "
                 f"cost {record['evaluation_cost']:.4f}, {record['seconds']:.2f} s")
+        if record["eta"] != args.eta:
+            line += f", eta {record['eta']:g}"
         if bar.disable:
             out(line)
         else:
             tqdm.write(line)
+        if args.history:
+            with open(args.history, "a") as f:
+                f.write(json.dumps(record) + "\n")
 
+    config = {key: getattr(args, key) for key in TRAIN_SETTINGS}
     try:
-        net.SGD(dataset.train, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda,
-                evaluation_data=dataset.test, monitor_evaluation_accuracy=True,
-                monitor_evaluation_cost=True, callback=report)
+        history = train(
+            net, train_data, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda,
+            evaluation_data=monitor_set, monitor_evaluation_accuracy=True, monitor_evaluation_cost=True,
+            callback=report, l1=args.l1, momentum=args.momentum, nesterov=args.nesterov,
+            early_stopping=args.early_stopping, stopping_rule=args.stopping_rule,
+            schedule=args.schedule, patience=args.patience, step_size=args.step_size, gamma=args.gamma,
+            checkpoint=args.checkpoint, resume=resume,
+            interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config)
     finally:
         bar.close()
+    records = history.records
+    if history.stopped:
+        out(f"nnaccel: stopped after epoch {records[-1]['epoch'] if records else 0}: {history.stopped}")
+    if args.early_stopping and records:
+        best = max(records, key=lambda r: r["evaluation_accuracy"])
+        out(f"nnaccel: kept the best network, epoch {best['epoch']}: "
+            f"{best['evaluation_accuracy']} / {best['n_evaluation']} on the {monitored} data")
+    if args.validation_size:
+        test = net.data(dataset.test)
+        correct = net.accuracy(test)
+        out(f"Test accuracy: {correct} / {len(test)} ({100.0 * correct / len(test):.2f} %)")
+    if args.plot:
+        from .plot import plot_history
+
+        plot_history(records, args.plot, f"{net.describe()}, eta {args.eta}")
+        out(f"nnaccel: plotted to {args.plot}")
     if args.save:
         net.save(args.save)
         out(f"nnaccel: saved the model to {args.save}")
@@ -191,7 +333,15 @@ def cmd_info(args, out=print):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+def cmd_experiment(args, out=print):
+    from .experiments import run_experiment
+
+    run_experiment(args.name, out_dir=args.out, scale=args.scale, dataset=args.dataset,
+                   device=args.device, backend=args.backend, seed=args.seed, out=out)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment, "info": cmd_info}
 
 
 def main(argv=None):
@@ -200,13 +350,23 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from .trainer import TrainingDiverged, TrainingInterrupted
+
     try:
         return COMMANDS[args.command](args)
+    except TrainingDiverged as e:
+        print(f"nnaccel: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
     except NNAccelError as e:
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingInterrupted as e:
+        where = (f"the last complete epoch ({e.epoch}) is saved in {e.path}; "
+                 f"continue with: nnaccel train --resume {e.path}") if e.path else "nothing was saved"
+        print(f"nnaccel: interrupted; {where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("nnaccel: interrupted", file=sys.stderr)
+        print("nnaccel: interrupted before training started; nothing was saved", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
