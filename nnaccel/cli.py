@@ -84,6 +84,8 @@ def add_training_flags(p):
     p.add_argument("--validation-size", type=_positive_int, default=0, metavar="N",
                    help="hold out the last N training images to monitor; the test set is scored once at the end")
     p.add_argument("--seed", type=_positive_int, help="fixes the initial weights, expansion and shuffling")
+    p.add_argument("--no-fused", dest="fused", action="store_false",
+                   help="use the generic array-API path even where a backend-specific fast path applies")
 
 
 def build_parser():
@@ -266,7 +268,7 @@ def cmd_train(args, out=print):
             early_stopping=args.early_stopping, stopping_rule=args.stopping_rule,
             schedule=args.schedule, patience=args.patience, step_size=args.step_size, gamma=args.gamma,
             checkpoint=args.checkpoint, resume=resume,
-            interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config)
+            interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused)
     finally:
         bar.close()
     records = history.records

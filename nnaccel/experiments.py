@@ -87,10 +87,13 @@ def saturation(ctx):
 
 
 def overfitting(ctx):
-    """[784,30,10] on 1,000 images for 400 epochs, cross-entropy, η = 0.5, λ = 0 and 0.1."""
+    """[784,30,10] on 1,000 images for 400 epochs, cross-entropy, η = 0.5, λ = 0 and 0.1.
+
+    Like the book (overfitting.py), with N(0,1) weights: the better initialisation comes later.
+    """
     runs = {}
     for lmbda in (0.0, 0.1):
-        net = ctx.net([784, 30, 10], cost="cross-entropy")
+        net = ctx.net([784, 30, 10], cost="cross-entropy", init="large")
         runs[f"lmbda={lmbda}"] = ctx.run(net, ctx.train_subset(1000), ctx.epochs(400), 10, 0.5, lmbda=lmbda)
     n_test = runs["lmbda=0.0"][0]["n_evaluation"]
     peak = {k: _pct(max(r["evaluation_accuracy"] for r in v), n_test) for k, v in runs.items()}
@@ -121,13 +124,16 @@ def init(ctx):
 
 
 def more_data(ctx):
-    """Accuracy against training-set size, with the book's constant budget of 1.5 M examples."""
+    """Accuracy against training-set size, with the book's budget of 1.5 M examples and λ ∝ n.
+
+    As the book's more_data.py: N(0,1) weights, η = 0.5, λ = 0.0001·n, 1,500,000/n epochs.
+    """
     n_total = len(ctx.data.train[1])
     sizes = [s for s in (100, 200, 500, 1000, 2000, 5000, 8000, 10000, 20000, 50000) if s <= n_total]
     test = ctx.data.test
     points = []
     for size in sizes:
-        net = ctx.net([784, 30, 10], cost="cross-entropy")
+        net = ctx.net([784, 30, 10], cost="cross-entropy", init="large")
         epochs = ctx.epochs(max(1, 1_500_000 // size))
         net.SGD(ctx.train_subset(size), epochs, 10, 0.5, lmbda=size * 0.0001)
         points.append({"size": size, "epochs": epochs, "accuracy": _pct(net.accuracy(test), len(test[1]))})
@@ -140,7 +146,7 @@ def regularization(ctx):
     """No regularisation, L2 and L1 at an equal budget: 1,000 images, 400 epochs, η = 0.5."""
     runs = {}
     for label, kw in (("none", {}), ("L2 λ=0.1", {"lmbda": 0.1}), ("L1 λ=0.005", {"l1": 0.005})):
-        net = ctx.net([784, 30, 10], cost="cross-entropy")
+        net = ctx.net([784, 30, 10], cost="cross-entropy", init="large")
         runs[label] = ctx.run(net, ctx.train_subset(1000), ctx.epochs(400), 10, 0.5, **kw)
     n_test = runs["none"][0]["n_evaluation"]
     book = {"none": "82.27 %", "L2 λ=0.1": "87.1 %", "L1 λ=0.005": "–"}

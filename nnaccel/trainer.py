@@ -118,6 +118,20 @@ def run_epoch(net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1
     return state
 
 
+def _copy(xp, arrays):
+    return [xp.asarray(a, copy=True) for a in arrays]
+
+
+def _snapshot(net, state):
+    """Copies of what Ctrl-C restores: parameters, velocities and RNG state of the last epoch.
+
+    Copies, because a fast path may update parameters in place; once per epoch, on the device.
+    """
+    xp = net.xp
+    sgd = type(state.sgd)(_copy(xp, state.sgd.velocity_w), _copy(xp, state.sgd.velocity_b))
+    return _copy(xp, net.weights), _copy(xp, net.biases), sgd, net.rng.bit_generator.state
+
+
 def _all_finite(net):
     xp = net.xp
     return all(bool(xp.all(xp.isfinite(w))) for w in net.weights)
@@ -129,7 +143,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           shuffle=True, callback=None, l1=0.0, momentum=0.0, nesterov=False,
           early_stopping=None, stopping_rule="no-improvement", schedule="constant", patience=10,
           step_size=10, gamma=0.5, checkpoint=None, resume=None, interrupt_path=None,
-          config=None) -> History:
+          config=None, fused=True) -> History:
     """Train ``net`` by mini-batch SGD and return its :class:`History`.
 
     ``early_stopping=n`` stops when the evaluation accuracy has not improved for n epochs
@@ -140,6 +154,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     atomically after every epoch; ``resume`` a path (or loaded checkpoint) to continue from.
     On Ctrl-C the last complete epoch is saved (to ``checkpoint`` or ``interrupt_path``) and
     :class:`TrainingInterrupted` raised; on a NaN or infinite cost, :class:`TrainingDiverged`.
+    ``fused=False`` turns off the backend-specific fast paths (nnaccel.fast).
     """
     check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
@@ -159,14 +174,19 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         return state.history
     from .checkpoint import save_checkpoint
 
-    done = (list(net.weights), list(net.biases), state.sgd, net.rng.bit_generator.state)
+    epoch_fn = run_epoch
+    if fused:
+        from .fast import epoch_runner
+
+        epoch_fn = epoch_runner(net, l1=l1, nesterov=nesterov) or run_epoch
+    done = _snapshot(net, state)
     try:
         while state.epoch < epochs:
             epoch = state.epoch
             start = time.perf_counter()
             if schedule in ("step", "exponential"):
                 state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
-            state.sgd = run_epoch(net, train_data, mini_batch_size, state.eta, lmbda, state.sgd,
+            state.sgd = epoch_fn(net, train_data, mini_batch_size, state.eta, lmbda, state.sgd,
                                   shuffle=shuffle, l1=l1, momentum=momentum, nesterov=nesterov)
             record = {"epoch": epoch, "eta": state.eta}
             if monitor_training_cost:
@@ -193,17 +213,14 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
             state.rng_state = net.rng.bit_generator.state
             if checkpoint:
                 save_checkpoint(checkpoint, net, state, config)
-            # Parameters are replaced, never changed in place, so these references hold the
-            # network of the last complete epoch until the next one ends.
-            done = (list(net.weights), list(net.biases), state.sgd, state.rng_state)
+            done = _snapshot(net, state)
             if callback is not None:
                 callback(record)
             if state.stopped:
                 break
     except KeyboardInterrupt:
-        net.weights, net.biases, state.sgd = list(done[0]), list(done[1]), done[2]
-        net.rng.bit_generator.state = done[3]
-        state.rng_state = done[3]
+        net.weights, net.biases, state.sgd = done[0], done[1], done[2]
+        net.rng.bit_generator.state = state.rng_state = done[3]
         path = checkpoint or interrupt_path
         if path:
             save_checkpoint(path, net, state, config)
@@ -222,7 +239,7 @@ def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patie
     if state.best_accuracy is None or accuracy > state.best_accuracy:
         state.best_accuracy, state.best_epoch = accuracy, record["epoch"]
         if early_stopping is not None:
-            state.best_params = (list(net.weights), list(net.biases))
+            state.best_params = (_copy(net.xp, net.weights), _copy(net.xp, net.biases))
     accuracies = state.history.evaluation_accuracy
     if early_stopping is not None and schedules.should_stop_early(accuracies, early_stopping, rule):
         state.stopped = f"early stopping: no improvement in {early_stopping} epochs"

@@ -1,0 +1,25 @@
+"""Adds library versions and the GPU (if any) to pytest-benchmark's machine info."""
+
+import importlib
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    versions = {}
+    for module in ("numpy", "scipy", "array_api_compat", "torch", "cupy", "nnaccel"):
+        try:
+            versions[module] = importlib.import_module(module).__version__
+        except Exception:
+            versions[module] = None
+    machine_info["libraries"] = versions
+    from benchmarks.cases import cuda, torch_cuda
+
+    gpu = None
+    if cuda():
+        import cupy
+
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    elif torch_cuda():
+        import torch
+
+        gpu = torch.cuda.get_device_name(0)
+    machine_info["gpu"] = gpu

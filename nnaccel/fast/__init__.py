@@ -1,0 +1,17 @@
+"""Backend-specific fast paths, each behind the generic ``run_epoch`` interface.
+
+``epoch_runner(net, **options)`` returns a function with run_epoch's signature when a fast
+path applies to this network and these options, else None (the generic array-API path runs).
+A test proves each gives the generic path's numbers.
+"""
+
+from __future__ import annotations
+
+
+def epoch_runner(net, *, l1=0.0, nesterov=False):
+    if net.backend.name == "numpy":
+        from .numpy_epoch import NumpyEpoch
+
+        if NumpyEpoch.applies(net, l1=l1, nesterov=nesterov):
+            return NumpyEpoch(net)
+    return None

@@ -1,0 +1,64 @@
+"""The chapter-3 flags and the book's experiments from the command line."""
+
+import json
+
+import pytest
+
+from tests.test_cli import nnaccel
+
+
+def test_techniques_together_with_history_and_plot(tmp_path):
+    r = nnaccel("train", "--sizes", "784", "20", "10", "--epochs", "3", "--cost", "cross-entropy",
+                "--eta", "0.5", "--lmbda", "1", "--l1", "0.1", "--momentum", "0.5", "--nesterov",
+                "--early-stopping", "5", "--schedule", "step", "--step-size", "1", "--gamma", "0.5",
+                "--expand", "rotations", "--max-angle", "10", "--validation-size", "1000",
+                "--history", "h.jsonl", "--plot", "p.png", "--seed", "2", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "14000 training examples" in r.stdout  # 7,000 after the hold-out, doubled by rotations
+    assert " / 1000, cost" in r.stdout and "Test accuracy: " in r.stdout and "/ 2000" in r.stdout
+    records = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
+    assert [r["eta"] for r in records] == [0.5, 0.25, 0.125]
+    assert set(records[0]) >= {"epoch", "eta", "evaluation_cost", "evaluation_accuracy", "seconds"}
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--momentum", "1.0"], "momentum must be in [0, 1)"),
+    (["--early-stopping", "0"], "early stopping needs n ≥ 1"),
+    (["--patience", "0"], "the patience must be a whole number ≥ 1"),
+    (["--gamma", "0"], "gamma must be in (0, 1]"),
+    (["--expand", "rotations", "--max-angle", "180"], "rotation angle must be in (0, 45]"),
+    (["--l1", "-2"], "l1 must be ≥ 0"),
+    (["--validation-size", "8000"], "leaves no training data"),
+    (["--schedule", "cosine"], "invalid choice: 'cosine'"),
+    (["--resume", "missing.npz"], "does not exist"),
+    (["--plot", "no/dir/p.png"], "does not exist; create it first"),
+])
+def test_every_new_flag_is_validated(args, message, tmp_path):
+    r = nnaccel("train", "--epochs", "1", *args, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["saturation", "overfitting", "init", "more-data", "regularization"])
+def test_each_experiment_runs_and_writes_its_numbers_and_figure(name, tmp_path):
+    r = nnaccel("experiment", name, "--scale", "0.005", "--out", str(tmp_path), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "book" in r.stdout and "nnaccel" in r.stdout
+    result = json.loads((tmp_path / f"{name}.json").read_text())
+    assert result["experiment"] == name and result["summary"]
+    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_saturation_experiment_reproduces_the_books_numbers(tmp_path):
+    """Quadratic cost from (w, b) = (0.6, 0.9) ends at output 0.09, from (2, 2) at 0.20 (300 epochs)."""
+    from nnaccel.experiments import run_experiment
+
+    result = run_experiment("saturation", out_dir=tmp_path, device="cpu", out=lambda *_: None)
+    runs = result["runs"]
+    assert round(runs["quadratic w=0.6 b=0.9"]["output"][-1], 2) == 0.09
+    assert round(runs["quadratic w=2.0 b=2.0"]["output"][-1], 2) == 0.20
+    slow = runs["quadratic w=2.0 b=2.0"]["cost"]
+    assert slow[100] > 0.9 * slow[0]  # the learning slowdown: a flat start
+    assert runs["cross-entropy w=2.0 b=2.0"]["cost"][10] < 0.5 * runs["cross-entropy w=2.0 b=2.0"]["cost"][0]
