@@ -13,15 +13,17 @@ class NaiveNetwork:
     """Sigmoid layers, rows as examples, quadratic or cross-entropy cost, plain SGD."""
 
     def __init__(self, sizes, cost="cross-entropy", dtype=np.float32, seed=0):
-        rng = np.random.default_rng(seed)
+        self.rng = rng = np.random.default_rng(seed)
         self.cost = cost
         self.biases = [rng.standard_normal(y).astype(dtype) for y in sizes[1:]]
         self.weights = [(rng.standard_normal((y, x)) / np.sqrt(x)).astype(dtype)
                         for x, y in zip(sizes[:-1], sizes[1:])]
 
     def epoch(self, x, y, mini_batch_size, eta):
+        perm = self.rng.permutation(len(x))  # shuffled every epoch, as network.py does
         for k in range(0, len(x), mini_batch_size):
-            xb, yb = x[k:k + mini_batch_size], y[k:k + mini_batch_size]
+            batch = perm[k:k + mini_batch_size]
+            xb, yb = x[batch], y[batch]
             activations = [xb]
             for w, b in zip(self.weights, self.biases):
                 activations.append(sigmoid(activations[-1] @ w.T + b))
