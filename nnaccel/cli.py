@@ -119,6 +119,12 @@ def build_parser():
     experiment.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
     experiment.add_argument("--seed", type=_positive_int, default=1)
 
+    bench = sub.add_parser("bench", help="time one epoch on every backend this machine has")
+    bench.add_argument("--sizes", type=_positive_int, nargs="+", default=[784, 30, 10], metavar="N")
+    bench.add_argument("--mini-batch-size", "-m", type=_positive_int, default=10)
+    bench.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    bench.add_argument("--examples", type=_positive_int, default=6000, help="examples timed per backend")
+
     sub.add_parser("info", help="the backends, GPUs and versions this machine has")
     return parser
 
@@ -343,7 +349,17 @@ def cmd_experiment(args, out=print):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment, "info": cmd_info}
+def cmd_bench(args, out=print):
+    from .bench import run
+
+    if len(args.sizes) < 2 or min(args.sizes) < 1 or args.mini_batch_size < 1:
+        raise NNAccelError("--sizes needs two or more widths ≥ 1 and --mini-batch-size ≥ 1")
+    run(args.sizes, args.mini_batch_size, args.dtype, args.examples, out=out)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
+            "bench": cmd_bench, "info": cmd_info}
 
 
 def main(argv=None):

@@ -9,15 +9,23 @@ activation's chain rule.
 
 from __future__ import annotations
 
+import math
+
 from .activations import Activation, Sigmoid, Softmax
 from .errors import NNAccelError
 
 
-def _nan_to_num(xp, x):
-    """network2's np.nan_to_num: nan → 0, ±inf → the largest finite value of the dtype."""
-    big = xp.finfo(x.dtype).max
-    x = xp.where(xp.isnan(x), xp.zeros_like(x), x)
-    return xp.clip(x, -big, big)
+def _saturated_terms(xp, terms):
+    """network2's np.nan_to_num, with a finite cap: nan → 0, +inf → −ln(smallest normal).
+
+    A saturated output (a exactly 0 or 1: |z| > 37 in float64, > 17 in float32) makes a
+    term −ln 0 = inf. network2 turns it into the largest float (1.8e308), and in float32 two
+    such terms already sum to inf. Here it costs −ln of the smallest normal number instead
+    (708 in float64, 87 in float32): the cost of the least probability the dtype can hold.
+    """
+    cap = -math.log(xp.finfo(terms.dtype).smallest_normal)
+    terms = xp.where(xp.isnan(terms), xp.zeros_like(terms), terms)
+    return xp.clip(terms, -cap, cap)
 
 
 def _xlog(xp, x, a):
@@ -69,7 +77,7 @@ class CrossEntropyCost(Cost):
     book_name = "CrossEntropyCost"
 
     def fn(self, xp, a, y):
-        return xp.sum(_nan_to_num(xp, -_xlog(xp, y, a) - _xlog(xp, 1.0 - y, 1.0 - a)))
+        return xp.sum(_saturated_terms(xp, -_xlog(xp, y, a) - _xlog(xp, 1.0 - y, 1.0 - a)))
 
     def grad(self, xp, a, y):
         return (a - y) / (a * (1.0 - a))
@@ -94,7 +102,7 @@ class LogLikelihoodCost(Cost):
     book_name = "LogLikelihoodCost"
 
     def fn(self, xp, a, y):
-        return xp.sum(_nan_to_num(xp, -_xlog(xp, y, a)))
+        return xp.sum(_saturated_terms(xp, -_xlog(xp, y, a)))
 
     def grad(self, xp, a, y):
         return -y / a

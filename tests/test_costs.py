@@ -67,13 +67,25 @@ def test_quadratic_delta_has_the_sigma_prime_factor():
     assert C.QuadraticCost().fn(xp, a, y) == pytest.approx(0.5 * np.sum((a - y) ** 2))
 
 
-def test_cross_entropy_value_matches_network2_including_saturation():
-    """network2's nan_to_num: 0·ln 0 counts 0, and a confident wrong answer a huge finite cost."""
-    a = np.array([[0.25, 1.0, 0.0]])
-    y = np.array([[1.0, 1.0, 1.0]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        want = np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
-    assert C.CrossEntropyCost().fn(xp, a, y) == want
+def test_cross_entropy_value_matches_network2():
+    a = np.array([[0.25, 0.9, 1e-3]])
+    y = np.array([[1.0, 0.0, 1.0]])
+    want = np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+    assert C.CrossEntropyCost().fn(xp, a, y) == pytest.approx(want, rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_saturated_wrong_output_costs_minus_log_of_the_smallest_normal(dtype):
+    """0·ln 0 counts 0 (as network2); a confident wrong answer costs −ln(tiny), and sums stay finite."""
+    a = np.array([[1.0, 1.0, 0.0, 0.0]], dtype=dtype)
+    y = np.array([[0.0, 1.0, 1.0, 0.0]], dtype=dtype)
+    cap = -np.log(np.finfo(dtype).smallest_normal)
+    got = C.CrossEntropyCost().fn(xp, a, y)
+    assert np.isfinite(got) and got == pytest.approx(2 * cap, rel=1e-6)
+    big = np.ones((1000, 10), dtype=dtype)
+    assert np.isfinite(C.CrossEntropyCost().fn(xp, big, np.zeros_like(big)))
+    assert C.LogLikelihoodCost().fn(xp, np.array([[0.0, 1.0]], dtype=dtype),
+                                    np.array([[1.0, 0.0]], dtype=dtype)) == pytest.approx(cap, rel=1e-6)
 
 
 @pytest.mark.parametrize("cost,output", [("cross-entropy", "tanh"), ("cross-entropy", "relu"),

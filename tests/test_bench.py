@@ -1,0 +1,31 @@
+"""`nnaccel bench` and the benchmark report render real numbers (timings are not asserted)."""
+
+from benchmarks import report
+from tests.test_cli import nnaccel
+
+
+def test_nnaccel_bench_times_every_backend_here():
+    r = nnaccel("bench", "--examples", "200", "--sizes", "784", "10", "10")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "numpy (fast path)" in r.stdout and "numpy (generic)" in r.stdout
+    rows = [line.split() for line in lines[2:]]
+    assert all(float(row[-2]) > 0 for row in rows)
+
+
+def _bench(impl, median, examples=1000, config="book-30", sizes=(784, 30, 10)):
+    return {"stats": {"median": median},
+            "extra_info": {"config": config, "dtype": "float32", "sizes": list(sizes), "mini_batch_size": 10,
+                           "cost": "quadratic", "impl": impl, "examples": examples,
+                           "flops_per_example": 6 * 784 * 30}}
+
+
+def test_report_scales_to_an_epoch_and_gives_ratios():
+    doc = {"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "libraries": {"numpy": "2"}},
+           "benchmarks": [_bench("peer-book-loop", 1.0, examples=100), _bench("nnaccel-numpy", 0.5),
+                          _bench("peer-torch-cpu", 5.0)]}
+    text = report.render(doc)
+    assert "Test CPU" in text
+    row = next(line for line in text.splitlines() if "| nnaccel-numpy |" in line)
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[6] == "30" and cells[8] == "20.0" and cells[9] == "10.00"  # 60k/1000·0.5 s; 600/30; 300/30
