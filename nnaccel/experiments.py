@@ -143,13 +143,13 @@ def more_data(ctx):
 
 
 def regularization(ctx):
-    """No regularisation, L2 and L1 at an equal budget: 1,000 images, 400 epochs, η = 0.5."""
+    """No regularisation, L2 and L1 at an equal budget: the same λ = 0.1, 1,000 images, 400 epochs, η = 0.5."""
     runs = {}
-    for label, kw in (("none", {}), ("L2 λ=0.1", {"lmbda": 0.1}), ("L1 λ=0.005", {"l1": 0.005})):
+    for label, kw in (("none", {}), ("L2 λ=0.1", {"lmbda": 0.1}), ("L1 λ=0.1", {"l1": 0.1})):
         net = ctx.net([784, 30, 10], cost="cross-entropy", init="large")
         runs[label] = ctx.run(net, ctx.train_subset(1000), ctx.epochs(400), 10, 0.5, **kw)
     n_test = runs["none"][0]["n_evaluation"]
-    book = {"none": "82.27 %", "L2 λ=0.1": "87.1 %", "L1 λ=0.005": "–"}
+    book = {"none": "82.27 %", "L2 λ=0.1": "87.1 %", "L1 λ=0.1": "–"}
     summary = [[f"peak test accuracy, {k}", book[k], f"{_pct(max(r['evaluation_accuracy'] for r in v), n_test)} %"]
                for k, v in runs.items()]
     return {"runs": runs, "summary": summary}
