@@ -22,6 +22,8 @@ def rows(doc):
     table, flops = defaultdict(dict), {}
     for bench in doc["benchmarks"]:
         info = bench["extra_info"]
+        if "peak_extra_mb" in info:  # memory cases go in their own lines
+            continue
         seconds = bench["stats"]["median"] * EPOCH / info["examples"]
         table[(info["config"], info["dtype"], tuple(info["sizes"]), info["mini_batch_size"], info["cost"])][info["impl"]] = seconds
         flops[info["config"]] = info["flops_per_example"]
@@ -55,6 +57,11 @@ def render(doc) -> str:
                 str(list(sizes)), str(m), cost, dtype, impl, _fmt(seconds), f"{EPOCH / seconds:,.0f}",
                 f"{book / seconds:.1f}" if book else "", f"{torch / seconds:.2f}" if torch else "",
                 f"{tflops:.3f}" if len(sizes) > 3 else "", share]) + " |")
+    memory = [b["extra_info"] for b in doc["benchmarks"] if "peak_extra_mb" in b["extra_info"]]
+    if memory:
+        out += ["", "Peak host memory during one epoch of [784, 30, 10], beyond the data set already in memory:", ""]
+        out += [f"- {m['impl']}: {m['peak_extra_mb']} MB (data: {m['data_mb']} MB, {m['examples']} examples)"
+                for m in memory]
     return "\n".join(out) + "\n"
 
 

@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text):
+def _int(text):
     try:
         value = int(text)
     except ValueError:
@@ -37,7 +37,7 @@ def _float(text):
 
 
 def add_model_flags(p):
-    p.add_argument("--sizes", type=_positive_int, nargs="+", metavar="N",
+    p.add_argument("--sizes", type=_int, nargs="+", metavar="N",
                    help="layer widths, e.g. 784 30 10 (default: pixels, 30, classes)")
     p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross-entropy", "log-likelihood"])
     p.add_argument("--hidden-activation", default=["sigmoid"], nargs="+", metavar="NAME",
@@ -61,29 +61,29 @@ def add_runtime_flags(p):
 
 
 def add_training_flags(p):
-    p.add_argument("--epochs", type=_positive_int, default=30)
-    p.add_argument("--mini-batch-size", "-m", type=_positive_int, default=10)
+    p.add_argument("--epochs", type=_int, default=30)
+    p.add_argument("--mini-batch-size", "-m", type=_int, default=10)
     p.add_argument("--eta", type=_float, default=3.0, help="learning rate η")
     p.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ")
     p.add_argument("--l1", type=_float, default=0.0, help="L1 regularisation λ")
     p.add_argument("--momentum", type=_float, default=0.0, help="momentum coefficient μ in [0, 1)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov's variant of momentum")
-    p.add_argument("--early-stopping", type=_positive_int, metavar="N",
+    p.add_argument("--early-stopping", type=_int, metavar="N",
                    help="stop when the evaluation accuracy has not improved for N epochs; keep the best network")
     p.add_argument("--stopping-rule", default="no-improvement", choices=["no-improvement", "average"],
                    help="average: the mean of the last N epochs is no better than the N before")
     p.add_argument("--schedule", default="constant", choices=["constant", "halve", "step", "exponential"],
                    help="halve: η/2 when no improvement in --patience epochs, stop at η/128")
-    p.add_argument("--patience", type=_positive_int, default=10, metavar="N")
-    p.add_argument("--step-size", type=_positive_int, default=10, metavar="N",
+    p.add_argument("--patience", type=_int, default=10, metavar="N")
+    p.add_argument("--step-size", type=_int, default=10, metavar="N",
                    help="epochs between steps of --schedule step")
     p.add_argument("--gamma", type=_float, default=0.5, help="factor of the step/exponential schedule")
     p.add_argument("--expand", choices=["shifts", "rotations"],
                    help="expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)")
     p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees")
-    p.add_argument("--validation-size", type=_positive_int, default=0, metavar="N",
+    p.add_argument("--validation-size", type=_int, default=0, metavar="N",
                    help="hold out the last N training images to monitor; the test set is scored once at the end")
-    p.add_argument("--seed", type=_positive_int, help="fixes the initial weights, expansion and shuffling")
+    p.add_argument("--seed", type=_int, help="fixes the initial weights, expansion and shuffling")
     p.add_argument("--no-fused", dest="fused", action="store_false",
                    help="use the generic array-API path even where a backend-specific fast path applies")
 
@@ -117,13 +117,13 @@ def build_parser():
     experiment.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
     experiment.add_argument("--device", default="auto")
     experiment.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
-    experiment.add_argument("--seed", type=_positive_int, default=1)
+    experiment.add_argument("--seed", type=_int, default=1)
 
     bench = sub.add_parser("bench", help="time one epoch on every backend this machine has")
-    bench.add_argument("--sizes", type=_positive_int, nargs="+", default=[784, 30, 10], metavar="N")
-    bench.add_argument("--mini-batch-size", "-m", type=_positive_int, default=10)
+    bench.add_argument("--sizes", type=_int, nargs="+", default=[784, 30, 10], metavar="N")
+    bench.add_argument("--mini-batch-size", "-m", type=_int, default=10)
     bench.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    bench.add_argument("--examples", type=_positive_int, default=6000, help="examples timed per backend")
+    bench.add_argument("--examples", type=_int, default=6000, help="examples timed per backend")
 
     sub.add_parser("info", help="the backends, GPUs and versions this machine has")
     return parser

@@ -69,8 +69,8 @@ def rotate(xp, x, angles):
                            (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
         r, cc = r0 + dr, c0 + dc
         inside = (r >= 0) & (r <= side - 1) & (cc >= 0) & (cc <= side - 1)
-        r_i = xp.astype(xp.clip(r, 0, side - 1), xp.int64)
-        c_i = xp.astype(xp.clip(cc, 0, side - 1), xp.int64)
+        r_i = xp.astype(xp.clip(r, 0.0, float(side - 1)), xp.int64)  # float bounds for float arrays
+        c_i = xp.astype(xp.clip(cc, 0.0, float(side - 1)), xp.int64)
         index = xp.reshape(base + r_i * side + c_i, (-1,))
         values = xp.reshape(xp.take(flat, index), (n, side, side))
         out = out + xp.where(inside, weight * values, xp.zeros_like(values))

@@ -198,9 +198,11 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
             if monitor_evaluation_accuracy:
                 record["evaluation_accuracy"] = net.accuracy(eval_data)
             costs = [v for k, v in record.items() if k.endswith("_cost")]
-            if not all(math.isfinite(c) for c in costs) or (not costs and not _all_finite(net)):
+            bad = [c for c in costs if not math.isfinite(c)]
+            if bad or (not costs and not _all_finite(net)):
+                what = f"the cost became {bad[0]}" if bad else "the weights became nan or infinite"
                 raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}: the cost became {costs[0] if costs else 'nan'}; "
+                    f"training diverged at epoch {epoch}: {what}; "
                     f"try a smaller eta than {state.eta:g} (e.g. {state.eta / 10:g})"
                 )
             record["seconds"] = time.perf_counter() - start

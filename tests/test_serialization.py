@@ -56,6 +56,7 @@ def test_round_trip_keeps_weights_activations_cost_and_dtype(tmp_path, suffix):
 
 
 def test_a_model_moves_between_backends_and_dtypes(tmp_path):
+    pytest.importorskip("torch")
     net = nnaccel.Network([6, 5, 3], device="cpu", backend="torch", dtype="float32", seed=2)
     net.save(tmp_path / "m.npz")
     back = nnaccel.load(tmp_path / "m.npz", device="cpu", dtype="float64")

@@ -152,8 +152,11 @@ def test_bad_technique_settings_are_refused(small_data, kw, match):
 @pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_divergence_names_the_epoch_and_suggests_a_smaller_eta(small_data):
     net = _net(hidden_activation="linear", output_activation="linear", cost="quadratic")
-    with pytest.raises(nnaccel.trainer.TrainingDiverged, match="diverged at epoch \\d+.*smaller eta"):
+    with pytest.raises(nnaccel.trainer.TrainingDiverged, match="diverged at epoch \\d+: the cost became (nan|inf).*smaller eta"):
         net.SGD(small_data, 50, 10, 100.0, evaluation_data=small_data, monitor_evaluation_cost=True)
+    unmonitored = _net(hidden_activation="linear", output_activation="linear", cost="quadratic")
+    with pytest.raises(nnaccel.trainer.TrainingDiverged, match="the weights became nan or infinite"):
+        unmonitored.SGD(small_data, 50, 10, 100.0)
 
 
 def test_a_network_mixing_activations_trains(mnist10k):
