@@ -40,11 +40,9 @@ def cuda():
 
 
 def torch_cuda():
-    if not have("torch"):
-        return False
-    import torch
+    from nnaccel.backend import torch_cuda_available
 
-    return torch.cuda.is_available()
+    return torch_cuda_available()
 
 
 def data(n_classes=10):

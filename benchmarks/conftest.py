@@ -11,14 +11,10 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         except Exception:
             versions[module] = None
     machine_info["libraries"] = versions
-    from benchmarks.cases import cuda, torch_cuda
+    from nnaccel.backend import gpu_names, torch_cuda_available
 
-    gpu = None
-    if cuda():
-        import cupy
-
-        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    elif torch_cuda():
+    gpu = (gpu_names() or [None])[0]
+    if gpu is None and torch_cuda_available():
         import torch
 
         gpu = torch.cuda.get_device_name(0)

@@ -79,6 +79,25 @@ def cuda_available() -> bool:
         return False
 
 
+def torch_cuda_available() -> bool:
+    """True when PyTorch is importable and sees a CUDA device."""
+    try:
+        import torch
+    except Exception:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def gpu_names() -> list:
+    """The names of the CUDA devices CuPy sees (empty without CuPy or a GPU)."""
+    if not cuda_available():
+        return []
+    import cupy
+
+    return [cupy.cuda.runtime.getDeviceProperties(i)["name"].decode()
+            for i in range(cupy.cuda.runtime.getDeviceCount())]
+
+
 def _parse_device(device: str) -> tuple[str, int]:
     device = str(device).strip().lower()
     if device in ("cpu", "auto", "cuda", "gpu"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from .backend import cuda_available, make_rng
+from .backend import cuda_available, make_rng, torch_cuda_available
 from .errors import NNAccelError
 
 EPOCH = 60_000
@@ -22,9 +22,7 @@ def candidates():
     out = [("numpy (fast path)", "cpu", "numpy", True), ("numpy (generic)", "cpu", "numpy", False)]
     if importlib.util.find_spec("torch"):
         out.append(("torch cpu", "cpu", "torch", True))
-        import torch
-
-        if torch.cuda.is_available():
+        if torch_cuda_available():
             out.append(("torch cuda", "cuda", "torch", True))
     if cuda_available():
         out.append(("cupy cuda", "cuda", "cupy", True))

@@ -316,7 +316,7 @@ def cmd_info(args, out=print):
     import importlib
     import platform
 
-    from .backend import cuda_available
+    from .backend import gpu_names
     from .data.datasets import FASHION_SYSTEM_DIR, embedded_dir
     from .data.download import cache_dir
 
@@ -327,13 +327,10 @@ def cmd_info(args, out=print):
             out(f"  {module:<17} {version}")
         except Exception:
             out(f"  {module:<17} not installed")
-    if cuda_available():
-        import cupy
-
-        for i in range(cupy.cuda.runtime.getDeviceCount()):
-            name = cupy.cuda.runtime.getDeviceProperties(i)["name"].decode()
-            out(f"  GPU cuda:{i}         {name}")
-    else:
+    names = gpu_names()
+    for i, name in enumerate(names):
+        out(f"  GPU cuda:{i}         {name}")
+    if not names:
         out("  GPUs              none seen by CuPy (training runs on the CPU with NumPy)")
     out(f"  embedded data     {embedded_dir()}")
     out(f"  data cache        {cache_dir()}")
