@@ -106,7 +106,6 @@ class NumpyEpoch:
             velocity = [np.concatenate([vb[:, None], vw], axis=1)
                         for vw, vb in zip(state.velocity_w, state.velocity_b)] if state.velocity_w \
                 else [np.zeros_like(p) for p in params]
-            grads = [np.empty_like(p) for p in params]
         L = len(params)
         m = mini_batch_size
         dtype = data.x.dtype
@@ -123,7 +122,7 @@ class NumpyEpoch:
         yb = np.empty((m, y.shape[1]), dtype)
         d = [np.empty((m, s), dtype) for s in sizes[1:]]
         tmp = [np.empty((m, s), dtype) for s in sizes[1:]]
-        gw = [np.empty_like(p) for p in params]
+        gw = [np.empty_like(p) for p in params]  # each layer's gradient product
         decay = 1.0 - eta * (lmbda / n)
         names = self.names
 
@@ -160,12 +159,12 @@ class NumpyEpoch:
                     _times_prime(names[l - 1], d_[l - 1], acts[l - 1], t_[l - 1])
                 for l in range(L):  # BP3 + BP4 in one product, then the update
                     if momentum:  # v → μv − η∇C, w → w + v (∇C with the L2 term)
-                        np.matmul(d_[l].T, inputs[l], out=grads[l])
-                        grads[l] /= mb
+                        np.matmul(d_[l].T, inputs[l], out=gw[l])
+                        gw[l] /= mb
                         if lmbda:
-                            grads[l][:, 1:] += (lmbda / n) * weights[l]
+                            gw[l][:, 1:] += (lmbda / n) * weights[l]
                         velocity[l] *= momentum
-                        velocity[l] -= eta * grads[l]
+                        velocity[l] -= eta * gw[l]
                         params[l] += velocity[l]
                         continue
                     d_[l] *= -eta / mb
