@@ -66,13 +66,12 @@ def eta_for(cost):
 
 def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, fused=True):
     import nnaccel
-    from nnaccel.fast import epoch_runner
     from nnaccel.optimizers import SGDState
-    from nnaccel.trainer import run_epoch
+    from nnaccel.trainer import epoch_function
 
     net = nnaccel.Network(sizes, cost=cost, device=device, backend=backend, dtype=dtype, seed=0)
     d = net.data((x, y))
-    step = (epoch_runner(net) if fused else None) or run_epoch
+    step = epoch_function(net, fused)
     eta = eta_for(cost)
     sync = _sync(net.backend)
 

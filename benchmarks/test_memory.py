@@ -14,16 +14,15 @@ from benchmarks import cases
 @pytest.mark.parametrize("fused", [True, False], ids=["fast", "generic"])
 def test_epoch_memory(benchmark, fused):
     import nnaccel
-    from nnaccel.fast import epoch_runner
     from nnaccel.optimizers import SGDState
-    from nnaccel.trainer import run_epoch
+    from nnaccel.trainer import epoch_function
 
     (x, y), source = cases.data()
     n = 6_000 if cases.QUICK else cases.EPOCH
     x, y = x[:n], y[:n]
     net = nnaccel.Network([784, 30, 10], cost="quadratic", device="cpu", seed=0)
     data = net.data((x, y))
-    step = (epoch_runner(net) if fused else None) or run_epoch
+    step = epoch_function(net, fused)
     step(net, data, 10, 3.0, 0.0, SGDState())  # warm: the fast path's one-off buffers exist now
 
     def epoch():

@@ -31,17 +31,16 @@ def candidates():
 
 def time_epoch(device, backend, fused, sizes, mini_batch_size, dtype, examples, seed=0):
     """Seconds for one epoch of ``examples`` (best of two, after a warm-up epoch)."""
-    from .fast import epoch_runner
     from .network import Network
     from .optimizers import SGDState
-    from .trainer import run_epoch
+    from .trainer import epoch_function
 
     rng = make_rng(seed)
     x = rng.integers(0, 256, (examples, sizes[0]), dtype="uint8")
     y = rng.integers(0, sizes[-1], examples)
     net = Network(sizes, cost="cross-entropy", device=device, backend=backend, dtype=dtype, seed=seed)
     data = net.data((x, y))
-    step = (epoch_runner(net) if fused else None) or run_epoch
+    step = epoch_function(net, fused)
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()

@@ -118,6 +118,15 @@ def run_epoch(net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1
     return state
 
 
+def epoch_function(net, fused=True, *, l1=0.0, nesterov=False):
+    """The run_epoch to use: a backend-specific fast path where one applies and ``fused``, else run_epoch."""
+    if fused:
+        from .fast import epoch_runner
+
+        return epoch_runner(net, l1=l1, nesterov=nesterov) or run_epoch
+    return run_epoch
+
+
 def _copy(xp, arrays):
     return [xp.asarray(a, copy=True) for a in arrays]
 
@@ -174,11 +183,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         return state.history
     from .checkpoint import save_checkpoint
 
-    epoch_fn = run_epoch
-    if fused:
-        from .fast import epoch_runner
-
-        epoch_fn = epoch_runner(net, l1=l1, nesterov=nesterov) or run_epoch
+    epoch_fn = epoch_function(net, fused, l1=l1, nesterov=nesterov)
     done = _snapshot(net, state)
     try:
         while state.epoch < epochs:
