@@ -8,13 +8,10 @@ with ``allow_pickle=False``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
-
 from .errors import DataError
-from .files import atomic_write
+from .files import load_archive, save_archive
 
 FORMAT = "nnaccel-checkpoint-1"
 
@@ -37,8 +34,7 @@ def save_checkpoint(path, net, state, config):
         "config": config,
         "groups": {k: len(v) for k, v in groups.items()},
     }
-    with atomic_write(path, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+    save_archive(path, meta, arrays)
 
 
 def load_checkpoint(path):
@@ -47,11 +43,10 @@ def load_checkpoint(path):
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist; check the path given to --resume")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"][()]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}")
-            arrays = {g: [z[f"{g}{i}"] for i in range(count)] for g, count in meta["groups"].items()}
+        meta, z = load_archive(path)
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}")
+        arrays = {g: [z[f"{g}{i}"] for i in range(count)] for g, count in meta["groups"].items()}
     except (KeyError, ValueError, OSError, TypeError) as e:
         raise DataError(f"{path} is not an nnaccel checkpoint ({e}); give a file written by --checkpoint") from None
     return meta, arrays

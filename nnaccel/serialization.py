@@ -16,7 +16,7 @@ import numpy as np
 
 from . import costs as _costs
 from .errors import DataError
-from .files import atomic_write
+from .files import atomic_write, load_archive, save_archive
 
 FORMAT = "nnaccel-1"
 
@@ -45,8 +45,7 @@ def save(net, path):
     else:
         arrays = {f"w{i}": w for i, w in enumerate(weights)}
         arrays.update({f"b{i}": b for i, b in enumerate(biases)})
-        with atomic_write(path, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        save_archive(path, meta, arrays)
 
 
 def _read(path: Path):
@@ -55,11 +54,10 @@ def _read(path: Path):
         head = f.read(2)
     if head == b"PK":
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"][()]))
-                count = len(meta["sizes"]) - 1
-                weights = [z[f"w{i}"] for i in range(count)]
-                biases = [z[f"b{i}"] for i in range(count)]
+            meta, z = load_archive(path)
+            count = len(meta["sizes"]) - 1
+            weights = [z[f"w{i}"] for i in range(count)]
+            biases = [z[f"b{i}"] for i in range(count)]
         except (KeyError, ValueError, zipfile.BadZipFile, OSError, TypeError) as e:
             raise DataError(f"{path} is not a valid nnaccel .npz model ({e}); save it again with net.save") from None
         return meta, weights, biases
