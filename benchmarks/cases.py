@@ -71,7 +71,7 @@ def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, fused=True):
 
     net = nnaccel.Network(sizes, cost=cost, device=device, backend=backend, dtype=dtype, seed=0)
     d = net.data((x, y))
-    step = epoch_function(net, fused)
+    step = epoch_function(net, fused, mini_batch_size=m)
     eta = eta_for(cost)
     sync = _sync(net.backend)
 

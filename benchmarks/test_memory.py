@@ -22,7 +22,7 @@ def test_epoch_memory(benchmark, fused):
     x, y = x[:n], y[:n]
     net = nnaccel.Network([784, 30, 10], cost="quadratic", device="cpu", seed=0)
     data = net.data((x, y))
-    step = epoch_function(net, fused)
+    step = epoch_function(net, fused, mini_batch_size=10)
     step(net, data, 10, 3.0, 0.0, SGDState())  # warm: the fast path's one-off buffers exist now
 
     def epoch():

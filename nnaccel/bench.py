@@ -40,7 +40,7 @@ def time_epoch(device, backend, fused, sizes, mini_batch_size, dtype, examples, 
     y = rng.integers(0, sizes[-1], examples)
     net = Network(sizes, cost="cross-entropy", device=device, backend=backend, dtype=dtype, seed=seed)
     data = net.data((x, y))
-    step = epoch_function(net, fused)
+    step = epoch_function(net, fused, mini_batch_size=mini_batch_size)
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()

@@ -332,6 +332,10 @@ def cmd_info(args, out=print):
         out(f"  GPU cuda:{i}         {name}")
     if not names:
         out("  GPUs              none seen by CuPy (training runs on the CPU with NumPy)")
+    from .fast.c_epoch import available
+
+    level = available()
+    out(f"  CPU kernel        {f'C, {level} instructions' if level else 'not compiled (the NumPy fast path runs; install with a C compiler for the C kernel)'}")
     out(f"  embedded data     {embedded_dir()}")
     out(f"  data cache        {cache_dir()}")
     out(f"  fashion-mnist     {FASHION_SYSTEM_DIR if FASHION_SYSTEM_DIR.is_dir() else 'not installed (downloaded on first use)'}")

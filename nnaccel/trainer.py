@@ -118,12 +118,12 @@ def run_epoch(net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1
     return state
 
 
-def epoch_function(net, fused=True, *, l1=0.0, nesterov=False):
+def epoch_function(net, fused=True, *, l1=0.0, nesterov=False, mini_batch_size=None):
     """The run_epoch to use: a backend-specific fast path where one applies and ``fused``, else run_epoch."""
     if fused:
         from .fast import epoch_runner
 
-        return epoch_runner(net, l1=l1, nesterov=nesterov) or run_epoch
+        return epoch_runner(net, l1=l1, nesterov=nesterov, mini_batch_size=mini_batch_size) or run_epoch
     return run_epoch
 
 
@@ -183,7 +183,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         return state.history
     from .checkpoint import save_checkpoint
 
-    epoch_fn = epoch_function(net, fused, l1=l1, nesterov=nesterov)
+    epoch_fn = epoch_function(net, fused, l1=l1, nesterov=nesterov, mini_batch_size=mini_batch_size)
     done = _snapshot(net, state)
     try:
         while state.epoch < epochs:

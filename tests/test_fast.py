@@ -1,10 +1,30 @@
-"""The NumPy fast path gives the generic array-API path's numbers, and steps aside where it can't."""
+"""The CPU fast paths (the C kernel and NumPy's) give the generic array-API path's numbers,
+and step aside where they can't."""
+
+import os
 
 import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel.fast import epoch_runner
+from nnaccel.fast import c_epoch, epoch_runner
+from nnaccel.fast.c_epoch import CEpoch
+from nnaccel.fast.numpy_epoch import NumpyEpoch
+from nnaccel.optimizers import SGDState
+
+needs_c = pytest.mark.skipif(c_epoch.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
+                             reason="the C kernel was not compiled here (no C compiler at install time)")
+
+
+@pytest.fixture(params=["c", "numpy"])
+def fast_path(request, monkeypatch):
+    """Which fast path epoch_runner picks: the C kernel, or (with C turned away) NumPy's."""
+    if request.param == "c":
+        if c_epoch.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"):
+            pytest.skip("the C kernel was not compiled here")
+    else:
+        monkeypatch.setattr(CEpoch, "applies", staticmethod(lambda *a, **k: False))
+    return request.param
 
 CASES = [
     dict(cost="quadratic"),
@@ -12,26 +32,29 @@ CASES = [
     dict(cost="cross-entropy", hidden_activation=["relu", "tanh"], momentum=0.9, lmbda=1.0, eta=0.01),
     dict(cost="log-likelihood", output_activation="softmax", hidden_activation=["linear", "relu"]),
     dict(cost="quadratic", output_activation="linear", hidden_activation=["tanh", "sigmoid"]),
+    dict(cost="cross-entropy", m=7, momentum=0.5, lmbda=3.0),  # blocks of 4 + 3 examples, last batch 4
+    dict(cost="cross-entropy", m=1),
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_fast_path_equals_generic_path_after_an_epoch(case, mnist10k):
+def test_fast_path_equals_generic_path_after_an_epoch(case, mnist10k, fast_path):
     case = dict(case)
     lmbda, momentum, eta = case.pop("lmbda", 0.0), case.pop("momentum", 0.0), case.pop("eta", 0.1)
+    m = case.pop("m", 10)
     hidden = case.pop("hidden_activation", ["sigmoid", "sigmoid"])
     data = (mnist10k.train[0][:1005], mnist10k.train[1][:1005])  # a smaller last mini-batch too
     nets = [nnaccel.Network([784, 20, 15, 10], device="cpu", dtype="float64", seed=3,
                             hidden_activation=hidden, **case) for _ in range(2)]
     results = []
     for net, fused in zip(nets, (True, False)):
-        net.SGD(data, 2, 10, eta, lmbda=lmbda, momentum=momentum, fused=fused)
+        net.SGD(data, 2, m, eta, lmbda=lmbda, momentum=momentum, fused=fused)
         results.append(net.parameters_numpy())
     for got, want in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_float32_fast_path_is_within_float32_rounding(mnist10k):
+def test_float32_fast_path_is_within_float32_rounding(mnist10k, fast_path):
     data = (mnist10k.train[0][:2000], mnist10k.train[1][:2000])
     a = nnaccel.Network([784, 30, 10], device="cpu", seed=1, cost="quadratic")
     b = nnaccel.Network([784, 30, 10], device="cpu", seed=1, cost="quadratic")
@@ -42,9 +65,86 @@ def test_float32_fast_path_is_within_float32_rounding(mnist10k):
         np.testing.assert_allclose(x, y, rtol=0, atol=2e-4)
 
 
-def test_the_fast_path_steps_aside_where_it_does_not_apply():
+def test_the_fast_path_steps_aside_where_it_does_not_apply(fast_path):
     net = nnaccel.Network([4, 3, 2], device="cpu", seed=0)
-    assert epoch_runner(net) is not None
+    assert isinstance(epoch_runner(net), CEpoch if fast_path == "c" else NumpyEpoch)
     assert epoch_runner(net, l1=0.1) is None and epoch_runner(net, nesterov=True) is None
     assert epoch_runner(nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh", device="cpu")) is None
     assert epoch_runner(nnaccel.Network([4, 3, 2], backend="array_api_strict", device="cpu")) is None
+
+
+@needs_c
+def test_large_mini_batches_go_to_blas_through_the_numpy_path():
+    net = nnaccel.Network([784, 100, 10], device="cpu", seed=0)
+    assert isinstance(epoch_runner(net, mini_batch_size=10), CEpoch)
+    assert isinstance(epoch_runner(net, mini_batch_size=128), NumpyEpoch)
+
+
+@needs_c
+def test_c_kernel_reads_pixels_exactly_as_the_scaled_floats(mnist10k):
+    """uint8 pixels divided by 255 in the kernel give bit-identical weights to DeviceData.x."""
+    x, labels = mnist10k.train[0][:1000], mnist10k.train[1][:1000]
+    results = []
+    for keep_pixels in (True, False):
+        net = nnaccel.Network([784, 30, 10], device="cpu", seed=2)
+        data = net.data((x, labels))
+        if not keep_pixels:
+            data.pixels = None
+        CEpoch(net)(net, data, 10, 0.5, 1.0, SGDState())
+        results.append(net.weights[0])
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+@needs_c
+def test_c_kernel_refuses_buffers_of_the_wrong_shape():
+    from nnaccel.fast import _sgd
+
+    params = np.zeros(4 * 3 + 3, np.float32)
+    x, y = np.zeros((5, 4), np.float32), np.zeros((5, 3), np.float32)
+    _sgd.epoch(params, None, (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.0)  # fits
+    bad = [
+        ((np.zeros(7, np.float32), None, (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "params"),
+        ((params, None, (4, 3), "ss", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "activation"),
+        ((params, None, (4, 3), "q", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "codes"),
+        ((params, None, (4, 3), "s", False, x, False, y[:4], None, 2, 0.1, 0.0, 0.0), "targets"),
+        ((params, None, (4, 3), "s", False, np.zeros((5, 3), np.float32), False, y, None, 2, 0.1, 0.0, 0.0), "rows"),
+        ((params, None, (4, 3), "s", False, x, False, y, np.array([0, 1, 2, 3, 9]), 2, 0.1, 0.0, 0.0), "outside"),
+        ((params, np.zeros(3, np.float32), (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.9), "velocity"),
+        ((params, None, (4, 3), "s", False, x, False, y, None, 0, 0.1, 0.0, 0.0), "m >= 1"),
+    ]
+    for args, words in bad:
+        with pytest.raises(ValueError, match=words):
+            _sgd.epoch(*args)
+
+
+def test_the_c_kernel_is_built_where_ci_asks_for_it():
+    """CI sets NNACCEL_REQUIRE_C=1: there a missing C kernel is a failure, not a skip."""
+    if not os.environ.get("NNACCEL_REQUIRE_C"):
+        pytest.skip("NNACCEL_REQUIRE_C not set")
+    assert c_epoch.available() in ("base", "avx2", "avx512")
+
+
+@needs_c
+@pytest.mark.parametrize("level", ["base", "avx2"])
+def test_every_instruction_set_level_gives_the_same_numbers(level):
+    """The kernels compiled for plain x86-64 and AVX2 (capped by NNACCEL_CPU_LEVEL) agree too."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, nnaccel\n"
+        "from nnaccel.fast import c_epoch\n"
+        "rng = np.random.default_rng(0)\n"
+        "x, y = rng.integers(0, 256, (203, 50), dtype=np.uint8), rng.integers(0, 10, 203)\n"
+        "out = []\n"
+        "for fused in (True, False):\n"
+        "    net = nnaccel.Network([50, 9, 10], device='cpu', dtype='float64', seed=1)\n"
+        "    net.SGD((x, y), 2, 6, 0.5, lmbda=1.0, momentum=0.5, fused=fused)\n"
+        "    out.append(np.concatenate([w.ravel() for w in net.weights + net.biases]))\n"
+        "print(c_epoch.available(), float(np.abs(out[0] - out[1]).max()))\n"
+    )
+    env = dict(os.environ, NNACCEL_CPU_LEVEL=level)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    got_level, diff = done.stdout.split()
+    assert got_level in (level, "base")  # a CPU without AVX2 falls back to base
+    assert float(diff) < 1e-12

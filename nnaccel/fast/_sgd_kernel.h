@@ -1,0 +1,317 @@
+/* One epoch of mini-batch SGD for one floating type, included twice by _sgd.c:
+ * REAL is float or double, NAME(x) appends the type's suffix.
+ *
+ * The formulas are network.backprop's and optimizers.sgd_update's, over the whole
+ * mini-batch: for each layer z = w·a + b, a = f(z); BP1 δᴸ = (aᴸ − y) [⊙ f'(zᴸ) for the
+ * quadratic cost]; BP2 δˡ = (wˡ⁺¹ᵀ δˡ⁺¹) ⊙ f'(zˡ); BP3/BP4 ∂C/∂b = Σδ, ∂C/∂w = Σ δ aᵀ; then
+ * w → (1 − ηλ/n)w − (η/m)Σ δ aᵀ, b → b − (η/m)Σδ, or with momentum v → μv − η∇C, w → w + v.
+ * f' is written from a = f(z): σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0].
+ */
+
+/* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
+ * sums keep both FMA units busy (one sum would wait on its own latency at every step), and
+ * each value loaded serves several sums. J and E are constants where this is inlined. */
+INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
+{
+#define W(k) (w + ((k) / E) * n)
+#define A(k) (a[(k) % E])
+    const REAL *w0 = W(0), *w1 = W(1), *w2 = W(2), *w3 = W(3), *w4 = W(4), *w5 = W(5), *w6 = W(6), *w7 = W(7);
+    const REAL *a0 = A(0), *a1 = A(1), *a2 = A(2), *a3 = A(3), *a4 = A(4), *a5 = A(5), *a6 = A(6), *a7 = A(7);
+#undef W
+#undef A
+    const int K = J * E;
+    REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
+    for (Py_ssize_t i = 0; i < n; i++) {
+        s0 += w0[i] * a0[i];
+        if (K > 1) s1 += w1[i] * a1[i];
+        if (K > 2) s2 += w2[i] * a2[i];
+        if (K > 3) s3 += w3[i] * a3[i];
+        if (K > 4) s4 += w4[i] * a4[i];
+        if (K > 5) s5 += w5[i] * a5[i];
+        if (K > 6) s6 += w6[i] * a6[i];
+        if (K > 7) s7 += w7[i] * a7[i];
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = s4, s[5] = s5, s[6] = s6, s[7] = s7;
+}
+
+/* zₑ[j] = b[j] + w_j·inₑ for rows j0 ≤ j < n_out, in blocks of J rows × E examples. */
+INLINE void NAME(forward_block)(const int J, const int E, const REAL *w, const REAL *b, Py_ssize_t n_out,
+                                Py_ssize_t n_in, const REAL *const *in, Py_ssize_t j, REAL *out)
+{
+    REAL s[8];
+    for (; j + J <= n_out; j += J) {
+        NAME(dots)(J, E, w + j * n_in, in, n_in, s);
+        for (int r = 0; r < J; r++)
+            for (int c = 0; c < E; c++)
+                out[c * n_out + j + r] = b[j + r] + s[r * E + c];
+    }
+    for (; j < n_out; j++) { /* the rows left over */
+        NAME(dots)(1, E, w + j * n_in, in, n_in, s);
+        for (int c = 0; c < E; c++)
+            out[c * n_out + j] = b[j] + s[c];
+    }
+}
+
+/* zₑ = b + w·inₑ for the mb examples of a batch (out is mb × n_out, the layer's z). */
+INLINE void NAME(forward)(const REAL *w, const REAL *b, Py_ssize_t n_out, Py_ssize_t n_in,
+                          const REAL *const *in, Py_ssize_t mb, REAL *out)
+{
+    Py_ssize_t e = 0;
+    for (; e + 4 <= mb; e += 4)
+        NAME(forward_block)(2, 4, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+    if (mb - e == 3)
+        NAME(forward_block)(2, 3, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+    else if (mb - e == 2)
+        NAME(forward_block)(4, 2, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+    else if (mb - e == 1)
+        NAME(forward_block)(8, 1, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+}
+
+/* a = f(z) in place, row by row (softmax needs the row). */
+INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
+{
+    Py_ssize_t total = mb * n;
+    switch (act) {
+    case 's': /* σ(z) = 1/(1 + e^−z); for z < −88 (float) e^−z is +inf and σ 0, as it should be */
+        for (Py_ssize_t k = 0; k < total; k++)
+            z[k] = (REAL)1 / ((REAL)1 + EXP(-z[k]));
+        break;
+    case 't':
+        for (Py_ssize_t k = 0; k < total; k++)
+            z[k] = TANH(z[k]);
+        break;
+    case 'r':
+        for (Py_ssize_t k = 0; k < total; k++)
+            z[k] = z[k] > 0 ? z[k] : 0;
+        break;
+    case 'm': /* softmax, shifted by the row's maximum so that exp cannot overflow */
+        for (Py_ssize_t e = 0; e < mb; e++) {
+            REAL *row = z + e * n, top = row[0], sum = 0;
+            for (Py_ssize_t k = 1; k < n; k++)
+                top = row[k] > top ? row[k] : top;
+            for (Py_ssize_t k = 0; k < n; k++) {
+                row[k] = EXP(row[k] - top);
+                sum += row[k];
+            }
+            for (Py_ssize_t k = 0; k < n; k++)
+                row[k] /= sum;
+        }
+        break;
+    default: /* 'l': linear */
+        break;
+    }
+}
+
+/* delta ⊙= f'(z), from a = f(z). */
+INLINE void NAME(times_prime)(char act, REAL *delta, const REAL *a, Py_ssize_t total)
+{
+    switch (act) {
+    case 's':
+        for (Py_ssize_t k = 0; k < total; k++)
+            delta[k] *= a[k] * ((REAL)1 - a[k]);
+        break;
+    case 't':
+        for (Py_ssize_t k = 0; k < total; k++)
+            delta[k] *= (REAL)1 - a[k] * a[k];
+        break;
+    case 'r':
+        for (Py_ssize_t k = 0; k < total; k++)
+            delta[k] = a[k] > 0 ? delta[k] : 0;
+        break;
+    default:
+        break;
+    }
+}
+
+/* BP2 without f': prev[e] = wᵀ·delta[e], as rows of w scaled and added (vectorised over n_in). */
+INLINE void NAME(back)(const REAL *w, Py_ssize_t n_out, Py_ssize_t n_in,
+                              const REAL *delta, Py_ssize_t mb, REAL *prev)
+{
+    for (Py_ssize_t e = 0; e < mb; e++) {
+        REAL *p = prev + e * n_in;
+        const REAL *d = delta + e * n_out;
+        for (Py_ssize_t i = 0; i < n_in; i++)
+            p[i] = 0;
+        for (Py_ssize_t j = 0; j < n_out; j++) {
+            const REAL dj = d[j], *wj = w + j * n_in;
+#pragma omp simd
+            for (Py_ssize_t i = 0; i < n_in; i++)
+                p[i] += dj * wj[i];
+        }
+    }
+}
+
+/* out_r ← keep·out_r + Σₖ coef[r·mb + k]·x_k for R rows of out and E inputs: each input value
+ * loaded serves R rows, each row loaded and stored once per E inputs. */
+#define AXPY(R, E)                                                                                 \
+    INLINE void NAME(axpy##R##x##E)(REAL *out, Py_ssize_t n, const REAL *coef, Py_ssize_t mb,    \
+                                    const REAL *const *x, REAL keep)                              \
+    {                                                                                              \
+        REAL c[R][E];                                                                              \
+        const REAL *xk[E];                                                                         \
+        for (int k = 0; k < E; k++) {                                                              \
+            xk[k] = x[k];                                                                          \
+            for (int r = 0; r < R; r++)                                                            \
+                c[r][k] = coef[r * mb + k];                                                        \
+        }                                                                                          \
+        _Pragma("omp simd") for (Py_ssize_t i = 0; i < n; i++)                                     \
+        {                                                                                          \
+            for (int r = 0; r < R; r++) {                                                          \
+                REAL acc = out[r * n + i] * keep;                                                  \
+                for (int k = 0; k < E; k++)                                                        \
+                    acc += c[r][k] * xk[k][i];                                                     \
+                out[r * n + i] = acc;                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    }
+AXPY(2, 8) AXPY(2, 4) AXPY(2, 2) AXPY(2, 1)
+AXPY(1, 8) AXPY(1, 4) AXPY(1, 2) AXPY(1, 1)
+#undef AXPY
+
+/* rows of out (R = 2 or 1, n wide) ← keep·out + coefᵀ-weighted sum of the mb inputs, in chunks of 8, 4, 2, 1. */
+INLINE void NAME(accumulate)(int R, REAL *out, Py_ssize_t n, const REAL *coef, Py_ssize_t mb,
+                             const REAL *const *in, REAL keep)
+{
+    Py_ssize_t e = 0;
+    for (; e + 8 <= mb; e += 8, keep = 1)
+        R == 2 ? NAME(axpy2x8)(out, n, coef + e, mb, in + e, keep) : NAME(axpy1x8)(out, n, coef + e, mb, in + e, keep);
+    if (e + 4 <= mb) {
+        R == 2 ? NAME(axpy2x4)(out, n, coef + e, mb, in + e, keep) : NAME(axpy1x4)(out, n, coef + e, mb, in + e, keep);
+        e += 4, keep = 1;
+    }
+    if (e + 2 <= mb) {
+        R == 2 ? NAME(axpy2x2)(out, n, coef + e, mb, in + e, keep) : NAME(axpy1x2)(out, n, coef + e, mb, in + e, keep);
+        e += 2, keep = 1;
+    }
+    if (e < mb)
+        R == 2 ? NAME(axpy2x1)(out, n, coef + e, mb, in + e, keep) : NAME(axpy1x1)(out, n, coef + e, mb, in + e, keep);
+}
+
+/* The update of layer w (n_out × n_in) from its δ (mb × n_out) and inputs. g = Σₑ δₑ[j]·inₑ is
+ * BP4 summed over the batch (row j of δᵀ·a), made two rows at a time;
+ * plain SGD:  w → (1 − ηλ/n)·w − (η/m)·g,   b → b − (η/m)·Σₑ δₑ   (g added straight into w);
+ * momentum:   v → μv − η(g/m + (λ/n)·w), w → w + v; the biases without the λ term. */
+INLINE void NAME(update)(REAL *w, REAL *b, REAL *vw, REAL *vb, Py_ssize_t n_out, Py_ssize_t n_in,
+                         const REAL *delta, const REAL *const *in, Py_ssize_t mb,
+                         double eta, double lmbda, double n, double mu, REAL *coef)
+{
+    const REAL scale = mu == 0 ? (REAL)(-eta / (double)mb) : (REAL)1;
+    const REAL decay = (REAL)(1.0 - eta * (lmbda / n)), inv_m = (REAL)(1.0 / (double)mb);
+    const REAL l2 = (REAL)(lmbda / n), mu_ = (REAL)mu, eta_ = (REAL)eta;
+    for (Py_ssize_t j = 0; j < n_out; j++) { /* coef = δᵀ, scaled by −η/m for plain SGD; BP3 */
+        REAL sb = 0;
+        for (Py_ssize_t e = 0; e < mb; e++)
+            sb += coef[j * mb + e] = scale * delta[e * n_out + j];
+        if (mu == 0) {
+            b[j] += sb;
+        } else {
+            vb[j] = mu_ * vb[j] - eta_ * (sb * inv_m);
+            b[j] += vb[j];
+        }
+    }
+    for (Py_ssize_t j = 0; j < n_out; j += 2) {
+        const int R = j + 2 <= n_out ? 2 : 1;
+        REAL *wj = w + j * n_in;
+        if (mu == 0) {
+            NAME(accumulate)(R, wj, n_in, coef + j * mb, mb, in, decay);
+            continue;
+        }
+        REAL *vj = vw + j * n_in, *g = coef + n_out * mb; /* g: R rows after δᵀ */
+        for (Py_ssize_t i = 0; i < R * n_in; i++)
+            g[i] = 0;
+        NAME(accumulate)(R, g, n_in, coef + j * mb, mb, in, 1);
+#pragma omp simd
+        for (Py_ssize_t i = 0; i < R * n_in; i++) {
+            vj[i] = mu_ * vj[i] - eta_ * (g[i] * inv_m + l2 * wj[i]);
+            wj[i] += vj[i];
+        }
+    }
+}
+
+/* Returns 0, or −1 when the workspace cannot be allocated. */
+static int NAME(epoch)(const sgd_job *job)
+{
+    const Py_ssize_t L = job->layers, m = job->m, *sizes = job->sizes, n0 = sizes[0];
+    REAL *const params = job->params, *const velocity = job->velocity;
+    const REAL *const targets = job->targets;
+    Py_ssize_t widest = 0, acts_total = 0;
+    for (Py_ssize_t l = 0; l <= L; l++)
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    for (Py_ssize_t l = 1; l <= L; l++)
+        acts_total += m * sizes[l];
+
+    /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L) */
+    REAL *work = malloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest));
+    REAL **a = malloc(sizeof(REAL *) * (size_t)(L + 1)), **d = malloc(sizeof(REAL *) * (size_t)(L + 1));
+    REAL **wl = malloc(sizeof(REAL *) * (size_t)(2 * L)), **vl = malloc(sizeof(REAL *) * (size_t)(2 * L));
+    const REAL **rows = malloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
+    if (!work || !a || !d || !wl || !vl || !rows) {
+        free(work), free(a), free(d), free(wl), free(vl), free(rows);
+        return -1;
+    }
+    REAL *p = work;
+    for (Py_ssize_t l = 1; l <= L; l++) {
+        a[l] = p, p += m * sizes[l];
+        d[l] = p, p += m * sizes[l];
+    }
+    REAL *xbuf = p, *coef = p + m * n0;
+    Py_ssize_t offset = 0;
+    for (Py_ssize_t l = 0; l < L; l++) { /* wl[2l] = wˡ⁺¹, wl[2l+1] = bˡ⁺¹ */
+        wl[2 * l] = params + offset;
+        vl[2 * l] = velocity ? velocity + offset : NULL;
+        offset += sizes[l + 1] * sizes[l];
+        wl[2 * l + 1] = params + offset;
+        vl[2 * l + 1] = velocity ? velocity + offset : NULL;
+        offset += sizes[l + 1];
+    }
+    for (Py_ssize_t l = 1; l < L; l++) /* hidden activations as rows: the next layer's inputs */
+        for (Py_ssize_t e = 0; e < m; e++)
+            rows[l * m + e] = a[l] + e * sizes[l];
+
+    const Py_ssize_t nL = sizes[L], row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
+    for (Py_ssize_t k = 0; k < job->n; k += m) {
+        const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
+        const REAL **in0 = rows;
+        for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
+            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
+            const char *row = (const char *)job->x + r * row_bytes;
+            for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
+                PREFETCH(row + byte);
+            PREFETCH(targets + r * nL);
+        }
+        for (Py_ssize_t e = 0; e < mb; e++) { /* the batch's inputs, gathered by the permutation */
+            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+            if (job->pixels) {
+                const unsigned char *px = (const unsigned char *)job->x + r * n0;
+                REAL *dst = xbuf + e * n0;
+                for (Py_ssize_t i = 0; i < n0; i++)
+                    dst[i] = (REAL)px[i] / (REAL)255;
+                in0[e] = dst;
+            } else {
+                in0[e] = (const REAL *)job->x + r * n0;
+            }
+        }
+        for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
+            NAME(forward)(wl[2 * (l - 1)], wl[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
+            NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
+        }
+        for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
+            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+            const REAL *y = targets + r * nL;
+            for (Py_ssize_t j = 0; j < nL; j++)
+                d[L][e * nL + j] = a[L][e * nL + j] - y[j];
+        }
+        if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
+            NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
+        for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
+            NAME(back)(wl[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
+            NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
+        }
+        for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update, layer by layer */
+            NAME(update)(wl[2 * (l - 1)], wl[2 * l - 1], vl[2 * (l - 1)], vl[2 * l - 1], sizes[l], sizes[l - 1],
+                         d[l], rows + (l - 1) * m, mb, job->eta, job->lmbda, (double)job->n, job->mu, coef);
+    }
+    free(work), free(a), free(d), free(wl), free(vl), free(rows);
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* The kernels of _sgd_kernel.h for one LEVEL (an instruction-set name), for float and double:
+ * epoch_f32_LEVEL, epoch_f64_LEVEL and their job types. Included by _sgd.c once per level. */
+#define PASTE_(a, b) a##_##b
+#define PASTE(a, b) PASTE_(a, b)
+
+#define REAL float
+#define NAME(x) PASTE(x##_f32, LEVEL)
+#define TANH tanhf
+#define EXP expf
+#include "_sgd_kernel.h"
+#undef REAL
+#undef NAME
+#undef TANH
+#undef EXP
+
+#define REAL double
+#define NAME(x) PASTE(x##_f64, LEVEL)
+#define TANH tanh
+#define EXP exp
+#include "_sgd_kernel.h"
+#undef REAL
+#undef NAME
+#undef TANH
+#undef EXP

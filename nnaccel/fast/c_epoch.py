@@ -1,0 +1,81 @@
+"""The compiled CPU path: one call into C (``_sgd.c``) per epoch for the book's small networks.
+
+At m = 10 even the NumPy fast path spends half of each step calling NumPy; the C loop makes
+no calls at all and lays the products out for the CPU's vector units (see _sgd_kernel.h).
+Same formulas, same batch order (the permutation comes from the network's generator, as in
+run_epoch), same results to rounding (tests/test_fast.py). Large mini-batches stay with the
+NumPy path, whose BLAS products are faster there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .numpy_epoch import NumpyEpoch
+
+try:
+    from . import _sgd
+except ImportError:  # built without a C compiler: the NumPy fast path runs instead
+    _sgd = None
+
+CODES = {"sigmoid": "s", "tanh": "t", "relu": "r", "linear": "l", "softmax": "m"}
+# Above this many multiply-adds per mini-batch (m × weights) BLAS beats the C loop (measured
+# in benchmarks/: [784,100,10] at m = 10 is 0.8 M and faster in C; [784,1024,1024,10] at m = 128
+# is 237 M and 3× faster through BLAS).
+MAX_WORK = 4_000_000
+
+
+def available():
+    """The instruction-set level the C kernel runs at here ("avx512", "avx2", "base"), or None."""
+    return None if _sgd is None else _sgd.level
+
+
+def _flat(arrays_w, arrays_b, dtype):
+    return np.concatenate([a for w, b in zip(arrays_w, arrays_b) for a in (w.ravel(), b)]).astype(dtype, copy=False)
+
+
+def _unflat(flat, sizes):
+    ws, bs, k = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        ws.append(flat[k:k + n_out * n_in].reshape(n_out, n_in).copy())
+        k += n_out * n_in
+        bs.append(flat[k:k + n_out].copy())
+        k += n_out
+    return ws, bs
+
+
+class CEpoch:
+    """run_epoch for NumPy networks, through the C kernel."""
+
+    @staticmethod
+    def applies(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
+        if _sgd is None or not NumpyEpoch.applies(net, l1=l1, nesterov=nesterov):
+            return False
+        weights = sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
+        return mini_batch_size is None or mini_batch_size * weights <= MAX_WORK
+
+    def __init__(self, net):
+        self.acts = "".join(CODES[a.name] for a in net.activations)
+        self.quadratic = net.cost.name == "quadratic"
+
+    def __call__(self, net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
+                 momentum=0.0, nesterov=False):
+        from ..optimizers import SGDState
+
+        dtype = data.x.dtype
+        n = len(data)
+        perm = np.asarray(net.rng.permutation(n), np.int64) if shuffle else None
+        pixels = data.pixels is not None
+        x = np.ascontiguousarray(data.pixels if pixels else data.x)
+        targets = np.ascontiguousarray(data.targets, dtype)
+        params = _flat(net.weights, net.biases, dtype)
+        velocity = None
+        if momentum:
+            velocity = (_flat(state.velocity_w, state.velocity_b, dtype) if state.velocity_w
+                        else np.zeros_like(params))
+        _sgd.epoch(params, velocity, tuple(net.sizes), self.acts, self.quadratic, x, pixels, targets, perm,
+                   mini_batch_size, float(eta), float(lmbda), float(momentum))
+        net.weights, net.biases = _unflat(params, net.sizes)
+        if momentum:
+            return SGDState(*_unflat(velocity, net.sizes))
+        return state
