@@ -229,7 +229,8 @@ INLINE void NAME(update)(REAL *w, REAL *b, REAL *vw, REAL *vb, Py_ssize_t n_out,
     }
 }
 
-/* Returns 0, or −1 when the workspace cannot be allocated. */
+/* Returns 0, or −1 when the workspace cannot be allocated (PyMem_Raw: safe without the GIL,
+ * and seen by tracemalloc, so benchmarks/test_memory.py counts it). */
 static int NAME(epoch)(const sgd_job *job)
 {
     const Py_ssize_t L = job->layers, m = job->m, *sizes = job->sizes, n0 = sizes[0];
@@ -242,12 +243,12 @@ static int NAME(epoch)(const sgd_job *job)
         acts_total += m * sizes[l];
 
     /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L) */
-    REAL *work = malloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest));
-    REAL **a = malloc(sizeof(REAL *) * (size_t)(L + 1)), **d = malloc(sizeof(REAL *) * (size_t)(L + 1));
-    REAL **wl = malloc(sizeof(REAL *) * (size_t)(2 * L)), **vl = malloc(sizeof(REAL *) * (size_t)(2 * L));
-    const REAL **rows = malloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
+    REAL *work = PyMem_RawMalloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest));
+    REAL **a = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1)), **d = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1));
+    REAL **wl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L)), **vl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L));
+    const REAL **rows = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
     if (!work || !a || !d || !wl || !vl || !rows) {
-        free(work), free(a), free(d), free(wl), free(vl), free(rows);
+        PyMem_RawFree(work), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
         return -1;
     }
     REAL *p = work;
@@ -312,6 +313,6 @@ static int NAME(epoch)(const sgd_job *job)
             NAME(update)(wl[2 * (l - 1)], wl[2 * l - 1], vl[2 * (l - 1)], vl[2 * l - 1], sizes[l], sizes[l - 1],
                          d[l], rows + (l - 1) * m, mb, job->eta, job->lmbda, (double)job->n, job->mu, coef);
     }
-    free(work), free(a), free(d), free(wl), free(vl), free(rows);
+    PyMem_RawFree(work), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;
 }
