@@ -1,0 +1,223 @@
+"""The CuPy fast path: fused elementwise kernels and one flat parameter buffer.
+
+On a GPU the book's networks are launch-bound: every array operation is a kernel launch of
+~10–20 µs of CPU time, and a step of the generic path makes ~40 of them. Here a step of an
+L-layer network makes 6L + 2: per layer one cuBLAS product and one fused kernel forward
+(z + b and the activation), one product and one fused kernel back (BP2 with f'), the BP4
+product and the BP3 sum; the two gathers of the batch; and a single launch that updates
+every parameter, weights and biases, L2 or momentum, over the flat buffer they live in.
+
+The kernels' bodies are single assignments in the common ground of CUDA C++ and Python
+(arithmetic, exp, tanh, comparisons), so the tests run this very module on the CPU through
+a NumPy stand-in for ``cupy.ElementwiseKernel`` (tests/kernel_emulator.py). On a real GPU the
+first use checks itself against the generic path on a small network and steps aside, with
+a warning, if it does not agree (see ``verified``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+# (name, input parameters, output parameters, body); T is the parameters' float type.
+ACTIVATE = {  # a = f(z + b)
+    "sigmoid": "a = 1 / (1 + exp(-(z + b)))",
+    "tanh": "a = tanh(z + b)",
+    "relu": "a = (z + b > 0) * (z + b)",
+    "linear": "a = z + b",
+}
+TIMES_PRIME = {  # d = t ⊙ f'(z), f' written from a = f(z)
+    "sigmoid": "d = t * a * (1 - a)",
+    "tanh": "d = t * (1 - a * a)",
+    "relu": "d = t * (a > 0)",
+    "linear": "d = t",
+}
+UPDATE = "p = p * keep - step * g"  # w → (1 − ηλ/n)w − (η/m)Σ∇C; keep is 1 for the biases
+UPDATE_MOMENTUM = "v = mu * v - eta * (g * inv_m + l2 * p); p = p + v"  # l2 is 0 for the biases
+
+HIDDEN = tuple(ACTIVATE)
+OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("linear", "quadratic"),
+                ("softmax", "log-likelihood")}
+
+
+def _cupy():
+    import cupy
+
+    return cupy
+
+
+class Kernels:
+    """The fused kernels, built once from a factory with ElementwiseKernel's signature."""
+
+    def __init__(self, factory):
+        self.activate = {k: factory("T z, T b", "T a", body, f"nnaccel_{k}") for k, body in ACTIVATE.items()}
+        self.times_prime = {k: factory("T t, T a", "T d", body, f"nnaccel_{k}_prime")
+                            for k, body in TIMES_PRIME.items()}
+        self.update = factory("T g, T keep, T step", "T p", UPDATE, "nnaccel_update")
+        self.update_momentum = factory("T g, T l2, T mu, T eta, T inv_m", "T p, T v", UPDATE_MOMENTUM,
+                                       "nnaccel_update_momentum")
+
+
+class CupyEpoch:
+    """run_epoch for CuPy networks, with fused kernels.
+
+    ``module`` is the array library whose matmul/take/sum take ``out=`` (cupy itself, not
+    array_api_compat's wrapper) and ``factory`` its ElementwiseKernel; the CPU tests pass
+    NumPy and an emulator.
+    """
+
+    @staticmethod
+    def applies(net, *, l1=0.0, nesterov=False):
+        acts = [a.name for a in net.activations]
+        return (not l1 and not nesterov and all(a in HIDDEN for a in acts[:-1])
+                and (acts[-1], net.cost.name) in OUTPUT_COSTS)
+
+    def __init__(self, net, factory=None, module=None):
+        self.names = [a.name for a in net.activations]
+        self.quadratic = net.cost.name == "quadratic"
+        self.module = module or _cupy()
+        self.kernels = Kernels(factory or self.module.ElementwiseKernel)
+
+    def __call__(self, net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
+                 momentum=0.0, nesterov=False):
+        from ..optimizers import SGDState
+
+        raw, k = self.module, self.kernels
+        n, m, sizes, dtype = len(data), mini_batch_size, net.sizes, data.x.dtype
+        L = len(sizes) - 1
+
+        # one flat buffer for all parameters [w¹ b¹ w² b² …], one for their gradients
+        shapes = [s for n_in, n_out in zip(sizes[:-1], sizes[1:]) for s in ((n_out, n_in), (n_out,))]
+        offsets = [0]
+        for s in shapes:
+            offsets.append(offsets[-1] + _size(s))
+        params = raw.empty(offsets[-1], dtype)
+        grads = raw.empty_like(params)
+        keep = raw.ones_like(params)  # 1 − ηλ/n on the weights, 1 on the biases
+        l2 = raw.zeros_like(params)  # λ/n on the weights, 0 on the biases
+
+        def views(flat):
+            return [flat[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes)]
+
+        pv, gv, kv, lv = views(params), views(grads), views(keep), views(l2)
+        for i, arr in enumerate([x for wb in zip(net.weights, net.biases) for x in wb]):
+            pv[i][...] = arr
+        for i in range(0, 2 * L, 2):
+            kv[i][...] = 1.0 - eta * (lmbda / n)
+            lv[i][...] = lmbda / n
+        weights, biases, gw, gb = pv[0::2], pv[1::2], gv[0::2], gv[1::2]
+        velocity = None
+        if momentum:
+            velocity = raw.zeros_like(params)
+            if state.velocity_w:
+                vv = views(velocity)
+                for i, arr in enumerate([x for wb in zip(state.velocity_w, state.velocity_b) for x in wb]):
+                    vv[i][...] = arr
+
+        # per-batch buffers, allocated once per epoch
+        x_all, y_all = data.x, data.targets
+        perm = net.backend.asarray(net.rng.permutation(n)) if shuffle else None
+        xb = raw.empty((m, sizes[0]), dtype)
+        yb = raw.empty((m, sizes[-1]), dtype)
+        z = [raw.empty((m, s), dtype) for s in sizes[1:]]
+        a = [raw.empty((m, s), dtype) for s in sizes[1:]]
+        t = [raw.empty((m, s), dtype) for s in sizes[1:]]
+        d = [raw.empty((m, s), dtype) for s in sizes[1:]]
+
+        for start in range(0, n, m):
+            stop = min(start + m, n)
+            mb = stop - start
+            if perm is None:
+                xb_, yb_ = x_all[start:stop], y_all[start:stop]
+            else:
+                rows = perm[start:stop]
+                xb_, yb_ = xb[:mb], yb[:mb]
+                raw.take(x_all, rows, axis=0, out=xb_)
+                raw.take(y_all, rows, axis=0, out=yb_)
+            z_, a_, t_, d_ = ([v[:mb] for v in bufs] for bufs in (z, a, t, d))
+            inputs = [xb_] + a_[:-1]
+            for l in range(L):  # feedforward: aˡ = f(wˡaˡ⁻¹ + bˡ), the bias and f fused
+                raw.matmul(inputs[l], weights[l].T, out=z_[l])
+                if self.names[l] == "softmax":
+                    zl = z_[l] + biases[l]
+                    e = raw.exp(zl - raw.max(zl, axis=1, keepdims=True))
+                    a_[l][...] = e / raw.sum(e, axis=1, keepdims=True)
+                else:
+                    k.activate[self.names[l]](z_[l], biases[l], a_[l])
+            out = a_[-1]
+            if self.quadratic:  # BP1: δᴸ = (aᴸ − y) ⊙ f'(zᴸ), one fused launch
+                raw.subtract(out, yb_, out=t_[-1])
+                k.times_prime[self.names[-1]](t_[-1], out, d_[-1])
+            else:  # cross-entropy / log-likelihood: δᴸ = aᴸ − y
+                raw.subtract(out, yb_, out=d_[-1])
+            for l in range(L - 1, 0, -1):  # BP2: δˡ = (wˡ⁺¹ᵀδˡ⁺¹) ⊙ f'(zˡ), before any update
+                raw.matmul(d_[l], weights[l], out=t_[l - 1])
+                k.times_prime[self.names[l - 1]](t_[l - 1], a_[l - 1], d_[l - 1])
+            for l in range(L):  # BP3 and BP4 into the flat gradient buffer
+                raw.matmul(d_[l].T, inputs[l], out=gw[l])
+                raw.sum(d_[l], axis=0, out=gb[l])
+            if momentum:  # one launch updates every weight, bias and velocity
+                k.update_momentum(grads, l2, momentum, eta, 1.0 / mb, params, velocity)
+            else:
+                k.update(grads, keep, eta / mb, params)
+
+        net.weights = [raw.array(w) for w in weights]
+        net.biases = [raw.array(b) for b in biases]
+        if momentum:
+            vv = views(velocity)
+            return SGDState([raw.array(v) for v in vv[0::2]], [raw.array(v) for v in vv[1::2]])
+        return state
+
+
+def _size(shape):
+    total = 1
+    for s in shape:
+        total *= s
+    return total
+
+
+_VERIFIED: dict = {}
+
+
+def verified(net, factory=None, module=None, run_epoch=None):
+    """Whether the fused path gives the generic path's numbers for a network like ``net``.
+
+    Checked once per (activations, cost, dtype, device) on a small copy of the network — a
+    few milliseconds — so that a kernel that compiles but computes wrongly on some GPU or
+    CuPy version costs speed, never correctness. The answer is cached.
+    """
+    import numpy as np
+
+    from ..network import Network
+    from ..optimizers import SGDState
+    from ..trainer import run_epoch as generic
+
+    run_epoch = run_epoch or generic
+    names = tuple(a.name for a in net.activations)
+    key = (names, net.cost.name, str(net.dtype), net.backend.device_name, factory, module)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
+    sizes = [7] + [5] * (len(names) - 1) + [net.sizes[-1]]
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (23, 7), dtype=np.uint8), rng.integers(0, net.sizes[-1], 23)
+    results = []
+    try:
+        for fused in (True, False):
+            small = Network(sizes, cost=net.cost.name, hidden_activation=list(names[:-1]),
+                            output_activation=names[-1], device=net.backend.device_name,
+                            backend=net.backend.name, dtype=str(net.dtype), seed=1)
+            data = small.data((x, y))
+            step = CupyEpoch(small, factory, module) if fused else run_epoch
+            state = step(small, data, 4, 0.5, 1.0, SGDState(), momentum=0.5)
+            results.append([net.backend.to_numpy(p) for p in small.weights + small.biases
+                            + state.velocity_w + state.velocity_b])
+        tol = 1e-4 if str(net.dtype) == "float32" else 1e-10
+        ok = all(np.allclose(f, g, rtol=0, atol=tol) for f, g in zip(*results))
+        why = "its numbers differ from the generic path's"
+    except Exception as error:  # a kernel that fails to compile or launch
+        ok, why = False, f"{type(error).__name__}: {error}"
+    if not ok:
+        warnings.warn(f"nnaccel: the fused CuPy kernels were turned off ({why}); training uses the "
+                      "generic array-API path. Please report this with `nnaccel info`.", RuntimeWarning,
+                      stacklevel=3)
+    _VERIFIED[key] = ok
+    return ok

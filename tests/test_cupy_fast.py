@@ -1,0 +1,136 @@
+"""The CuPy fast path (fused kernels, flat parameter buffer) gives the generic path's numbers.
+
+Without a GPU its very code runs on NumPy arrays with tests/kernel_emulator.py standing in
+for cupy.ElementwiseKernel; on a GPU the last test runs it on CuPy for real.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel.backend import cuda_available
+from nnaccel.fast import cupy_epoch
+from nnaccel.fast.cupy_epoch import CupyEpoch, verified
+from tests.kernel_emulator import ElementwiseKernel
+from tests.test_fast import CASES
+
+
+def _emulated(net):
+    return CupyEpoch(net, ElementwiseKernel, np)
+
+
+def _train(case, data, fused, dtype="float64", epochs=2):
+    case = dict(case)
+    lmbda, momentum, eta = case.pop("lmbda", 0.0), case.pop("momentum", 0.0), case.pop("eta", 0.1)
+    m = case.pop("m", 10)
+    hidden = case.pop("hidden_activation", ["sigmoid", "sigmoid"])
+    net = nnaccel.Network([784, 20, 15, 10], device="cpu", dtype=dtype, seed=3, hidden_activation=hidden, **case)
+    d = net.data(data)
+    from nnaccel.optimizers import SGDState
+    from nnaccel.trainer import run_epoch
+
+    step = _emulated(net) if fused else run_epoch
+    state = SGDState()
+    with np.errstate(over="ignore"):
+        for _ in range(epochs):
+            state = step(net, d, m, eta, lmbda, state, momentum=momentum)
+    return net.parameters_numpy(), state
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fused_kernels_equal_the_generic_path_after_two_epochs(case, mnist10k):
+    data = (mnist10k.train[0][:1005], mnist10k.train[1][:1005])  # a smaller last mini-batch too
+    (fw, fb), fstate = _train(case, data, fused=True)
+    (gw, gb), gstate = _train(case, data, fused=False)
+    for got, want in zip(fw + fb + fstate.velocity_w + fstate.velocity_b,
+                         gw + gb + gstate.velocity_w + gstate.velocity_b):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_float32_fused_kernels_stay_float32_and_within_rounding(mnist10k):
+    data = (mnist10k.train[0][:500], mnist10k.train[1][:500])
+    (fw, _), _ = _train(dict(cost="quadratic"), data, fused=True, dtype="float32", epochs=1)
+    (gw, _), _ = _train(dict(cost="quadratic"), data, fused=False, dtype="float32", epochs=1)
+    for got, want in zip(fw, gw):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+def test_one_launch_updates_every_parameter():
+    """[784, 20, 15, 10], quadratic: per step 3 fused activations, 1 fused δᴸ, 2 fused BP2, 1 update."""
+    net = nnaccel.Network([784, 20, 15, 10], device="cpu", seed=0, cost="quadratic")
+    rng = np.random.default_rng(0)
+    data = net.data((rng.integers(0, 256, (40, 784), dtype=np.uint8), rng.integers(0, 10, 40)))
+    from nnaccel.optimizers import SGDState
+
+    step = _emulated(net)
+    before = ElementwiseKernel.launches
+    step(net, data, 10, 0.5, 0.0, SGDState())
+    assert ElementwiseKernel.launches - before == 4 * (3 + 1 + 2 + 1)
+
+
+def _broken_factory(in_params, out_params, body, name):
+    if name == "nnaccel_sigmoid":
+        body = "a = 1 / (1 + exp(z + b))"  # the sign of z lost: σ(−z)
+    return ElementwiseKernel(in_params, out_params, body, name)
+
+
+def test_a_wrong_kernel_is_caught_on_first_use_and_turned_off():
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=0)
+    assert verified(net, ElementwiseKernel, np)
+    with pytest.warns(RuntimeWarning, match="fused CuPy kernels were turned off"):
+        assert not verified(net, _broken_factory, np)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # cached: no second check, no second warning
+        assert not verified(net, _broken_factory, np)
+
+
+def test_a_kernel_that_fails_to_build_is_turned_off_too():
+    def failing(*args):
+        raise RuntimeError("NVRTC_ERROR_COMPILATION")
+
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=0, cost="quadratic")
+    with pytest.warns(RuntimeWarning, match="NVRTC_ERROR_COMPILATION"):
+        assert not verified(net, failing, np)
+
+
+def test_the_fused_path_steps_aside_where_it_does_not_apply():
+    assert CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"))
+    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"), l1=0.1)
+    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"), nesterov=True)
+    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh",
+                                                 device="cpu"))
+
+
+def test_every_kernel_body_is_one_the_emulator_and_cuda_both_read():
+    """Bodies use only T's arithmetic, comparisons, exp and tanh: no double literals (slow on GPUs)."""
+    import re
+
+    bodies = list(cupy_epoch.ACTIVATE.values()) + list(cupy_epoch.TIMES_PRIME.values())
+    bodies += [cupy_epoch.UPDATE, cupy_epoch.UPDATE_MOMENTUM]
+    for body in bodies:
+        assert not re.search(r"\d\.\d|\?|\bif\b", body), body
+        ElementwiseKernel("T z, T b, T t, T a, T g, T keep, T step, T l2, T mu, T eta, T inv_m",
+                          "T p, T v, T d", body.replace("a = ", "d = "), "check")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU (cupy.cuda.is_available() is false)")
+@pytest.mark.parametrize("case", CASES)
+def test_on_a_gpu_the_fused_path_gives_the_generic_paths_weights(case, mnist10k):
+    """On CuPy for real: fused and generic paths agree to float32 rounding after an epoch."""
+    case = dict(case)
+    lmbda, momentum, eta = case.pop("lmbda", 0.0), case.pop("momentum", 0.0), case.pop("eta", 0.1)
+    m = case.pop("m", 10)
+    hidden = case.pop("hidden_activation", ["sigmoid", "sigmoid"])
+    data = (mnist10k.train[0][:1005], mnist10k.train[1][:1005])
+    results = []
+    for fused in (True, False):
+        net = nnaccel.Network([784, 20, 15, 10], device="cuda", backend="cupy", seed=3,
+                              hidden_activation=hidden, **case)
+        net.SGD(data, 1, m, eta, lmbda=lmbda, momentum=momentum, fused=fused)
+        results.append(net.parameters_numpy())
+    for got, want in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-4)
