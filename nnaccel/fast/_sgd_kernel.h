@@ -74,9 +74,14 @@ INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
 {
     Py_ssize_t total = mb * n;
     switch (act) {
-    case 's': /* σ(z) = 1/(1 + e^−z); for z < −88 (float) e^−z is +inf and σ 0, as it should be */
-        for (Py_ssize_t k = 0; k < total; k++)
-            z[k] = (REAL)1 / ((REAL)1 + EXP(-z[k]));
+    case 's': /* σ(z) = 1/(1 + e^−z), 0 below the smallest normal number: activations.py's tanh
+               * form gives 0 there too, and a subnormal σ would slow every product it enters.
+               * (e^−z is +inf for very negative z, and 1/inf is 0.) The exp form: libm's tanh
+               * took a fifth of an epoch of [784,30,10]. */
+        for (Py_ssize_t k = 0; k < total; k++) {
+            const REAL s = (REAL)1 / ((REAL)1 + EXP(-z[k]));
+            z[k] = s < SMALLEST ? 0 : s;
+        }
         break;
     case 't':
         for (Py_ssize_t k = 0; k < total; k++)

@@ -7,18 +7,22 @@
 #define NAME(x) PASTE(x##_f32, LEVEL)
 #define TANH tanhf
 #define EXP expf
+#define SMALLEST FLT_MIN
 #include "_sgd_kernel.h"
 #undef REAL
 #undef NAME
 #undef TANH
 #undef EXP
+#undef SMALLEST
 
 #define REAL double
 #define NAME(x) PASTE(x##_f64, LEVEL)
 #define TANH tanh
 #define EXP exp
+#define SMALLEST DBL_MIN
 #include "_sgd_kernel.h"
 #undef REAL
 #undef NAME
 #undef TANH
 #undef EXP
+#undef SMALLEST

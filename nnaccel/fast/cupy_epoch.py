@@ -2,10 +2,11 @@
 
 On a GPU the book's networks are launch-bound: every array operation is a kernel launch of
 ~10–20 µs of CPU time, and a step of the generic path makes ~40 of them. Here a step of an
-L-layer network makes 6L + 2: per layer one cuBLAS product and one fused kernel forward
+L-layer network makes 6L + 2 (+1 for the quadratic cost): per layer one cuBLAS product and one fused kernel forward
 (z + b and the activation), one product and one fused kernel back (BP2 with f'), the BP4
-product and the BP3 sum; the two gathers of the batch; and a single launch that updates
-every parameter, weights and biases, L2 or momentum, over the flat buffer they live in.
+product and the BP3 sum; δᴸ (one launch, two for the quadratic cost); the two gathers of
+the batch; and a single launch that updates every parameter, weights and biases, L2 or
+momentum, over the flat buffer they live in.
 
 The kernels' bodies are single assignments in the common ground of CUDA C++ and Python
 (arithmetic, exp, tanh, comparisons), so the tests run this very module on the CPU through
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import warnings
 
-# (name, input parameters, output parameters, body); T is the parameters' float type.
+# The kernel bodies (T is the parameters' float type; inputs z, b, t, a, g …, outputs a, d, p, v).
 ACTIVATE = {  # a = f(z + b)
-    "sigmoid": "a = 1 / (1 + exp(-(z + b)))",
+    "sigmoid": "a = (1 + tanh((z + b) / 2)) / 2",  # activations.py's stable form
     "tanh": "a = tanh(z + b)",
     "relu": "a = (z + b > 0) * (z + b)",
     "linear": "a = z + b",
