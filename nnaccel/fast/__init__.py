@@ -10,6 +10,17 @@ gives the generic path's numbers.
 
 from __future__ import annotations
 
+HIDDEN = ("sigmoid", "tanh", "relu", "linear")
+OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softmax", "log-likelihood"),
+                ("linear", "quadratic")}
+
+
+def supported(net, *, l1=0.0, nesterov=False):
+    """The networks and options every fast path handles: no L1 or Nesterov, these layers and costs."""
+    acts = [a.name for a in net.activations]
+    return (not l1 and not nesterov and all(a in HIDDEN for a in acts[:-1])
+            and (acts[-1], net.cost.name) in OUTPUT_COSTS)
+
 
 def epoch_runner(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
     if net.backend.name == "numpy":
@@ -23,6 +34,6 @@ def epoch_runner(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
     if net.backend.name == "cupy":
         from .cupy_epoch import CupyEpoch, verified
 
-        if CupyEpoch.applies(net, l1=l1, nesterov=nesterov) and verified(net):
+        if supported(net, l1=l1, nesterov=nesterov) and verified(net):
             return CupyEpoch(net)
     return None

@@ -35,12 +35,12 @@ INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *cons
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = s4, s[5] = s5, s[6] = s6, s[7] = s7;
 }
 
-/* zₑ[j] = b[j] + w_j·inₑ for rows j ≥ j0 and E examples, in blocks of J rows. */
+/* zₑ[j] = b[j] + w_j·inₑ for every row j and E examples, in blocks of J rows. */
 INLINE void NAME(forward_block)(const int J, const int E, const REAL *w, const REAL *b, Py_ssize_t n_out,
-                                Py_ssize_t n_in, const REAL *const *in, Py_ssize_t j0, REAL *out)
+                                Py_ssize_t n_in, const REAL *const *in, REAL *out)
 {
     REAL s[8];
-    Py_ssize_t j = j0;
+    Py_ssize_t j = 0;
     for (; j + J <= n_out; j += J) {
         NAME(dots)(J, E, w + j * n_in, in, n_in, s);
         for (int r = 0; r < J; r++)
@@ -60,13 +60,13 @@ INLINE void NAME(forward)(const REAL *w, const REAL *b, Py_ssize_t n_out, Py_ssi
 {
     Py_ssize_t e = 0;
     for (; e + 4 <= mb; e += 4)
-        NAME(forward_block)(2, 4, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+        NAME(forward_block)(2, 4, w, b, n_out, n_in, in + e, out + e * n_out);
     if (mb - e == 3)
-        NAME(forward_block)(2, 3, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+        NAME(forward_block)(2, 3, w, b, n_out, n_in, in + e, out + e * n_out);
     else if (mb - e == 2)
-        NAME(forward_block)(4, 2, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+        NAME(forward_block)(4, 2, w, b, n_out, n_in, in + e, out + e * n_out);
     else if (mb - e == 1)
-        NAME(forward_block)(8, 1, w, b, n_out, n_in, in + e, 0, out + e * n_out);
+        NAME(forward_block)(8, 1, w, b, n_out, n_in, in + e, out + e * n_out);
 }
 
 /* a = f(z) in place, row by row (softmax needs the row). */
@@ -132,7 +132,7 @@ INLINE void NAME(times_prime)(char act, REAL *delta, const REAL *a, Py_ssize_t t
 
 /* BP2 without f': prev[e] = wᵀ·delta[e], as rows of w scaled and added (vectorised over n_in). */
 INLINE void NAME(back)(const REAL *w, Py_ssize_t n_out, Py_ssize_t n_in,
-                              const REAL *delta, Py_ssize_t mb, REAL *prev)
+                       const REAL *delta, Py_ssize_t mb, REAL *prev)
 {
     for (Py_ssize_t e = 0; e < mb; e++) {
         REAL *p = prev + e * n_in;

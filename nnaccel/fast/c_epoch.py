@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .numpy_epoch import NumpyEpoch
+from . import supported
 
 try:
     from . import _sgd
@@ -61,7 +61,7 @@ class CEpoch:
 
     @staticmethod
     def applies(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
-        if _sgd is None or not NumpyEpoch.applies(net, l1=l1, nesterov=nesterov):
+        if _sgd is None or not supported(net, l1=l1, nesterov=nesterov):
             return False
         weights = sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
         return mini_batch_size is None or mini_batch_size * weights <= MAX_WORK

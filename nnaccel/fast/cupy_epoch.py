@@ -17,7 +17,10 @@ a warning, if it does not agree (see ``verified``).
 
 from __future__ import annotations
 
+import math
 import warnings
+
+from . import supported
 
 # The kernel bodies (T is the parameters' float type; inputs z, b, t, a, g …, outputs a, d, p, v).
 ACTIVATE = {  # a = f(z + b)
@@ -34,10 +37,6 @@ TIMES_PRIME = {  # d = t ⊙ f'(z), f' written from a = f(z)
 }
 UPDATE = "p = p * keep - step * g"  # w → (1 − ηλ/n)w − (η/m)Σ∇C; keep is 1 for the biases
 UPDATE_MOMENTUM = "v = mu * v - eta * (g * inv_m + l2 * p); p = p + v"  # l2 is 0 for the biases
-
-HIDDEN = tuple(ACTIVATE)
-OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("linear", "quadratic"),
-                ("softmax", "log-likelihood")}
 
 
 def _cupy():
@@ -66,11 +65,7 @@ class CupyEpoch:
     NumPy and an emulator.
     """
 
-    @staticmethod
-    def applies(net, *, l1=0.0, nesterov=False):
-        acts = [a.name for a in net.activations]
-        return (not l1 and not nesterov and all(a in HIDDEN for a in acts[:-1])
-                and (acts[-1], net.cost.name) in OUTPUT_COSTS)
+    applies = staticmethod(supported)
 
     def __init__(self, net, factory=None, module=None):
         self.names = [a.name for a in net.activations]
@@ -90,7 +85,7 @@ class CupyEpoch:
         shapes = [s for n_in, n_out in zip(sizes[:-1], sizes[1:]) for s in ((n_out, n_in), (n_out,))]
         offsets = [0]
         for s in shapes:
-            offsets.append(offsets[-1] + _size(s))
+            offsets.append(offsets[-1] + math.prod(s))
         params = raw.empty(offsets[-1], dtype)
         grads = raw.empty_like(params)
         keep = raw.ones_like(params)  # 1 − ηλ/n on the weights, 1 on the biases
@@ -167,13 +162,6 @@ class CupyEpoch:
             vv = views(velocity)
             return SGDState([raw.array(v) for v in vv[0::2]], [raw.array(v) for v in vv[1::2]])
         return state
-
-
-def _size(shape):
-    total = 1
-    for s in shape:
-        total *= s
-    return total
 
 
 _VERIFIED: dict = {}

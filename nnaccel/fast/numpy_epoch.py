@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-HIDDEN = ("sigmoid", "tanh", "relu", "linear")
-OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softmax", "log-likelihood"),
-                ("linear", "quadratic")}
+from . import supported
 
 
 def _activate(name, z, out):
@@ -75,11 +73,7 @@ def _with_ones(x):
 class NumpyEpoch:
     """run_epoch for NumPy networks whose layers and cost this path knows."""
 
-    @staticmethod
-    def applies(net, *, l1=0.0, nesterov=False):
-        acts = [a.name for a in net.activations]
-        return (not l1 and not nesterov and all(a in HIDDEN for a in acts[:-1])
-                and (acts[-1], net.cost.name) in OUTPUT_COSTS)
+    applies = staticmethod(supported)
 
     def __init__(self, net):
         self.names = [a.name for a in net.activations]
