@@ -19,7 +19,11 @@ def candidates():
     """(label, device, backend, fused) for every backend importable here."""
     import importlib.util
 
-    out = [("numpy (fast path)", "cpu", "numpy", True), ("numpy (generic)", "cpu", "numpy", False)]
+    from .fast.c_epoch import available
+
+    level = available()
+    fast = f"numpy (C kernel, {level})" if level else "numpy (fast path)"
+    out = [(fast, "cpu", "numpy", True), ("numpy (generic)", "cpu", "numpy", False)]
     if importlib.util.find_spec("torch"):
         out.append(("torch cpu", "cpu", "torch", True))
         if torch_cuda_available():
@@ -55,8 +59,8 @@ def run(sizes=(784, 30, 10), mini_batch_size=10, dtype="float32", examples=6000,
         raise NNAccelError(f"--examples must be at least the mini-batch size {mini_batch_size}")
     out(f"nnaccel bench: {list(sizes)}, mini-batch {mini_batch_size}, {dtype}, "
         f"{examples} random examples per backend, scaled to an epoch of {EPOCH:,}")
-    out(f"  {'backend':<20} {'s / epoch':>10} {'examples/s':>12}")
+    out(f"  {'backend':<26} {'s / epoch':>10} {'examples/s':>12}")
     for label, device, backend, fused in candidates():
         seconds = time_epoch(device, backend, fused, list(sizes), mini_batch_size, dtype, examples)
         per_epoch = seconds * EPOCH / examples
-        out(f"  {label:<20} {per_epoch:>10.3f} {EPOCH / per_epoch:>12,.0f}")
+        out(f"  {label:<26} {per_epoch:>10.3f} {EPOCH / per_epoch:>12,.0f}")
