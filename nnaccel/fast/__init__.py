@@ -22,6 +22,23 @@ def supported(net, *, l1=0.0, nesterov=False):
             and (acts[-1], net.cost.name) in OUTPUT_COSTS)
 
 
+def flat_views(flat, sizes):
+    """[w¹, b¹, w², b², …] as views of one flat buffer that holds them in that order, w of
+    shape (n_l, n_{l-1}): the layout the C kernel and the CuPy update both work on."""
+    views, k = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        views.append(flat[k:k + n_out * n_in].reshape(n_out, n_in))
+        k += n_out * n_in
+        views.append(flat[k:k + n_out])
+        k += n_out
+    return views
+
+
+def flat_size(sizes):
+    """How many numbers flat_views' buffer holds: every weight and bias."""
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
 def epoch_runner(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
     if net.backend.name == "numpy":
         from .c_epoch import CEpoch

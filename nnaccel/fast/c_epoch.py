@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import supported
+from . import flat_size, flat_views, supported
 
 try:
     from . import _sgd
@@ -39,22 +39,17 @@ def _aligned(size, dtype):
     return raw[start:start + size * dtype.itemsize].view(dtype)
 
 
-def _flat(arrays_w, arrays_b, dtype):
+def _flat(arrays_w, arrays_b, sizes, dtype):
     """[w¹ b¹ w² b² …] in one aligned buffer."""
-    parts = [a for w, b in zip(arrays_w, arrays_b) for a in (w.ravel(), b)]
-    flat = _aligned(sum(a.size for a in parts), dtype)
-    np.concatenate(parts, out=flat, casting="same_kind")
+    flat = _aligned(flat_size(sizes), dtype)
+    for view, arr in zip(flat_views(flat, sizes), [a for wb in zip(arrays_w, arrays_b) for a in wb]):
+        view[...] = arr
     return flat
 
 
 def _unflat(flat, sizes):
-    ws, bs, k = [], [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        ws.append(flat[k:k + n_out * n_in].reshape(n_out, n_in).copy())
-        k += n_out * n_in
-        bs.append(flat[k:k + n_out].copy())
-        k += n_out
-    return ws, bs
+    views = flat_views(flat, sizes)
+    return [w.copy() for w in views[0::2]], [b.copy() for b in views[1::2]]
 
 
 class CEpoch:
@@ -81,11 +76,11 @@ class CEpoch:
         pixels = data.pixels is not None
         x = np.ascontiguousarray(data.pixels if pixels else data.x)
         targets = np.ascontiguousarray(data.targets, dtype)
-        params = _flat(net.weights, net.biases, dtype)
+        params = _flat(net.weights, net.biases, net.sizes, dtype)
         velocity = None
         if momentum:
             if state.velocity_w:
-                velocity = _flat(state.velocity_w, state.velocity_b, dtype)
+                velocity = _flat(state.velocity_w, state.velocity_b, net.sizes, dtype)
             else:
                 velocity = _aligned(params.size, dtype)
                 velocity[...] = 0

@@ -17,10 +17,9 @@ a warning, if it does not agree (see ``verified``).
 
 from __future__ import annotations
 
-import math
 import warnings
 
-from . import supported
+from . import flat_size, flat_views, supported
 
 # The kernel bodies (T is the parameters' float type; inputs z, b, t, a, g …, outputs a, d, p, v).
 ACTIVATE = {  # a = f(z + b)
@@ -82,32 +81,24 @@ class CupyEpoch:
         L = len(sizes) - 1
 
         # one flat buffer for all parameters [w¹ b¹ w² b² …], one for their gradients
-        shapes = [s for n_in, n_out in zip(sizes[:-1], sizes[1:]) for s in ((n_out, n_in), (n_out,))]
-        offsets = [0]
-        for s in shapes:
-            offsets.append(offsets[-1] + math.prod(s))
-        params = raw.empty(offsets[-1], dtype)
+        params = raw.empty(flat_size(sizes), dtype)
         grads = raw.empty_like(params)
         keep = raw.ones_like(params)  # 1 − ηλ/n on the weights, 1 on the biases
         l2 = raw.zeros_like(params)  # λ/n on the weights, 0 on the biases
-
-        def views(flat):
-            return [flat[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes)]
-
-        pv, gv, kv, lv = views(params), views(grads), views(keep), views(l2)
-        for i, arr in enumerate([x for wb in zip(net.weights, net.biases) for x in wb]):
-            pv[i][...] = arr
-        for i in range(0, 2 * L, 2):
-            kv[i][...] = 1.0 - eta * (lmbda / n)
-            lv[i][...] = lmbda / n
+        pv, gv = flat_views(params, sizes), flat_views(grads, sizes)
+        for view, arr in zip(pv, [x for wb in zip(net.weights, net.biases) for x in wb]):
+            view[...] = arr
+        for kw, lw in zip(flat_views(keep, sizes)[0::2], flat_views(l2, sizes)[0::2]):
+            kw[...] = 1.0 - eta * (lmbda / n)
+            lw[...] = lmbda / n
         weights, biases, gw, gb = pv[0::2], pv[1::2], gv[0::2], gv[1::2]
         velocity = None
         if momentum:
             velocity = raw.zeros_like(params)
             if state.velocity_w:
-                vv = views(velocity)
-                for i, arr in enumerate([x for wb in zip(state.velocity_w, state.velocity_b) for x in wb]):
-                    vv[i][...] = arr
+                for view, arr in zip(flat_views(velocity, sizes),
+                                     [x for wb in zip(state.velocity_w, state.velocity_b) for x in wb]):
+                    view[...] = arr
 
         # per-batch buffers, allocated once per epoch
         x_all, y_all = data.x, data.targets
@@ -159,7 +150,7 @@ class CupyEpoch:
         net.weights = [raw.array(w) for w in weights]
         net.biases = [raw.array(b) for b in biases]
         if momentum:
-            vv = views(velocity)
+            vv = flat_views(velocity, sizes)
             return SGDState([raw.array(v) for v in vv[0::2]], [raw.array(v) for v in vv[1::2]])
         return state
 
@@ -167,7 +158,7 @@ class CupyEpoch:
 _VERIFIED: dict = {}
 
 
-def verified(net, factory=None, module=None, run_epoch=None):
+def verified(net, factory=None, module=None):
     """Whether the fused path gives the generic path's numbers for a network like ``net``.
 
     Checked once per (activations, cost, dtype, device) on a small copy of the network — a
@@ -178,9 +169,7 @@ def verified(net, factory=None, module=None, run_epoch=None):
 
     from ..network import Network
     from ..optimizers import SGDState
-    from ..trainer import run_epoch as generic
-
-    run_epoch = run_epoch or generic
+    from ..trainer import run_epoch
     names = tuple(a.name for a in net.activations)
     key = (names, net.cost.name, str(net.dtype), net.backend.device_name, factory, module)
     if key in _VERIFIED:
