@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 
@@ -126,6 +128,9 @@ def build_parser():
     bench.add_argument("--examples", type=_int, default=6000, help="examples timed per backend")
 
     sub.add_parser("info", help="the backends, GPUs and versions this machine has")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).add_parser(sub)
     return parser
 
 
@@ -359,6 +364,10 @@ def cmd_bench(args, out=print):
     return 0
 
 
+# Subcommands that live in modules of their own: each has add_parser(sub), whose parser sets
+# defaults(run=function(args, out=print) -> exit code).
+COMMAND_MODULES = ("nnaccel.selftest", "nnaccel.export", "nnaccel.serve", "nnaccel.tune", "nnaccel.sweep")
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
             "bench": cmd_bench, "info": cmd_info}
 
@@ -372,7 +381,8 @@ def main(argv=None):
     from .trainer import TrainingDiverged, TrainingInterrupted
 
     try:
-        return COMMANDS[args.command](args)
+        command = COMMANDS.get(args.command) or args.run
+        return command(args)
     except TrainingDiverged as e:
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
