@@ -66,19 +66,20 @@ def eta_for(cost):
 
 def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, fused=True):
     import nnaccel
+    from nnaccel import fast
+    from nnaccel.epoch import EpochOptions
     from nnaccel.optimizers import SGDState
-    from nnaccel.trainer import epoch_function
 
     net = nnaccel.Network(sizes, cost=cost, device=device, backend=backend, dtype=dtype, seed=0)
     d = net.data((x, y))
-    step = epoch_function(net, fused, mini_batch_size=m)
-    eta = eta_for(cost)
+    step = fast.choose(net, EpochOptions(m, eta_for(cost)), fused)
     sync = _sync(net.backend)
 
     def run():
-        step(net, d, m, eta, 0.0, SGDState())
+        step(net, d, SGDState())
         sync(net.weights[-1])
 
+    run.path = step.name
     return run
 
 

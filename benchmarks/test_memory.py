@@ -14,20 +14,21 @@ from benchmarks import cases
 @pytest.mark.parametrize("fused", [True, False], ids=["fast", "generic"])
 def test_epoch_memory(benchmark, fused):
     import nnaccel
+    from nnaccel import fast
+    from nnaccel.epoch import EpochOptions
     from nnaccel.optimizers import SGDState
-    from nnaccel.trainer import epoch_function
 
     (x, y), source = cases.data()
     n = 6_000 if cases.QUICK else cases.EPOCH
     x, y = x[:n], y[:n]
     net = nnaccel.Network([784, 30, 10], cost="quadratic", device="cpu", seed=0)
     data = net.data((x, y))
-    step = epoch_function(net, fused, mini_batch_size=10)
-    step(net, data, 10, 3.0, 0.0, SGDState())  # warm: the fast path's one-off buffers exist now
+    step = fast.choose(net, EpochOptions(10, 3.0), fused)
+    step(net, data, SGDState())  # warm: the fast path's one-off buffers exist now
 
     def epoch():
         tracemalloc.start()
-        step(net, data, 10, 3.0, 0.0, SGDState())
+        step(net, data, SGDState())
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         return peak
@@ -37,4 +38,4 @@ def test_epoch_memory(benchmark, fused):
     benchmark.extra_info.update(impl=f"memory-{'fast' if fused else 'generic'}", config="book-30",
                                 sizes=[784, 30, 10], mini_batch_size=10, cost="quadratic", dtype="float32",
                                 examples=n, data=source, flops_per_example=cases.flops_per_example([784, 30, 10]),
-                                peak_extra_mb=round(peak / 2**20, 2), data_mb=round(data_mb, 1))
+                                path=step.name, peak_extra_mb=round(peak / 2**20, 2), data_mb=round(data_mb, 1))

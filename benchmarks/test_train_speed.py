@@ -68,6 +68,7 @@ def test_epoch(benchmark, config, sizes, m, cost, dtype, examples, impl):
 
     benchmark.extra_info.update(config=config, sizes=sizes, mini_batch_size=m, cost=cost, dtype=dtype,
                                 impl=name, examples=examples, data=source,
-                                flops_per_example=cases.flops_per_example(sizes))
+                                flops_per_example=cases.flops_per_example(sizes),
+                                path=getattr(run, "path", ""))
     rounds = 1 if cases.QUICK else 3
     benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)

@@ -13,9 +13,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from . import schedules
+from . import fast, schedules
+from .epoch import EpochOptions, GenericEpoch, run_epoch  # noqa: F401  (re-exported)
 from .errors import NNAccelError
-from .optimizers import SGDState, sgd_update
+from .optimizers import SGDState
 
 
 class TrainingDiverged(NNAccelError):
@@ -98,35 +99,6 @@ def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momen
         raise NNAccelError(f"momentum must be in [0, 1), got {momentum!r}; try 0.9")
 
 
-def run_epoch(net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
-              momentum=0.0, nesterov=False):
-    """One pass of mini-batch SGD over ``data`` (a DeviceData); returns the optimizer state."""
-    xp = net.xp
-    n = len(data)
-    x, y = data.x, data.targets
-    if shuffle:
-        perm = net.backend.asarray(net.rng.permutation(n))
-        x, y = xp.take(x, perm, axis=0), xp.take(y, perm, axis=0)
-    for k in range(0, n, mini_batch_size):
-        stop = min(k + mini_batch_size, n)  # the last mini-batch may be smaller
-        x_batch, y_batch = x[k:stop, ...], y[k:stop, ...]
-        nabla_b, nabla_w = net.backprop(x_batch, y_batch)
-        net.weights, net.biases, state = sgd_update(
-            xp, net.weights, net.biases, nabla_w, nabla_b, state,
-            eta=eta, m=stop - k, n=n, lmbda=lmbda, l1=l1, momentum=momentum, nesterov=nesterov,
-        )
-    return state
-
-
-def epoch_function(net, fused=True, *, l1=0.0, nesterov=False, mini_batch_size=None):
-    """The run_epoch to use: a backend-specific fast path where one applies and ``fused``, else run_epoch."""
-    if fused:
-        from .fast import epoch_runner
-
-        return epoch_runner(net, l1=l1, nesterov=nesterov, mini_batch_size=mini_batch_size) or run_epoch
-    return run_epoch
-
-
 def _copy(xp, arrays):
     return [xp.asarray(a, copy=True) for a in arrays]
 
@@ -183,7 +155,8 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         return state.history
     from .checkpoint import save_checkpoint
 
-    epoch_fn = epoch_function(net, fused, l1=l1, nesterov=nesterov, mini_batch_size=mini_batch_size)
+    options = EpochOptions(mini_batch_size, state.eta, lmbda, l1, momentum, nesterov, shuffle)
+    path = fast.choose(net, options, fused)  # bound once; rebound only when the schedule moves η
     done = _snapshot(net, state)
     try:
         while state.epoch < epochs:
@@ -191,8 +164,9 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
             start = time.perf_counter()
             if schedule in ("step", "exponential"):
                 state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
-            state.sgd = epoch_fn(net, train_data, mini_batch_size, state.eta, lmbda, state.sgd,
-                                  shuffle=shuffle, l1=l1, momentum=momentum, nesterov=nesterov)
+            if path.options.eta != state.eta:
+                path = path.rebind(eta=state.eta)
+            state.sgd = path(net, train_data, state.sgd)
             record = {"epoch": epoch, "eta": state.eta}
             if monitor_training_cost:
                 record["training_cost"] = net.total_cost(train_data, lmbda, l1)

@@ -11,14 +11,24 @@ import pytest
 
 import nnaccel
 from nnaccel.backend import cuda_available
-from nnaccel.fast import cupy_epoch
-from nnaccel.fast.cupy_epoch import CupyEpoch, verified
+from nnaccel.epoch import EpochOptions, GenericEpoch
+from nnaccel.fast import cupy_epoch, selfcheck
+from nnaccel.fast.cupy_epoch import CupyEpoch
+from nnaccel.optimizers import SGDState
 from tests.kernel_emulator import ElementwiseKernel
 from tests.test_fast import CASES
 
 
-def _emulated(net):
-    return CupyEpoch(net, ElementwiseKernel, np)
+def emulated(factory=ElementwiseKernel, label="emulated"):
+    """CupyEpoch on NumPy arrays, its kernels built by ``factory`` (the emulator, or a broken one)."""
+
+    class Emulated(CupyEpoch):
+        name = f"CuPy fused kernels ({label})"
+
+        def __init__(self, net, options):
+            super().__init__(net, options, factory, np)
+
+    return Emulated
 
 
 def _train(case, data, fused, dtype="float64", epochs=2):
@@ -28,17 +38,16 @@ def _train(case, data, fused, dtype="float64", epochs=2):
     hidden = case.pop("hidden_activation", ["sigmoid", "sigmoid"])
     net = nnaccel.Network([784, 20, 15, 10], device="cpu", dtype=dtype, seed=3, hidden_activation=hidden, **case)
     d = net.data(data)
-    from nnaccel.optimizers import SGDState
-    from nnaccel.trainer import run_epoch
-
-    step = _emulated(net) if fused else run_epoch
+    options = EpochOptions(m, eta, lmbda=lmbda, momentum=momentum)
+    step = (emulated() if fused else GenericEpoch)(net, options)
     state = SGDState()
     with np.errstate(over="ignore"):
         for _ in range(epochs):
-            state = step(net, d, m, eta, lmbda, state, momentum=momentum)
+            state = step(net, d, state)
     return net.parameters_numpy(), state
 
 
+@pytest.mark.gpu_emulated
 @pytest.mark.parametrize("case", CASES)
 def test_fused_kernels_equal_the_generic_path_after_two_epochs(case, mnist10k):
     data = (mnist10k.train[0][:1005], mnist10k.train[1][:1005])  # a smaller last mini-batch too
@@ -49,6 +58,7 @@ def test_fused_kernels_equal_the_generic_path_after_two_epochs(case, mnist10k):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
+@pytest.mark.gpu_emulated
 def test_float32_fused_kernels_stay_float32_and_within_rounding(mnist10k):
     data = (mnist10k.train[0][:500], mnist10k.train[1][:500])
     (fw, _), _ = _train(dict(cost="quadratic"), data, fused=True, dtype="float32", epochs=1)
@@ -58,52 +68,110 @@ def test_float32_fused_kernels_stay_float32_and_within_rounding(mnist10k):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
 
+@pytest.mark.gpu_emulated
 def test_one_launch_updates_every_parameter():
     """[784, 20, 15, 10], quadratic: per step 3 fused activations, 1 fused δᴸ, 2 fused BP2, 1 update."""
     net = nnaccel.Network([784, 20, 15, 10], device="cpu", seed=0, cost="quadratic")
     rng = np.random.default_rng(0)
     data = net.data((rng.integers(0, 256, (40, 784), dtype=np.uint8), rng.integers(0, 10, 40)))
-    from nnaccel.optimizers import SGDState
-
-    step = _emulated(net)
+    step = emulated()(net, EpochOptions(10, 0.5))
     before = ElementwiseKernel.launches
-    step(net, data, 10, 0.5, 0.0, SGDState())
+    step(net, data, SGDState())
     assert ElementwiseKernel.launches - before == 4 * (3 + 1 + 2 + 1)
 
 
-def _broken_factory(in_params, out_params, body, name):
-    if name == "nnaccel_sigmoid":
-        body = "a = 1 / (1 + exp(z + b))"  # the sign of z lost: σ(−z)
-    return ElementwiseKernel(in_params, out_params, body, name)
+def broken(kernel, body):
+    """An emulated CuPy path whose kernel ``kernel`` computes ``body`` instead."""
+
+    def factory(in_params, out_params, operation, name):
+        return ElementwiseKernel(in_params, out_params, body if name == kernel else operation, name)
+
+    return emulated(factory, f"{kernel} broken")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_selfcheck_cache(monkeypatch):
+    monkeypatch.setattr(selfcheck, "_VERIFIED", {})
+
+
+@pytest.mark.gpu_emulated
 def test_a_wrong_kernel_is_caught_on_first_use_and_turned_off():
     net = nnaccel.Network([784, 30, 10], device="cpu", seed=0)
-    assert verified(net, ElementwiseKernel, np)
-    with pytest.warns(RuntimeWarning, match="fused CuPy kernels were turned off"):
-        assert not verified(net, _broken_factory, np)
+    options = EpochOptions(10, 0.5)
+    assert selfcheck.verified(emulated(), net, options)
+    wrong_sigmoid = broken("nnaccel_sigmoid", "a = 1 / (1 + exp(z + b))")  # the sign of z lost: σ(−z)
+    with pytest.warns(RuntimeWarning, match="turned off the CuPy fused kernels"):
+        assert not selfcheck.verified(wrong_sigmoid, net, options)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # cached: no second check, no second warning
-        assert not verified(net, _broken_factory, np)
+        assert not selfcheck.verified(wrong_sigmoid, net, options)
 
 
+@pytest.mark.gpu_emulated
+def test_a_broken_plain_sgd_update_is_caught_for_default_training():
+    """Default training (no momentum) runs the plain update, so the check must run it too."""
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=0)
+    wrong_update = broken("nnaccel_update", "p = p * keep + step * g")  # uphill
+    with pytest.warns(RuntimeWarning, match="differ from the generic path's"):
+        assert not selfcheck.verified(wrong_update, net, EpochOptions(10, 0.5))
+    # momentum training never runs the plain update: that check passes
+    assert selfcheck.verified(wrong_update, net, EpochOptions(10, 0.5, momentum=0.9))
+
+
+@pytest.mark.gpu_emulated
+def test_a_broken_momentum_update_is_caught_for_momentum_training():
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=0)
+    wrong = broken("nnaccel_update_momentum", "v = mu * v - eta * g * inv_m; p = p + v")  # L2 term lost
+    assert selfcheck.verified(wrong, net, EpochOptions(10, 0.5, momentum=0.9))  # λ = 0: same numbers
+    with pytest.warns(RuntimeWarning):
+        assert not selfcheck.verified(wrong, net, EpochOptions(10, 0.5, lmbda=5.0, momentum=0.9))
+
+
+@pytest.mark.gpu_emulated
+def test_the_l2_path_is_checked_when_training_uses_l2():
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=0)
+    no_decay = broken("nnaccel_update", "p = p - step * g")  # the factor 1 − ηλ/n forgotten
+    assert selfcheck.verified(no_decay, net, EpochOptions(10, 0.5))
+    with pytest.warns(RuntimeWarning):
+        assert not selfcheck.verified(no_decay, net, EpochOptions(10, 0.5, lmbda=5.0))
+
+
+@pytest.mark.gpu_emulated
 def test_a_kernel_that_fails_to_build_is_turned_off_too():
     def failing(*args):
         raise RuntimeError("NVRTC_ERROR_COMPILATION")
 
     net = nnaccel.Network([784, 30, 10], device="cpu", seed=0, cost="quadratic")
     with pytest.warns(RuntimeWarning, match="NVRTC_ERROR_COMPILATION"):
-        assert not verified(net, failing, np)
+        assert not selfcheck.verified(emulated(failing), net, EpochOptions(10, 0.5))
+
+
+@pytest.mark.gpu_emulated
+def test_choose_steps_past_a_path_that_fails_its_selfcheck(monkeypatch):
+    """A registered path with selfcheck = True that computes wrongly is never the one chosen."""
+    from nnaccel import fast
+
+    wrong = broken("nnaccel_update", "p = p * keep + step * g")
+    always = classmethod(lambda cls, net, options: True)
+    wrong_everywhere = type("WrongEverywhere", (wrong,), {"applies": always})
+    right_everywhere = type("RightEverywhere", (emulated(),), {"applies": always})
+    monkeypatch.setitem(fast.REGISTRY, "numpy", (wrong_everywhere, right_everywhere))
+    net = nnaccel.Network([20, 6, 4], device="cpu", seed=0)
+    with pytest.warns(RuntimeWarning, match="turned off"):
+        assert type(fast.choose(net, EpochOptions(5, 0.5))) is right_everywhere
 
 
 def test_the_fused_path_steps_aside_where_it_does_not_apply():
-    assert CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"))
-    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"), l1=0.1)
-    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], device="cpu"), nesterov=True)
-    assert not CupyEpoch.applies(nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh",
-                                                 device="cpu"))
+    net = nnaccel.Network([4, 3, 2], device="cpu")
+    assert not CupyEpoch.applies(net, EpochOptions(10, 0.5))  # a NumPy network
+    assert cupy_epoch.supported(net, EpochOptions(10, 0.5))
+    assert not cupy_epoch.supported(net, EpochOptions(10, 0.5, l1=0.1))
+    assert not cupy_epoch.supported(net, EpochOptions(10, 0.5, momentum=0.5, nesterov=True))
+    tanh_out = nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh", device="cpu")
+    assert not cupy_epoch.supported(tanh_out, EpochOptions(10, 0.5))
 
 
+@pytest.mark.gpu_emulated
 def test_every_kernel_body_is_one_the_emulator_and_cuda_both_read():
     """Bodies use only T's arithmetic, comparisons, exp and tanh: no double literals (slow on GPUs)."""
     import re

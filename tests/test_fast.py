@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel.fast import c_epoch, epoch_runner
+from nnaccel import fast
+from nnaccel.epoch import EpochOptions, GenericEpoch
+from nnaccel.fast import c_epoch, choose
 from nnaccel.fast.c_epoch import CEpoch
 from nnaccel.fast.numpy_epoch import NumpyEpoch
 from nnaccel.optimizers import SGDState
@@ -18,12 +20,12 @@ needs_c = pytest.mark.skipif(c_epoch.available() is None and not os.environ.get(
 
 @pytest.fixture(params=["c", "numpy"])
 def fast_path(request, monkeypatch):
-    """Which fast path epoch_runner picks: the C kernel, or (with C turned away) NumPy's."""
+    """Which fast path choose() picks: the C kernel, or (with C taken out of the registry) NumPy's."""
     if request.param == "c":
         if c_epoch.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"):
             pytest.skip("the C kernel was not compiled here")
     else:
-        monkeypatch.setattr(CEpoch, "applies", staticmethod(lambda *a, **k: False))
+        monkeypatch.setitem(fast.REGISTRY, "numpy", (NumpyEpoch,))
     return request.param
 
 CASES = [
@@ -67,17 +69,22 @@ def test_float32_fast_path_is_within_float32_rounding(mnist10k, fast_path):
 
 def test_the_fast_path_steps_aside_where_it_does_not_apply(fast_path):
     net = nnaccel.Network([4, 3, 2], device="cpu", seed=0)
-    assert isinstance(epoch_runner(net), CEpoch if fast_path == "c" else NumpyEpoch)
-    assert epoch_runner(net, l1=0.1) is None and epoch_runner(net, nesterov=True) is None
-    assert epoch_runner(nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh", device="cpu")) is None
-    assert epoch_runner(nnaccel.Network([4, 3, 2], backend="array_api_strict", device="cpu")) is None
+    plain = EpochOptions(10, 0.5)
+    assert isinstance(choose(net, plain), CEpoch if fast_path == "c" else NumpyEpoch)
+    for options in (EpochOptions(10, 0.5, l1=0.1), EpochOptions(10, 0.5, momentum=0.5, nesterov=True)):
+        assert type(choose(net, options)) is GenericEpoch
+    assert type(choose(net, plain, fused=False)) is GenericEpoch
+    tanh_out = nnaccel.Network([4, 3, 2], cost="quadratic", output_activation="tanh", device="cpu")
+    assert type(choose(tanh_out, plain)) is GenericEpoch
+    strict = nnaccel.Network([4, 3, 2], backend="array_api_strict", device="cpu")
+    assert type(choose(strict, plain)) is GenericEpoch
 
 
 @needs_c
 def test_large_mini_batches_go_to_blas_through_the_numpy_path():
     net = nnaccel.Network([784, 100, 10], device="cpu", seed=0)
-    assert isinstance(epoch_runner(net, mini_batch_size=10), CEpoch)
-    assert isinstance(epoch_runner(net, mini_batch_size=128), NumpyEpoch)
+    assert isinstance(choose(net, EpochOptions(10, 0.5)), CEpoch)
+    assert isinstance(choose(net, EpochOptions(128, 0.5)), NumpyEpoch)
 
 
 @needs_c
@@ -90,31 +97,9 @@ def test_c_kernel_reads_pixels_exactly_as_the_scaled_floats(mnist10k):
         data = net.data((x, labels))
         if not keep_pixels:
             data.pixels = None
-        CEpoch(net)(net, data, 10, 0.5, 1.0, SGDState())
+        CEpoch(net, EpochOptions(10, 0.5, lmbda=1.0))(net, data, SGDState())
         results.append(net.weights[0])
     np.testing.assert_array_equal(results[0], results[1])
-
-
-@needs_c
-def test_c_kernel_refuses_buffers_of_the_wrong_shape():
-    from nnaccel.fast import _sgd
-
-    params = np.zeros(4 * 3 + 3, np.float32)
-    x, y = np.zeros((5, 4), np.float32), np.zeros((5, 3), np.float32)
-    _sgd.epoch(params, None, (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.0)  # fits
-    bad = [
-        ((np.zeros(7, np.float32), None, (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "params"),
-        ((params, None, (4, 3), "ss", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "activation"),
-        ((params, None, (4, 3), "q", False, x, False, y, None, 2, 0.1, 0.0, 0.0), "codes"),
-        ((params, None, (4, 3), "s", False, x, False, y[:4], None, 2, 0.1, 0.0, 0.0), "targets"),
-        ((params, None, (4, 3), "s", False, np.zeros((5, 3), np.float32), False, y, None, 2, 0.1, 0.0, 0.0), "rows"),
-        ((params, None, (4, 3), "s", False, x, False, y, np.array([0, 1, 2, 3, 9]), 2, 0.1, 0.0, 0.0), "outside"),
-        ((params, np.zeros(3, np.float32), (4, 3), "s", False, x, False, y, None, 2, 0.1, 0.0, 0.9), "velocity"),
-        ((params, None, (4, 3), "s", False, x, False, y, None, 0, 0.1, 0.0, 0.0), "m >= 1"),
-    ]
-    for args, words in bad:
-        with pytest.raises(ValueError, match=words):
-            _sgd.epoch(*args)
 
 
 def test_the_c_kernel_is_built_where_ci_asks_for_it():

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import flat_size, flat_views, supported
+from ..epoch import EpochPath
+from ..optimizers import SGDState
+from .common import flat_size, flat_views, supported
 
 try:
     from . import _sgd
@@ -52,41 +54,44 @@ def _unflat(flat, sizes):
     return [w.copy() for w in views[0::2]], [b.copy() for b in views[1::2]]
 
 
-class CEpoch:
-    """run_epoch for NumPy networks, through the C kernel."""
+class CEpoch(EpochPath):
+    """run_epoch for NumPy networks, through the C kernel: one call per epoch."""
 
-    @staticmethod
-    def applies(net, *, l1=0.0, nesterov=False, mini_batch_size=None):
-        if _sgd is None or not supported(net, l1=l1, nesterov=nesterov):
+    name = f"C kernel ({available()})"
+
+    @classmethod
+    def applies(cls, net, options):
+        if _sgd is None or net.backend.name != "numpy" or not supported(net, options):
             return False
         weights = sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        return mini_batch_size is None or mini_batch_size * weights <= MAX_WORK
+        return options.mini_batch_size * weights <= MAX_WORK
 
-    def __init__(self, net):
+    def __init__(self, net, options):
+        super().__init__(net, options)
         self.acts = "".join(CODES[a.name] for a in net.activations)
         self.quadratic = net.cost.name == "quadratic"
 
-    def __call__(self, net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
-                 momentum=0.0, nesterov=False):
-        from ..optimizers import SGDState
-
+    def __call__(self, net, data, state):
+        o = self.options
         dtype = data.x.dtype
         n = len(data)
-        perm = np.asarray(net.rng.permutation(n), np.int64) if shuffle else None
+        perm = np.asarray(net.rng.permutation(n), np.int64) if o.shuffle else None
         pixels = data.pixels is not None
+        # Both are the data's own arrays (no copy) when C-contiguous and of the parameters'
+        # type, as DeviceData makes them: the kernel reads float rows in place, as it reads pixels.
         x = np.ascontiguousarray(data.pixels if pixels else data.x)
         targets = np.ascontiguousarray(data.targets, dtype)
         params = _flat(net.weights, net.biases, net.sizes, dtype)
         velocity = None
-        if momentum:
+        if o.momentum:
             if state.velocity_w:
                 velocity = _flat(state.velocity_w, state.velocity_b, net.sizes, dtype)
             else:
                 velocity = _aligned(params.size, dtype)
                 velocity[...] = 0
         _sgd.epoch(params, velocity, tuple(net.sizes), self.acts, self.quadratic, x, pixels, targets, perm,
-                   mini_batch_size, float(eta), float(lmbda), float(momentum))
+                   o.mini_batch_size, float(o.eta), float(o.lmbda), float(o.momentum))
         net.weights, net.biases = _unflat(params, net.sizes)
-        if momentum:
+        if o.momentum:
             return SGDState(*_unflat(velocity, net.sizes))
         return state

@@ -11,15 +11,15 @@ momentum, over the flat buffer they live in.
 The kernels' bodies are single assignments in the common ground of CUDA C++ and Python
 (arithmetic, exp, tanh, comparisons), so the tests run this very module on the CPU through
 a NumPy stand-in for ``cupy.ElementwiseKernel`` (tests/kernel_emulator.py). On a real GPU the
-first use checks itself against the generic path on a small network and steps aside, with
-a warning, if it does not agree (see ``verified``).
+first use checks itself against the generic path and steps aside, with a warning, if it
+does not agree (``selfcheck = True``: see nnaccel/fast/selfcheck.py).
 """
 
 from __future__ import annotations
 
-import warnings
-
-from . import flat_size, flat_views, supported
+from ..epoch import EpochPath
+from ..optimizers import SGDState
+from .common import flat_size, flat_views, supported
 
 # The kernel bodies (T is the parameters' float type; inputs z, b, t, a, g …, outputs a, d, p, v).
 ACTIVATE = {  # a = f(z + b)
@@ -56,26 +56,31 @@ class Kernels:
                                        "nnaccel_update_momentum")
 
 
-class CupyEpoch:
+class CupyEpoch(EpochPath):
     """run_epoch for CuPy networks, with fused kernels.
 
     ``module`` is the array library whose matmul/take/sum take ``out=`` (cupy itself, not
     array_api_compat's wrapper) and ``factory`` its ElementwiseKernel; the CPU tests pass
-    NumPy and an emulator.
+    NumPy and an emulator (tests/kernel_emulator.py).
     """
 
-    applies = staticmethod(supported)
+    name = "CuPy fused kernels"
+    selfcheck = True
 
-    def __init__(self, net, factory=None, module=None):
+    @classmethod
+    def applies(cls, net, options):
+        return net.backend.name == "cupy" and supported(net, options)
+
+    def __init__(self, net, options, factory=None, module=None):
+        super().__init__(net, options)
         self.names = [a.name for a in net.activations]
         self.quadratic = net.cost.name == "quadratic"
         self.module = module or _cupy()
         self.kernels = Kernels(factory or self.module.ElementwiseKernel)
 
-    def __call__(self, net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
-                 momentum=0.0, nesterov=False):
-        from ..optimizers import SGDState
-
+    def __call__(self, net, data, state):
+        o = self.options
+        shuffle, momentum, eta, lmbda, mini_batch_size = o.shuffle, o.momentum, o.eta, o.lmbda, o.mini_batch_size
         raw, k = self.module, self.kernels
         n, m, sizes, dtype = len(data), mini_batch_size, net.sizes, data.x.dtype
         L = len(sizes) - 1
@@ -154,48 +159,3 @@ class CupyEpoch:
             return SGDState([raw.array(v) for v in vv[0::2]], [raw.array(v) for v in vv[1::2]])
         return state
 
-
-_VERIFIED: dict = {}
-
-
-def verified(net, factory=None, module=None):
-    """Whether the fused path gives the generic path's numbers for a network like ``net``.
-
-    Checked once per (activations, cost, dtype, device) on a small copy of the network — a
-    few milliseconds — so that a kernel that compiles but computes wrongly on some GPU or
-    CuPy version costs speed, never correctness. The answer is cached.
-    """
-    import numpy as np
-
-    from ..network import Network
-    from ..optimizers import SGDState
-    from ..trainer import run_epoch
-    names = tuple(a.name for a in net.activations)
-    key = (names, net.cost.name, str(net.dtype), net.backend.device_name, factory, module)
-    if key in _VERIFIED:
-        return _VERIFIED[key]
-    sizes = [7] + [5] * (len(names) - 1) + [net.sizes[-1]]
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 256, (23, 7), dtype=np.uint8), rng.integers(0, net.sizes[-1], 23)
-    results = []
-    try:
-        for fused in (True, False):
-            small = Network(sizes, cost=net.cost.name, hidden_activation=list(names[:-1]),
-                            output_activation=names[-1], device=net.backend.device_name,
-                            backend=net.backend.name, dtype=str(net.dtype), seed=1)
-            data = small.data((x, y))
-            step = CupyEpoch(small, factory, module) if fused else run_epoch
-            state = step(small, data, 4, 0.5, 1.0, SGDState(), momentum=0.5)
-            results.append([net.backend.to_numpy(p) for p in small.weights + small.biases
-                            + state.velocity_w + state.velocity_b])
-        tol = 1e-4 if str(net.dtype) == "float32" else 1e-10
-        ok = all(np.allclose(f, g, rtol=0, atol=tol) for f, g in zip(*results))
-        why = "its numbers differ from the generic path's"
-    except Exception as error:  # a kernel that fails to compile or launch
-        ok, why = False, f"{type(error).__name__}: {error}"
-    if not ok:
-        warnings.warn(f"nnaccel: the fused CuPy kernels were turned off ({why}); training uses the "
-                      "generic array-API path. Please report this with `nnaccel info`.", RuntimeWarning,
-                      stacklevel=3)
-    _VERIFIED[key] = ok
-    return ok

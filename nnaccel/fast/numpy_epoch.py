@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import supported
+from ..epoch import EpochPath
+from ..optimizers import SGDState
+from .common import supported
 
 
 def _activate(name, z, out):
@@ -70,12 +72,17 @@ def _with_ones(x):
     return out
 
 
-class NumpyEpoch:
+class NumpyEpoch(EpochPath):
     """run_epoch for NumPy networks whose layers and cost this path knows."""
 
-    applies = staticmethod(supported)
+    name = "NumPy fast path"
 
-    def __init__(self, net):
+    @classmethod
+    def applies(cls, net, options):
+        return net.backend.name == "numpy" and supported(net, options)
+
+    def __init__(self, net, options):
+        super().__init__(net, options)
         self.names = [a.name for a in net.activations]
         self.quadratic = net.cost.name == "quadratic"
         self._x1 = (None, None)  # (the data's x, [1 | x]), kept between epochs
@@ -85,10 +92,9 @@ class NumpyEpoch:
             self._x1 = (x, _with_ones(x))
         return self._x1[1]
 
-    def __call__(self, net, data, mini_batch_size, eta, lmbda, state, *, shuffle=True, l1=0.0,
-                 momentum=0.0, nesterov=False):
-        from ..optimizers import SGDState
-
+    def __call__(self, net, data, state):
+        o = self.options
+        shuffle, momentum, eta, lmbda, mini_batch_size = o.shuffle, o.momentum, o.eta, o.lmbda, o.mini_batch_size
         n = len(data)
         y = data.targets
         pixels = data.pixels if shuffle and data.pixels is not None else None

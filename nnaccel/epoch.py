@@ -1,0 +1,97 @@
+"""One epoch of mini-batch SGD, and the contract every way of running one conforms to.
+
+The options of an epoch (m, η, λ, L1, μ, Nesterov, shuffling) are bound once, in a frozen
+:class:`EpochOptions`, when a path is chosen; a path is then called with the network, the
+data and the optimizer state only, so no path can be handed an option it would ignore.
+:func:`run_epoch` is the generic array-API epoch and the reference every fast path
+(nnaccel.fast) is tested against; :class:`GenericEpoch` is it behind the paths' interface.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+from .optimizers import sgd_update
+
+
+@dataclass(frozen=True)
+class EpochOptions:
+    """The hyper-parameters of one epoch, in the book's names."""
+
+    mini_batch_size: int
+    eta: float
+    lmbda: float = 0.0
+    l1: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    shuffle: bool = True
+
+
+def run_epoch(net, data, options, state):
+    """One pass of mini-batch SGD over ``data`` (a DeviceData); returns the optimizer state.
+
+    Each epoch draws one permutation from the network's seeded generator on the host,
+    gathers the shuffled data on the device with a single ``take``, then walks slices of it.
+    """
+    xp, o = net.xp, options
+    n, m = len(data), o.mini_batch_size
+    x, y = data.x, data.targets
+    if o.shuffle:
+        perm = net.backend.asarray(net.rng.permutation(n))
+        x, y = xp.take(x, perm, axis=0), xp.take(y, perm, axis=0)
+    for k in range(0, n, m):
+        stop = min(k + m, n)  # the last mini-batch may be smaller
+        nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...])
+        net.weights, net.biases, state = sgd_update(
+            xp, net.weights, net.biases, nabla_w, nabla_b, state,
+            eta=o.eta, m=stop - k, n=n, lmbda=o.lmbda, l1=o.l1, momentum=o.momentum, nesterov=o.nesterov,
+        )
+    return state
+
+
+class EpochPath:
+    """What every path shares: its bound options, and ``rebind`` for a new η.
+
+    A path is ``path = Path(net, options)`` then ``state = path(net, data, state)`` once per
+    epoch. ``rebind(eta=…)`` copies the path with a new η for the schedules; compiled kernels
+    and buffers are shared, not rebuilt, so a path reads η from ``self.options`` when called.
+    Only η may change: another option could change which path applies (choose again).
+    """
+
+    name = "?"
+    selfcheck = False  # True: first use is checked against run_epoch (nnaccel.fast.selfcheck)
+
+    @classmethod
+    def applies(cls, net, options) -> bool:
+        raise NotImplementedError
+
+    def __init__(self, net, options):
+        self.options = options
+
+    def __call__(self, net, data, state):
+        raise NotImplementedError
+
+    def rebind(self, *, eta):
+        options = replace(self.options, eta=eta)
+        if options == self.options:
+            return self
+        new = copy.copy(self)
+        new.options = options
+        return new
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r} {self.options}>"
+
+
+class GenericEpoch(EpochPath):
+    """run_epoch behind the paths' interface: any backend, any option."""
+
+    name = "generic array-API path"
+
+    @classmethod
+    def applies(cls, net, options) -> bool:
+        return True
+
+    def __call__(self, net, data, state):
+        return run_epoch(net, data, self.options, state)

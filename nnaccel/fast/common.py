@@ -1,0 +1,33 @@
+"""What every fast path shares: the networks and options they handle, and one flat layout of
+the parameters [w¹ b¹ w² b² …] (the C kernel and the CuPy update both work on it)."""
+
+from __future__ import annotations
+
+HIDDEN = ("sigmoid", "tanh", "relu", "linear")
+OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softmax", "log-likelihood"),
+                ("linear", "quadratic")}
+
+
+def supported(net, options):
+    """Whether the fast paths' formulas cover this network and these options: these layers and
+    costs, and neither L1 nor Nesterov (no fast path implements them; run_epoch does)."""
+    acts = [a.name for a in net.activations]
+    return (not options.l1 and not options.nesterov and all(a in HIDDEN for a in acts[:-1])
+            and (acts[-1], net.cost.name) in OUTPUT_COSTS)
+
+
+def flat_views(flat, sizes):
+    """[w¹, b¹, w², b², …] as views of one flat buffer that holds them in that order, w of
+    shape (n_l, n_{l-1}): the layout the C kernel and the CuPy update both work on."""
+    views, k = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        views.append(flat[k:k + n_out * n_in].reshape(n_out, n_in))
+        k += n_out * n_in
+        views.append(flat[k:k + n_out])
+        k += n_out
+    return views
+
+
+def flat_size(sizes):
+    """How many numbers flat_views' buffer holds: every weight and bias."""
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
