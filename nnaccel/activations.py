@@ -8,10 +8,13 @@ activations, the full Jacobian product for softmax, whose outputs depend on each
 
 from __future__ import annotations
 
+from .errors import NNAccelError
+
 
 class Activation:
     name = ""
     hidden_ok = True
+    trainable = True  # False for step neurons, whose derivative carries no signal
 
     def fn(self, xp, z):
         raise NotImplementedError
@@ -105,13 +108,33 @@ class Softmax(Activation):
         return a * (g - xp.sum(g * a, axis=1, keepdims=True))
 
 
-ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Linear, Softmax)}
+class Step(Activation):
+    """The perceptron's rule: output 1 if z = w·x + b > 0, else 0 (chapter 1).
+
+    It can be evaluated but not trained: its derivative is 0 wherever it exists, so a small
+    change in any weight never changes the output and gradient descent gets no signal. That
+    is the book's reason for sigmoid neurons, which are smoothed-out perceptrons.
+    """
+
+    name = "step"
+    trainable = False
+
+    def fn(self, xp, z):
+        return xp.astype(z > 0, z.dtype)
+
+    def prime(self, xp, z, a):
+        raise NNAccelError(UNTRAINABLE)
+
+
+UNTRAINABLE = ("step (perceptron) neurons cannot be trained by gradient descent: their derivative "
+               "is 0 wherever it exists, so no small change of a weight changes the output; use "
+               "sigmoid neurons, the book's smoothed perceptrons")
+
+ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Linear, Softmax, Step)}
 
 
 def get(name_or_activation) -> Activation:
-    """Look an activation up by name ("sigmoid", "tanh", "relu", "linear", "softmax")."""
-    from .errors import NNAccelError
-
+    """Look an activation up by name ("sigmoid", "tanh", "relu", "linear", "softmax", "step")."""
     if isinstance(name_or_activation, Activation):
         return name_or_activation
     try:
