@@ -1,0 +1,78 @@
+"""ptxas's resource report for every kernel nnaccel can run on a GPU, per architecture.
+
+    python -m benchmarks.ptxas_report [PATH]   (default benchmarks/results/ptxas-report.json)
+
+Compiles, with NVRTC 12 from PyPI and no GPU, what tests/test_nvrtc_compile.py compiles (the
+CuPy fast path's ElementwiseKernels in every recorded layout, the persistent kernel in every
+instantiation) and writes registers, spills, stack and shared memory per kernel and arch.
+Needs the packages of the ``cuda`` extra (cupy-cuda12x, nvidia-cuda-nvrtc-cu12).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.gpu_compile import nvrtc
+from tests.gpu_compile.elementwise import record_fast_path
+from tests.gpu_compile.targets import elementwise_targets, persistent_targets
+
+DEFAULT = Path(__file__).with_name("results") / "ptxas-report.json"
+
+
+def rows(targets):
+    """One row per (target, kernel, arch), in the order compiled."""
+    out = []
+    for arch in nvrtc.ARCHS:
+        for t in targets:
+            compiled = nvrtc.compile_cuda(t.source, arch, t.options, t.name_expressions)
+            names = {v: k for k, v in compiled.mapping.items()}  # lowered name -> name expression
+            for lowered, resources in compiled.functions.items():
+                row = {"kernel": names.get(lowered, lowered), "kind": t.kind, "detail": t.detail, "arch": f"sm_{arch}"}
+                row.update(asdict(resources))
+                row["problems"] = nvrtc.limit_problems(row["kernel"], resources, arch, t.dynamic_shared)
+                out.append(row)
+    return out
+
+
+def build():
+    import cupy
+
+    targets = elementwise_targets(record_fast_path())
+    cuda = persistent_targets()
+    targets += cuda or []
+    major, minor = nvrtc.nvrtc_version()
+    return {
+        "cupy": cupy.__version__,
+        "nvrtc": f"{major}.{minor}",
+        "archs": [f"sm_{a}" for a in nvrtc.ARCHS],
+        "persistent_kernel": "compiled" if cuda else "nnaccel/fast/persistent_epoch.compile_targets() not found",
+        "limits": {"static_shared": nvrtc.STATIC_SHARED_LIMIT,
+                   "shared_opt_in": {f"sm_{a}": v for a, v in nvrtc.SHARED_OPT_IN_LIMIT.items()}},
+        "kernels": rows(targets),
+    }
+
+
+def write_report(path=DEFAULT):
+    path = Path(path)
+    report = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    return path
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    path = write_report(argv[0] if argv else DEFAULT)
+    report = json.loads(path.read_text())
+    for r in report["kernels"]:
+        print(f"{r['arch']}  {r['kernel']:<28} {r['detail']:<60} {r['registers']:>3} regs  "
+              f"{r['spill_stores']:>4} B spilled  {r['shared']:>6} B smem")
+    print(f"wrote {path}")
+    return 0 if not any(r["problems"] for r in report["kernels"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

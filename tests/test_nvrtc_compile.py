@@ -1,0 +1,168 @@
+"""Every kernel a GPU could be asked to run compiles for sm_80 and sm_90, without spills.
+
+NVRTC 12 and CuPy come from PyPI (nvidia-cuda-nvrtc-cu12, cupy-cuda12x); no GPU and no CUDA
+toolkit are needed. Compiled are the CuPy fast path's ElementwiseKernels in every dtype and
+argument layout it calls them with, in the source CuPy itself generates, and the persistent
+kernel's CUDA source in every template instantiation. A compile error fails, and so do a
+register spill and a shared-memory need above the per-block limit (ptxas's report).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tests.gpu_compile import nvrtc
+from tests.gpu_compile.elementwise import record_fast_path
+from tests.gpu_compile.nvrtc import ARCHS, Resources, compile_cuda, cupy_options, limit_problems
+from tests.gpu_compile.targets import elementwise_targets, persistent_targets, sample_target
+
+pytestmark = pytest.mark.gpu_emulated
+
+
+@pytest.fixture(scope="module")
+def route():
+    """CuPy's private NVRTC route; skips (a failure in CI) where CuPy or NVRTC is not installed."""
+    pytest.importorskip("cupy", reason="pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12 (the cuda extra)")
+    try:
+        nvrtc.nvrtc_version()
+    except Exception as error:  # CuPy finds no libnvrtc.so.12
+        pytest.skip(f"NVRTC 12 not loadable ({type(error).__name__}: {error}); pip install nvidia-cuda-nvrtc-cu12")
+    return nvrtc.cupy_route()
+
+
+@pytest.fixture(scope="module")
+def recorder():
+    return record_fast_path()
+
+
+def _compile_all(targets, arch):
+    """Compile each target; the problems found, one line each (empty: all compiled cleanly)."""
+    from cupy.cuda.compiler import CompileException
+
+    problems = []
+    for t in targets:
+        try:
+            compiled = compile_cuda(t.source, arch, t.options, t.name_expressions)
+        except CompileException as error:
+            problems.append(f"{t.name} ({t.detail}) does not compile for sm_{arch}:\n{error}")
+            continue
+        expected = [compiled.mapping.get(e) for e in t.name_expressions] or [t.name]
+        for name in expected:
+            if name not in compiled.functions:
+                problems.append(f"{t.name} ({t.detail}): no kernel {name} in ptxas's report for sm_{arch}")
+        for name, resources in compiled.functions.items():
+            problems += limit_problems(f"{t.name} [{name}] ({t.detail})", resources, arch, t.dynamic_shared)
+    return problems
+
+
+def test_cupy_private_route_is_the_pinned_one(route):
+    """The one test that fails, saying what to update, when a CuPy upgrade moves the private
+    pieces the compile tests stand on (or CuPy is not the version pinned in the cuda extra)."""
+    nvrtc.cupy_route(check_version=True)
+    major, _ = nvrtc.nvrtc_version()
+    assert major == 12, f"NVRTC {major} loaded; cupy-cuda12x needs nvidia-cuda-nvrtc-cu12"
+    options = cupy_options()
+    assert "-ftz=true" in options and any(o.startswith("--std=") for o in options), options
+
+
+def test_every_kernel_the_fast_path_builds_is_called_in_the_recorded_runs(recorder):
+    assert recorder.specs, "Kernels(factory) built no kernel through the recorder"
+    assert not recorder.unexercised(), (
+        f"{recorder.unexercised()} are built by cupy_epoch.Kernels but never called in the runs of "
+        "tests/gpu_compile/elementwise.record_fast_path(): add a run that uses them so they get compiled")
+
+
+def test_the_activation_is_compiled_in_both_layouts_the_fast_path_uses(recorder):
+    """z (m, s) + b (s,) broadcast is a 2-D kernel with a strided b; a one-row mini-batch is 1-D."""
+    layouts = {(v.dtype, str(v.layout[1])) for v in recorder.variants if v.spec.name == "nnaccel_sigmoid"}
+    assert layouts == {(d, s) for d in ("float32", "float64") for s in ("2-D strided", "1-D")}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_elementwise_kernel_compiles_without_spills(route, recorder, arch):
+    targets = elementwise_targets(recorder)
+    assert len(targets) >= 2 * len(recorder.specs)  # each kernel in float32 and float64 at least
+    problems = _compile_all(targets, arch)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_persistent_kernel_compiles_in_every_instantiation(route, arch):
+    targets = persistent_targets()
+    if targets is None:
+        pytest.skip("nnaccel/fast/persistent_epoch.py does not define compile_targets() yet")
+    assert targets and all(t.name_expressions for t in targets), "compile_targets() lists no instantiation"
+    problems = _compile_all(targets, arch)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_cu_source_compiles_in_each_instantiation_to_its_lowered_name(route, arch):
+    target = sample_target()
+    assert not _compile_all([target], arch)
+    compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
+    assert set(compiled.mapping) == {"scale_rows<float>", "scale_rows<double>"}
+    assert all(compiled.functions[m].entry and compiled.functions[m].registers > 0 for m in compiled.mapping.values())
+
+
+def test_a_compile_error_fails_the_check(route):
+    sample = sample_target()
+    target = replace(sample, name="broken", source=sample.source.replace("T eta)", "T eta, undeclared_type u)"))
+    (problem,) = _compile_all([target], "80")
+    assert "does not compile" in problem and "undeclared_type" in problem
+
+
+def test_a_register_spill_fails_the_check(route):
+    """32 live floats under --maxrregcount=16 must spill; ptxas's report says so and the check fails."""
+    source = """extern "C" __global__ void spill(const float* x, float* y) {
+        float r[32];
+    #pragma unroll
+        for (int i = 0; i < 32; ++i) r[i] = x[threadIdx.x * 32 + i];
+    #pragma unroll
+        for (int j = 0; j < 32; ++j) {
+            float s = 0;
+    #pragma unroll
+            for (int i = 0; i < 32; ++i) s += r[i] * r[(i + j) % 32];
+            y[threadIdx.x * 32 + j] = s;
+        }
+    }"""
+    spilled = compile_cuda(source, "80", cupy_options(("--maxrregcount=16",))).functions["spill"]
+    assert spilled.spill_stores > 0 and limit_problems("spill", spilled, "80")
+    clean = compile_cuda(source, "80", cupy_options()).functions["spill"]
+    assert clean.spill_stores == 0 and not limit_problems("spill", clean, "80")
+
+
+def test_shared_memory_above_the_per_block_limit_fails_the_check():
+    """48 KB static; with the opt-in, 163 KB in all on sm_80 and 227 KB on sm_90."""
+    assert not limit_problems("k", Resources(shared=48 * 1024), "80")
+    assert limit_problems("k", Resources(shared=48 * 1024 + 4), "80")
+    assert not limit_problems("k", Resources(shared=1024), "80", dynamic_shared=162 * 1024)
+    assert limit_problems("k", Resources(shared=1024), "80", dynamic_shared=163 * 1024)
+    assert not limit_problems("k", Resources(shared=1024), "90", dynamic_shared=226 * 1024)
+    assert limit_problems("k", Resources(shared=1024), "90", dynamic_shared=227 * 1024)
+
+
+def test_ptxas_report_reads_registers_spills_and_shared_memory():
+    log = """ptxas info    : 0 bytes gmem
+ptxas info    : Compiling entry function 'k' for 'sm_80'
+ptxas info    : Function properties for k
+ptxas         .     8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads
+ptxas info    : Used 40 registers, used 1 barriers, 1024 bytes smem, 364 bytes cmem[0]
+"""
+    assert nvrtc.parse_ptxas(log) == {"k": Resources(registers=40, spill_stores=4, spill_loads=12, stack_frame=8,
+                                                     shared=1024, constant=364, barriers=1, entry=True)}
+
+
+def test_the_ptxas_report_is_written_for_every_kernel_and_arch(route, tmp_path):
+    from benchmarks.ptxas_report import write_report
+
+    path = write_report(tmp_path / "ptxas-report.json")
+    report = json.loads(path.read_text())
+    rows = report["kernels"]
+    assert {r["arch"] for r in rows} == {f"sm_{a}" for a in ARCHS}
+    assert {"nnaccel_sigmoid", "nnaccel_update", "nnaccel_update_momentum"} <= {r["kernel"] for r in rows}
+    assert all(r["registers"] > 0 and r["spill_stores"] == 0 for r in rows)
+    assert report["cupy"] == nvrtc.PINNED_CUPY and report["nvrtc"].startswith("12.")
