@@ -84,84 +84,155 @@ static const char *level = "base";
 
 static int expect(int ok, const char *what)
 {
-    if (!ok)
+    if (!ok && !PyErr_Occurred())
         PyErr_Format(PyExc_ValueError, "nnaccel.fast._sgd.epoch: %s", what);
     return ok;
+}
+
+/* *out = a·b + c, or 0 when that overflows Py_ssize_t (all three are ≥ 0). */
+static int mul_add(Py_ssize_t a, Py_ssize_t b, Py_ssize_t c, Py_ssize_t *out)
+{
+    if (a < 0 || b < 0 || c < 0 || (b && a > (PY_SSIZE_T_MAX - c) / b))
+        return 0;
+    *out = a * b + c;
+    return 1;
+}
+
+/* Whether a buffer's struct format is one item of the type code ``code`` ("f", "d", "B", "q"),
+ * allowing the native byte-order prefixes NumPy may write. */
+static int format_is(const Py_buffer *b, char code, Py_ssize_t itemsize)
+{
+    const char *f = b->format ? b->format : "B";
+    if (*f == '@' || *f == '=' || *f == '<')
+        f++;
+    if (b->itemsize != itemsize || f[0] == '\0' || f[1] != '\0')
+        return 0;
+    if (code == 'q') /* int64: 'q', or 'l' where long is 64 bits */
+        return f[0] == 'q' || (f[0] == 'l' && sizeof(long) == 8);
+    return f[0] == code;
+}
+
+static int overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    const char *a0 = a->buf, *b0 = b->buf;
+    return a->obj && b->obj && a->len && b->len && a0 < b0 + b->len && b0 < a0 + a->len;
+}
+
+/* A C-contiguous buffer of obj with its format, or 0 with a ValueError naming ``what``. */
+static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) == 0)
+        return 1;
+    PyErr_Clear();
+    view->obj = NULL;
+    PyErr_Format(PyExc_ValueError, "nnaccel.fast._sgd.epoch: %s must be a C-contiguous%s array", what,
+                 writable ? " writable" : "");
+    return 0;
 }
 
 PyDoc_STRVAR(epoch_doc,
 "epoch(params, velocity, sizes, acts, quadratic, x, pixels, targets, perm, m, eta, lmbda, mu)\n"
 "\n"
-"One epoch of mini-batch SGD, updating the flat buffer params = [w1 b1 w2 b2 ...] (and\n"
-"velocity, the same layout, when mu > 0) in place. x is (n, sizes[0]) of params' type, or\n"
-"uint8 pixels to divide by 255 when pixels is true; targets (n, sizes[-1]); perm int64 row\n"
-"order or None; acts one code per layer (s sigmoid, t tanh, r relu, l linear, m softmax).");
+"One epoch of mini-batch SGD, updating the flat buffer params = [w1 b1 w2 b2 ...] (float32 or\n"
+"float64) in place, and velocity (the same layout and type, not overlapping params) when mu > 0.\n"
+"x is (n, sizes[0]) of params' type, or uint8 pixels to divide by 255 when pixels is true;\n"
+"targets (n, sizes[-1]) of params' type; perm n int64 row indices or None; m is clamped to n;\n"
+"acts one code per layer (s sigmoid, t tanh, r relu, l linear; m softmax, last layer only).\n"
+"Every buffer's type and size is checked: a mismatch raises ValueError.");
 
 static PyObject *epoch(PyObject *self, PyObject *args)
 {
     Py_buffer params = {0}, velocity = {0}, x = {0}, targets = {0}, perm = {0};
-    PyObject *velocity_obj, *perm_obj, *sizes_obj, *result = NULL;
+    PyObject *params_obj, *velocity_obj, *sizes_obj, *x_obj, *targets_obj, *perm_obj, *result = NULL;
     const char *acts;
-    Py_ssize_t acts_len, m, n = 0, layers = 0, count = 0;
-    int quadratic, pixels, status = 0;
+    Py_ssize_t acts_len, m, n = 0, layers = 0, count = 0, widest = 0, work = 0;
+    int quadratic, pixels, status = 0, ok = 0;
     double eta, lmbda, mu;
     Py_ssize_t *sizes = NULL;
     (void)self;
 
-    if (!PyArg_ParseTuple(args, "w*OOs#py*py*Onddd", &params, &velocity_obj, &sizes_obj, &acts, &acts_len,
-                          &quadratic, &x, &pixels, &targets, &perm_obj, &m, &eta, &lmbda, &mu))
+    if (!PyArg_ParseTuple(args, "OOOs#pOpOOnddd", &params_obj, &velocity_obj, &sizes_obj, &acts, &acts_len,
+                          &quadratic, &x_obj, &pixels, &targets_obj, &perm_obj, &m, &eta, &lmbda, &mu))
         return NULL;
-    const Py_ssize_t item = params.itemsize;
+
+    /* sizes: at least two positive numbers, validated before any is read */
     PyObject *seq = PySequence_Fast(sizes_obj, "sizes must be a sequence of ints");
     if (!seq)
-        goto done;
+        return NULL;
     layers = PySequence_Fast_GET_SIZE(seq) - 1;
+    if (!expect(layers >= 1, "sizes needs at least two layer sizes (inputs and outputs)")) {
+        Py_DECREF(seq);
+        return NULL;
+    }
     sizes = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(layers + 1));
     if (!sizes) {
         Py_DECREF(seq);
-        PyErr_NoMemory();
-        goto done;
+        return PyErr_NoMemory();
     }
-    for (Py_ssize_t l = 0; l <= layers; l++) {
+    ok = 1;
+    for (Py_ssize_t l = 0; ok && l <= layers; l++) {
         sizes[l] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, l));
-        if (sizes[l] == -1 && PyErr_Occurred())
-            break;
-        if (l)
-            count += sizes[l] * sizes[l - 1] + sizes[l];
+        ok = !PyErr_Occurred() && expect(sizes[l] >= 1, "sizes must be positive");
+        widest = ok && sizes[l] > widest ? sizes[l] : widest;
     }
     Py_DECREF(seq);
-    if (PyErr_Occurred())
-        goto done;
-    int ok = expect(layers >= 1 && acts_len == layers && m >= 1, "need one activation code per layer and m >= 1")
-          && expect(item == 4 || item == 8, "params must be float32 or float64")
-          && expect(params.len == count * item, "params has the wrong length for sizes");
-    for (Py_ssize_t l = 0; ok && l <= layers; l++)
-        ok = expect(sizes[l] >= 1, "sizes must be positive");
+    for (Py_ssize_t l = 1; ok && l <= layers; l++) /* every weight and bias, checked for overflow */
+        ok = expect(mul_add(sizes[l], sizes[l - 1] + 1, count, &count), "sizes overflow: the network is too large");
+
+    /* activation codes: one per layer, no NUL, softmax only at the output */
+    ok = ok && expect(acts_len == layers, "need one activation code per layer");
     for (Py_ssize_t l = 0; ok && l < layers; l++)
-        ok = expect(strchr("strlm", acts[l]) != NULL, "activation codes are s, t, r, l and m");
-    const Py_ssize_t per_row = sizes[0] * (pixels ? 1 : item);
-    if (ok && expect(x.len % per_row == 0, "x does not hold whole rows of sizes[0] values"))
-        n = x.len / per_row;
-    ok = ok && n > 0 && expect(targets.len == n * sizes[layers] * item, "targets must be (n, sizes[-1]) like params");
-    if (ok && mu != 0.0) {
-        if (PyObject_GetBuffer(velocity_obj, &velocity, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        ok = expect(velocity.len == params.len, "velocity must have params' shape and type");
-    }
+        ok = expect(acts[l] != '\0' && strchr("strlm", acts[l]) != NULL, "activation codes are s, t, r, l and m")
+          && expect(acts[l] != 'm' || l == layers - 1, "softmax (m) is for the output layer only");
+    ok = ok && expect(!(quadratic && acts[layers - 1] == 'm'), "the quadratic cost does not go with softmax");
+    ok = ok && expect(m >= 1, "need m >= 1");
+
+    /* buffers: C-contiguous, of the right type and size */
+    ok = ok && get_buffer(params_obj, &params, 1, "params");
+    const Py_ssize_t item = params.itemsize;
+    const char real = item == 4 ? 'f' : 'd';
+    ok = ok && expect((item == 4 || item == 8) && format_is(&params, real, item), "params must be float32 or float64")
+          && expect(params.len == count * item, "params has the wrong length for sizes");
+    ok = ok && get_buffer(x_obj, &x, 0, "x")
+          && expect(pixels ? format_is(&x, 'B', 1) : format_is(&x, real, item),
+                    pixels ? "x must be uint8 pixels when pixels is true" : "x must have params' type (float32 or float64)")
+          && expect(x.ndim == 2 && x.shape[1] == sizes[0], "x must hold whole rows of sizes[0] values: shape (n, sizes[0])");
+    if (ok)
+        n = x.shape[0];
+    ok = ok && expect(n > 0, "x holds no rows");
+    ok = ok && get_buffer(targets_obj, &targets, 0, "targets")
+          && expect(format_is(&targets, real, item), "targets must have params' type (float32 or float64)")
+          && expect(targets.ndim == 2 && targets.shape[0] == n && targets.shape[1] == sizes[layers],
+                    "targets must be (n, sizes[-1]) like params");
+    if (ok && mu != 0.0)
+        ok = get_buffer(velocity_obj, &velocity, 1, "velocity (needed when mu > 0)")
+          && expect(format_is(&velocity, real, item) && velocity.len == params.len,
+                    "velocity must have params' shape and type")
+          && expect(!overlap(&velocity, &params), "velocity and params must not share memory");
+    ok = ok && expect(!overlap(&params, &x) && !overlap(&params, &targets) && !overlap(&velocity, &x)
+                      && !overlap(&velocity, &targets), "params and velocity must not share memory with the data");
     if (ok && perm_obj != Py_None) {
-        if (PyObject_GetBuffer(perm_obj, &perm, PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        ok = expect(perm.len == n * 8, "perm must hold n int64 row indices");
+        ok = get_buffer(perm_obj, &perm, 0, "perm")
+          && expect(format_is(&perm, 'q', 8) && perm.len == n * 8, "perm must hold n int64 row indices");
         const long long *rows = perm.buf;
         for (Py_ssize_t k = 0; ok && k < n; k++)
             ok = expect(rows[k] >= 0 && rows[k] < n, "perm holds a row index outside the data");
     }
+
+    /* a mini-batch larger than the data is the whole data: the workspace is sized by m */
+    m = m < n ? m : n;
+    Py_ssize_t acts_total = 0;
+    for (Py_ssize_t l = 1; ok && l <= layers; l++)
+        ok = expect(mul_add(m, sizes[l], acts_total, &acts_total), "the mini-batch buffers would overflow");
+    ok = ok && expect(mul_add(2, acts_total, 0, &work) && mul_add(m, sizes[0] + widest, work, &work)
+                      && mul_add(2, widest, work, &work) && mul_add(work, item, 64, &work)
+                      && mul_add(m, layers + 1, 0, &acts_total), "the mini-batch buffers would overflow");
     if (!ok)
         goto done;
 
     Py_BEGIN_ALLOW_THREADS
-    sgd_job job = {params.buf, velocity.buf, sizes, acts, quadratic, pixels, x.buf, targets.buf,
-                   perm.buf, n, m, layers, eta, lmbda, mu};
+    sgd_job job = {params.buf, velocity.obj ? velocity.buf : NULL, sizes, acts, quadratic, pixels, x.buf,
+                   targets.buf, perm.obj ? perm.buf : NULL, n, m, layers, eta, lmbda, mu};
     status = item == 4 ? epoch_f32(&job) : epoch_f64(&job);
     Py_END_ALLOW_THREADS
     if (status)
@@ -170,9 +241,12 @@ static PyObject *epoch(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_None);
 done:
     PyMem_Free(sizes);
-    PyBuffer_Release(&params);
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&targets);
+    if (params.obj)
+        PyBuffer_Release(&params);
+    if (x.obj)
+        PyBuffer_Release(&x);
+    if (targets.obj)
+        PyBuffer_Release(&targets);
     if (velocity.obj)
         PyBuffer_Release(&velocity);
     if (perm.obj)
