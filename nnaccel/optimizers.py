@@ -8,6 +8,19 @@ hidden in an object, so a checkpoint can save the velocity and a resume restore 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+
+class Optimizer(NamedTuple):
+    """An optimizer as optax has it: ``init(params) → state`` and
+    ``update(grads, state, params, objective) → (params, state)``, the state a NamedTuple of
+    slots. A ``full_batch`` optimizer makes one update per epoch on the whole training set and
+    uses the ``objective`` (second_order.Objective: value, gradient, H·v) to look further."""
+
+    name: str
+    init: Callable
+    update: Callable
+    full_batch: bool = False
 
 
 @dataclass

@@ -13,6 +13,8 @@ reports: (1/n)Σ_x C_x + ½(λ/n)Σw².
 
 from __future__ import annotations
 
+from .errors import NNAccelError
+
 # f''(z) written from a = f(z), as the activations write f'(z).
 SECOND_DERIVATIVE = {
     "sigmoid": lambda xp, z, a: a * (1.0 - a) * (1.0 - 2.0 * a),  # σ'' = σ'(1 − 2σ)
@@ -48,29 +50,27 @@ def _vjp_tangent(xp, act, z, a, g, dz, da, dg):
     return dg * act.prime(xp, z, a) + g * SECOND_DERIVATIVE[act.name](xp, z, a) * dz
 
 
-def _split(net, v):
-    """Per-layer (vw, vb) device arrays from a flat host vector over [w¹, b¹, w², b², …]."""
-    xp = net.xp
-    flat = net.backend.asarray(v, net.dtype)
-    expected = sum(n_out * (n_in + 1) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]))
-    if tuple(flat.shape) != (expected,):
-        from .errors import NNAccelError
+def _size(sizes):
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
-        raise NNAccelError(f"v must be a flat vector of the network's {expected} weights and biases, "
-                           f"got shape {tuple(flat.shape)}")
-    vw, vb, k = [], [], 0
+
+def _split(net, flat):
+    """Per-layer (w, b) device views of a flat device vector over [w¹, b¹, w², b², …]."""
+    xp = net.xp
+    if tuple(flat.shape) != (_size(net.sizes),):
+        raise NNAccelError(f"v must be a flat vector of the network's {_size(net.sizes)} weights and "
+                           f"biases, got shape {tuple(flat.shape)}")
+    ws, bs, k = [], [], 0
     for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]):
-        vw.append(xp.reshape(flat[k:k + n_out * n_in], (n_out, n_in)))
+        ws.append(xp.reshape(flat[k:k + n_out * n_in], (n_out, n_in)))
         k += n_out * n_in
-        vb.append(flat[k:k + n_out])
+        bs.append(flat[k:k + n_out])
         k += n_out
-    return vw, vb
+    return ws, bs
 
 
-def _join(net, ws, bs):
-    xp = net.xp
-    parts = [p for w, b in zip(ws, bs) for p in (xp.reshape(w, (-1,)), b)]
-    return net.backend.to_numpy(xp.concat(parts))
+def _join(xp, ws, bs):
+    return xp.concat([p for w, b in zip(ws, bs) for p in (xp.reshape(w, (-1,)), b)])
 
 
 def _r_backprop(net, x, y, vw, vb):
@@ -111,39 +111,70 @@ def _r_backprop(net, x, y, vw, vb):
     return nabla_b, nabla_w, r_b, r_w
 
 
-def gradient_and_hvp(net, data, v, lmbda=0.0):
-    """(∇C, H·v) of total_cost(data, lmbda) as flat host vectors, in one R-backpropagation."""
-    data = net.data(data)
-    n = len(data)
-    vw, vb = _split(net, v)
-    nb, nw, rb, rw = _r_backprop(net, data.x, data.targets, vw, vb)
-    grad_w = [g / n + (lmbda / n) * w for g, w in zip(nw, net.weights)]
-    hv_w = [r / n + (lmbda / n) * dw for r, dw in zip(rw, vw)]
-    return _join(net, grad_w, [g / n for g in nb]), _join(net, hv_w, [r / n for r in rb])
+class Objective:
+    """``net.total_cost(data, lmbda)`` as a function of flat device vectors of the parameters:
+    its value, gradient and Hessian-vector products, for the second-order optimizers."""
+
+    def __init__(self, net, data, lmbda=0.0):
+        self.net, self.data, self.lmbda = net, net.data(data), lmbda
+        self.xp, self.n = net.xp, len(self.data)
+
+    def params(self):
+        """The network's parameters as one flat device vector (a copy)."""
+        return _join(self.xp, self.net.weights, self.net.biases)
+
+    def set(self, flat):
+        """Make ``flat`` the network's parameters."""
+        ws, bs = _split(self.net, flat)
+        self.net.weights = [self.xp.asarray(w, copy=True) for w in ws]
+        self.net.biases = [self.xp.asarray(b, copy=True) for b in bs]
+
+    def value(self):
+        return self.net.total_cost(self.data, self.lmbda)
+
+    def gradient_and_hvp(self, v):
+        """(∇C, H·v) at the network's parameters, in one R-backpropagation."""
+        net, n, lmbda = self.net, self.n, self.lmbda
+        vw, vb = _split(net, v)
+        nb, nw, rb, rw = _r_backprop(net, self.data.x, self.data.targets, vw, vb)
+        grad_w = [g / n + (lmbda / n) * w for g, w in zip(nw, net.weights)]
+        hv_w = [r / n + (lmbda / n) * dw for r, dw in zip(rw, vw)]
+        return _join(self.xp, grad_w, [g / n for g in nb]), _join(self.xp, hv_w, [r / n for r in rb])
+
+    def gradient(self):
+        return self.gradient_and_hvp(self.xp.zeros(_size(self.net.sizes), dtype=self.net.float))[0]
+
+    def hvp(self, v):
+        return self.gradient_and_hvp(v)[1]
 
 
 def hvp(net, data, v, lmbda=0.0):
-    """H·v for the cost ``net.total_cost(data, lmbda)``, H its Hessian in the flat parameters."""
-    return gradient_and_hvp(net, data, v, lmbda)[1]
+    """H·v for the cost ``net.total_cost(data, lmbda)``, H its Hessian in the flat parameters;
+    v and the result are host vectors."""
+    objective = Objective(net, data, lmbda)
+    return net.backend.to_numpy(objective.hvp(net.backend.asarray(v, net.dtype)))
 
 
 def gradient(net, data, lmbda=0.0):
     """∇C of ``net.total_cost(data, lmbda)`` as a flat host vector."""
-    size = sum(n_out * (n_in + 1) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]))
-    zero = net.backend.to_numpy(net.xp.zeros(size, dtype=net.float))
-    return gradient_and_hvp(net, data, zero, lmbda)[0]
+    return net.backend.to_numpy(Objective(net, data, lmbda).gradient())
 
 
 def hessian(net, data, lmbda=0.0):
     """The full Hessian as a host (P, P) array, column i = H·e_i: for small networks only."""
-    data = net.data(data)
-    size = sum(n_out * (n_in + 1) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:]))
-    eye = net.backend.to_numpy(net.xp.eye(size, dtype=net.float))
-    columns = [hvp(net, data, eye[i], lmbda) for i in range(size)]
-    return _stack_columns(net, columns)
+    objective = Objective(net, data, lmbda)
+    return net.backend.to_numpy(dense_hessian(objective))
 
 
-def _stack_columns(net, columns):
-    xp = net.xp
-    device_cols = [net.backend.asarray(c) for c in columns]
-    return net.backend.to_numpy(xp.stack(device_cols, axis=1))
+def dense_hessian(objective):
+    """H on the device, column by column: P Hessian-vector products."""
+    xp, net = objective.xp, objective.net
+    eye = xp.eye(_size(net.sizes), dtype=net.float)
+    return xp.stack([objective.hvp(eye[i, :]) for i in range(eye.shape[0])], axis=1)
+
+
+def full_batch_epoch(objective, optimizer, state):
+    """One update of a full-batch optimizer (newton, hessian_free, lbfgs) on the whole data set."""
+    params, state = optimizer.update(objective.gradient(), state, objective.params(), objective)
+    objective.set(params)
+    return state
