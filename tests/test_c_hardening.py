@@ -143,3 +143,23 @@ def test_velocity_and_params_that_share_memory_are_refused():
     data = np.zeros(15 + 15, np.float32)
     with pytest.raises(ValueError, match="must not share memory with the data"):
         call(params=data[:15], targets=data[15:].reshape(5, 3), x=data[:20].reshape(5, 4))
+
+
+def test_float_rows_read_in_place_or_copied_to_a_cache_line_give_the_same_numbers():
+    """Rows of 16 float32 are 64 bytes: on an aligned base the kernel reads them in place, on a
+    base 4 bytes off it copies each to an aligned buffer first. Bit-identical weights either way."""
+    rng = np.random.default_rng(0)
+    values, y = rng.random((9, 16)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, 9)]
+    perm = rng.permutation(9)
+    results = []
+    for offset in (0, 4):
+        raw = np.zeros(9 * 64 + 128, np.uint8)
+        start = -raw.ctypes.data % 64 + offset
+        x = raw[start:start + 9 * 64].view(np.float32).reshape(9, 16)
+        x[...] = values
+        assert (x.ctypes.data % 64 == 0) == (offset == 0)
+        params = np.full(16 * 3 + 3, 0.1, np.float32)
+        call(params=params, sizes=(16, 3), x=x, targets=y, perm=perm, m=4)
+        results.append(params)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], np.full(51, 0.1, np.float32))
