@@ -1,4 +1,8 @@
-"""``nnaccel``: a thin command line over the Python API (train, evaluate, info)."""
+"""``nnaccel``: a thin command line over the Python API (train, evaluate, info).
+
+Exit codes: 0 done; 2 a user error (one line naming the fix, nothing half-written); 3 training
+diverged; 130 / 143 stopped by SIGINT / SIGTERM (the last complete epoch saved); 1 a bug.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,22 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+import warnings
+from pathlib import Path
 
 from . import __version__
+from . import files
 from .errors import NNAccelError
+from .signals import GUARD, exit_code
+from .signals import name as signal_name
 
+EXIT_BUG = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT; SIGTERM gives 143 (128 + the signal's number)
+MODEL_SUFFIXES = (".json", ".npz")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,12 +75,15 @@ def add_runtime_flags(p):
 
 
 def add_training_flags(p):
-    p.add_argument("--epochs", type=_int, default=30)
-    p.add_argument("--mini-batch-size", "-m", type=_int, default=10)
-    p.add_argument("--eta", type=_float, default=3.0, help="learning rate η")
-    p.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ")
-    p.add_argument("--l1", type=_float, default=0.0, help="L1 regularisation λ")
-    p.add_argument("--momentum", type=_float, default=0.0, help="momentum coefficient μ in [0, 1)")
+    p.add_argument("--epochs", type=_int, default=30, metavar="N",
+                   help="epochs to train (default: %(default)s); with --resume, the total to reach")
+    p.add_argument("--mini-batch-size", "-m", type=_int, default=10, metavar="M",
+                   help="examples per mini-batch (default: %(default)s)")
+    p.add_argument("--eta", type=_float, default=3.0, help="learning rate η (default: %(default)s)")
+    p.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ (default: %(default)s)")
+    p.add_argument("--l1", type=_float, default=0.0, help="L1 regularisation λ (default: %(default)s)")
+    p.add_argument("--momentum", type=_float, default=0.0,
+                   help="momentum coefficient μ in [0, 1) (default: %(default)s)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov's variant of momentum")
     p.add_argument("--early-stopping", type=_int, metavar="N",
                    help="stop when the evaluation accuracy has not improved for N epochs; keep the best network")
@@ -76,18 +91,45 @@ def add_training_flags(p):
                    help="average: the mean of the last N epochs is no better than the N before")
     p.add_argument("--schedule", default="constant", choices=["constant", "halve", "step", "exponential"],
                    help="halve: η/2 when no improvement in --patience epochs, stop at η/128")
-    p.add_argument("--patience", type=_int, default=10, metavar="N")
+    p.add_argument("--patience", type=_int, default=10, metavar="N",
+                   help="epochs without improvement before --schedule halve halves η (default: %(default)s)")
     p.add_argument("--step-size", type=_int, default=10, metavar="N",
-                   help="epochs between steps of --schedule step")
-    p.add_argument("--gamma", type=_float, default=0.5, help="factor of the step/exponential schedule")
+                   help="epochs between steps of --schedule step (default: %(default)s)")
+    p.add_argument("--gamma", type=_float, default=0.5,
+                   help="factor of the step/exponential schedule (default: %(default)s)")
     p.add_argument("--expand", choices=["shifts", "rotations"],
                    help="expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)")
-    p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees")
+    p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees (default: %(default)s)")
     p.add_argument("--validation-size", type=_int, default=0, metavar="N",
                    help="hold out the last N training images to monitor; the test set is scored once at the end")
     p.add_argument("--seed", type=_int, help="fixes the initial weights, expansion and shuffling")
     p.add_argument("--no-fused", dest="fused", action="store_false",
                    help="use the generic array-API path even where a backend-specific fast path applies")
+
+
+def add_scale_flag(p):
+    p.add_argument("--scale", type=_float, metavar="S",
+                   help="divide the inputs by S, e.g. 255 for raw pixels stored as floats (uint8 pixels are "
+                        "divided by 255 without it)")
+
+
+RESUME_HELP = (
+    "continue the run saved in this checkpoint, with the checkpoint's settings; --epochs N sets the total "
+    "to reach, so a finished run can be extended; another training flag is refused if it differs from the "
+    "checkpoint's value; --history is rewritten from the checkpoint's epochs")
+
+
+def add_train_flags(train):
+    """Every flag of ``nnaccel train`` (also used to tell the flags a user typed from defaults)."""
+    add_model_flags(train)
+    add_training_flags(train)
+    add_runtime_flags(train)
+    add_scale_flag(train)
+    train.add_argument("--save", metavar="FILE", help="save the trained model (.json: network2 format, or .npz)")
+    train.add_argument("--checkpoint", metavar="FILE", help="save the whole run after every epoch (atomically)")
+    train.add_argument("--resume", metavar="FILE", help=RESUME_HELP)
+    train.add_argument("--history", metavar="FILE.jsonl", help="append one JSON line per epoch")
+    train.add_argument("--plot", metavar="FILE.png", help="cost and accuracy per epoch, as in the book")
 
 
 def build_parser():
@@ -96,18 +138,16 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a network (the book's first one by default)")
-    add_model_flags(train)
-    add_training_flags(train)
-    add_runtime_flags(train)
-    train.add_argument("--save", metavar="FILE", help="save the trained model (.json: network2 format, .npz)")
-    train.add_argument("--checkpoint", metavar="FILE", help="save the whole run after every epoch (atomically)")
-    train.add_argument("--resume", metavar="FILE", help="continue the run saved in this checkpoint")
-    train.add_argument("--history", metavar="FILE.jsonl", help="append one JSON line per epoch")
-    train.add_argument("--plot", metavar="FILE.png", help="cost and accuracy per epoch, as in the book")
+    add_train_flags(train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy and cost of a saved model on test data")
     evaluate.add_argument("model", help="a model file saved by nnaccel or network2.py")
     add_runtime_flags(evaluate)
+    add_scale_flag(evaluate)
+    evaluate.add_argument("--lmbda", type=_float, default=0.0,
+                          help="add the L2 term ½(λ/n)Σw² to the cost, as training's printed cost did (default: 0)")
+    evaluate.add_argument("--l1", type=_float, default=0.0,
+                          help="add the L1 term (λ/n)Σ|w| to the cost (default: 0)")
 
     experiment = sub.add_parser("experiment", help="re-run one of the book's chapter-3 experiments")
     from .experiments import EXPERIMENTS
@@ -155,29 +195,74 @@ def check_sizes_fit(sizes, dataset, flag="--sizes"):
 
 
 def check_writable(path, flag):
-    """Refuse an output path whose folder is missing now, not after an hour of training."""
+    """Refuse an output path that cannot be written now, not after an hour of training."""
     if path:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise NNAccelError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+        files.check_writable(path, flag)
+
+
+def check_suffix(path, flag, suffixes):
+    """Refuse a file name whose extension would not say what the file holds."""
+    if path and Path(path).suffix.lower() not in suffixes:
+        raise NNAccelError(f"{flag} {path}: the name must end in {' or '.join(suffixes)}, "
+                           f"which says what the file holds; e.g. {flag} {Path(path).with_suffix(suffixes[-1])}")
 
 
 TRAIN_SETTINGS = (
     "sizes", "cost", "hidden_activation", "output_activation", "init", "epochs", "mini_batch_size",
     "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping", "stopping_rule", "schedule",
     "patience", "step_size", "gamma", "expand", "max_angle", "validation_size", "seed", "dataset",
-    "data", "dtype",
+    "data", "dtype", "scale",
 )
 
 
-def _resume_settings(args):
-    """Replace the run's settings by those saved in the --resume checkpoint."""
+def typed_flags(argv):
+    """The dests of the ``nnaccel train`` flags present in ``argv`` (the words after "train").
+
+    Parsed again with every default replaced by SUPPRESS, so only what the user typed appears.
+    """
+    probe = _Parser(prog="nnaccel train", add_help=False)
+    add_train_flags(probe)
+    for action in probe._actions:  # argparse lists its actions nowhere public; set_defaults would convert
+        action.default = argparse.SUPPRESS
+    typed, _ = probe.parse_known_args(argv)
+    return set(vars(typed))
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def _shown(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _resume_settings(args, typed):
+    """Take the run's settings from the --resume checkpoint; refuse typed flags that differ from them.
+
+    ``--epochs N`` is the exception: the total the resumed run trains to, so a finished run
+    can be extended.
+    """
     from .checkpoint import load_checkpoint
 
     meta, arrays = load_checkpoint(args.resume)
+    saved, done = meta["config"], meta["state"]["epoch"]
     for key in TRAIN_SETTINGS:
-        if key in meta["config"]:
-            setattr(args, key, meta["config"][key])
+        if key == "epochs" or key not in saved:
+            continue
+        if key in typed and getattr(args, key) != saved[key]:
+            raise NNAccelError(
+                f"{_flag(key)} {_shown(getattr(args, key))} differs from the checkpoint's {_shown(saved[key])}; "
+                f"a resumed run keeps its checkpoint's settings (only --epochs may change): "
+                f"drop {_flag(key)}, or start a new run without --resume")
+        setattr(args, key, saved[key])
+    if "epochs" not in typed:
+        args.epochs = saved.get("epochs", args.epochs)
+    elif args.epochs < done:
+        raise NNAccelError(f"--epochs {args.epochs} is fewer than the {done} epochs the checkpoint has already "
+                           f"trained; give --epochs {done + 1} or more to train further")
+    elif meta["state"]["stopped"] and args.epochs > done:
+        raise NNAccelError(f"the checkpoint's run stopped by itself ({meta['state']['stopped']}), so --epochs "
+                           "cannot extend it; start a new run")
     return meta, arrays
 
 
@@ -190,6 +275,10 @@ def validate_train_args(args):
     check_schedule(args.schedule, args.patience, args.step_size, args.gamma, args.early_stopping,
                    args.stopping_rule)
     check_expansion(args.expand, args.max_angle)
+    if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
+        raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
+    check_suffix(args.save, "--save", MODEL_SUFFIXES)
+    check_suffix(args.plot, "--plot", (".png",))
     for flag in ("save", "checkpoint", "history", "plot"):
         check_writable(getattr(args, flag), "--" + flag)
     if args.plot:
@@ -207,18 +296,16 @@ def split_validation(dataset, size):
 
 
 def cmd_train(args, out=print):
-    import json
     import secrets
 
     from tqdm import tqdm
 
     from .backend import make_rng
     from .expand import expand
-    from .files import atomic_write
     from .network import Network
     from .trainer import train
 
-    resume = _resume_settings(args) if args.resume else None
+    resume = _resume_settings(args, getattr(args, "typed", set())) if args.resume else None
     validate_train_args(args)
     if args.seed is None:
         args.seed = secrets.randbelow(2**31)  # recorded so that a resumed run can redo the expansion
@@ -233,25 +320,25 @@ def cmd_train(args, out=print):
     train_set, monitor_set = dataset.train, dataset.test
     if args.validation_size:
         train_set, monitor_set = split_validation(dataset, args.validation_size)
-    train_data = net.data(train_set)
+    train_data = net.data(train_set, scale=args.scale)
+    monitor_data = net.data(monitor_set, scale=args.scale)
     if args.expand:
         train_data = expand(net.backend, train_data, args.expand, make_rng([args.seed, 1]), args.max_angle)
 
     if net.backend.note:
         out(f"nnaccel: {net.backend.note}")
     out(f"nnaccel: {net.backend.describe()}, data {dataset.describe()}, {net.describe()}")
-    extras = [f"{k} {getattr(args, k)}" for k in ("l1", "momentum", "early_stopping", "expand")
+    extras = [f"{k} {getattr(args, k)}" for k in ("l1", "momentum", "early_stopping", "expand", "scale")
               if getattr(args, k)]
     if args.schedule != "constant":
         extras.append(f"schedule {args.schedule}")
     out(f"nnaccel: {args.epochs} epochs, mini-batch {args.mini_batch_size}, eta {args.eta}, "
         f"lmbda {args.lmbda}" + "".join(", " + e for e in extras)
         + f", {len(train_data)} training examples" + (f", resuming {args.resume}" if resume else ""))
-    monitored = "validation" if args.validation_size else "test"
-    if args.history:  # a resumed run's history restarts from the checkpoint's epochs
-        with atomic_write(args.history, "w") as f:
-            for record in (resume[0]["state"]["records"] if resume else []):
-                f.write(json.dumps(record) + "\n")
+    if resume and resume[0]["state"]["epoch"] >= args.epochs:
+        out(f"nnaccel: the checkpoint's run is complete ({resume[0]['state']['epoch']} of {args.epochs} epochs); "
+            f"give --epochs N (more than {resume[0]['state']['epoch']}) to train further")
+    history = HistoryFile(args.history, resume[0]["state"]["records"] if resume else None)
     bar = tqdm(total=args.epochs, unit="epoch", disable=not sys.stderr.isatty(), leave=False)
     if resume:
         bar.update(resume[0]["state"]["epoch"])
@@ -266,42 +353,122 @@ def cmd_train(args, out=print):
             out(line)
         else:
             tqdm.write(line)
-        if args.history:
-            with open(args.history, "a") as f:
-                f.write(json.dumps(record) + "\n")
+        history.append(record)
 
     config = {key: getattr(args, key) for key in TRAIN_SETTINGS}
-    try:
-        history = train(
-            net, train_data, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda,
-            evaluation_data=monitor_set, monitor_evaluation_accuracy=True, monitor_evaluation_cost=True,
-            callback=report, l1=args.l1, momentum=args.momentum, nesterov=args.nesterov,
-            early_stopping=args.early_stopping, stopping_rule=args.stopping_rule,
-            schedule=args.schedule, patience=args.patience, step_size=args.step_size, gamma=args.gamma,
-            checkpoint=args.checkpoint, resume=resume,
-            interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused)
-    finally:
-        bar.close()
+    with GUARD.deferred():  # from here on a signal stops at an epoch boundary, never mid-write
+        try:
+            result = train(
+                net, train_data, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda,
+                evaluation_data=monitor_data, monitor_evaluation_accuracy=True, monitor_evaluation_cost=True,
+                callback=report, l1=args.l1, momentum=args.momentum, nesterov=args.nesterov,
+                early_stopping=args.early_stopping, stopping_rule=args.stopping_rule,
+                schedule=args.schedule, patience=args.patience, step_size=args.step_size, gamma=args.gamma,
+                checkpoint=args.checkpoint, resume=resume,
+                interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused)
+        finally:
+            bar.close()
+        return _report_and_save(args, net, dataset, result, out)
+
+
+def _report_and_save(args, net, dataset, history, out):
+    """After training: the summary lines, then the model (first: it matters most), then the plot."""
     records = history.records
     if history.stopped:
         out(f"nnaccel: stopped after epoch {records[-1]['epoch'] if records else 0}: {history.stopped}")
     if args.early_stopping and records:
         best = max(records, key=lambda r: r["evaluation_accuracy"])
+        monitored = "validation" if args.validation_size else "test"
         out(f"nnaccel: kept the best network, epoch {best['epoch']}: "
             f"{best['evaluation_accuracy']} / {best['n_evaluation']} on the {monitored} data")
     if args.validation_size:
-        test = net.data(dataset.test)
+        test = net.data(dataset.test, scale=args.scale)
         correct = net.accuracy(test)
         out(f"Test accuracy: {correct} / {len(test)} ({100.0 * correct / len(test):.2f} %)")
+    failed = []
+    if args.save:
+        saved, problem = save_model(net, args.save)
+        if problem:
+            failed.append(problem)
+        else:
+            out(f"nnaccel: saved the model to {saved}")
     if args.plot:
         from .plot import plot_history
 
-        plot_history(records, args.plot, f"{net.describe()}, eta {args.eta}")
-        out(f"nnaccel: plotted to {args.plot}")
-    if args.save:
-        net.save(args.save)
-        out(f"nnaccel: saved the model to {args.save}")
-    return 0
+        try:
+            plot_history(history.records, args.plot, f"{net.describe()}, eta {args.eta}")
+            out(f"nnaccel: plotted to {args.plot}")
+        except (OSError, NNAccelError) as e:
+            failed.append(f"could not write the plot {args.plot} ({_reason(e)}); the numbers are in --history")
+    for problem in failed:
+        print(f"nnaccel: error: {problem}", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
+
+
+def _reason(error):
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
+
+
+def save_model(net, path):
+    """(where the model went, None) — or, when ``path`` cannot be written, (fallback, message).
+
+    A trained model is never lost to a bad output path: it goes to files.fallback_path (the
+    working folder, else the temporary folder) and the message says where.
+    """
+    try:
+        net.save(path)
+        return path, None
+    except (OSError, NNAccelError) as e:
+        reason = _reason(e)
+    other = files.fallback_path(path, "model")
+    try:
+        if other is None:
+            raise OSError("no writable folder")
+        net.save(other)
+    except (OSError, NNAccelError) as e:
+        return None, f"could not save the model to {path} ({reason}), nor anywhere else ({_reason(e)})"
+    return other, f"could not save the model to {path} ({reason}); saved it to {other} instead"
+
+
+class HistoryFile:
+    """--history: one JSON line per epoch, appended as the run goes.
+
+    A new run appends to the file; a resumed run rewrites it (atomically) from the
+    checkpoint's epochs, so it holds each epoch once. If appending fails mid-run, the history
+    so far goes to files.fallback_path, with a warning, and the run goes on.
+    """
+
+    def __init__(self, path, resumed_records=None):
+        self.path, self.records = path, list(resumed_records or [])
+        if path and resumed_records is not None:
+            self._rewrite(path)
+
+    def _rewrite(self, path):
+        import json
+
+        with files.atomic_write(path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in self.records)
+
+    def append(self, record):
+        import json
+
+        self.records.append(record)
+        if not self.path:
+            return
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:
+            other = files.fallback_path(self.path, "history")
+            try:
+                if other is not None:
+                    self._rewrite(other)
+            except (OSError, NNAccelError):
+                other = None
+            warnings.warn(f"could not append to --history {self.path} ({_reason(e)}); "
+                          + (f"the history goes to {other} instead" if other else "the history is no longer written"),
+                          RuntimeWarning, stacklevel=2)
+            self.path = other
 
 
 def cmd_evaluate(args, out=print):
@@ -310,10 +477,16 @@ def cmd_evaluate(args, out=print):
     dataset = _dataset(args)
     net = load(args.model, device=args.device, backend=args.backend, dtype=args.dtype)
     check_sizes_fit(net.sizes, dataset, flag="the model's sizes")
-    test = net.data(dataset.test)
+    from .trainer import check_hyperparameters
+
+    check_hyperparameters(0, 1, 1.0, args.lmbda, args.l1)
+    test = net.data(dataset.test, scale=args.scale)
     correct = net.accuracy(test)
+    cost = net.total_cost(test, args.lmbda, args.l1)
+    terms = [t for t, v in (("L2", args.lmbda), ("L1", args.l1)) if v]
+    which = f"with the {' and '.join(terms)} term" if terms else "without regularisation terms (give --lmbda to add L2)"
     out(f"{args.model}: {correct} / {len(test)} correct ({100.0 * correct / len(test):.2f} %), "
-        f"cost {net.total_cost(test):.4f} on {dataset.name} test data, {net.backend.describe()}")
+        f"cost {cost:.4f} {which}, on {dataset.name} test data, {net.backend.describe()}")
     return 0
 
 
@@ -373,16 +546,39 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_expe
 
 
 def main(argv=None):
+    """Run one command; every failure is one line on stderr and an exit code (see the module's doc)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "train":  # which flags were typed, not defaulted: --resume refuses conflicts
+        args.typed = typed_flags(argv[argv.index("train") + 1:])
+    with GUARD, warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        # NumPy's overflow and invalid-value warnings come before a divergence, which is reported itself
+        warnings.filterwarnings("ignore", message=".* encountered in ", category=RuntimeWarning)
+        code = _run(args)
+        if code in (0, EXIT_USAGE) and GUARD.pending():  # a signal after training: outputs were written first
+            signum = GUARD.pending()[0]
+            print(f"nnaccel: {signal_name(signum)} received after training ended; "
+                  "its outputs were finished first", file=sys.stderr)
+            return exit_code(signum)
+        return code
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"nnaccel: warning: {message}", file=sys.stderr)
+
+
+def _run(args):
     from .trainer import TrainingDiverged, TrainingInterrupted
 
     try:
-        command = COMMANDS.get(args.command) or args.run
-        return command(args)
+        with GUARD.interruptible():  # until a command defers signals itself, one stops it at once
+            command = COMMANDS.get(args.command) or args.run
+            return command(args)
     except TrainingDiverged as e:
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -390,13 +586,33 @@ def main(argv=None):
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingInterrupted as e:
-        where = (f"the last complete epoch ({e.epoch}) is saved in {e.path}; "
-                 f"continue with: nnaccel train --resume {e.path}") if e.path else "nothing was saved"
-        print(f"nnaccel: interrupted; {where}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("nnaccel: interrupted before training started; nothing was saved", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        if e.path:
+            where = (f"the last complete epoch ({e.epoch}) is saved in {e.path}; "
+                     f"continue with: nnaccel train --resume {e.path}")
+        else:
+            where = f"nothing was saved (the last complete epoch was {e.epoch})"
+        if e.waited and e.path:
+            where += " (a further signal came during the save, which was finished first)"
+        print(f"nnaccel: interrupted by {signal_name(e.signum)}; {where}", file=sys.stderr)
+        return exit_code(e.signum)
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"nnaccel: interrupted by {signal_name(signum)}; nothing was saved", file=sys.stderr)
+        return exit_code(signum)
+    except OSError as e:  # a file or device the user named: unreadable, a folder, gone
+        what = f"{e.filename}: " if e.filename else ""
+        print(f"nnaccel: error: {what}{e.strerror or e}; check the path and its permissions", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("nnaccel: error: out of memory; use smaller --sizes, a smaller --mini-batch-size or less data",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line, and the traceback on request
+        if os.environ.get("NNACCEL_DEBUG"):
+            raise
+        print(f"nnaccel: internal error: {type(e).__name__}: {e}; please report it "
+              "(NNACCEL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

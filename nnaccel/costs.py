@@ -16,23 +16,26 @@ from .errors import NNAccelError
 
 
 def _saturated_terms(xp, terms):
-    """network2's np.nan_to_num, with a finite cap: nan → 0, +inf → −ln(smallest normal).
+    """network2's np.nan_to_num, with a finite cap, and NaN left as NaN: +inf → −ln(smallest normal).
 
     A saturated output (a exactly 0 or 1: |z| > 37 in float64, > 17 in float32) makes a
     term −ln 0 = inf. network2 turns it into the largest float (1.8e308), and in float32 two
     such terms already sum to inf. Here it costs −ln of the smallest normal number instead
     (708 in float64, 87 in float32): the cost of the least probability the dtype can hold.
+    network2 also mapped nan to 0, for 0·ln 0; _xlog gives 0 there itself, so a NaN that
+    reaches this point comes from a NaN output or target — a diverged network or bad data —
+    and is kept, so that the trainer sees it.
     """
     cap = -math.log(xp.finfo(terms.dtype).smallest_normal)
-    terms = xp.where(xp.isnan(terms), xp.zeros_like(terms), terms)
-    return xp.clip(terms, -cap, cap)
+    return xp.where(xp.isnan(terms), terms, xp.clip(terms, -cap, cap))
 
 
 def _xlog(xp, x, a):
-    """x·ln(a) with 0·ln(0) = 0 and x·ln(0) = −inf for x > 0, without a log(0) warning."""
+    """x·ln(a) with 0·ln(0) = 0 and x·ln(0) = −inf for x > 0, without a log(0) warning; NaN in x or a gives NaN."""
     positive = a > 0
     term = x * xp.log(xp.where(positive, a, xp.ones_like(a)))
-    return xp.where(positive | (x == 0), term, xp.full_like(a, -float("inf")))
+    term = xp.where(positive | (x == 0), term, xp.full_like(a, -float("inf")))
+    return xp.where(xp.isnan(a) | xp.isnan(x), xp.full_like(a, float("nan")), term)
 
 
 class Cost:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from .errors import NNAccelError
-from .files import atomic_write
+from .files import atomic_write, check_writable
 
 
 class Context:
@@ -201,6 +201,7 @@ def run_experiment(name, out_dir=".", scale=1.0, dataset="mnist-10k", device="au
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise NNAccelError(f"--out {out_dir}: the folder does not exist; create it first")
+    check_writable(out_dir / f"{name}.json", "--out")  # before the experiment, not after its hours
     ctx = Context(dataset, device, backend, seed, scale)
     result = EXPERIMENTS[name](ctx)
     result.update(experiment=name, dataset=ctx.data.describe(), backend=ctx.backend.describe(),

@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask():
+    """The process's umask (reading it means setting it: done under a lock, restored at once)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path):
+    """An existing file keeps its permissions; a new one gets 0666 less the umask, like open()."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 @contextmanager
 def atomic_write(path, mode="wb"):
-    """Yield a file object; on success it replaces ``path`` in one rename, on error it vanishes."""
+    """Yield a file object; on success it replaces ``path`` in one rename, on error it vanishes.
+
+    The file gets the permissions open() would give it (the temporary file alone would be 0600).
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -19,6 +42,7 @@ def atomic_write(path, mode="wb"):
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -30,6 +54,45 @@ def atomic_write(path, mode="wb"):
         except FileNotFoundError:
             pass
         raise
+
+
+def check_writable(path, what):
+    """Raise NNAccelError unless a file can be created at ``path``: probe with a temporary file beside it.
+
+    Catches a missing folder, an existing folder as the target, a read-only folder or file
+    system, and places such as /proc, before the hours of work that would be written there.
+    """
+    from .errors import NNAccelError
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise NNAccelError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix}")
+    if not folder.is_dir():
+        raise NNAccelError(f"{what} {path}: the folder {folder} does not exist; create it first")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise NNAccelError(f"{what} {path}: cannot create a file in {folder} ({e.strerror or e}); "
+                           "choose a writable folder") from None
+
+
+def fallback_path(path, kind="model"):
+    """Where to put ``path``'s content when ``path`` cannot be written: the working folder, else
+    the temporary folder, under ``nnaccel-<kind>-<time>`` with the same suffix; None if neither works."""
+    import time
+
+    stem = f"nnaccel-{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{Path(path).suffix}"
+    for folder in (".", tempfile.gettempdir()):
+        try:
+            candidate = Path(folder).resolve() / stem
+            check_writable(candidate, "fallback")
+        except (OSError, ValueError):
+            continue
+        return candidate
+    return None
 
 
 def save_archive(path, meta, arrays):

@@ -114,9 +114,15 @@ class Network:
         return nabla_b, nabla_w
 
     # ---- training and evaluation ------------------------------------------------------
-    def data(self, data) -> DeviceData:
-        """Copy ``data`` ((X, labels) or network2's list of tuples) to this network's device."""
-        return to_device(self.backend, data, self.sizes[0], self.sizes[-1], self.dtype)
+    def data(self, data, scale=None) -> DeviceData:
+        """Copy ``data`` ((X, labels) or network2's list of tuples) to this network's device.
+
+        ``scale`` divides the inputs (255 for raw pixels stored as floats); data already on the
+        device (a DeviceData) is returned as it is.
+        """
+        if scale is None:
+            return to_device(self.backend, data, self.sizes[0], self.sizes[-1], self.dtype)
+        return to_device(self.backend, data, self.sizes[0], self.sizes[-1], self.dtype, scale=scale)
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
             monitor_evaluation_cost=False, monitor_evaluation_accuracy=False,

@@ -10,25 +10,34 @@ The device is read back only for the monitored figures, once per epoch.
 from __future__ import annotations
 
 import math
+import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 
 from . import fast, schedules
+from .divergence import all_finite, likely_cause
 from .epoch import EpochOptions, GenericEpoch, run_epoch  # noqa: F401  (re-exported)
 from .errors import NNAccelError
+from .files import fallback_path
 from .optimizers import SGDState
+from .signals import GUARD, Interrupted
 
 
 class TrainingDiverged(NNAccelError):
-    """The cost became NaN or infinite."""
+    """The cost or the parameters became NaN or infinite; the network is back at its last good epoch."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: the last complete epoch was saved to ``path``."""
+    """SIGINT/SIGTERM (or Ctrl-C): the last complete epoch, ``epoch``, was saved to ``path`` (None: nowhere).
 
-    def __init__(self, path, epoch):
+    ``signum`` is the signal (SIGINT for a plain KeyboardInterrupt); ``waited`` is True when a
+    further signal came during that save, which was finished rather than cut short.
+    """
+
+    def __init__(self, path, epoch, signum=signal.SIGINT, waited=False):
         super().__init__(path)
-        self.path, self.epoch = path, epoch
+        self.path, self.epoch, self.signum, self.waited = path, epoch, signum, waited
 
 
 @dataclass
@@ -104,18 +113,33 @@ def _copy(xp, arrays):
 
 
 def _snapshot(net, state):
-    """Copies of what Ctrl-C restores: parameters, velocities and RNG state of the last epoch.
+    """Everything an interrupt or a divergence restores: the last complete epoch, whole.
 
-    Copies, because a fast path may update parameters in place; once per epoch, on the device.
+    Copies of the parameters and velocities (a fast path may update them in place; once per
+    epoch, on the device), the RNG state, and the state's counters and history lengths — so a
+    restored state never pairs one epoch's counters with another's arrays.
     """
     xp = net.xp
     sgd = type(state.sgd)(_copy(xp, state.sgd.velocity_w), _copy(xp, state.sgd.velocity_b))
-    return _copy(xp, net.weights), _copy(xp, net.biases), sgd, net.rng.bit_generator.state
+    scalars = {k: getattr(state, k) for k in ("eta", "epoch", "rng_state", "best_accuracy", "best_epoch",
+                                              "best_params", "since_change", "stopped")}
+    h = state.history
+    lengths = {k: len(getattr(h, k)) for k in ("evaluation_cost", "evaluation_accuracy", "training_cost",
+                                               "training_accuracy", "records")}
+    return _copy(xp, net.weights), _copy(xp, net.biases), sgd, net.rng.bit_generator.state, scalars, lengths
 
 
-def _all_finite(net):
+def _restore(net, state, snapshot):
+    """Put ``net`` and ``state`` back to a :func:`_snapshot` (its arrays are copied again, to stay reusable)."""
+    weights, biases, sgd, rng_state, scalars, lengths = snapshot
     xp = net.xp
-    return all(bool(xp.all(xp.isfinite(w))) for w in net.weights)
+    net.weights, net.biases = _copy(xp, weights), _copy(xp, biases)
+    state.sgd = type(sgd)(_copy(xp, sgd.velocity_w), _copy(xp, sgd.velocity_b))
+    net.rng.bit_generator.state = rng_state
+    for key, value in scalars.items():
+        setattr(state, key, value)
+    for key, n in lengths.items():
+        del getattr(state.history, key)[n:]
 
 
 def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluation_data=None,
@@ -124,7 +148,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           shuffle=True, callback=None, l1=0.0, momentum=0.0, nesterov=False,
           early_stopping=None, stopping_rule="no-improvement", schedule="constant", patience=10,
           step_size=10, gamma=0.5, checkpoint=None, resume=None, interrupt_path=None,
-          config=None, fused=True) -> History:
+          config=None, fused=True, scale=None) -> History:
     """Train ``net`` by mini-batch SGD and return its :class:`History`.
 
     ``early_stopping=n`` stops when the evaluation accuracy has not improved for n epochs
@@ -133,14 +157,17 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     ``patience`` epochs and stops at η₀/128; "step" and "exponential" multiply η by
     ``gamma`` every ``step_size`` epochs or every epoch. ``checkpoint`` is a path written
     atomically after every epoch; ``resume`` a path (or loaded checkpoint) to continue from.
-    On Ctrl-C the last complete epoch is saved (to ``checkpoint`` or ``interrupt_path``) and
-    :class:`TrainingInterrupted` raised; on a NaN or infinite cost, :class:`TrainingDiverged`.
-    ``fused=False`` turns off the backend-specific fast paths (nnaccel.fast).
+    On SIGINT or SIGTERM (Ctrl-C) the partial epoch is dropped, the last complete epoch is
+    saved (to ``checkpoint`` or ``interrupt_path``) and :class:`TrainingInterrupted` raised; a
+    checkpoint that cannot be written goes to a fallback path, with a RuntimeWarning. On a NaN
+    or infinite cost or parameter, the network goes back to its last good epoch and
+    :class:`TrainingDiverged` says whether the data or η is the likely cause. ``scale`` divides
+    the inputs (255 for raw pixels). ``fused=False`` turns off the fast paths (nnaccel.fast).
     """
     check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
-    train_data = net.data(training_data)
-    eval_data = net.data(evaluation_data) if evaluation_data is not None else None
+    train_data = net.data(training_data, scale=scale)
+    eval_data = net.data(evaluation_data, scale=scale) if evaluation_data is not None else None
     needs_accuracy = early_stopping is not None or schedule == "halve"
     if eval_data is None and (monitor_evaluation_cost or monitor_evaluation_accuracy or needs_accuracy):
         raise NNAccelError("monitoring, early stopping and the halving schedule need evaluation_data")
@@ -153,63 +180,106 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     if state.stopped:
         state.history.stopped = state.stopped
         return state.history
-    from .checkpoint import save_checkpoint
 
     options = EpochOptions(mini_batch_size, state.eta, lmbda, l1, momentum, nesterov, shuffle)
     path = fast.choose(net, options, fused)  # bound once; rebound only when the schedule moves η
-    done = _snapshot(net, state)
+    with GUARD, GUARD.deferred():  # signals stop the loop at an epoch boundary (nnaccel.signals)
+        done = _snapshot(net, state)  # the last complete epoch: what an interrupt or divergence restores
+        saved = None  # the epoch that ``checkpoint`` holds, once this run has written it
+        try:
+            while state.epoch < epochs and not state.stopped and not GUARD.pending():
+                epoch = state.epoch
+                start = time.perf_counter()
+                with GUARD.interruptible():  # a signal here drops the partial epoch at once
+                    if schedule in ("step", "exponential"):
+                        state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
+                    if path.options.eta != state.eta:
+                        path = path.rebind(eta=state.eta)
+                    state.sgd = path(net, train_data, state.sgd)
+                record = {"epoch": epoch, "eta": state.eta}
+                if monitor_training_cost:
+                    record["training_cost"] = net.total_cost(train_data, lmbda, l1)
+                if monitor_training_accuracy:
+                    record["training_accuracy"] = net.accuracy(train_data)
+                if monitor_evaluation_cost:
+                    record["evaluation_cost"] = net.total_cost(eval_data, lmbda, l1)
+                if monitor_evaluation_accuracy:
+                    record["evaluation_accuracy"] = net.accuracy(eval_data)
+                _check_finite(net, record, state.eta, train_data, eval_data)
+                record["seconds"] = time.perf_counter() - start
+                record["n_training"] = len(train_data)
+                record["n_evaluation"] = len(eval_data) if eval_data is not None else 0
+                state.history.add(record)
+                state.epoch += 1
+                state.since_change += 1
+                _after_epoch(net, state, record, eta, early_stopping, stopping_rule, schedule, patience)
+                state.rng_state = net.rng.bit_generator.state
+                done = _snapshot(net, state)  # the epoch is complete: counters and arrays together
+                if checkpoint:
+                    checkpoint = _write_checkpoint(checkpoint, net, state, config)
+                    saved = state.epoch
+                if callback is not None:
+                    callback(record)
+            if GUARD.pending():
+                raise Interrupted(GUARD.pending()[0])
+        except TrainingDiverged:
+            _restore(net, state, done)
+            raise
+        except KeyboardInterrupt as e:
+            _restore(net, state, done)
+            where = checkpoint or interrupt_path
+            if where and not (where == checkpoint and saved == state.epoch):
+                where = _write_checkpoint(where, net, state, config)
+            raise TrainingInterrupted(where, state.epoch, getattr(e, "signum", signal.SIGINT),
+                                      waited=len(GUARD.pending()) > 1) from None
+        if state.best_params is not None and early_stopping is not None:
+            net.weights, net.biases = list(state.best_params[0]), list(state.best_params[1])
+        state.history.stopped = state.stopped
+        return state.history
+
+
+def _check_finite(net, record, eta, training, evaluation):
+    """Raise TrainingDiverged if a monitored cost or any parameter is NaN or infinite.
+
+    The parameters are checked after every epoch whatever is monitored: one reduction on
+    the device. The message says whether the data or η is the likely cause.
+    """
+    bad = [k for k, v in record.items() if k.endswith("_cost") and not math.isfinite(v)]
+    if not bad and all_finite(net.xp, net.weights + net.biases):
+        return
+    if bad:
+        where = "training" if bad[0].startswith("training") else "evaluation"
+        what = f"the cost became {record[bad[0]]} on the {where} data"
+    else:
+        what = "the weights became nan or infinite"
+    raise TrainingDiverged(f"training diverged at epoch {record['epoch']}: {what}; "
+                           + likely_cause(net.xp, eta, training, evaluation))
+
+
+def _write_checkpoint(path, net, state, config):
+    """Save a checkpoint to ``path``, or where files.fallback_path finds room, with a warning.
+
+    Returns where it went: ``path``, the fallback (which later epochs then use), or None when
+    no folder would take it (training goes on without checkpoints, after the warning).
+    """
+    from .checkpoint import save_checkpoint
+
     try:
-        while state.epoch < epochs:
-            epoch = state.epoch
-            start = time.perf_counter()
-            if schedule in ("step", "exponential"):
-                state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
-            if path.options.eta != state.eta:
-                path = path.rebind(eta=state.eta)
-            state.sgd = path(net, train_data, state.sgd)
-            record = {"epoch": epoch, "eta": state.eta}
-            if monitor_training_cost:
-                record["training_cost"] = net.total_cost(train_data, lmbda, l1)
-            if monitor_training_accuracy:
-                record["training_accuracy"] = net.accuracy(train_data)
-            if monitor_evaluation_cost:
-                record["evaluation_cost"] = net.total_cost(eval_data, lmbda, l1)
-            if monitor_evaluation_accuracy:
-                record["evaluation_accuracy"] = net.accuracy(eval_data)
-            costs = [v for k, v in record.items() if k.endswith("_cost")]
-            bad = [c for c in costs if not math.isfinite(c)]
-            if bad or (not costs and not _all_finite(net)):
-                what = f"the cost became {bad[0]}" if bad else "the weights became nan or infinite"
-                raise TrainingDiverged(
-                    f"training diverged at epoch {epoch}: {what}; "
-                    f"try a smaller eta than {state.eta:g} (e.g. {state.eta / 10:g})"
-                )
-            record["seconds"] = time.perf_counter() - start
-            record["n_training"] = len(train_data)
-            record["n_evaluation"] = len(eval_data) if eval_data is not None else 0
-            state.history.add(record)
-            state.epoch += 1
-            state.since_change += 1
-            _after_epoch(net, state, record, eta, early_stopping, stopping_rule, schedule, patience)
-            state.rng_state = net.rng.bit_generator.state
-            if checkpoint:
-                save_checkpoint(checkpoint, net, state, config)
-            done = _snapshot(net, state)
-            if callback is not None:
-                callback(record)
-            if state.stopped:
-                break
-    except KeyboardInterrupt:
-        net.weights, net.biases, state.sgd = done[0], done[1], done[2]
-        net.rng.bit_generator.state = state.rng_state = done[3]
-        path = checkpoint or interrupt_path
-        if path:
-            save_checkpoint(path, net, state, config)
-        raise TrainingInterrupted(path, state.epoch) from None
-    if state.best_params is not None and early_stopping is not None:
-        net.weights, net.biases = list(state.best_params[0]), list(state.best_params[1])
-    state.history.stopped = state.stopped
-    return state.history
+        save_checkpoint(path, net, state, config)
+        return path
+    except (OSError, NNAccelError) as e:
+        reason = (e.strerror if isinstance(e, OSError) else None) or str(e)
+        other = fallback_path(path, "checkpoint")
+        try:
+            if other is not None:
+                save_checkpoint(other, net, state, config)
+        except (OSError, NNAccelError):
+            other = None
+        warnings.warn(f"could not write the checkpoint {path} ({reason}); "
+                      + (f"checkpoints go to {other} instead" if other else
+                         "no folder would take it, so training goes on without checkpoints"),
+                      RuntimeWarning, stacklevel=3)
+        return other
 
 
 def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patience):

@@ -70,7 +70,7 @@ def test_ctrl_c_saves_the_last_complete_epoch_and_exits_130(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted; the last complete epoch" in err and "nnaccel-checkpoint.npz" in err
+    assert "interrupted by SIGINT; the last complete epoch" in err and "nnaccel-checkpoint.npz" in err
     assert len(err.strip().splitlines()) == 1
     meta, arrays = load_checkpoint(tmp_path / "nnaccel-checkpoint.npz")
     assert meta["state"]["epoch"] >= 2 and len(arrays["vw"]) == 2  # velocity saved for momentum
