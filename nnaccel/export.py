@@ -1,0 +1,55 @@
+"""``nnaccel export MODEL OUT.onnx``: a saved model or checkpoint as an ONNX file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import DataError, NNAccelError
+
+
+def add_parser(sub):
+    p = sub.add_parser("export", help="write a saved model or checkpoint as an ONNX file")
+    p.add_argument("model", help="a model (.json/.npz from --save or network2.py) or a --checkpoint file")
+    p.add_argument("out", help="the ONNX file to write, e.g. model.onnx")
+    p.set_defaults(run=cmd_export)
+
+
+def load_model(path):
+    """(Network on the CPU, training settings or None) from a model file or a checkpoint."""
+    from .checkpoint import FORMAT as CHECKPOINT
+    from .checkpoint import load_checkpoint
+    from .files import load_archive
+    from .network import Network
+    from .serialization import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"model file {path} does not exist; check the path")
+    try:
+        meta, _ = load_archive(path)
+    except Exception:  # not an archive: a JSON model, which load() reads and judges
+        meta = {}
+    if isinstance(meta, dict) and meta.get("format") == CHECKPOINT:
+        meta, arrays = load_checkpoint(path)
+        shape = meta["network"]
+        acts = shape["activations"]
+        net = Network(shape["sizes"], cost=shape["cost"], hidden_activation=list(acts[:-1]),
+                      output_activation=acts[-1], device="cpu", dtype=shape["dtype"],
+                      init=lambda rng, sizes: (arrays["b"], arrays["w"]))
+        settings = dict(meta.get("config") or {})
+        settings["epochs_completed"] = meta["state"]["epoch"]
+        return net, settings
+    return load(path, device="cpu"), None
+
+
+def cmd_export(args, out=print):
+    from .onnx_export import require_onnx, to_onnx
+
+    if not args.out.lower().endswith(".onnx"):
+        raise NNAccelError(f"{args.out} does not end in .onnx; name the output e.g. model.onnx")
+    require_onnx()
+    net, settings = load_model(args.model)
+    to_onnx(net, args.out, settings)
+    out(f"nnaccel: wrote {args.out}: {net.describe()}, input 'x' (batch, {net.sizes[0]}) float32, "
+        f"output 'y' (batch, {net.sizes[-1]})")
+    return 0
