@@ -142,3 +142,129 @@ def test_a_pickle_of_the_wrong_shape_is_refused(tmp_path):
     (tmp_path / "cut.pkl.gz").write_bytes((tmp_path / "odd.pkl.gz").read_bytes()[:12])
     with pytest.raises(DataError, match="corrupt or truncated"):
         load_mnist_pkl(tmp_path / "cut.pkl.gz")
+
+
+def _tracemalloc_peak(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("dims", [
+    (2**31, 2**31, 4),  # the product overflows int64 to 0 = the 0 bytes that follow
+    (2**32 - 1,) * 3,
+    (60000, 28, 28),  # MNIST's header on a 16-byte file
+])
+@pytest.mark.parametrize("gz", [False, True])
+def test_absurd_idx_headers_are_refused_before_allocating(tmp_path, dims, gz):
+    """Sizes are checked against the file's real length first: no traceback, no big allocation."""
+    raw = _header(dims=dims) + b"\0" * 16
+    path = tmp_path / "absurd"
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    box = []
+    peak = _tracemalloc_peak(lambda: box.append(pytest.raises(DataError, read_idx, path)))
+    assert "\n" not in str(box[0].value)
+    assert peak < 2**20
+
+
+def test_the_overflowing_product_used_to_reach_numpy(tmp_path):
+    """dims 2³¹·2³¹·4 = 2⁶⁴ wraps to 0 in int64, matching an empty body: now 'truncated'."""
+    (tmp_path / "wrap").write_bytes(_header(dims=(2**31, 2**31, 4)))
+    with pytest.raises(DataError, match="truncated: dimensions \\[2147483648, 2147483648, 4\\]"):
+        read_idx(tmp_path / "wrap")
+
+
+def test_a_gzip_bomb_header_is_refused_by_the_deflate_ratio(tmp_path):
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(_header(dims=(2**32 - 1, 2**32 - 1)) + b"\0" * 64))
+    with pytest.raises(DataError, match="more than a gzip file of \\d+ bytes can hold"):
+        read_idx(tmp_path / "bomb.gz")
+
+
+def test_a_gzip_file_longer_than_its_header_stops_decompressing(tmp_path):
+    """A small header over a large body: decompression stops one chunk past what the header claims."""
+    (tmp_path / "long.gz").write_bytes(gzip.compress(_header(dims=(2, 3)) + b"\1" * (64 << 20)))
+    box = []
+    peak = _tracemalloc_peak(lambda: box.append(pytest.raises(DataError, read_idx, tmp_path / "long.gz")))
+    assert "longer than its header says" in str(box[0].value)
+    assert peak < 8 << 20  # not the 64 MiB the stream expands to
+
+
+def test_idx_arrays_are_writable_native_arrays(tmp_path):
+    for name in ("a.idx", "a.idx.gz"):
+        write_idx(tmp_path / name, np.arange(6, dtype=np.int32).reshape(2, 3))
+        a = read_idx(tmp_path / name)
+        assert a.flags.writeable and a.dtype == np.dtype("=i4")
+
+
+def test_unreadable_data_files_are_one_line_errors(tmp_path):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="is a folder, not an IDX file"):
+        read_idx(tmp_path / "folder")
+    if os.geteuid() != 0:  # root reads files whatever their mode
+        (tmp_path / "locked").write_bytes(_header() + b"\0" * 6)
+        (tmp_path / "locked").chmod(0)
+        with pytest.raises(DataError, match="cannot read .*locked: Permission denied"):
+            read_idx(tmp_path / "locked")
+    d = _write_dir(tmp_path / "dir-as-file")
+    (d / "t10k-labels-idx1-ubyte").unlink()
+    (d / "t10k-labels-idx1-ubyte").mkdir()
+    with pytest.raises(DataError, match="has no t10k-labels-idx1-ubyte"):
+        load_dataset(data=d)
+
+
+def test_a_data_folder_with_zero_images_is_refused(tmp_path):
+    d = _write_dir(tmp_path / "zero", n=0, classes=3)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz holds no images"):
+        load_dataset(data=d)
+
+
+def test_a_stray_label_in_a_data_folder_is_refused_not_a_201_class_network(tmp_path):
+    d = _write_dir(tmp_path / "stray", n=30, classes=10)
+    labels = np.arange(30) % 10
+    labels[12] = 200
+    write_idx(d / "train-labels-idx1-ubyte.gz", labels.astype(np.uint8))
+    with pytest.raises(DataError, match="label 200 of example 12 lies beyond class 10"):
+        load_dataset(data=d)
+
+
+def test_named_data_sets_have_ten_classes(mnist10k):
+    assert mnist10k.n_classes == 10 and mnist10k.train[1].dtype == np.int64
+
+
+def _pickle_file(tmp_path, blob):
+    (tmp_path / "p.pkl").write_bytes(blob)
+    return tmp_path / "p.pkl"
+
+
+@pytest.mark.parametrize("blob,match", [
+    # BINBYTES claiming 2 GiB: the C unpickler allocated it before finding 3 bytes
+    (b"\x80\x02B" + struct.pack("<I", 2**31) + b"abc", "corrupt or truncated"),
+    # numpy.ndarray called directly with a 16 GiB shape
+    (b"\x80\x02cnumpy\nndarray\n(J\x00\x00\x00\x40tR.", "corrupt or truncated"),
+    # an object dtype: NumPy's setstate with a short list crashes the interpreter
+    (b"\x80\x02cnumpy\ndtype\nX\x02\x00\x00\x00O8\x85R.", "refused the NumPy dtype 'O8'"),
+    # BUILD on a tuple would set attributes through setattr
+    (b"\x80\x02)}(X\x01\x00\x00\x00aK\x01ub.", "refused to set the state of a tuple"),
+    # _codecs.encode to anything but latin-1 (e.g. zlib, a compression bomb in reverse)
+    (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x04\x00\x00\x00zlib\x86R.", "refused _codecs.encode"),
+])
+def test_hostile_pickle_opcodes_are_refused_in_bounded_memory(tmp_path, blob, match):
+    path = _pickle_file(tmp_path, blob)
+    box = []
+    peak = _tracemalloc_peak(lambda: box.append(pytest.raises(DataError, load_mnist_pkl, path)))
+    assert box[0].match(match)
+    assert peak < 2**20
+
+
+def test_pickled_labels_must_be_whole_class_numbers(tmp_path):
+    parts = [(np.zeros((4, 3), np.float32), np.array([0, 1, 2, 0.5])) for _ in range(3)]
+    with gzip.open(tmp_path / "f.pkl.gz", "wb") as f:
+        pickle.dump(tuple(parts), f, protocol=2)
+    with pytest.raises(DataError, match="training labels: labels must be whole class numbers"):
+        load_mnist_pkl(tmp_path / "f.pkl.gz")

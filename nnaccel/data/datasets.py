@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, NNAccelError
 from .download import fetch
 from .idx import read_idx
 from .safe_pickle import load_mnist_pkl
+from .validate import class_count
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -42,6 +43,7 @@ FASHION_SHA256 = {
 FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 NAMES = ("mnist-10k", "fashion-mnist", "mnist")
+DECLARED_CLASSES = {name: 10 for name in NAMES}  # a folder's classes come from its labels
 
 
 @dataclass
@@ -64,11 +66,28 @@ class Dataset:
 
 
 def _pair(images, labels, where):
+    """(images as (n, pixels) rows, labels) read from two files; DataError if they don't match."""
     if images.ndim < 2 or labels.ndim != 1:
         raise DataError(f"{where}: images must have 2 or more dimensions and labels 1, got {images.shape} and {labels.shape}")
     if len(images) != len(labels):
         raise DataError(f"{where}: {len(images)} images but {len(labels)} labels; the files do not belong together")
-    return images.reshape(len(images), -1), labels.astype(np.int64)
+    if len(images) == 0:
+        raise DataError(f"{where} holds no images; a data set needs at least one training and one test image")
+    if images.size == 0:
+        raise DataError(f"{where}: the images have no pixels (shape {images.shape}); the file is corrupt")
+    return images.reshape(len(images), -1), labels
+
+
+def _classes(train, test, where, declared=None):
+    """The data set's number of classes, with every label checked (see validate.class_count)."""
+    try:
+        return class_count([train[1], test[1]], where, declared)
+    except NNAccelError as e:
+        raise DataError(str(e)) from None
+
+
+def _labels(pair):
+    return pair[0], pair[1].astype(np.int64)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -83,17 +102,23 @@ def from_idx_dir(directory, name=None) -> Dataset:
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"data folder {directory} does not exist; give a folder of IDX files or a mnist.pkl.gz")
-    arrays = {key: read_idx(_find(directory, stem)) for key, stem in FILES.items()}
-    train = _pair(arrays["train_images"], arrays["train_labels"], str(directory))
-    test = _pair(arrays["test_images"], arrays["test_labels"], str(directory))
-    n_classes = int(max(train[1].max(), test[1].max())) + 1
-    return Dataset(name or directory.name, train, test, max(n_classes, 2), source=str(directory))
+    paths = {key: _find(directory, stem) for key, stem in FILES.items()}
+    arrays = {key: read_idx(path) for key, path in paths.items()}
+    train = _pair(arrays["train_images"], arrays["train_labels"], str(paths["train_images"]))
+    test = _pair(arrays["test_images"], arrays["test_labels"], str(paths["test_images"]))
+    if train[0].shape[1] != test[0].shape[1]:
+        raise DataError(f"{directory}: training images have {train[0].shape[1]} pixels, test images "
+                        f"{test[0].shape[1]}; the files do not belong together")
+    n_classes = _classes(train, test, f"{directory} labels", DECLARED_CLASSES.get(name))
+    return Dataset(name or directory.name, _labels(train), _labels(test), n_classes, source=str(directory))
 
 
 def from_pickle(path) -> Dataset:
     """Nielsen's mnist.pkl.gz (50,000 training, 10,000 validation, 10,000 test), read safely."""
     train, validation, test = load_mnist_pkl(path)
-    return Dataset("mnist.pkl.gz", train, test, 10, validation=validation, source=str(path))
+    n_classes = _classes(train, test, f"{path} labels")
+    _classes(train, validation, f"{path} labels", n_classes)
+    return Dataset("mnist.pkl.gz", train, test, n_classes, validation=validation, source=str(path))
 
 
 def embedded_dir() -> Path:

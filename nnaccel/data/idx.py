@@ -8,6 +8,8 @@ itself is refused with a DataError that names the file.
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -28,21 +30,64 @@ TYPES = {
 CODES = {dt.newbyteorder("=") if dt.itemsize > 1 else dt: code for code, dt in TYPES.items()}
 
 
-def _raw_bytes(path: Path) -> bytes:
+GZIP_RATIO = 1032  # deflate's largest expansion: no gzip file of n bytes holds more than ~1032·n
+CHUNK = 1 << 20
+
+
+def _open(path: Path):
+    """``path`` opened for reading, or DataError naming why it cannot be."""
     try:
-        data = path.read_bytes()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
-    if data[:2] == b"\x1f\x8b":
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not an IDX file") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check its permissions") from None
+    return f
+
+
+def gunzip(raw, limit: int, name) -> bytearray:
+    """The decompressed members of the gzip data ``raw``, refusing more than ``limit`` bytes.
+
+    Reads in chunks as the data arrives, so a header that lies about its size costs no more
+    memory than the file really expands to.
+    """
+    out = bytearray()
+    rest = raw
+    try:
+        while rest:
+            if rest[:2] != b"\x1f\x8b":
+                if out and not rest.strip(b"\0"):
+                    break  # zero padding after the last member, as gzip(1) accepts
+                raise DataError(f"{name} has bytes after its gzip data; download it again")
+            d = zlib.decompressobj(wbits=31)
+            while rest and not d.eof:
+                out += d.decompress(rest, CHUNK)
+                rest = d.unconsumed_tail
+                if len(out) > limit:
+                    return out  # the caller reports "longer than its header says"
+            if not d.eof:
+                raise DataError(f"{name} is a corrupt or truncated gzip file (it ends early); download it again")
+            rest = d.unused_data
+    except zlib.error as e:
+        raise DataError(f"{name} is a corrupt or truncated gzip file ({e}); download it again") from None
+    return out
+
+
+def read_bytes(path: Path) -> tuple[bytearray, bool]:
+    """(the file's bytes, whether they are gzip-compressed): one buffer of the file's size."""
+    with _open(path) as f:
         try:
-            return gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as e:
-            raise DataError(f"{path} is a corrupt or truncated gzip file ({e}); download it again") from None
-    return data
+            raw = bytearray(os.fstat(f.fileno()).st_size)
+            del raw[f.readinto(raw):]  # in place: a slice would copy the whole file
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    return raw, raw[:2] == b"\x1f\x8b"
 
 
-def parse_idx(data: bytes, name="IDX data") -> np.ndarray:
-    """The array held in ``data`` (the bytes of an uncompressed IDX file)."""
+def _header(data: bytes, name):
+    """(type, dims, header length) of an IDX file's first bytes; DataError on any inconsistency."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DataError(f"{name} is not an IDX file (bad magic number); expected MNIST's IDX format")
     code, ndim = data[2], data[3]
@@ -53,9 +98,17 @@ def parse_idx(data: bytes, name="IDX data") -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f"{name} is truncated inside its header; download it again")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = TYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    return TYPES[code], struct.unpack(f">{ndim}I", data[4:header]), header
+
+
+def _body_bytes(dims, dtype) -> int:
+    return math.prod(dims) * dtype.itemsize  # Python integers: no overflow, however absurd
+
+
+def parse_idx(data, name="IDX data") -> np.ndarray:
+    """The array held in ``data`` (the bytes of an uncompressed IDX file; a bytearray is shared)."""
+    dtype, dims, header = _header(data, name)
+    expected = _body_bytes(dims, dtype)
     actual = len(data) - header
     if actual != expected:
         what = "truncated" if actual < expected else "longer than its header says"
@@ -63,13 +116,29 @@ def parse_idx(data: bytes, name="IDX data") -> np.ndarray:
             f"{name} is {what}: dimensions {list(dims)} need {expected} bytes of values, "
             f"found {actual}; download it again"
         )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1)
 
 
 def read_idx(path) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw; detected from its first bytes)."""
+    """Read an IDX file (``.gz`` or raw; detected from its first bytes).
+
+    The header's sizes are checked against the file's real length before any array is made,
+    and a gzip file is decompressed only as far as its header says it should reach.
+    """
     path = Path(path)
-    return parse_idx(_raw_bytes(path), str(path))
+    raw, compressed = read_bytes(path)
+    if not compressed:
+        return parse_idx(raw, str(path))
+    head = gunzip(raw, 4 + 4 * 255, str(path))[: 4 + 4 * 255] if len(raw) else b""
+    dtype, dims, header = _header(head, str(path))
+    expected = header + _body_bytes(dims, dtype)
+    if expected > GZIP_RATIO * len(raw) + header:
+        raise DataError(
+            f"{path} claims dimensions {list(dims)} ({expected} bytes), more than a gzip file of "
+            f"{len(raw)} bytes can hold; it is corrupt, download it again"
+        )
+    return parse_idx(gunzip(raw, expected, str(path)), str(path))
 
 
 def write_idx(path, array, compress=None):
