@@ -1,0 +1,260 @@
+/* One epoch of mini-batch SGD in one launch: nnaccel's persistent CUDA kernel.
+ *
+ * The book's networks are tiny ([784,30,10], m = 10): a step is a few microseconds of GPU
+ * work, less than the CPU time of one kernel launch. So, like tiny-cuda-nn's "fully fused"
+ * MLP, one thread block keeps a network on-chip and does everything itself: for each
+ * mini-batch it gathers the inputs, runs the feedforward, BP1–BP4 and the update, with
+ * __syncthreads() between the phases, and moves on to the next mini-batch. One launch per
+ * epoch, nothing read back.
+ *
+ * The formulas are network.backprop's and optimizers.sgd_update's (and _sgd_kernel.h's):
+ *   feedforward   zˡ = wˡaˡ⁻¹ + bˡ,  aˡ = f(zˡ)       (σ = ½(1 + tanh(z/2)) as activations.py)
+ *   BP1           δᴸ = aᴸ − y  [⊙ f'(zᴸ) for the quadratic cost]
+ *   BP2           δˡ = (wˡ⁺¹ᵀ δˡ⁺¹) ⊙ f'(zˡ), with the weights from before this step
+ *   BP3, BP4      ∂C/∂bˡ = Σₓ δˡ,  ∂C/∂wˡ = Σₓ δˡ aˡ⁻¹ᵀ   (summed over the mini-batch)
+ *   plain SGD     w → (1 − ηλ/n)w − (η/m)∂C/∂w,  b → b − (η/m)∂C/∂b
+ *   momentum μ    v → μv − η(∂C/∂w / m + (λ/n)w),  w → w + v;  the biases without λ
+ * where m is the size of this mini-batch (the last one may be smaller). f' is written from
+ * a = f(z): σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0], linear' = 1.
+ *
+ * Grid: one block per network. Block k trains member k of a population of K networks of one
+ * shape (params and velocity are K × P, [w¹ b¹ w² b² …] per member as nnaccel.fast.flat_views
+ * lays them out) with its own η, λ, μ; all members see the same data in the same order (the
+ * host's permutation). Block: any multiple of 32 threads (256 on a GPU; 32 in the CPU shim).
+ *
+ * Dynamic shared memory, carved in this order (PersistentEpoch.shared_bytes mirrors it):
+ *   size[0..L], act[0..L]   the layer widths and activation codes (int; act[0] unused)
+ *   w¹ b¹ … wᴸ bᴸ           the member's parameters, when SHARED_WEIGHTS (else they stay
+ *                           in global memory, where the next mini-batch finds them in L2)
+ *   a⁰ a¹ … aᴸ              m × size[l] each: the gathered inputs and every activation
+ *   δ¹ … δᴸ                 m × size[l] each
+ *
+ * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU:
+ * thread/block indices, extern __shared__, __syncthreads, __shfl_xor_sync, expf/exp/tanhf/tanh.
+ */
+
+enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
+
+#define WARP 32
+#define TILE 8 /* examples whose sums one warp carries at once in the feedforward */
+#define MAX_LAYERS 8
+
+__device__ __forceinline__ float exp_(float z) { return expf(z); }
+__device__ __forceinline__ double exp_(double z) { return exp(z); }
+__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
+__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
+
+/* a = f(z) for the elementwise activations (softmax needs the whole row: see the kernel). */
+template <typename T>
+__device__ __forceinline__ T activate(int act, T z)
+{
+    switch (act) {
+    case SIGMOID: /* activations.py's form: no overflow, and exactly 0 or 1 when saturated */
+        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
+    case TANH:
+        return tanh_(z);
+    case RELU:
+        return z > T(0) ? z : T(0);
+    default: /* LINEAR */
+        return z;
+    }
+}
+
+/* f'(z), from a = f(z). */
+template <typename T>
+__device__ __forceinline__ T prime(int act, T a)
+{
+    switch (act) {
+    case SIGMOID:
+        return a * (T(1) - a);
+    case TANH:
+        return T(1) - a * a;
+    case RELU:
+        return a > T(0) ? T(1) : T(0);
+    default: /* LINEAR */
+        return T(1);
+    }
+}
+
+/* An input value: a pixel scaled exactly as DeviceData.x was (pixel / 255 in T), or a float row's own value. */
+template <typename T>
+__device__ __forceinline__ T input_value(unsigned char pixel) { return T(pixel) / T(255); }
+template <typename T>
+__device__ __forceinline__ T input_value(T value) { return value; }
+
+/* The sums over the warp's 32 lanes of each lane's TILE = 8 values, in 9 shuffles instead of
+ * 8 × 5. Each of the first three steps halves what a lane holds: it keeps one half, adds its
+ * partner's copy of that half and hands over the other. Then lane l holds one partial sum, of
+ * value (l / 4) % 8 over 8 lanes, and two more steps add the lanes that hold the same value.
+ * Returns, in every lane l, the warp's sum of v[(l / 4) % 8]. */
+template <typename T>
+__device__ __forceinline__ T warp_sums(T v[TILE], int lane)
+{
+    int held = TILE;
+#pragma unroll
+    for (int offset = WARP / 2; offset >= WARP / TILE; offset /= 2) {
+        held /= 2;
+        const bool upper = lane & offset;
+#pragma unroll
+        for (int t = 0; t < held; t++) {
+            const T keep = upper ? v[t + held] : v[t], give = upper ? v[t] : v[t + held];
+            v[t] = keep + __shfl_xor_sync(0xffffffffu, give, offset);
+        }
+    }
+    for (int offset = WARP / TILE / 2; offset > 0; offset /= 2)
+        v[0] += __shfl_xor_sync(0xffffffffu, v[0], offset);
+    return v[0];
+}
+
+template <typename T, typename Input, bool SHARED_WEIGHTS>
+__global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targets, const long long *perm,
+                          const int *layout, int layers, int n, int m, int quadratic,
+                          const double *eta, const double *lmbda, const double *mu)
+{
+    extern __shared__ __align__(16) unsigned char shared[];
+    const int L = layers, k = blockIdx.x, tid = threadIdx.x, threads = blockDim.x;
+    const int lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
+
+    int *size = reinterpret_cast<int *>(shared), *act = size + L + 1;
+    for (int i = tid; i < 2 * (L + 1); i += threads)
+        size[i] = layout[i];
+    __syncthreads();
+
+    /* Where each layer's numbers live (layers counted from 1 as in the book; a[0] is the input). */
+    long long P = 0;
+    for (int l = 1; l <= L; l++)
+        P += (long long)size[l] * (size[l - 1] + 1);
+    const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
+    T *const mine = params + k * P, *const my_velocity = mu_k != 0.0 ? velocity + k * P : nullptr;
+    T *const buffers = reinterpret_cast<T *>(shared + ((2 * (L + 1) * sizeof(int) + 15) / 16) * 16);
+    T *const weights = SHARED_WEIGHTS ? buffers : mine;
+    T *w[MAX_LAYERS + 1], *b[MAX_LAYERS + 1], *vw[MAX_LAYERS + 1], *vb[MAX_LAYERS + 1];
+    T *a[MAX_LAYERS + 1], *delta[MAX_LAYERS + 1];
+    long long offset = 0;
+    T *next = buffers + (SHARED_WEIGHTS ? P : 0);
+    a[0] = next, next += m * size[0];
+    for (int l = 1; l <= L; l++) {
+        w[l] = weights + offset, vw[l] = my_velocity ? my_velocity + offset : nullptr;
+        offset += (long long)size[l] * size[l - 1];
+        b[l] = weights + offset, vb[l] = my_velocity ? my_velocity + offset : nullptr;
+        offset += size[l];
+        a[l] = next, next += m * size[l];
+    }
+    for (int l = 1; l <= L; l++)
+        delta[l] = next, next += m * size[l];
+
+    if (SHARED_WEIGHTS) { /* the member's parameters move on-chip for the whole epoch */
+        for (long long i = tid; i < P; i += threads)
+            weights[i] = mine[i];
+    }
+    const int nL = size[L];
+
+    for (int start = 0; start < n; start += m) {
+        const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
+
+        /* The mini-batch's inputs into a⁰, rows in the order of the host's permutation; one
+         * thread per input value, consecutive threads on consecutive values of a row. */
+        for (int idx = tid; idx < mb * size[0]; idx += threads) {
+            const int e = idx / size[0], i = idx % size[0];
+            a[0][idx] = input_value<T>(x[perm[start + e] * size[0] + i]);
+        }
+        __syncthreads();
+
+        /* Feedforward, layer by layer: a warp per neuron j; its lanes split the dot products
+         * wⱼ·aˡ⁻¹ₑ over the inputs (stride 32, so a warp reads 32 neighbouring values) for TILE
+         * examples at once, warp_sums adds the lanes' parts, and lanes 0, 4, 8, … write the
+         * TILE values aₑⱼ = f(Σ + bⱼ). */
+        for (int l = 1; l <= L; l++) {
+            const int n_in = size[l - 1], n_out = size[l];
+            for (int j = warp; j < n_out; j += warps) {
+                for (int e0 = 0; e0 < mb; e0 += TILE) {
+                    T sum[TILE];
+                    for (int t = 0; t < TILE; t++)
+                        sum[t] = T(0);
+                    for (int i = lane; i < n_in; i += WARP) {
+                        const T wji = w[l][j * n_in + i];
+#pragma unroll
+                        for (int t = 0; t < TILE; t++)
+                            if (e0 + t < mb)
+                                sum[t] += wji * a[l - 1][(e0 + t) * n_in + i];
+                    }
+                    const T z = warp_sums(sum, lane) + b[l][j];
+                    const int e = e0 + lane / (WARP / TILE);
+                    if (lane % (WARP / TILE) == 0 && e < mb)
+                        a[l][e * n_out + j] = act[l] == SOFTMAX ? z : activate(act[l], z);
+                }
+            }
+            __syncthreads();
+        }
+        if (act[L] == SOFTMAX) { /* one thread per example: aᴸ = e^(z − max z) / Σ e^(z − max z) */
+            for (int e = tid; e < mb; e += threads) {
+                T *row = a[L] + e * nL, top = row[0], total = T(0);
+                for (int j = 1; j < nL; j++)
+                    top = row[j] > top ? row[j] : top;
+                for (int j = 0; j < nL; j++) {
+                    row[j] = exp_(row[j] - top);
+                    total += row[j];
+                }
+                for (int j = 0; j < nL; j++)
+                    row[j] /= total;
+            }
+            __syncthreads();
+        }
+
+        /* BP1, one thread per output value: δᴸ = aᴸ − y (cross-entropy with σ, log-likelihood
+         * with softmax), ⊙ f'(zᴸ) for the quadratic cost; y is read where it lies, through perm. */
+        for (int idx = tid; idx < mb * nL; idx += threads) {
+            const int e = idx / nL, j = idx % nL;
+            const T d = a[L][idx] - targets[perm[start + e] * nL + j];
+            delta[L][idx] = quadratic ? d * prime(act[L], a[L][idx]) : d;
+        }
+        __syncthreads();
+
+        /* BP2, back through the layers, one thread per (example, neuron) of layer l − 1:
+         * δˡ⁻¹ₑᵢ = (Σⱼ wˡⱼᵢ δˡₑⱼ) f'(zˡ⁻¹ₑᵢ). Consecutive threads read consecutive wⱼᵢ; all read
+         * the same δˡₑⱼ. No weight has changed yet. */
+        for (int l = L; l > 1; l--) {
+            const int n_in = size[l - 1], n_out = size[l];
+            for (int idx = tid; idx < mb * n_in; idx += threads) {
+                const int e = idx / n_in, i = idx % n_in;
+                T s = T(0);
+                for (int j = 0; j < n_out; j++)
+                    s += w[l][j * n_in + i] * delta[l][e * n_out + j];
+                delta[l - 1][idx] = s * prime(act[l - 1], a[l - 1][idx]);
+            }
+            __syncthreads();
+        }
+
+        /* BP3, BP4 and the update, one thread per parameter: a weight's gradient
+         * Σₑ δˡₑⱼ aˡ⁻¹ₑᵢ (BP4) and a bias's Σₑ δˡₑⱼ (BP3) are summed over the mini-batch straight
+         * from the δ and a in shared memory, then the parameter (and its velocity) is
+         * updated in place. Each thread touches only its own parameters, so the layers need no
+         * barrier between them; the one at the end keeps the next gather off a⁰. */
+        const T m_ = T(mb), keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb);
+        const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
+        for (int l = 1; l <= L; l++) {
+            const int n_in = size[l - 1], n_out = size[l];
+            for (int idx = tid; idx < n_out * (n_in + 1); idx += threads) {
+                const bool bias = idx >= n_out * n_in; /* the biases come after the weights */
+                const int j = bias ? idx - n_out * n_in : idx / n_in, i = bias ? 0 : idx % n_in;
+                T g = T(0);
+                for (int e = 0; e < mb; e++)
+                    g += delta[l][e * n_out + j] * (bias ? T(1) : a[l - 1][e * n_in + i]);
+                T *p = bias ? &b[l][j] : &w[l][idx];
+                if (mu_k == 0.0) {
+                    *p = bias ? *p - step * g : keep * *p - step * g;
+                } else {
+                    T *v = bias ? &vb[l][j] : &vw[l][idx];
+                    *v = mu_ * *v - eta_ * (bias ? g / m_ : g / m_ + l2 * *p);
+                    *p = *p + *v;
+                }
+            }
+        }
+        __syncthreads();
+    }
+
+    if (SHARED_WEIGHTS) { /* the trained parameters back to global memory, once */
+        for (long long i = tid; i < P; i += threads)
+            mine[i] = weights[i];
+    }
+}
