@@ -1,0 +1,538 @@
+"""``nnaccel sweep``: grid, random or Bayesian (TPE) search on Optuna, shared by many workers.
+
+The study lives in a SQLAlchemy database (a SQLite file by default; PostgreSQL to share it
+between machines). ``--trials N`` is the study's budget: every worker stops once the study
+holds N finished (complete or pruned) trials. Each worker asks for a batch of trials, trains
+those that share a shape and mini-batch size as one population, reports the validation
+accuracy after every epoch (the median pruner stops the poor ones) and tells the results.
+A worker killed with ``kill -9`` stops sending heartbeats; the next worker to look marks its
+trials failed and runs them again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+
+from .errors import NNAccelError
+from .search_space import SearchSpace, hidden_widths
+from .tuning import expand_host, holdout, strip_dataset, train_members
+
+INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
+SPACE_ATTR = "nnaccel_space"
+HEARTBEAT_S = 2  # a killed worker's trials are failed and retried after 2 × this
+SETUP_WAIT_S = 60  # how long a worker waits for the worker that created the study to set it up
+
+
+def add_parser(sub):
+    from .cli import _int, add_model_flags
+
+    p = sub.add_parser("sweep", help="search hyper-parameters on Optuna (grid, random, TPE), many workers")
+    p.add_argument("--storage", default="sqlite:///sweep.db",
+                   help="any SQLAlchemy URL; postgresql://user@host/db shares one study between machines")
+    p.add_argument("--study", default="nnaccel", metavar="NAME", help="the study's name in the storage")
+    p.add_argument("--trials", type=_int, default=20, metavar="N",
+                   help="the study's total budget of finished trials, shared by every worker")
+    p.add_argument("--sampler", default="tpe", choices=["grid", "random", "tpe"])
+    p.add_argument("--grid-points", type=_int, default=3, metavar="K",
+                   help="a grid takes K values of each range (log-spaced for :log) and every listed value")
+    p.add_argument("--eta", default="0.01..10:log", metavar="SPACE", help="lo..hi, lo..hi:log, or a,b,c")
+    p.add_argument("--lmbda", default="0", metavar="SPACE", help="L2 λ, e.g. 0..10")
+    p.add_argument("--momentum", default="0", metavar="SPACE", help="μ, e.g. 0,0.9")
+    p.add_argument("--hidden", default="30", metavar="LIST", help="hidden layers, e.g. 30,100,300x100")
+    p.add_argument("--mini-batch-size", "-m", default="10", metavar="SPACE", help="e.g. 10,32")
+    p.add_argument("--epochs", type=_int, default=10)
+    p.add_argument("--early-stopping", type=_int, metavar="N", help="stop a trial after N epochs without improvement")
+    p.add_argument("--schedule", default="constant", choices=["constant", "halve"],
+                   help="halve: η/2 after --patience epochs without improvement (trials then train one by one)")
+    p.add_argument("--patience", type=_int, default=10, metavar="N")
+    p.add_argument("--expand", choices=["shifts"], help="train on the book's 1-pixel shifts (5× the data)")
+    p.add_argument("--no-prune", dest="prune", action="store_false",
+                   help="run every trial to the end (default: the median pruner stops poor trials per epoch)")
+    p.add_argument("--batch", type=_int, default=8, metavar="K",
+                   help="trials a worker asks for at once; those of one shape and m train as one population")
+    p.add_argument("--jobs", type=_int, default=1, metavar="N", help="local worker processes")
+    p.add_argument("--plot", metavar="DIR", help="Optuna's figures: history, importances, slices")
+    p.add_argument("--save", metavar="FILE", help="retrain the best trial on all training data and save it")
+    p.add_argument("--top", type=_int, default=10, metavar="N", help="rows of the results table")
+    p.add_argument("--validation-size", type=_int, metavar="N",
+                   help="the last N training images score the trials (default: a fifth, at most 10000; "
+                        "the test set is never used)")
+    p.add_argument("--train-size", type=_int, metavar="N", help="train on the first N images only (quick sweeps)")
+    p.add_argument("--seed", type=_int, default=1, help="trial k's network starts from seed S + k")
+    p.add_argument("--quiet", action="store_true", help="print only the results")
+    add_model_flags(p)
+    p.set_defaults(cost="cross-entropy", sizes=None)
+    p.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
+    p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--worker", action="store_true", help=argparse_suppress())
+    p.set_defaults(run=cmd_sweep)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise NNAccelError(INSTALL) from None
+    return optuna
+
+
+# ---- the study ------------------------------------------------------------------------------
+
+def study_description(args, space):
+    """Everything that makes two sweeps comparable, as JSON; a study keeps the first and refuses others."""
+    keys = ("sampler", "epochs", "early_stopping", "schedule", "patience", "expand", "validation_size",
+            "train_size", "dataset", "data", "cost", "hidden_activation", "output_activation", "init",
+            "dtype", "seed")
+    fixed = {k: getattr(args, k) for k in keys}
+    if args.sampler == "grid":
+        fixed["grid_points"] = args.grid_points
+    return json.dumps({**space.settings(), **fixed}, sort_keys=True)
+
+
+def differences(theirs, ours):
+    """'eta 0.1..5:log there, 0.1..6:log here; ...' for two study descriptions."""
+    try:
+        a, b = json.loads(theirs), json.loads(ours)
+    except ValueError:  # not made by this version of nnaccel sweep
+        return theirs[:200]
+    return "; ".join(f"{k} {a.get(k)} there, {b.get(k)} here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
+def open_storage(optuna, url):
+    """Optuna's RDBStorage with heartbeats and retries; NNAccelError in one line if unreachable."""
+    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+
+    engine = {}
+    if url.startswith("postgresql"):
+        engine = {"connect_args": {"connect_timeout": 10}}
+    elif url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 120}}  # wait for the other workers' writes
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeats are "experimental" in Optuna
+            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                              heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3))
+    except ImportError as error:
+        raise NNAccelError(f"--storage {url}: {error}; for PostgreSQL: pip install 'psycopg[binary]'") from None
+    except Exception as error:  # SQLAlchemy's errors for a bad URL, a refused connection, a bad path
+        reason = re.sub(r" \(Background on this error.*", "", " ".join(str(error).split()))[:200]
+        raise NNAccelError(f"cannot open --storage {url}: {reason}; check the URL and that the server is up") from None
+
+
+def open_study(optuna, storage, name, description, sampler, pruner, grid=None):
+    """Create the study (and enqueue the grid) or load it and check it has this search space."""
+    try:
+        study = optuna.create_study(storage=storage, study_name=name, direction="maximize",
+                                    sampler=sampler, pruner=pruner)
+        for params in grid or ():
+            study.enqueue_trial(params, skip_if_exists=False)
+        study.set_user_attr(SPACE_ATTR, description)  # last: the study is ready
+        return study
+    except optuna.exceptions.DuplicatedStudyError:
+        pass
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    deadline = time.monotonic() + SETUP_WAIT_S
+    while SPACE_ATTR not in study.user_attrs:
+        if time.monotonic() > deadline:
+            raise NNAccelError(f"study {name!r} was created but never set up (its worker died?); "
+                               "use another --study name")
+        time.sleep(0.5)
+    theirs = study.user_attrs[SPACE_ATTR]
+    if theirs != description:
+        raise NNAccelError(f"study {name!r} already exists with another search space "
+                           f"({differences(theirs, description)}); use another --study name or the same flags")
+    return study
+
+
+def make_sampler(optuna, kind, seed):
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return optuna.samplers.RandomSampler(seed=seed)  # grid: the enqueued points come first
+
+
+def counts(study):
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    by = defaultdict(int)
+    for t in trials:
+        by[t.state] += 1
+    finished = by[TrialState.COMPLETE] + by[TrialState.PRUNED]
+    return finished, by[TrialState.RUNNING], by[TrialState.WAITING]
+
+
+def within_budget(study, trial, budget):
+    """Whether ``trial`` is among the first ``budget`` trials that are not failed, by number.
+
+    Trials only ever leave that list (when they fail) or join it at its end, so a trial let in
+    stays in, and never more than ``budget`` trials finish.
+    """
+    from optuna.trial import TrialState
+
+    alive = [t.number for t in study.get_trials(deepcopy=False)
+             if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)]
+    return trial.number in sorted(alive)[:budget]
+
+
+class Heartbeat:
+    """Records a heartbeat for each of this worker's running trials every HEARTBEAT_S seconds."""
+
+    def __init__(self, storage):
+        self.storage, self.trial_ids = storage, set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        while not self._stop.wait(HEARTBEAT_S):
+            for trial_id in list(self.trial_ids):
+                try:
+                    self.storage.record_heartbeat(trial_id)
+                except Exception:  # a finished trial, a busy database: the next beat retries
+                    pass
+
+    def add(self, trial_id):
+        """Beat for this trial from now on; the first beat now, so that it can go stale at once."""
+        self.storage.record_heartbeat(trial_id)
+        self.trial_ids.add(trial_id)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# ---- one worker -----------------------------------------------------------------------------
+
+def load_data(args):
+    """(dataset, training, validation): the validation split is the last N training images."""
+    from .data import load_dataset
+
+    dataset = strip_dataset(load_dataset(args.dataset, args.data), getattr(args, "classes", None))
+    if args.validation_size is None:
+        args.validation_size = min(10000, len(dataset.train[1]) // 5)
+    train, validation = holdout(dataset.train, args.validation_size)
+    if args.train_size:
+        train = (train[0][:args.train_size], train[1][:args.train_size])
+    return dataset, expand_host(train, args.expand), validation
+
+
+def model_options(args):
+    hidden = args.hidden_activation
+    hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden
+    return {"cost": args.cost, "hidden_activation": hidden, "output_activation": args.output_activation,
+            "init": args.init, "device": args.device, "backend": args.backend, "dtype": args.dtype}
+
+
+def run_worker(args, study, space, budget, data, out):
+    """Ask, train and tell until the study holds ``budget`` finished trials; return how many ran here."""
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    dataset, train, validation = data
+    n_val = len(validation[1])
+    storage = study._storage
+    ran = 0
+    with Heartbeat(storage) as heart:
+        while True:
+            fail_stale_trials(study)  # a killed worker's trials: failed, and enqueued again
+            finished, running, waiting = counts(study)
+            if finished >= budget:
+                return ran
+            free = budget - finished - running
+            if args.sampler == "grid" and waiting == 0:
+                if running == 0:
+                    out(f"nnaccel: the grid is done ({finished} trials)") if not args.quiet else None
+                    return ran
+                free = 0  # a running trial may still fail and come back
+            if free <= 0:
+                time.sleep(HEARTBEAT_S / 2)
+                continue
+            batch = []
+            for _ in range(min(free, args.batch)):
+                trial = study.ask()
+                heart.add(trial._trial_id)
+                fixed = "fixed_params" in storage.get_trial_system_attrs(trial._trial_id)
+                if (args.sampler == "grid" and not fixed) or not within_budget(study, trial, budget):
+                    study.tell(trial, state=TrialState.FAIL)  # over the budget: never run
+                    heart.trial_ids.discard(trial._trial_id)
+                    continue
+                params = space.suggest(trial)
+                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                batch.append((trial, params))
+            groups = defaultdict(list)
+            for trial, params in batch:
+                groups[(params["hidden"], params["mini_batch_size"])].append((trial, params))
+            for (hidden, m), members in groups.items():
+                run_group(args, study, dataset, train, validation, n_val, hidden, m, members, out)
+                for trial, _ in members:
+                    heart.trial_ids.discard(trial._trial_id)
+                ran += len(members)
+
+
+def run_group(args, study, dataset, train, validation, n_val, hidden, m, members, out):
+    """Train trials of one shape and m as one population, report every epoch, tell the results."""
+    from optuna.trial import TrialState
+
+    sizes = [dataset.n_pixels, *hidden_widths(hidden), dataset.n_classes]
+    configs = [{"seed": args.seed + trial.number, "eta": p["eta"], "lmbda": p["lmbda"],
+                "momentum": p["momentum"]} for trial, p in members]
+    pruned = set()
+
+    def report(epoch, records):
+        stop = []
+        for record in records:
+            i = record["member"]
+            accuracy = record.get("evaluation_accuracy")
+            if accuracy is None or i in pruned:
+                continue
+            trial = members[i][0]
+            trial.report(accuracy / n_val, epoch)
+            if args.prune and trial.should_prune():
+                pruned.add(i)
+                stop.append(i)
+        return stop
+
+    histories, _ = train_members(sizes, configs, train, validation, args.epochs, m,
+                                 model=model_options(args), early_stopping=args.early_stopping,
+                                 schedule=args.schedule, patience=args.patience, callback=report)
+    for i, ((trial, params), history) in enumerate(zip(members, histories)):
+        accuracies = history.evaluation_accuracy
+        best = max(accuracies) / n_val if accuracies else 0.0
+        epoch = accuracies.index(max(accuracies)) if accuracies else -1
+        trial.set_user_attr("best_epoch", epoch)
+        trial.set_user_attr("epochs_run", len(accuracies))
+        trial.set_user_attr("seed", configs[i]["seed"])
+        if history.stopped:
+            trial.set_user_attr("stopped", history.stopped[:200])
+        if i in pruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            verdict = "pruned"
+        else:
+            study.tell(trial, best)
+            verdict = "done"
+        if not args.quiet:
+            out(f"trial {trial.number}: {format_params(params)} -> {100 * best:.2f} % "
+                f"(best epoch {epoch}, {verdict})")
+
+
+def format_params(params):
+    return (f"hidden {params['hidden']}, m {params['mini_batch_size']}, eta {params['eta']:.4g}, "
+            f"lmbda {params['lmbda']:.4g}, momentum {params['momentum']:.3g}")
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+def check_args(args):
+    if args.trials < 1:
+        raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
+    for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
+        if getattr(args, flag) < 1:
+            raise NNAccelError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be ≥ 1")
+    if args.save:
+        from .cli import check_writable
+
+        check_writable(args.save, "--save")
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+
+
+def worker_command(args):
+    """The command line of one local worker process for ``--jobs``."""
+    cmd = [sys.executable, "-m", "nnaccel", "sweep", "--worker", "--jobs", "1"]
+    for key, value in sorted(vars(args).items()):
+        if key in ("run", "command", "jobs", "worker", "plot", "save", "sizes", "func") or value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            if key == "prune" and not value:
+                cmd.append("--no-prune")
+            elif key == "quiet" and value:
+                cmd.append("--quiet")
+            continue
+        if isinstance(value, list):
+            cmd += [flag, *map(str, value)]
+        else:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def cmd_sweep(args, out=print):
+    import warnings
+
+    optuna = require_optuna()
+    # Heartbeats and fail_stale_trials are "experimental", and meant for study.optimize; this
+    # worker records its own heartbeats, which is what they need.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+    space = SearchSpace.parse(args.eta, args.lmbda, args.momentum, args.hidden, args.mini_batch_size)
+    check_args(args)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = load_data(args)  # before the storage: bad input leaves nothing behind
+    storage = open_storage(optuna, args.storage)
+    grid = space.grid(args.grid_points) if args.sampler == "grid" else None
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2) if args.prune \
+        else optuna.pruners.NopPruner()
+    study = open_study(optuna, storage, args.study, study_description(args, space),
+                       make_sampler(optuna, args.sampler, None), pruner, grid)
+    if args.jobs > 1:
+        workers = [subprocess.Popen(worker_command(args)) for _ in range(args.jobs)]
+        codes = [w.wait() for w in workers]
+        if any(codes):
+            raise NNAccelError(f"a worker exited with code {max(codes)}; see its message above")
+    else:
+        if not args.quiet:
+            out(f"nnaccel: study {args.study!r} in {args.storage}: {space.describe()}, "
+                f"{args.trials} trials in all, {args.sampler} sampler"
+                + (f" ({len(grid)} grid points)" if grid else "")
+                + f", {len(data[1][1])} training / {len(data[2][1])} validation images")
+        run_worker(args, study, space, args.trials, data, out)
+    if args.worker:
+        return 0
+    print_table(study, args.top, out)
+    if args.plot:
+        plot_study(optuna, study, args.plot, out)
+    if args.save:
+        retrain_best(args, study, out)
+    return 0
+
+
+def completed(study):
+    from optuna.trial import TrialState
+
+    return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+                  key=lambda t: -t.value)
+
+
+def print_table(study, top, out):
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    states = defaultdict(int)
+    for t in trials:
+        states[t.state.name.lower()] += 1
+    out(f"study {study.study_name!r}: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    best = completed(study)[:top]
+    if not best:
+        return
+    out(f"{'trial':>5}  {'hidden':>9}  {'m':>4}  {'eta':>9}  {'lmbda':>9}  {'momentum':>8}  "
+        f"{'epoch':>5}  validation")
+    for t in best:
+        p = t.params
+        out(f"{t.number:>5}  {p['hidden']:>9}  {p['mini_batch_size']:>4}  {p['eta']:>9.4g}  "
+            f"{p['lmbda']:>9.4g}  {p['momentum']:>8.3g}  {t.user_attrs.get('best_epoch', -1):>5}  "
+            f"{100 * t.value:.2f} %")
+
+
+def plot_study(optuna, study, folder, out):
+    """Optuna's matplotlib figures: optimisation history, parameter importances, slices."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(folder, exist_ok=True)
+    figures = {"history": optuna.visualization.matplotlib.plot_optimization_history,
+               "importances": optuna.visualization.matplotlib.plot_param_importances,
+               "slices": optuna.visualization.matplotlib.plot_slice}
+    for name, draw in figures.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's "experimental" warnings
+            try:
+                draw(study)
+            except (ValueError, RuntimeError) as error:  # e.g. importances need 2+ varied params
+                out(f"nnaccel: no {name} figure: {error}")
+                plt.close("all")
+                continue
+        path = os.path.join(folder, f"{name}.png")
+        plt.gcf().savefig(path, dpi=100, bbox_inches="tight")
+        plt.close("all")
+        out(f"nnaccel: plotted {path}")
+
+
+def train_command(args, sizes, params, epochs, seed, validation):
+    """The ``nnaccel train`` command that trains this configuration."""
+    parts = ["nnaccel", "train", "--dataset", args.dataset]
+    if args.data:
+        parts += ["--data", args.data]
+    parts += ["--sizes", *map(str, sizes)]
+    parts += ["--cost", args.cost, "--hidden-activation", *args.hidden_activation,
+              "--output-activation", args.output_activation, "--eta", f"{params['eta']:.6g}",
+              "--lmbda", f"{params['lmbda']:.6g}", "--momentum", f"{params['momentum']:.6g}",
+              "-m", str(params["mini_batch_size"]), "--epochs", str(epochs), "--seed", str(seed)]
+    if args.schedule != "constant":
+        parts += ["--schedule", args.schedule, "--patience", str(args.patience)]
+    if args.expand:
+        parts += ["--expand", args.expand]
+    if validation:
+        parts += ["--validation-size", str(validation)]
+    if args.dtype != "float32":
+        parts += ["--dtype", args.dtype]
+    return parts
+
+
+def retrain_best(args, study, out):
+    """Train the best trial's configuration again, on all the training data, and save it.
+
+    With a constant η it trains for the trial's best number of epochs on train + validation;
+    the halving schedule needs the validation images, so it keeps the split. The test set is
+    scored once, at the end.
+    """
+    from .data import load_dataset
+    from .network import Network
+    from .trainer import train
+
+    best = completed(study)
+    if not best:
+        raise NNAccelError(f"study {study.study_name!r} has no completed trial to save; run more --trials")
+    trial = best[0]
+    params = trial.params
+    dataset = strip_dataset(load_dataset(args.dataset, args.data), getattr(args, "classes", None))
+    seed = trial.user_attrs.get("seed", args.seed + trial.number)
+    sizes = [dataset.n_pixels, *hidden_widths(params["hidden"]), dataset.n_classes]
+    net = Network(sizes, seed=seed, **model_options(args))
+    if args.schedule == "constant":
+        epochs = trial.user_attrs.get("best_epoch", args.epochs - 1) + 1
+        train_data, evaluation, validation = expand_host(dataset.train, args.expand), None, 0
+    else:
+        epochs, validation = args.epochs, args.validation_size
+        train_data, evaluation = holdout(dataset.train, validation)
+        train_data = expand_host(train_data, args.expand)
+    command = train_command(args, sizes, params, epochs, seed, validation)
+    out(f"nnaccel: retraining trial {trial.number} ({100 * trial.value:.2f} % on validation): "
+        + " ".join(command))
+    train(net, train_data, epochs, params["mini_batch_size"], params["eta"], lmbda=params["lmbda"],
+          momentum=params["momentum"], evaluation_data=evaluation, schedule=args.schedule,
+          patience=args.patience)
+    correct = net.accuracy(dataset.test)
+    out(f"Test accuracy: {correct} / {len(dataset.test[1])} ({100.0 * correct / len(dataset.test[1]):.2f} %)")
+    net.save(args.save)
+    out(f"nnaccel: saved the model to {args.save}")
+    return {"trial": trial.number, "validation_accuracy": trial.value, "params": params, "epochs": epochs,
+            "seed": seed, "test_accuracy": correct / len(dataset.test[1]), "command": command}
+

@@ -1,0 +1,204 @@
+"""nnaccel sweep: the search space from the command line, bad input in one line, and two
+worker processes sharing one study on a SQLite file, one of them killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from nnaccel.errors import NNAccelError
+from nnaccel.search_space import Choice, Range, SearchSpace, parse_dimension
+from nnaccel.tuning import holdout, select_classes
+
+# ---- the search space ---------------------------------------------------------------------
+
+
+def test_a_log_range_grid_is_evenly_spaced_in_log():
+    assert parse_dimension("0.01..10:log", "--eta") == Range(0.01, 10.0, log=True)
+    assert Range(0.01, 10.0, log=True).grid(4) == [0.01, 0.1, 1.0, 10.0]
+    assert Range(0.0, 10.0).grid(3) == [0.0, 5.0, 10.0]
+
+
+def test_a_comma_list_is_a_choice_and_one_value_is_fixed():
+    assert parse_dimension("10,32", "--mini-batch-size", integer=True) == Choice((10, 32))
+    assert parse_dimension("0.5", "--eta") == Choice((0.5,))
+
+
+def test_the_grid_is_every_combination():
+    space = SearchSpace.parse(eta="0.1..10:log", lmbda="0,1", hidden="30,100x30", mini_batch_size="10")
+    grid = space.grid(3)
+    assert len(grid) == 3 * 2 * 2
+    assert {p["hidden"] for p in grid} == {"30", "100x30"}
+    assert sorted({p["eta"] for p in grid}) == [0.1, 1.0, 10.0]
+
+
+@pytest.mark.parametrize("flag, text", [
+    ("--eta", "1..0.1"), ("--eta", "0..1:log"), ("--eta", "a..b"), ("--eta", "0.1..1:ln"),
+    ("--eta", "0"), ("--lmbda", "-1..1"), ("--eta", "1,,2"), ("--eta", ""), ("--eta", "nan"),
+])
+def test_a_malformed_range_names_the_flag_and_an_example(flag, text):
+    with pytest.raises(NNAccelError, match=flag) as error:
+        parse_dimension(text, flag, positive=flag == "--eta")
+    assert "e.g." in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("hidden", ["30,", "x30", "30x0", "a"])
+def test_malformed_hidden_layers(hidden):
+    with pytest.raises(NNAccelError, match="--hidden"):
+        SearchSpace.parse(hidden=hidden)
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def test_select_classes_keeps_the_classes_and_relabels_them_in_order():
+    x = np.arange(12, dtype=np.uint8).reshape(6, 2)
+    labels = np.array([0, 7, 1, 7, 2, 1])
+    sx, sy = select_classes((x, labels), [7, 1])
+    assert sy.tolist() == [0, 1, 0, 1]  # 7 -> 0, 1 -> 1
+    assert sx.tolist() == x[[1, 2, 3, 5]].tolist()
+    with pytest.raises(NNAccelError, match="no images of class 5"):
+        select_classes((x, labels), [1, 5])
+    with pytest.raises(NNAccelError, match="two or more"):
+        select_classes((x, labels), [1])
+
+
+def test_the_validation_split_is_the_last_images():
+    x, labels = np.arange(10).reshape(10, 1), np.arange(10)
+    (tx, ty), (vx, vy) = holdout((x, labels), 3)
+    assert ty.tolist() == list(range(7)) and vy.tolist() == [7, 8, 9]
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+optuna = pytest.importorskip("optuna", reason="nnaccel sweep needs the optional extra nnaccel[sweep]")
+
+TINY = ["--dataset", "mnist-10k", "--train-size", "300", "--validation-size", "300", "--hidden", "5",
+        "--epochs", "2", "--quiet"]
+
+
+def nnaccel(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "nnaccel", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line_error(result, *words):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    one_line_error(nnaccel("sweep", "--storage", url, "--eta", "1..0.1", *TINY), "--eta", "lo < hi")
+    one_line_error(nnaccel("sweep", "--storage", url, "--sampler", "cmaes", *TINY), "--sampler")
+    one_line_error(nnaccel("sweep", "--storage", "postgresql://nobody@127.0.0.1:1/none", *TINY),
+                   "cannot open --storage")
+    one_line_error(nnaccel("sweep", "--storage", f"sqlite:///{tmp_path}/missing/s.db", *TINY),
+                   "cannot open --storage")
+    assert not os.path.exists(tmp_path / "s.db")  # nothing half-written
+    ok = nnaccel("sweep", "--storage", url, "--study", "a", "--trials", "1", "--eta", "0.5..1", *TINY)
+    assert ok.returncode == 0, ok.stderr
+    one_line_error(nnaccel("sweep", "--storage", url, "--study", "a", "--trials", "1", "--eta", "0.5..2", *TINY),
+                   "another search space", "eta 0.5..1 there, 0.5..2 here")
+
+
+def test_without_optuna_sweep_says_how_to_install_it(monkeypatch, capsys):
+    import builtins
+
+    from nnaccel import cli
+
+    real_import = builtins.__import__
+
+    def no_optuna(name, *args, **kwargs):
+        if name == "optuna" or name.startswith("optuna."):
+            raise ImportError("No module named 'optuna'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_optuna)
+    assert cli.main(["sweep", *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'nnaccel[sweep]'" in err[0]
+
+
+# ---- two workers, one study -------------------------------------------------------------------
+
+GRID = ["--sampler", "grid", "--eta", "0.5,1,2,3", "--lmbda", "0,1", "--hidden", "8",
+        "--batch", "1", "--no-prune", "--dataset", "mnist-10k", "--train-size", "2000",
+        "--validation-size", "500", "--epochs", "6"]
+N_GRID = 8
+
+
+def study_trials(url, name):
+    storage = optuna.storages.RDBStorage(url)
+    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+
+
+def wait_for_running_trial_of(url, name, pid, worker, timeout=90):
+    """Poll the study until worker ``pid`` has a trial running; fail if the worker ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            pytest.fail(f"the worker ended before it ran a trial: {worker.stderr.read()}")
+        try:
+            for t in study_trials(url, name):
+                if t.state.name == "RUNNING" and t.user_attrs.get("worker", "").endswith(f":{pid}"):
+                    return t
+        except (KeyError, optuna.exceptions.OptunaError, Exception):  # not created yet
+            pass
+        time.sleep(0.05)
+    pytest.fail("no trial started in time")
+
+
+def two_workers_one_killed(url, name="kill9"):
+    """Start two workers on one grid study, SIGKILL the first mid-trial; check the study."""
+    command = [sys.executable, "-m", "nnaccel", "sweep", "--storage", url, "--study", name,
+               "--trials", str(N_GRID), *GRID]
+    victim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    survivor = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = wait_for_running_trial_of(url, name, victim.pid, victim)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    out, err = survivor.communicate(timeout=180)
+    assert survivor.returncode == 0, err
+
+    trials = study_trials(url, name)
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == N_GRID  # the budget, exactly
+    points = [(t.params["eta"], t.params["lmbda"]) for t in finished]
+    assert len(set(points)) == N_GRID  # every grid point once, none twice
+    states = {t.number: t.state.name for t in trials}
+    assert states[killed.number] == "FAIL"  # the killed worker's trial, failed by the survivor...
+    retried = [t for t in finished if t.system_attrs.get("failed_trial") == killed.number]  # Optuna's retry mark
+    assert len(retried) == 1 and retried[0].params == killed.params  # ...and run again, once
+    assert all(np.isfinite(t.value) and 0 < t.value <= 1 for t in finished if t.state.name == "COMPLETE")
+    assert "study 'kill9'" in out and f"{N_GRID} complete" in out
+    return trials
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_sqlite_file_share_the_budget_and_survive_kill_9(tmp_path):
+    two_workers_one_killed(f"sqlite:///{tmp_path}/sweep.db")
+
+
+@pytest.mark.slow
+def test_jobs_runs_local_workers_that_share_the_budget(tmp_path):
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    result = nnaccel("sweep", "--storage", url, "--study", "jobs", "--trials", "5", "--jobs", "2",
+                     "--sampler", "random", "--eta", "0.1..3:log", "--hidden", "5,6", "--batch", "2",
+                     *TINY[:-1], timeout=180)
+    assert result.returncode == 0, result.stderr
+    trials = study_trials(url, "jobs")
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 5
+    workers = {t.user_attrs["worker"] for t in trials if t.state.name == "COMPLETE"}
+    assert len(workers) >= 1
+    assert "validation" in result.stdout  # the results table
