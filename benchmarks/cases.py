@@ -64,15 +64,26 @@ def eta_for(cost):
     return 3.0 if cost == "quadratic" else 0.5
 
 
-def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, fused=True):
+def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, path=None):
+    """One epoch through nnaccel: the path choose() picks (path None), the generic one ("generic"),
+    or the registered class of that name; None where that class does not apply or fails its self-check."""
     import nnaccel
     from nnaccel import fast
-    from nnaccel.epoch import EpochOptions
+    from nnaccel.epoch import EpochOptions, GenericEpoch
     from nnaccel.optimizers import SGDState
 
     net = nnaccel.Network(sizes, cost=cost, device=device, backend=backend, dtype=dtype, seed=0)
     d = net.data((x, y))
-    step = fast.choose(net, EpochOptions(m, eta_for(cost)), fused)
+    options = EpochOptions(m, eta_for(cost))
+    if path is None:
+        step = fast.choose(net, options)
+    elif path == "generic":
+        step = GenericEpoch(net, options)
+    else:
+        cls = next((c for c in fast.REGISTRY.get(net.backend.name, ()) if c.__name__ == path), None)
+        if cls is None or not cls.applies(net, options) or (cls.selfcheck and not fast.selfcheck.verified(cls, net, options)):
+            return None
+        step = cls(net, options)
     sync = _sync(net.backend)
 
     def run():
@@ -114,10 +125,11 @@ def book_runner(sizes, m, cost, x, y):
     return lambda: net.SGD(data, 1, m, eta)
 
 
-def torch_runner(device, sizes, m, cost, dtype, x, y):
+def torch_runner(device, sizes, m, cost, dtype, x, y, graphs=False):
+    """PyTorch eager, or (graphs=True, CUDA only) each step captured once in a torch.cuda.CUDAGraph."""
     import torch
 
-    from benchmarks.peers.torch_sgd import epoch, make
+    from benchmarks.peers.torch_sgd import epoch, graphed_epoch, make
 
     model, loss_fn = make(sizes, cost, dtype, device)
     opt = torch.optim.SGD(model.parameters(), lr=eta_for(cost))
@@ -125,9 +137,13 @@ def torch_runner(device, sizes, m, cost, dtype, x, y):
     xt = torch.as_tensor(x, device=device).to(tdtype) / 255.0
     yt = torch.nn.functional.one_hot(torch.as_tensor(y, device=device), sizes[-1]).to(tdtype)
     sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+    step = graphed_epoch(model, loss_fn, opt, xt, yt, m) if graphs else None
 
     def run():
-        epoch(model, loss_fn, opt, xt, yt, m)
+        if step is not None:
+            step()
+        else:
+            epoch(model, loss_fn, opt, xt, yt, m)
         sync()
 
     return run

@@ -32,7 +32,8 @@ def rows(targets):
             for lowered, resources in compiled.functions.items():
                 row = {"kernel": names.get(lowered, lowered), "kind": t.kind, "detail": t.detail, "arch": f"sm_{arch}"}
                 row.update(asdict(resources))
-                row["problems"] = nvrtc.limit_problems(row["kernel"], resources, arch, t.dynamic_shared)
+                row["threads"] = t.threads
+                row["problems"] = nvrtc.limit_problems(row["kernel"], resources, arch, t.dynamic_shared, t.threads)
                 out.append(row)
     return out
 

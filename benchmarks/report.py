@@ -34,6 +34,33 @@ def _fmt(seconds):
     return f"{seconds:.3g}"
 
 
+def api_lines(table):
+    """The API-path goals (issue 8): API with float inputs vs the CLI's uint8 path and the naive loop."""
+    for key, impls in table.items():
+        api, cli, naive = (impls.get(k) for k in ("nnaccel-api-float32", "nnaccel-cli-uint8", "peer-naive-numpy"))
+        if key[0] == "api-book-30" and api and cli and naive:
+            return ["", f"Python API with float32 inputs, {list(key[2])} m = {key[3]}: {_fmt(api)} s per epoch, "
+                        f"{api / cli:.2f} × the CLI's uint8 path ({_fmt(cli)} s; goal ≤ 1.10) and "
+                        f"{api / naive:.2f} × the naive whole-batch NumPy loop ({_fmt(naive)} s; goal ≤ 0.50)."]
+    return []
+
+
+GPU_GOALS = [  # (config, versus, at least): issue 8's goals for the persistent kernel
+    ("book-30", "nnaccel-numpy", 5.0), ("book-30", "peer-torch-cuda", 30.0), ("book-100", "nnaccel-numpy", 3.0)]
+
+
+def gpu_goal_lines(table):
+    """The persistent kernel's speed-ups over the C kernel (CPU) and PyTorch CUDA eager, float32."""
+    lines = []
+    for config, versus, goal in GPU_GOALS:
+        for key, impls in table.items():
+            ours, theirs = impls.get("nnaccel-cupy-persistent"), impls.get(versus)
+            if key[0] == config and key[1] == "float32" and ours and theirs:
+                lines.append(f"- {list(key[2])} m = {key[3]}: the CUDA persistent kernel is {theirs / ours:.1f} × "
+                             f"faster than {versus} (goal ≥ {goal:g} ×: {'met' if theirs / ours >= goal else 'not met'})")
+    return ["", "GPU goals (float32):", ""] + lines if lines else []
+
+
 def render(doc) -> str:
     table, flops = rows(doc)
     machine = doc.get("machine_info", {})
@@ -57,6 +84,7 @@ def render(doc) -> str:
                 str(list(sizes)), str(m), cost, dtype, impl, _fmt(seconds), f"{EPOCH / seconds:,.0f}",
                 f"{book / seconds:.1f}" if book else "", f"{torch / seconds:.2f}" if torch else "",
                 f"{tflops:.3f}" if len(sizes) > 3 else "", share]) + " |")
+    out += api_lines(table) + gpu_goal_lines(table)
     memory = [b["extra_info"] for b in doc["benchmarks"] if "peak_extra_mb" in b["extra_info"]]
     if memory:
         out += ["", "Peak host memory during one epoch of [784, 30, 10], beyond the data set already in memory:", ""]

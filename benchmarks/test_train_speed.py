@@ -2,30 +2,55 @@
 
 Run in full by hand:  python -m pytest benchmarks --benchmark-json=benchmarks/results/NAME.json
 then:                 python -m benchmarks.report benchmarks/results/NAME.json
+
+``NNACCEL_BENCH_IMPLS=impl,impl:config+config,…`` times only those rows (``nnaccel selftest``
+picks the GPU rows and the C kernel's row on the book's networks this way).
 """
+
+import os
 
 import pytest
 
 from benchmarks import cases
 
+# (row name, device, library it needs, the nnaccel path it forces: a class name in
+# nnaccel.fast.REGISTRY, "generic", or None for what choose() picks)
 IMPLS = [
-    ("nnaccel-numpy", "cpu", None),
-    ("nnaccel-numpy-generic", "cpu", None),
-    ("nnaccel-torch-cpu", "cpu", "torch"),
-    ("nnaccel-cupy", "cuda", "cupy"),
-    ("nnaccel-torch-cuda", "cuda", "torch"),
-    ("peer-book-loop", "cpu", None),
-    ("peer-naive-numpy", "cpu", None),
-    ("peer-torch-cpu", "cpu", "torch"),
-    ("peer-torch-cuda", "cuda", "torch"),
-    ("ceiling-matmul-numpy", "cpu", None),
-    ("ceiling-matmul-cupy", "cuda", "cupy"),
+    ("nnaccel-numpy", "cpu", None, None),
+    ("nnaccel-numpy-generic", "cpu", None, "generic"),
+    ("nnaccel-torch-cpu", "cpu", "torch", None),
+    ("nnaccel-cupy-persistent", "cuda", "cupy", "PersistentEpoch"),
+    ("nnaccel-cupy-fused", "cuda", "cupy", "CupyEpoch"),
+    ("nnaccel-cupy-generic", "cuda", "cupy", "generic"),
+    ("nnaccel-torch-cuda", "cuda", "torch", None),
+    ("peer-book-loop", "cpu", None, None),
+    ("peer-naive-numpy", "cpu", None, None),
+    ("peer-torch-cpu", "cpu", "torch", None),
+    ("peer-torch-cuda", "cuda", "torch", None),
+    ("peer-torch-cuda-graphs", "cuda", "torch", None),
+    ("ceiling-matmul-numpy", "cpu", None, None),
+    ("ceiling-matmul-cupy", "cuda", "cupy", None),
 ]
+
+
+def selected(spec):
+    """{row name: set of configs or None (all)} from NNACCEL_BENCH_IMPLS, or None: every row."""
+    if not spec:
+        return None
+    out = {}
+    for item in spec.split(","):
+        name, _, configs = item.strip().partition(":")
+        out[name] = set(configs.split("+")) if configs else None
+    return out
+
+
+SELECTED = selected(os.environ.get("NNACCEL_BENCH_IMPLS"))
 PARAMS = [
     pytest.param(name, sizes, m, cost, dtype, examples, impl, id=f"{name}-{dtype}-{impl[0]}")
     for name, sizes, m, cost, dtypes, examples in cases.CONFIGS
     for dtype in dtypes
     for impl in IMPLS
+    if SELECTED is None or (impl[0] in SELECTED and (SELECTED[impl[0]] is None or name in SELECTED[impl[0]]))
 ]
 
 _DATA = {}
@@ -40,7 +65,7 @@ def _data():
 
 @pytest.mark.parametrize("config,sizes,m,cost,dtype,examples,impl", PARAMS)
 def test_epoch(benchmark, config, sizes, m, cost, dtype, examples, impl):
-    name, device, needs = impl
+    name, device, needs, path = impl
     book_net = config.startswith("book")
     if needs == "torch" and not cases.have("torch"):
         pytest.skip("PyTorch not installed")
@@ -56,11 +81,15 @@ def test_epoch(benchmark, config, sizes, m, cost, dtype, examples, impl):
     x, y = x_all[:examples], y_all[:examples]
 
     if name.startswith("nnaccel"):
-        run = cases.nnaccel_runner(needs, device, sizes, m, cost, dtype, x, y, fused=not name.endswith("generic"))
+        run = cases.nnaccel_runner(needs, device, sizes, m, cost, dtype, x, y, path=path)
+        if run is None:
+            pytest.skip(f"{path} does not apply to this network, or turned itself off (see its warning)")
     elif name == "peer-book-loop":
         run = cases.book_runner(sizes, m, cost, x, y)
     elif name == "peer-naive-numpy":
         run = cases.naive_runner(sizes, m, cost, dtype, x, y)
+    elif name == "peer-torch-cuda-graphs":
+        run = cases.torch_runner(device, sizes, m, cost, dtype, x, y, graphs=True)
     elif name.startswith("peer-torch"):
         run = cases.torch_runner(device, sizes, m, cost, dtype, x, y)
     else:
