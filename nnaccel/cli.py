@@ -547,6 +547,7 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_expe
 
 def main(argv=None):
     """Run one command; every failure is one line on stderr and an exit code (see the module's doc)."""
+    program = argv is None  # the whole process, not a call from Python
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -555,6 +556,13 @@ def main(argv=None):
         return EXIT_USAGE
     if args.command == "train":  # which flags were typed, not defaulted: --resume refuses conflicts
         args.typed = typed_flags(argv[argv.index("train") + 1:])
+    if program:  # what GUARD gives back when the command ends: the process exits then, with nothing to stop
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+    return _main(args)
+
+
+def _main(args):
     with GUARD, warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         # NumPy's overflow and invalid-value warnings come before a divergence, which is reported itself
