@@ -54,7 +54,7 @@ def _compile_all(targets, arch):
             if name not in compiled.functions:
                 problems.append(f"{t.name} ({t.detail}): no kernel {name} in ptxas's report for sm_{arch}")
         for name, resources in compiled.functions.items():
-            problems += limit_problems(f"{t.name} [{name}] ({t.detail})", resources, arch, t.dynamic_shared)
+            problems += limit_problems(f"{t.name} [{name}] ({t.detail})", resources, arch, t.dynamic_shared, t.threads)
     return problems
 
 
@@ -97,6 +97,21 @@ def test_the_persistent_kernel_compiles_in_every_instantiation(route, arch):
     assert targets and all(t.name_expressions for t in targets), "compile_targets() lists no instantiation"
     problems = _compile_all(targets, arch)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_books_network_keeps_its_weights_in_shared_memory_in_float32(route, arch):
+    """[784, 30, 10] at m = 10 in float32 (the issue's 95 KB of weights, plus the batch's a and δ)
+    fits the opt-in shared memory of a block on the A100 and on the H100."""
+    targets = persistent_targets()
+    if targets is None:
+        pytest.skip("nnaccel/fast/persistent_epoch.py does not define compile_targets() yet")
+    from nnaccel.fast.persistent_epoch import shared_bytes
+
+    static = max(r.shared for t in targets
+                 for r in compile_cuda(t.source, arch, t.options, t.name_expressions).functions.values())
+    need = static + shared_bytes([784, 30, 10], 10, 4, True)
+    assert not limit_problems("the book's network", Resources(shared=static), arch, need - static), need
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -143,6 +158,13 @@ def test_shared_memory_above_the_per_block_limit_fails_the_check():
     assert limit_problems("k", Resources(shared=1024), "80", dynamic_shared=163 * 1024)
     assert not limit_problems("k", Resources(shared=1024), "90", dynamic_shared=226 * 1024)
     assert limit_problems("k", Resources(shared=1024), "90", dynamic_shared=227 * 1024)
+
+
+def test_a_launch_that_needs_more_registers_than_a_block_has_fails_the_check():
+    """64 K registers per block: 64 registers × 1024 threads fit, 72 × 1024 do not."""
+    assert not limit_problems("k", Resources(registers=64), "90", threads=1024)
+    assert limit_problems("k", Resources(registers=72), "90", threads=1024)
+    assert not limit_problems("k", Resources(registers=72), "90", threads=256)
 
 
 def test_ptxas_report_reads_registers_spills_and_shared_memory():

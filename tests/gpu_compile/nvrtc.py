@@ -28,6 +28,7 @@ ARCHS = ("80", "90")  # A100, H100
 # cudaFuncAttributeMaxDynamicSharedMemorySize opt-in, 163 KB in all on sm_80, 227 KB on sm_90.
 STATIC_SHARED_LIMIT = 48 * 1024
 SHARED_OPT_IN_LIMIT = {"80": 163 * 1024, "90": 227 * 1024}
+REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers, sm_80 and sm_90; a thread's count is allocated in 8s
 
 # Where CuPy's private route lives: (module, attribute). cupy_route() checks each.
 PRIVATE_API = (
@@ -117,9 +118,14 @@ def parse_ptxas(log):
     return functions
 
 
-def limit_problems(name, resources, arch, dynamic_shared=0):
-    """What would stop or slow this function on sm_<arch>, one sentence each (empty: fine)."""
+def limit_problems(name, resources, arch, dynamic_shared=0, threads=0):
+    """What would stop or slow this function on sm_<arch> when launched with ``threads`` per
+    block and ``dynamic_shared`` bytes, one sentence each (empty: fine)."""
     problems = []
+    registers = -(-resources.registers // 8) * 8 * threads
+    if registers > REGISTERS_PER_BLOCK:
+        problems.append(f"{name} on sm_{arch} needs {resources.registers} registers × {threads} threads, above the "
+                        f"{REGISTERS_PER_BLOCK} registers of a block: the launch would fail")
     if resources.spill_stores or resources.spill_loads:
         problems.append(f"{name} on sm_{arch} spills registers ({resources.spill_stores} bytes stored, "
                         f"{resources.spill_loads} loaded, {resources.registers} registers used)")

@@ -9,6 +9,7 @@ instantiation. Both are compiled with the options CuPy would use (nvrtc.cupy_opt
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class Target:
     options: tuple  # CuPy's options, before the architecture
     name_expressions: tuple = ()
     dynamic_shared: int = 0  # bytes of dynamic shared memory the launch may request
+    threads: int = 0  # the most threads per block it is launched with
 
 
 def elementwise_targets(recorder):
@@ -33,27 +35,30 @@ def elementwise_targets(recorder):
     targets = []
     for variant in sorted(recorder.variants, key=lambda v: (v.spec.name, v.describe())):
         source, options = generate(variant)
-        targets.append(Target("elementwise", variant.spec.name, variant.describe(), source, options))
+        # CuPy launches an ElementwiseKernel with at most 128 threads per block (block_size's default)
+        targets.append(Target("elementwise", variant.spec.name, variant.describe(), source, options, threads=128))
     return targets
 
 
-def raw_module_target(name, source, options=(), name_expressions=(), dynamic_shared=0, detail=""):
+def raw_module_target(name, source, options=(), name_expressions=(), dynamic_shared=0, threads=0, detail=""):
     """A target compiled as cupy.RawModule(code=source, options=options, name_expressions=…) compiles it."""
     from .nvrtc import cupy_options
 
-    return Target("cuda", name, detail, source, cupy_options(options), tuple(name_expressions), dynamic_shared)
+    return Target("cuda", name, detail, source, cupy_options(options), tuple(name_expressions), dynamic_shared,
+                  threads)
 
 
 def sample_target():
     return raw_module_target("sample", SAMPLE.read_text(), ("--std=c++17",),
-                             ("scale_rows<float>", "scale_rows<double>"), dynamic_shared=4096,
+                             ("scale_rows<float>", "scale_rows<double>"), dynamic_shared=4096, threads=1024,
                              detail=SAMPLE.name)
 
 
 def persistent_targets():
     """The persistent kernel's targets from ``compile_targets()``, or None where that function
     does not exist yet. Each entry: {"name", "source", "name_expressions", "options"}, and
-    optionally "dynamic_shared" (the most bytes a launch requests)."""
+    optionally "dynamic_shared" (the most bytes a launch requests) and "threads" (the most
+    threads per block; by default PersistentEpoch's default ``block``)."""
     try:
         module = importlib.import_module("nnaccel.fast.persistent_epoch")
     except ModuleNotFoundError as error:
@@ -62,6 +67,9 @@ def persistent_targets():
         return None
     if not hasattr(module, "compile_targets"):
         return None
+    block = inspect.signature(module.PersistentEpoch).parameters.get("block")
+    default = block.default if block is not None and isinstance(block.default, int) else 1024
     return [raw_module_target(t["name"], t["source"], t.get("options", ()), t.get("name_expressions", ()),
-                              int(t.get("dynamic_shared", 0)), detail="nnaccel/fast/cuda")
+                              int(t.get("dynamic_shared", 0)), int(t.get("threads", default)),
+                              detail="nnaccel/fast/cuda/" + t["name"])
             for t in module.compile_targets()]
