@@ -9,16 +9,17 @@ at full precision and is read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import costs as _costs
-from .errors import DataError
-from .files import atomic_write, load_archive, save_archive
+from .data.npz import NotAnArchive, read_meta, read_npz
+from .errors import DataError, NNAccelError
+from .files import atomic_write, save_archive
 
 FORMAT = "nnaccel-1"
+CHECKPOINT_FORMAT = "nnaccel-checkpoint-1"  # checkpoint.FORMAT, named here to tell the files apart
 
 
 def _meta(net):
@@ -31,12 +32,19 @@ def _meta(net):
     }
 
 
+SUFFIXES = (".json", ".npz")
+
+
 def save(net, path):
-    """Write ``net`` to ``path`` (.json: network2's format; anything else: .npz) atomically."""
+    """Write ``net`` to ``path`` (.json: network2's format; .npz: compact) atomically."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise NNAccelError(f"cannot save a model as {path}: the name must end in .json (network2's format) "
+                           f"or .npz (compact), e.g. {path.with_suffix('.npz')}")
     weights, biases = net.parameters_numpy()
     meta = _meta(net)
-    if path.suffix.lower() == ".json":
+    if suffix == ".json":
         doc = dict(meta)
         doc["weights"] = [w.astype(np.float64).tolist() for w in weights]
         doc["biases"] = [b.astype(np.float64).reshape(-1, 1).tolist() for b in biases]
@@ -48,30 +56,95 @@ def save(net, path):
         save_archive(path, meta, arrays)
 
 
-def _read(path: Path):
-    """(meta, weights, biases) from a JSON or .npz model file."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head == b"PK":
-        try:
-            meta, z = load_archive(path)
-            count = len(meta["sizes"]) - 1
-            weights = [z[f"w{i}"] for i in range(count)]
-            biases = [z[f"b{i}"] for i in range(count)]
-        except (KeyError, ValueError, zipfile.BadZipFile, OSError, TypeError) as e:
-            raise DataError(f"{path} is not a valid nnaccel .npz model ({e}); save it again with net.save") from None
-        return meta, weights, biases
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_network(meta, path, what="model"):
+    """(sizes, activations, cost, dtype) from a file's metadata; DataError naming the first bad field."""
+    sizes = meta.get("sizes")
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_whole(s) and 1 <= s < 2**31 for s in sizes)):
+        raise DataError(f"{path}: 'sizes' must list at least two layer widths ≥ 1, got {str(sizes)[:80]}; "
+                        f"the {what} file is corrupt")
+    acts = meta.get("activations")
+    if acts is None:
+        acts = ["sigmoid"] * (len(sizes) - 1)  # network2's files name none
+    if not (isinstance(acts, list) and len(acts) == len(sizes) - 1 and all(isinstance(a, str) for a in acts)):
+        raise DataError(f"{path}: 'activations' must name one activation per layer ({len(sizes) - 1}), "
+                        f"got {str(acts)[:80]}; the {what} file is corrupt")
+    cost = meta.get("cost", "CrossEntropyCost")
+    dtype = meta.get("dtype", "float32")
+    if not isinstance(cost, str) or dtype not in ("float32", "float64"):
+        raise DataError(f"{path}: bad cost {str(cost)[:40]!r} or dtype {str(dtype)[:40]!r}; the {what} file is corrupt")
+    return sizes, acts, cost, dtype
+
+
+def check_layers(weights, biases, sizes, path, what="weights"):
+    """Refuse layer arrays whose count, shape, type or values (NaN, inf) do not make ``sizes``."""
+    layers = len(sizes) - 1
+    if len(weights) != layers or len(biases) != layers:
+        raise DataError(f"{path}: {len(weights)} {what} matrices and {len(biases)} bias vectors for "
+                        f"{layers} layers of sizes {sizes}; the file is corrupt")
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        rows, cols = sizes[i + 1], sizes[i]
+        if w.shape != (rows, cols) or b.shape not in ((rows,), (rows, 1)):
+            raise DataError(f"{path}: layer {i + 1} of sizes {sizes} needs {what} of shape ({rows}, {cols}) "
+                            f"and {rows} biases, got {w.shape} and {b.shape}; the file is corrupt")
+        for a in (w, b):
+            if a.dtype.kind != "f":
+                raise DataError(f"{path}: layer {i + 1} holds {a.dtype} {what}, not floats; the file is corrupt")
+            if not np.isfinite(a).all():
+                raise DataError(f"{path}: layer {i + 1}'s {what} hold NaN or infinite values (a diverged "
+                                "run was saved); retrain, e.g. with a smaller eta")
+
+
+def _read_json(path: Path):
     try:
-        doc = json.loads(path.read_text())
-        weights = [np.array(w, dtype=np.float64) for w in doc["weights"]]
-        biases = [np.array(b, dtype=np.float64) for b in doc["biases"]]
-        doc["sizes"]
-    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
-        raise DataError(
-            f"{path} is not a network2/nnaccel JSON model (missing or bad {e}); "
-            "expected keys sizes, weights, biases, cost"
-        ) from None
-    return doc, weights, biases
+        doc = json.loads(path.read_bytes())
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{path} is neither an .npz model nor JSON ({type(e).__name__}); "
+                        "give a file saved by nnaccel or network2.py") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{path} is JSON but not a model; expected keys sizes, weights, biases, cost")
+    return doc
+
+
+def _as_floats(rows, path, what):
+    try:
+        return np.array(rows, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise DataError(f"{path}: '{what}' must be nested lists of numbers, one matrix per layer; "
+                        "the file is corrupt") from None
+
+
+def _read(path: Path):
+    """(meta, weights, biases) from a JSON or .npz model file, every field checked."""
+    try:
+        arrays = read_npz(path)
+    except NotAnArchive:
+        doc = _read_json(path)
+        if "format" in doc and str(doc.get("format")).startswith("nnaccel-checkpoint"):
+            raise DataError(f"{path} is a checkpoint, not a model; resume it with nnaccel train --resume {path}")
+        for key in ("sizes", "weights", "biases"):
+            if not isinstance(doc.get(key), list):
+                raise DataError(f"{path} is not a network2/nnaccel JSON model (missing or bad {key!r}); "
+                                "expected keys sizes, weights, biases, cost")
+        weights = [_as_floats(w, path, "weights") for w in doc["weights"]]
+        biases = [_as_floats(b, path, "biases") for b in doc["biases"]]
+        return doc, weights, biases
+    meta = read_meta(arrays, path)
+    if meta.get("format") == CHECKPOINT_FORMAT:
+        raise DataError(f"{path} is a checkpoint, not a model; resume it with nnaccel train --resume {path}")
+    sizes = meta.get("sizes")
+    count = len(sizes) - 1 if isinstance(sizes, list) else 0
+    try:
+        weights = [arrays[f"w{i}"] for i in range(count)]
+        biases = [arrays[f"b{i}"] for i in range(count)]
+    except KeyError as e:
+        raise DataError(f"{path} is not a valid nnaccel .npz model (no array {e}); save it again with net.save") from None
+    return meta, weights, biases
 
 
 def load(path, device="auto", backend=None, dtype=None):
@@ -79,26 +152,23 @@ def load(path, device="auto", backend=None, dtype=None):
     from .network import Network
 
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise DataError(f"model file {path} is a folder; give the file saved by --save")
+    if not path.exists():
         raise DataError(f"model file {path} does not exist; check the path")
     meta, weights, biases = _read(path)
-    sizes = meta.get("sizes")
-    if not isinstance(sizes, list) or len(sizes) < 2:
-        raise DataError(f"{path}: 'sizes' must list at least two layer widths")
-    acts = meta.get("activations") or ["sigmoid"] * (len(sizes) - 1)
-    cost = meta.get("cost", "CrossEntropyCost")
+    sizes, acts, cost, saved_dtype = check_network(meta, path)
+    check_layers(weights, biases, sizes, path)
     try:
         cost = _costs.get(cost)
     except ValueError:
         raise DataError(f"{path}: unknown cost {cost!r}; expected one of QuadraticCost, "
                         "CrossEntropyCost, LogLikelihoodCost") from None
-    if len(acts) != len(sizes) - 1:
-        raise DataError(f"{path}: {len(acts)} activations for {len(sizes) - 1} layers")
     try:
         return Network(
             sizes, cost=cost, hidden_activation=list(acts[:-1]), output_activation=acts[-1],
             init=lambda rng, s: (biases, weights), device=device, backend=backend,
-            dtype=dtype or meta.get("dtype", "float32"),
+            dtype=dtype or saved_dtype,
         )
     except DataError:
         raise

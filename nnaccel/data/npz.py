@@ -1,0 +1,97 @@
+"""Reading the ``.npz`` archives nnaccel writes (models, checkpoints) from untrusted files.
+
+``numpy.load`` trusts each member's header: a 100-byte member that claims a shape of 10¹²
+floats makes it allocate that much before it finds the data missing. Here every member's
+header is checked against the member's real size first, object arrays are refused (no
+pickles, ever), and a member is read only as far as its header says.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
+DEFLATE_RATIO = 1032  # no zip member expands more than this
+
+
+class NotAnArchive(DataError):
+    """The file is not a zip archive at all (perhaps a JSON model)."""
+
+
+def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
+    name = info.filename
+    with z.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"unknown .npy version {version}")
+        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = header(f, max_header_size=10000)
+        if dtype.hasobject:
+            raise DataError(f"{path}: member {name} holds Python objects; nnaccel files hold numbers only")
+        count = 1
+        for d in shape:
+            count *= d
+        nbytes = count * dtype.itemsize
+        if nbytes > info.file_size:
+            raise DataError(f"{path}: member {name} claims shape {shape} ({nbytes} bytes) but holds "
+                            f"{info.file_size}; the file is corrupt or truncated")
+        data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise DataError(f"{path}: member {name} is truncated; the file is corrupt")
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return array.astype(dtype.newbyteorder("=") if dtype.byteorder not in "|=" else dtype)
+
+
+def read_npz(path):
+    """{name: array} of the ``.npz`` at ``path``; DataError (NotAnArchive if not a zip) if it is bad."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise DataError(f"{path} has {len(infos)} members; not an nnaccel file")
+            total = sum(i.file_size for i in infos)
+            if total > DEFLATE_RATIO * path.stat().st_size + 2**16:
+                raise DataError(f"{path} claims {total} bytes of contents, more than its size allows; it is corrupt")
+            arrays = {}
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise DataError(f"{path}: member {info.filename} is not an array; not an nnaccel file")
+                arrays[info.filename[:-4]] = _member(z, info, path)
+            return arrays
+    except DataError:
+        raise
+    except zipfile.BadZipFile as e:
+        if "File is not a zip file" in str(e):
+            raise NotAnArchive(f"{path} is not an .npz archive") from None
+        raise DataError(f"{path} is a corrupt or truncated .npz file ({e})") from None
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not a file; give the file's path") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    except (ValueError, EOFError, OverflowError, NotImplementedError, RuntimeError, SyntaxError,
+            TypeError, KeyError) as e:  # what zipfile and numpy's header parser raise on garbage
+        raise DataError(f"{path} is a corrupt .npz file ({type(e).__name__}: {str(e)[:100]})") from None
+
+
+def read_meta(arrays, path) -> dict:
+    """The JSON dict that save_archive stores in the ``meta`` member."""
+    meta = arrays.pop("meta", None)
+    if meta is None or meta.shape != () or meta.dtype.kind != "U":
+        raise DataError(f"{path} has no nnaccel metadata; it was not written by nnaccel")
+    try:
+        doc = json.loads(str(meta[()]))
+    except (ValueError, RecursionError) as e:
+        raise DataError(f"{path} has corrupt metadata ({type(e).__name__}); it was not written by nnaccel") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{path} has corrupt metadata (not a JSON object)")
+    return doc
