@@ -157,7 +157,7 @@ function chart(svg, x0, title, series) {
   for (const v of [lo, (lo + hi) / 2, hi]) {
     el("text", { x: x0 + L - 6, y: py(v) + 4, "text-anchor": "end" }, svg).textContent = v.toPrecision(3);
   }
-  el("text", { x: x0 + (L + W) / 2, y: H - 6, "text-anchor": "middle" }, svg).textContent = `epoch (${n})`;
+  el("text", { x: x0 + (L + W) / 2, y: H - 6, "text-anchor": "middle" }, svg).textContent = n > 1 ? `epoch 0 – ${n - 1}` : "epoch 0";
   for (const s of series) {
     if (!s.points.length) continue;
     const pts = s.points.map(([e, v]) => `${px(e)},${py(v)}`).join(" ");

@@ -1,0 +1,105 @@
+"""nnaccel serve in a real browser: Debian's chromium, headless, driven by Playwright.
+
+The test trains a small network on the embedded digits, serves it, draws a 7 with the mouse
+and reads the ten bars back from the page: they must be the network's outputs for the
+drawing preprocessed in Python. The screenshot is kept in the test's folder and, when
+NNACCEL_SCREENSHOT_DIR is set, there too (docs/serve.png came from such a run).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnaccel.serialization import load
+from nnaccel.serve import preprocess
+
+CHROMIUM = os.environ.get("NNACCEL_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"),
+]
+
+
+def _nnaccel(*args, **kw):
+    return [sys.executable, "-m", "nnaccel", *args]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(model path, history path) of 5 epochs of [784, 30, 10] on the embedded MNIST digits."""
+    folder = tmp_path_factory.mktemp("browser")
+    model, history = folder / "digits.npz", folder / "history.jsonl"
+    run = subprocess.run(_nnaccel("train", "--epochs", "5", "--seed", "1", "--cost", "cross-entropy",
+                                  "--eta", "0.5", "--save", str(model), "--history", str(history)),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return model, history
+
+
+@pytest.fixture
+def served(trained):
+    model, history = trained
+    proc = subprocess.Popen(_nnaccel("serve", str(model), "--history", str(history), "--port", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    line = proc.stdout.readline()
+    if " at http://127.0.0.1:" not in line:
+        proc.kill()
+        pytest.fail(f"nnaccel serve did not start: {line}{proc.stderr.read()}")
+    yield line.split(" at ")[1].split()[0]
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _draw_seven(page):
+    """A 7 on the 280×280 pad: the bar across the top, then the stroke down to the left."""
+    box = page.locator("#pad").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + 80, y0 + 70)
+    page.mouse.down()
+    page.mouse.move(x0 + 200, y0 + 70, steps=12)
+    page.mouse.move(x0 + 125, y0 + 230, steps=16)
+    page.mouse.up()
+
+
+def test_drawing_a_digit_shows_the_networks_outputs_for_the_preprocessed_drawing(served, trained, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright not installed (pip install playwright)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1040, "height": 760})
+        try:
+            page = browser.new_page()
+            page.goto(served)
+            page.wait_for_function("window.nnaccel && window.nnaccel.predictions >= 1", timeout=20000)
+            before = page.evaluate("window.nnaccel.predictions")
+            _draw_seven(page)
+            page.wait_for_function(
+                f"window.nnaccel.predictions > {before} && !window.nnaccel.inFlight && !window.nnaccel.dirty",
+                timeout=20000)
+            page.wait_for_selector("#curves svg polyline", timeout=20000)
+            shown = [float(page.get_attribute(f'#bars .bar[data-index="{k}"]', "data-value")) for k in range(10)]
+            request = page.evaluate("window.nnaccel.last.request")
+            prediction = page.inner_text("#prediction")
+            shot = tmp_path / "serve.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    if os.environ.get("NNACCEL_SCREENSHOT_DIR"):
+        shutil.copy(shot, os.path.join(os.environ["NNACCEL_SCREENSHOT_DIR"], "serve.png"))
+
+    drawing = np.array(request["pixels"], dtype=np.float64).reshape(request["height"], request["width"])
+    assert drawing.max() == 255 and (drawing > 0).mean() > 0.02  # the stroke reached the canvas
+    net = load(trained[0], device="cpu")
+    image = preprocess(drawing / 255.0).reshape(1, -1).astype(np.float32)
+    want = net.feedforward(image)[0]
+    np.testing.assert_allclose(shown, want, rtol=0, atol=1e-6)
+    assert prediction == str(int(np.argmax(want)))
+    assert shot.stat().st_size > 10000
