@@ -1,0 +1,102 @@
+"""PersistentEpoch's choices, without running its kernel: where it applies, what it compiles,
+and how much shared memory it asks for. A stand-in network whose backend is called "cupy" lets
+this run without CuPy; the device's shared-memory limit is patched in."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel.epoch import EpochOptions
+from nnaccel.fast import persistent_epoch
+from nnaccel.fast.persistent_epoch import PersistentEpoch, name_expression, shared_bytes
+
+H100_OPT_IN = 227 * 1024
+
+
+@pytest.fixture(autouse=True)
+def h100(monkeypatch):
+    monkeypatch.setattr(persistent_epoch, "opt_in_shared_limit", lambda: H100_OPT_IN)
+
+
+def _cupy_net(sizes=(784, 30, 10), dtype="float32", **kw):
+    """A NumPy network that says its backend is CuPy: what applies() looks at, and no GPU needed."""
+    net = nnaccel.Network(list(sizes), device="cpu", dtype=dtype, seed=0, **kw)
+    return types.SimpleNamespace(**{**vars(net), "backend": types.SimpleNamespace(name="cupy")})
+
+
+def test_the_books_network_on_cupy_takes_the_persistent_path():
+    assert PersistentEpoch.applies(_cupy_net(), EpochOptions(10, 3.0))
+    assert PersistentEpoch.applies(_cupy_net(dtype="float64"), EpochOptions(10, 3.0, lmbda=5.0, momentum=0.9))
+    assert PersistentEpoch.applies(_cupy_net(cost="log-likelihood", output_activation="softmax",
+                                             hidden_activation="relu"), EpochOptions(10, 0.1, shuffle=False))
+
+
+def test_it_refuses_what_it_cannot_honour():
+    net = _cupy_net()
+    assert not PersistentEpoch.applies(net, EpochOptions(10, 3.0, l1=0.1))
+    assert not PersistentEpoch.applies(net, EpochOptions(10, 3.0, momentum=0.5, nesterov=True))
+    assert not PersistentEpoch.applies(_cupy_net(cost="quadratic", output_activation="tanh"), EpochOptions(10, 3.0))
+
+
+def test_it_is_for_cupy_networks_only():
+    for backend in ("numpy", "array_api_strict"):
+        net = nnaccel.Network([784, 30, 10], device="cpu", backend=backend, seed=0)
+        assert not PersistentEpoch.applies(net, EpochOptions(10, 3.0))
+
+
+def test_large_work_deep_networks_and_buffers_beyond_shared_memory_go_elsewhere():
+    """Above MAX_WORK multiply-adds per mini-batch one block is expected to lose to cuBLAS; more than
+    MAX_LAYERS layers exceed the kernel's tables; a's and δ's that do not fit shared memory cannot run."""
+    assert not PersistentEpoch.applies(_cupy_net((784, 100, 10)), EpochOptions(32, 3.0))  # 2.5 M
+    assert not PersistentEpoch.applies(_cupy_net((4,) * 10), EpochOptions(10, 3.0))  # 9 layers
+    assert shared_bytes([784, 30, 10], 36, 8, shared_weights=False) > H100_OPT_IN
+    assert 36 * (784 * 30 + 30 * 10) <= persistent_epoch.MAX_WORK
+    assert not PersistentEpoch.applies(_cupy_net(dtype="float64"), EpochOptions(36, 3.0))
+
+
+def test_shared_bytes_counts_the_layer_table_the_weights_and_every_a_and_delta():
+    """[12, 7, 5], m = 5, float64: 6 ints → 32 bytes; 91 + 40 parameters; a: 5·24, δ: 5·12."""
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=False) == 32 + 8 * (5 * 24 + 5 * 12)
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=True) == 32 + 8 * (131 + 5 * 24 + 5 * 12)
+
+
+def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
+    (target,) = persistent_epoch.compile_targets()
+    assert target["source"] == persistent_epoch.source() and "#include" not in target["source"]
+    wanted = {name_expression(dtype, pixels, on_chip) for dtype in ("float32", "float64")
+              for pixels in (True, False) for on_chip in (True, False)}
+    assert set(target["name_expressions"]) == wanted and len(wanted) == 8
+    assert name_expression("float32", True, True) == "sgd_epoch<float, unsigned char, true>"
+
+
+class _Recorder:
+    """A RawModule stand-in that records what it was asked to compile; its kernels do nothing."""
+
+    compiled = []
+
+    def __init__(self, code, options=(), name_expressions=()):
+        _Recorder.compiled.append((tuple(options), tuple(name_expressions)))
+
+    def get_function(self, name):
+        return lambda grid, block, args, shared_mem=0: None
+
+
+def test_each_variant_compiles_once_and_rebind_reuses_it():
+    net = nnaccel.Network([6, 4, 3], device="cpu", seed=0)
+    data = net.data((np.zeros((9, 6), np.uint8), np.zeros(9, int)))
+    path = PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=64,
+                           shared_limit=H100_OPT_IN)
+    for p in (path, path.rebind(eta=0.25), path):
+        p(net, data, nnaccel.optimizers.SGDState())
+    assert _Recorder.compiled == [(persistent_epoch.OPTIONS, (name_expression("float32", True, True),))]
+    assert path.rebind(eta=0.25).options.eta == 0.25 and path.options.eta == 0.5
+
+
+def test_block_sizes_are_whole_warps():
+    net = nnaccel.Network([6, 4, 3], device="cpu", seed=0)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=48)
