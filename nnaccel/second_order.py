@@ -77,11 +77,13 @@ def _r_backprop(net, x, y, vw, vb):
     """(nabla_b, nabla_w, R{nabla_b}, R{nabla_w}) summed over the rows of x: BP1–BP4 and their R."""
     xp = net.xp
     acts = net.activations
-    a, da = x, xp.zeros_like(x)
+    a, da = x, None  # the inputs do not depend on the parameters: R{x} = 0
     activations, d_activations, zs, dzs = [a], [da], [], []
     for w, b, dw, db, act in zip(net.weights, net.biases, vw, vb, acts):
         z = a @ w.T + b
-        dz = da @ w.T + a @ dw.T + db  # R{z} = R{a}·wᵀ + a·R{w}ᵀ + R{b}
+        dz = a @ dw.T + db  # R{z} = R{a}·wᵀ + a·R{w}ᵀ + R{b}
+        if da is not None:
+            dz = dz + da @ w.T
         a = act.fn(xp, z)
         da = _jvp(xp, act, z, a, dz)
         zs.append(z), dzs.append(dz), activations.append(a), d_activations.append(da)
@@ -101,7 +103,9 @@ def _r_backprop(net, x, y, vw, vb):
         nabla_b[l] = xp.sum(delta, axis=0)  # BP3
         r_b[l] = xp.sum(d_delta, axis=0)
         nabla_w[l] = delta.T @ activations[l]  # BP4
-        r_w[l] = d_delta.T @ activations[l] + delta.T @ d_activations[l]
+        r_w[l] = d_delta.T @ activations[l]
+        if d_activations[l] is not None:
+            r_w[l] = r_w[l] + delta.T @ d_activations[l]
         if l:  # BP2: δˡ = vjp(δˡ⁺¹·wˡ⁺¹), and its R
             g = delta @ net.weights[l]
             dg = d_delta @ net.weights[l] + delta @ vw[l]
