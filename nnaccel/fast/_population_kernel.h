@@ -1,0 +1,101 @@
+/* One epoch of mini-batch SGD for K networks of one shape, for one floating type: included by
+ * _population_level.h after _sgd_kernel.h, whose per-layer pieces (forward, activate, back,
+ * times_prime, update) it reuses, so each member computes exactly what _sgd's epoch would.
+ *
+ * What is shared: each mini-batch is gathered (and its uint8 pixels converted) once, then every
+ * member's feedforward, BP1–BP4 and update run on it in turn, through one workspace. Members
+ * are independent otherwise: their own parameters, velocity, η, λ and μ.
+ */
+
+static int NAME(population_epoch)(const population_job *job)
+{
+    const Py_ssize_t L = job->layers, m = job->m, K = job->members, *sizes = job->sizes, n0 = sizes[0];
+    const REAL *const targets = job->targets;
+    Py_ssize_t widest = 0, acts_total = 0;
+    for (Py_ssize_t l = 0; l <= L; l++)
+        widest = sizes[l] > widest ? sizes[l] : widest;
+    for (Py_ssize_t l = 1; l <= L; l++)
+        acts_total += m * sizes[l];
+
+    /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L), for the member
+     * being trained; xbuf the batch's inputs, shared by all members */
+    char *block = PyMem_RawMalloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest) + 64);
+    REAL **a = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1)), **d = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1));
+    REAL **wl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L * K)), **vl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L * K));
+    const REAL **rows = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
+    if (!block || !a || !d || !wl || !vl || !rows) {
+        PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
+        return -1;
+    }
+    REAL *xbuf = (REAL *)(block + (64 - (uintptr_t)block % 64) % 64), *p = xbuf + m * n0;
+    for (Py_ssize_t l = 1; l <= L; l++) {
+        a[l] = p, p += m * sizes[l];
+        d[l] = p, p += m * sizes[l];
+    }
+    REAL *coef = p;
+    for (Py_ssize_t i = 0; i < K; i++) { /* member i: wl[2lK…] = wˡ⁺¹, bˡ⁺¹ in its row of params */
+        REAL *params = (REAL *)job->params + i * job->stride;
+        REAL *velocity = job->velocity ? (REAL *)job->velocity + i * job->stride : NULL;
+        REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
+        Py_ssize_t offset = 0;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            w[2 * l] = params + offset;
+            v[2 * l] = velocity ? velocity + offset : NULL;
+            offset += sizes[l + 1] * sizes[l];
+            w[2 * l + 1] = params + offset;
+            v[2 * l + 1] = velocity ? velocity + offset : NULL;
+            offset += sizes[l + 1];
+        }
+    }
+    for (Py_ssize_t e = 0; e < m; e++) /* the batch's inputs, then hidden activations, as rows */
+        rows[e] = xbuf + e * n0;
+    for (Py_ssize_t l = 1; l < L; l++)
+        for (Py_ssize_t e = 0; e < m; e++)
+            rows[l * m + e] = a[l] + e * sizes[l];
+
+    const Py_ssize_t nL = sizes[L], row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
+    for (Py_ssize_t k = 0; k < job->n; k += m) {
+        const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
+        for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
+            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
+            const char *row = (const char *)job->x + r * row_bytes;
+            for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
+                PREFETCH(row + byte);
+        }
+        for (Py_ssize_t e = 0; e < mb; e++) { /* the batch's inputs, gathered by the permutation: once for all members */
+            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+            REAL *dst = xbuf + e * n0;
+            if (job->pixels) {
+                const unsigned char *px = (const unsigned char *)job->x + r * n0;
+                for (Py_ssize_t i = 0; i < n0; i++)
+                    dst[i] = (REAL)px[i] / (REAL)255;
+            } else {
+                memcpy(dst, (const REAL *)job->x + r * n0, sizeof(REAL) * (size_t)n0);
+            }
+        }
+        for (Py_ssize_t i = 0; i < K; i++) {
+            REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
+            for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
+                NAME(forward)(w[2 * (l - 1)], w[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
+                NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
+            }
+            for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
+                const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+                const REAL *y = targets + r * nL;
+                for (Py_ssize_t j = 0; j < nL; j++)
+                    d[L][e * nL + j] = a[L][e * nL + j] - y[j];
+            }
+            if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
+                NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
+            for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
+                NAME(back)(w[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
+                NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
+            }
+            for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update with the member's η, λ, μ */
+                NAME(update)(w[2 * (l - 1)], w[2 * l - 1], v[2 * (l - 1)], v[2 * l - 1], sizes[l], sizes[l - 1],
+                             d[l], rows + (l - 1) * m, mb, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
+        }
+    }
+    PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
+    return 0;
+}

@@ -1,0 +1,236 @@
+"""Populations: K networks trained together give, member by member, the numbers of K networks
+trained alone, on every backend; the C population kernel gives the array-API path's; and a
+member that diverges, stops early or is pruned is frozen without stopping the others."""
+
+import os
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel.errors import NNAccelError
+from nnaccel.fast import population_c
+from nnaccel.fast.population_c import PopulationCEpoch
+from nnaccel.population import Population
+from nnaccel.population_epoch import GenericPopulationEpoch
+
+needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
+                             reason="the C population kernel was not compiled here (no C compiler at install time)")
+
+SIZES = [784, 12, 10]
+SEEDS = [1, 2, 3]
+ETAS = [0.1, 0.5, 3.0]
+LMBDAS = [0.0, 1.0, 5.0]
+
+
+@pytest.fixture(scope="module")
+def data(mnist10k):
+    """205 images (uint8) and labels: 20 mini-batches of 10 and a last one of 5."""
+    return mnist10k.train[0][:205], mnist10k.train[1][:205]
+
+
+def params(net):
+    w, b = net.parameters_numpy()
+    return w + b
+
+
+def assert_same(got, want, atol=1e-12):
+    for g, w in zip(params(got), params(want)):
+        np.testing.assert_allclose(g, w, rtol=0, atol=atol)
+
+
+def single(backend, seed, data, epochs, eta, order_seed=None, fused=True, **options):
+    """Network(sizes, seed=seed) trained alone (on NumPy through the C kernel, as the population
+    is, unless ``fused`` is false); ``order_seed``: shuffled by that seed's generator."""
+    settings = {k: options.pop(k) for k in ("cost", "hidden_activation", "output_activation") if k in options}
+    net = nnaccel.Network(SIZES, seed=seed, dtype="float64", backend=backend, **settings)
+    if order_seed is not None:
+        net.rng = nnaccel.Network(SIZES, seed=order_seed, dtype="float64", device="cpu").rng
+    net.SGD(data, epochs, 10, eta, fused=fused, **options)
+    return net
+
+
+CASES = {
+    "plain": dict(),
+    "momentum": dict(momentum=[0.0, 0.5, 0.9]),  # one member without μ: sgd_update's plain branch
+    "softmax": dict(cost="log-likelihood", output_activation="softmax", hidden_activation="relu"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_member_equals_its_network_trained_alone(case, backend, data):
+    """Member i's weights equal Network(sizes, seed=seeds[i]).SGD(..., eta[i], lmbda=lmbda[i],
+    shuffle=False)'s, to 1e-12 in float64."""
+    options = CASES[case]
+    settings = {k: v for k, v in options.items() if k != "momentum"}
+    momentum = options.get("momentum", 0.0)
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", backend=backend, **settings)
+    pop.SGD(data, 2, 10, eta=ETAS, lmbda=LMBDAS, momentum=momentum, shuffle=False)
+    for i, seed in enumerate(SEEDS):
+        mu = momentum[i] if isinstance(momentum, list) else momentum
+        assert_same(pop[i], single(backend, seed, data, 2, ETAS[i], lmbda=LMBDAS[i], momentum=mu, shuffle=False,
+                                   **settings))
+
+
+def test_shuffled_members_all_see_member_0s_batch_order(backend, data):
+    """Common random numbers: every epoch's order comes from seeds[0]'s generator, so member 0
+    equals its own shuffled run and member i the run of Network(seed=seeds[i]) fed that order."""
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", backend=backend)
+    pop.train(data, 2, 10, eta=ETAS, lmbda=LMBDAS, momentum=0.5)
+    assert_same(pop[0], single(backend, SEEDS[0], data, 2, ETAS[0], lmbda=LMBDAS[0], momentum=0.5))
+    for i in (1, 2):
+        assert_same(pop[i], single(backend, SEEDS[i], data, 2, ETAS[i], order_seed=SEEDS[0],
+                                   lmbda=LMBDAS[i], momentum=0.5))
+    alone = single(backend, SEEDS[1], data, 2, ETAS[1], lmbda=LMBDAS[1], momentum=0.5)  # its own order
+    assert max(np.abs(a - b).max() for a, b in zip(params(pop[1]), params(alone))) > 1e-6
+
+
+def test_member_i_is_initialised_as_network_with_seed_i():
+    pop = Population([5, 4, 3], seeds=[7, 8], init="large", dtype="float64", device="cpu")
+    assert len(pop) == 2 and pop[-1].sizes == [5, 4, 3]
+    for i, seed in enumerate([7, 8]):
+        assert_same(pop[i], nnaccel.Network([5, 4, 3], seed=seed, init="large", dtype="float64", device="cpu"), 0)
+
+
+# ---- the C population kernel --------------------------------------------------------------
+C_CASES = [
+    dict(cost="quadratic"),
+    dict(cost="cross-entropy", momentum=[0.0, 0.5, 0.9]),
+    dict(cost="log-likelihood", output_activation="softmax", hidden_activation="tanh", m=7),
+    dict(cost="quadratic", output_activation="linear", hidden_activation="relu", eta=[0.01, 0.02, 0.005], m=1),
+]
+
+
+@needs_c
+@pytest.mark.parametrize("pixels", [True, False], ids=["uint8-pixels", "float-inputs"])
+@pytest.mark.parametrize("case", range(len(C_CASES)))
+def test_c_population_kernel_equals_the_array_api_path(case, pixels, data):
+    case = dict(C_CASES[case])
+    eta, m, momentum = case.pop("eta", [0.05, 0.1, 0.5]), case.pop("m", 10), case.pop("momentum", 0.0)
+    x = data[0] if pixels else data[0] / 255.0
+    pops = [Population([784, 20, 15, 10], seeds=SEEDS, dtype="float64", device="cpu", **case) for _ in range(2)]
+    paths = []
+    for pop, fused in zip(pops, (True, False)):
+        paths.append(type(pop._choose(_options(m, eta, momentum), fused)))
+        pop.train((x, data[1]), 2, m, eta=eta, lmbda=LMBDAS, momentum=momentum, fused=fused)
+    assert paths == [PopulationCEpoch, GenericPopulationEpoch]
+    for i in range(len(SEEDS)):
+        assert_same(pops[0][i], pops[1][i])
+
+
+@needs_c
+def test_float32_c_population_kernel_is_within_float32_rounding(data):
+    a, b = (Population([784, 30, 10], seeds=[1, 2], cost="quadratic", device="cpu") for _ in range(2))
+    a.train(data, 1, 10, eta=3.0, fused=True)
+    b.train(data, 1, 10, eta=3.0, fused=False)
+    for x, y in zip(a.weights, b.weights):
+        assert x.dtype == np.float32
+        np.testing.assert_allclose(x, y, rtol=0, atol=2e-4)
+
+
+def test_the_c_population_kernel_steps_aside_where_it_does_not_apply():
+    assert not PopulationCEpoch.applies(Population([4, 3, 2], seeds=[1], backend="array_api_strict", device="cpu"),
+                                        _options(10))
+    assert not PopulationCEpoch.applies(Population([4, 3, 2], seeds=[1], cost="quadratic", output_activation="tanh",
+                                                   device="cpu"), _options(10))
+    assert not PopulationCEpoch.applies(Population([784, 1024, 10], seeds=[1], device="cpu"), _options(128))
+
+
+def _options(m, eta=ETAS, momentum=0.0):
+    from nnaccel.population_epoch import PopulationOptions
+
+    k = len(eta)
+    return PopulationOptions(m, tuple(eta), tuple(LMBDAS[:k]), tuple([momentum] * k if np.isscalar(momentum) else momentum))
+
+
+# ---- frozen members: divergence, pruning, early stopping ----------------------------------
+LINEAR = dict(cost="quadratic", hidden_activation="relu", output_activation="linear")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's overflow warnings from the diverging member
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "array-api"])
+def test_a_diverging_member_is_frozen_and_never_stops_the_others(backend, data, fused):
+    """Linear outputs with η = 10⁵ overflow; that member is frozen at its parameters before
+    the epoch it diverged in, and the others train on as if alone."""
+    etas = [0.01, 1e5, 0.02]
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", backend=backend, **LINEAR)
+    histories = pop.train(data, 3, 10, eta=etas, shuffle=False, monitor_training_cost=True, fused=fused)
+    assert pop.active == [True, False, True]
+    stopped = histories[1].stopped
+    assert stopped.startswith("diverged at epoch ") and "smaller eta than 100000" in stopped
+    epoch = int(stopped.split()[3].rstrip(":"))
+    assert len(histories[1].training_cost) == epoch and all(np.isfinite(histories[1].training_cost))
+    assert_same(pop[1], single(backend, SEEDS[1], data, epoch, etas[1], shuffle=False, fused=fused, **LINEAR))
+    for i in (0, 2):
+        assert histories[i].stopped == "" and len(histories[i].training_cost) == 3
+        assert_same(pop[i], single(backend, SEEDS[i], data, 3, etas[i], shuffle=False, fused=fused, **LINEAR))
+
+
+def test_a_callback_prunes_members_and_sees_one_record_each(backend, data):
+    seen = []
+
+    def prune(epoch, records):
+        seen.append([(r["member"], r["active"], "training_accuracy" in r) for r in records])
+        return [2] if epoch == 0 else []
+
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", backend=backend)
+    histories = pop.train(data, 2, 10, eta=ETAS, shuffle=False, monitor_training_accuracy=True, callback=prune)
+    assert seen == [[(0, True, True), (1, True, True), (2, True, True)],
+                    [(0, True, True), (1, True, True), (2, False, False)]]
+    assert pop.active == [True, True, False]
+    assert histories[2].stopped == "pruned by the callback after epoch 0" and len(histories[2].records) == 1
+    assert_same(pop[2], single(backend, SEEDS[2], data, 1, ETAS[2], shuffle=False))
+    assert_same(pop[0], single(backend, SEEDS[0], data, 2, ETAS[0], shuffle=False))
+
+
+def test_early_stopping_is_per_member_and_each_keeps_its_best_network(mnist10k):
+    """Each member stops on its own validation accuracy and ends with its best epoch's network,
+    as Network.SGD(..., early_stopping=n) does alone; the monitored figures are its own."""
+    train = mnist10k.train[0][:300], mnist10k.train[1][:300]
+    valid = mnist10k.train[0][300:500], mnist10k.train[1][300:500]
+    etas = [0.05, 3.0, 30.0]
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", device="cpu")
+    histories = pop.train(train, 12, 10, eta=etas, lmbda=0.5, evaluation_data=valid, early_stopping=2,
+                          monitor_evaluation_cost=True, shuffle=False)
+    assert any(h.stopped.startswith("early stopping") for h in histories)
+    for i, seed in enumerate(SEEDS):
+        net = nnaccel.Network(SIZES, seed=seed, dtype="float64", device="cpu")
+        alone = nnaccel.trainer.train(net, train, 12, 10, etas[i], lmbda=0.5, evaluation_data=valid, early_stopping=2,
+                                      monitor_evaluation_cost=True, shuffle=False)
+        assert histories[i].evaluation_accuracy == alone.evaluation_accuracy
+        np.testing.assert_allclose(histories[i].evaluation_cost, alone.evaluation_cost, rtol=1e-9)
+        assert histories[i].stopped == alone.stopped
+        assert_same(pop[i], net)
+
+
+def test_monitoring_gives_each_members_own_figures(backend, data):
+    pop = Population(SIZES, seeds=SEEDS, dtype="float64", backend=backend)
+    histories = pop.train(data, 1, 10, eta=ETAS, lmbda=LMBDAS, shuffle=False, evaluation_data=data,
+                          monitor_training_cost=True, monitor_training_accuracy=True,
+                          monitor_evaluation_cost=True, monitor_evaluation_accuracy=True)
+    for i, h in enumerate(histories):
+        net = pop[i]
+        assert h.training_accuracy == h.evaluation_accuracy == [net.accuracy(data)]
+        assert h.training_cost[0] == pytest.approx(net.total_cost(data, LMBDAS[i]), rel=1e-12)
+        assert h.records[0]["member"] == i and h.records[0]["eta"] == ETAS[i]
+    assert pop.accuracy(data) == [h.training_accuracy[0] for h in histories]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(eta=[0.1, 0.2]), "eta has 2 values for 3 members"),
+    (dict(eta=[0.1, -1.0, 0.2]), "eta must be > 0"),
+    (dict(eta=0.1, momentum=[0.0, 1.5, 0.0]), "momentum must be in [0, 1)"),
+    (dict(eta=0.1, early_stopping=3), "need evaluation_data"),
+    (dict(eta=0.1, callback=lambda epoch, records: [5]), "not a member index"),
+])
+def test_bad_hyper_parameters_are_named_with_the_fix(bad, message, data):
+    pop = Population(SIZES, seeds=SEEDS, device="cpu")
+    with pytest.raises(NNAccelError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        pop.train(data, 1, 10, **bad)
+
+
+def test_a_population_needs_seeds():
+    with pytest.raises(NNAccelError, match="at least one member"):
+        Population(SIZES, seeds=[])
+    with pytest.raises(NNAccelError, match="list of integers"):
+        Population(SIZES, seeds=["a"])
