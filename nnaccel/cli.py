@@ -277,10 +277,10 @@ def validate_train_args(args):
     check_expansion(args.expand, args.max_angle)
     if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
         raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
-    check_suffix(args.save, "--save", MODEL_SUFFIXES)
-    check_suffix(args.plot, "--plot", (".png",))
     for flag in ("save", "checkpoint", "history", "plot"):
         check_writable(getattr(args, flag), "--" + flag)
+    check_suffix(args.save, "--save", MODEL_SUFFIXES)
+    check_suffix(args.plot, "--plot", (".png",))
     if args.plot:
         from .plot import require_matplotlib
 
