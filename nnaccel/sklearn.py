@@ -22,7 +22,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .backend import cuda_available, from_array
@@ -65,21 +65,25 @@ def _seed(random_state):
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+def _inputs(net, X):
+    """X as the network's float rows on its device (no copy when it already is)."""
+    backend = net.backend
+    return backend.xp.astype(backend.asarray(X) if _on_host(X) else X, backend.dtype(net.dtype), copy=False)
+
+
 def _device_data(net, X, targets):
     """(X, targets) on the network's device, X taken as it is: tabular features are any real values.
 
     scikit-learn's validate_data has already refused NaN, infinities and wrong shapes, and
-    the labels are the estimator's own encoding, so only nnaccel's image-range check is
-    skipped here. # TODO(coordinator): to_device(..., check_range=False) once it exists.
+    the labels are the estimator's own encoding, so what is left out is only nnaccel's
+    image-range check. (Once to_device can skip that check, this becomes one call to it.)
     """
     backend, xp = net.backend, net.xp
     float_dtype = backend.dtype(net.dtype)
-    x = xp.astype(backend.asarray(X) if _on_host(X) else X, float_dtype)
     if _on_host(targets) and targets.ndim == 1:
         labels = backend.asarray(targets)
-        return DeviceData(x, labels, one_hot(xp, labels, net.sizes[-1], float_dtype))
-    y = xp.astype(backend.asarray(targets) if _on_host(targets) else targets, float_dtype)
-    return DeviceData(x, None, y)
+        return DeviceData(_inputs(net, X), labels, one_hot(xp, labels, net.sizes[-1], float_dtype))
+    return DeviceData(_inputs(net, X), None, _inputs(net, targets))
 
 
 def _input_namespace(X):
@@ -159,7 +163,7 @@ class _NNAccelEstimator(BaseEstimator):
         self._check_same_namespace(X, method)
         X = self._validate(X, reset=False)
         net = self.network_
-        a = net.feedforward(X)
+        a = net.feedforward(_inputs(net, X))
         return (net.backend.to_numpy(a) if _on_host(X) else a), X
 
     def _check_same_namespace(self, X, method):
@@ -272,7 +276,15 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y), continuing the network; ``classes`` is required on the first call."""
-        first = _check_partial_fit_first_call(self, classes)  # sets classes_ on the first call
+        first = not hasattr(self, "network_")
+        if first:
+            if classes is None:
+                raise NNAccelError("classes must be passed on the first call to partial_fit: every label "
+                                   "y may ever hold, e.g. classes=np.unique(y_all)")
+            self.classes_ = np.unique(_to_host(classes))
+        elif classes is not None and not np.array_equal(self.classes_, np.unique(_to_host(classes))):
+            raise NNAccelError(f"classes={classes!r} differs from the first call's {self.classes_.tolist()}; "
+                               "pass the same classes, or call fit to start again")
         X, y = self._validate(X, y, reset=first)
         y_host = _to_host(y)
         check_classification_targets(y_host)
