@@ -12,7 +12,6 @@ import json
 import math
 import sys
 import threading
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -149,8 +148,9 @@ class Handler(BaseHTTPRequestHandler):
             if e.status in (400, 411, 413):
                 self.close_connection = True  # the rest of the body may still be in the socket
             self._send(e.status, {"error": str(e)}, headers=allow)
-        except Exception as e:  # a bug: one line in the log and a JSON 500, no traceback to the client
-            self.log_message("internal error: %s", f"{type(e).__name__}: {e}")
+        except Exception as e:  # a bug: one line on stderr and a JSON 500, no traceback to the client
+            print(f"nnaccel serve: internal error on {method} {self.path}: {type(e).__name__}: {e}",
+                  file=sys.stderr, flush=True)
             self.close_connection = True
             self._send(500, {"error": "internal error; see the server's log"})
 
@@ -236,7 +236,7 @@ class App:
         if self.history_path is None:
             return []
         try:
-            return read_history(self.history_path)
+            return _finite(read_history(self.history_path))
         except NNAccelError as e:
             raise RequestError(409, str(e)) from None
 
@@ -248,6 +248,17 @@ class App:
         outputs = [float(v) for v in a]
         return {"outputs": outputs, "prediction": int(np.argmax(a)), "image": x.tolist(),
                 "preprocessed": preprocessed}
+
+
+def _finite(value):
+    """``value`` with NaN and infinities (a diverged run's costs) as None, which JSON can carry."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def read_history(path):
@@ -323,6 +334,8 @@ def cmd_serve(args, out=print):
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None
     server = make_server(net, args.history, args.host, args.port, log)
     out(f"nnaccel: serving {args.model} ({net.describe()}) at {url_of(server)} (Ctrl-C to stop)")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        out(f"nnaccel: note: --host {args.host} lets other machines reach this page; it has no authentication")
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -84,6 +84,7 @@ def history(tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "history.jsonl"
     records = [{"epoch": e, "evaluation_accuracy": 900 + e, "n_evaluation": 1000, "evaluation_cost": 1.0 / (e + 1)}
                for e in range(3)]
+    records[2]["training_cost"] = float("nan")  # json.dumps writes NaN, which browsers' JSON.parse refuses
     path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"epoch": 3, "evalu')  # a run still writing
     return path
 
@@ -144,6 +145,7 @@ def test_api_model_names_the_network(server, net):
 def test_api_history_returns_the_complete_lines_of_a_file_still_being_written(server):
     status, _, doc = request(server, "/api/history")
     assert status == 200 and [r["evaluation_accuracy"] for r in doc["records"]] == [900, 901, 902]
+    assert doc["records"][2]["training_cost"] is None
 
 
 def test_an_mnist_image_is_fed_forward_as_it_is(server, net, mnist10k):
@@ -232,6 +234,19 @@ def test_serve_refuses_a_bad_history_file_in_one_line(tmp_path, monkeypatch, cap
     assert cli.main(["serve", "m.npz", "--port", "0", *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(tmp_path, capsys, net):
+    import socket
+
+    net.save(tmp_path / "m.npz")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", str(tmp_path / "m.npz"), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
 
 
 def test_serve_refuses_a_network_without_784_inputs(tmp_path, capsys):

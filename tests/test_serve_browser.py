@@ -27,7 +27,7 @@ pytestmark = [
 ]
 
 
-def _nnaccel(*args, **kw):
+def _nnaccel(*args):
     return [sys.executable, "-m", "nnaccel", *args]
 
 
