@@ -107,6 +107,8 @@ class PersistentEpoch(EpochPath):
                  placement=None):
         if block % 32 or not 32 <= block <= 1024:
             raise ValueError(f"block must be a multiple of 32 from 32 to 1024 threads, got {block}")
+        if not 1 <= len(net.sizes) - 1 <= MAX_LAYERS:
+            raise ValueError(f"the persistent kernel trains 1 to {MAX_LAYERS} layers, not {len(net.sizes) - 1}")
         if placement not in (None, "shared", "global"):
             raise ValueError(f"placement must be 'shared', 'global' or None, got {placement!r}")
         super().__init__(net, options)

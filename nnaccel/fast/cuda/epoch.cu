@@ -114,6 +114,8 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
     extern __shared__ __align__(16) unsigned char shared[];
     const int L = layers, k = blockIdx.x, tid = threadIdx.x, threads = blockDim.x;
     const int lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
+    if (L < 1 || L > MAX_LAYERS) /* the driver never asks for this; leave the parameters as they are */
+        return;
 
     int *size = reinterpret_cast<int *>(shared), *act = size + L + 1;
     for (int i = tid; i < 2 * (L + 1); i += threads)
