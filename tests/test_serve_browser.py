@@ -8,8 +8,10 @@ NNACCEL_SCREENSHOT_DIR is set, there too (docs/serve.png came from such a run).
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -69,7 +71,9 @@ def _draw_seven(page):
     page.mouse.up()
 
 
-def test_drawing_a_digit_shows_the_networks_outputs_for_the_preprocessed_drawing(served, trained, tmp_path):
+@pytest.fixture
+def page(served, tmp_path):
+    """A fresh headless chromium profile on the served page, once its first prediction is shown."""
     playwright = pytest.importorskip("playwright.sync_api", reason="Playwright not installed (pip install playwright)")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
@@ -79,27 +83,60 @@ def test_drawing_a_digit_shows_the_networks_outputs_for_the_preprocessed_drawing
             page = browser.new_page()
             page.goto(served)
             page.wait_for_function("window.nnaccel && window.nnaccel.predictions >= 1", timeout=20000)
-            before = page.evaluate("window.nnaccel.predictions")
-            _draw_seven(page)
-            page.wait_for_function(
-                f"window.nnaccel.predictions > {before} && !window.nnaccel.inFlight && !window.nnaccel.dirty",
-                timeout=20000)
-            page.wait_for_selector("#curves svg polyline", timeout=20000)
-            shown = [float(page.get_attribute(f'#bars .bar[data-index="{k}"]', "data-value")) for k in range(10)]
-            request = page.evaluate("window.nnaccel.last.request")
-            prediction = page.inner_text("#prediction")
-            shot = tmp_path / "serve.png"
-            page.screenshot(path=str(shot), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def _settled(page, before):
+    """Wait until the page has shown the prediction for its latest drawing."""
+    page.wait_for_function(
+        f"window.nnaccel.predictions > {before} && !window.nnaccel.inFlight && !window.nnaccel.dirty",
+        timeout=20000)
+
+
+def _check_bars_against_feedforward(page, model):
+    """The ten bars are the network's outputs for the page's last drawing, preprocessed in Python."""
+    shown = [float(page.get_attribute(f'#bars .bar[data-index="{k}"]', "data-value")) for k in range(10)]
+    request = page.evaluate("window.nnaccel.last.request")
+    drawing = np.array(request["pixels"], dtype=np.float64).reshape(request["height"], request["width"])
+    net = load(model, device="cpu")
+    want = net.feedforward(preprocess(drawing / 255.0).reshape(1, -1).astype(np.float32))[0]
+    np.testing.assert_allclose(shown, want, rtol=0, atol=1e-6)
+    assert page.inner_text("#prediction") == str(int(np.argmax(want)))
+    return drawing
+
+
+def test_drawing_a_digit_shows_the_networks_outputs_for_the_preprocessed_drawing(page, trained, tmp_path):
+    before = page.evaluate("window.nnaccel.predictions")
+    _draw_seven(page)
+    _settled(page, before)
+    page.wait_for_selector("#curves svg polyline", timeout=20000)
+    drawing = _check_bars_against_feedforward(page, trained[0])
+    assert drawing.max() == 255 and (drawing > 0).mean() > 0.02  # the stroke reached the canvas
+    shot = tmp_path / "serve.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10000
     if os.environ.get("NNACCEL_SCREENSHOT_DIR"):
         shutil.copy(shot, os.path.join(os.environ["NNACCEL_SCREENSHOT_DIR"], "serve.png"))
 
-    drawing = np.array(request["pixels"], dtype=np.float64).reshape(request["height"], request["width"])
-    assert drawing.max() == 255 and (drawing > 0).mean() > 0.02  # the stroke reached the canvas
-    net = load(trained[0], device="cpu")
-    image = preprocess(drawing / 255.0).reshape(1, -1).astype(np.float32)
-    want = net.feedforward(image)[0]
-    np.testing.assert_allclose(shown, want, rtol=0, atol=1e-6)
-    assert prediction == str(int(np.argmax(want)))
-    assert shot.stat().st_size > 10000
+
+def _png(gray):
+    """A grayscale 8-bit PNG of the uint8 array ``gray``, written by hand (no imaging library)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w = gray.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in gray.astype(np.uint8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_an_opened_image_of_dark_ink_on_white_is_inverted_and_classified(page, trained, mnist10k, tmp_path):
+    digit = np.kron(mnist10k.test[0][0].reshape(28, 28), np.ones((4, 4), dtype=np.uint8))  # 112×112
+    (tmp_path / "digit.png").write_bytes(_png(255 - digit))  # as a scan: black ink on white paper
+    before = page.evaluate("window.nnaccel.predictions")
+    page.set_input_files("#file", str(tmp_path / "digit.png"))
+    _settled(page, before)
+    drawing = _check_bars_against_feedforward(page, trained[0])
+    assert drawing.max() == 255 and (drawing > 127).mean() < 0.2  # inverted: white ink on black
