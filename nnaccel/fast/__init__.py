@@ -12,25 +12,17 @@ over a flat parameter buffer. Tests prove each gives the generic path's numbers.
 
 from __future__ import annotations
 
-import importlib.util
-
 from ..epoch import GenericEpoch
 from . import selfcheck
 from .c_epoch import CEpoch
 from .common import flat_size, flat_views, supported
 from .cupy_epoch import CupyEpoch
 from .numpy_epoch import NumpyEpoch
-
-if importlib.util.find_spec(__name__ + ".persistent_epoch") is not None:  # written alongside; optional until then
-    from .persistent_epoch import PersistentEpoch
-
-    _CUPY_PATHS = (PersistentEpoch, CupyEpoch)
-else:
-    _CUPY_PATHS = (CupyEpoch,)
+from .persistent_epoch import PersistentEpoch
 
 REGISTRY = {
     "numpy": (CEpoch, NumpyEpoch),
-    "cupy": _CUPY_PATHS,
+    "cupy": (PersistentEpoch, CupyEpoch),
 }
 
 __all__ = ["REGISTRY", "choose", "candidates", "flat_size", "flat_views", "supported"]
