@@ -133,3 +133,24 @@ def test_every_instruction_set_level_gives_the_same_numbers(level):
     got_level, diff = done.stdout.split()
     assert got_level in (level, "base")  # a CPU without AVX2 falls back to base
     assert float(diff) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_epoch_on_float_inputs_copies_none_of_them(dtype, fast_path):
+    """The Python API's way (float X of the network's dtype): after the first epoch, an epoch
+    allocates less than a tenth of the data — no per-epoch copy or conversion of the inputs."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((3000, 784)).astype(dtype), rng.integers(0, 10, 3000)
+    net = nnaccel.Network([784, 30, 10], device="cpu", dtype=dtype, seed=0)
+    data = net.data((x, labels))
+    assert data.pixels is None
+    path = choose(net, EpochOptions(10, 0.5))
+    assert isinstance(path, CEpoch if fast_path == "c" else NumpyEpoch)
+    path(net, data, SGDState())  # the NumPy path builds [1 | x] once, here
+    tracemalloc.start()
+    path(net, data, SGDState())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < x.nbytes / 10
