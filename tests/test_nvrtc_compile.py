@@ -66,6 +66,10 @@ def test_cupy_private_route_is_the_pinned_one(route):
     assert major == 12, f"NVRTC {major} loaded; cupy-cuda12x needs nvidia-cuda-nvrtc-cu12"
     options = cupy_options()
     assert "-ftz=true" in options and any(o.startswith("--std=") for o in options), options
+    headers = nvrtc.cuda_header_version(options)
+    assert headers is not None and headers // 1000 == major, (
+        f"CuPy compiles against the CUDA headers of version {headers} with NVRTC {major}: "
+        f"pip install nvidia-cuda-runtime-cu12 so that it finds CUDA 12's (include path: {options})")
 
 
 def test_every_kernel_the_fast_path_builds_is_called_in_the_recorded_runs(recorder):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -58,14 +59,14 @@ class Library:
         build = Path(tempfile.gettempdir()) / f"nnaccel-elementwise-cpp-{key}"
         lib = build / "kernels.so"
         if not lib.exists():
-            build.mkdir(exist_ok=True)
-            (build / "kernels.cpp").write_text(source)
-            done = subprocess.run(["g++", "-O2", "-std=c++17", "-shared", "-fPIC", f"-I{HERE}",
-                                   str(build / "kernels.cpp"), "-o", str(build / "tmp.so")],
-                                  capture_output=True, text=True)
+            build.mkdir(parents=True, exist_ok=True)
+            cpp, partial = build / f"kernels-{os.getpid()}.cpp", build / f"kernels-{os.getpid()}.so"
+            cpp.write_text(source)  # per process, the library renamed into place: concurrent runs never clash
+            done = subprocess.run(["g++", "-O2", "-std=c++17", "-shared", "-fPIC", f"-I{HERE}", str(cpp), "-o",
+                                   str(partial)], capture_output=True, text=True)
             if done.returncode:
                 raise RuntimeError(f"the kernel bodies do not compile as C++:\n{done.stderr}")
-            (build / "tmp.so").rename(lib)
+            partial.rename(lib)
         self.source = source
         self.lib = ctypes.CDLL(str(lib))
 

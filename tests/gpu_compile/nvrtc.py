@@ -19,6 +19,7 @@ import importlib
 import io
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PINNED_CUPY = "14.2.0"  # pyproject: cuda = ["cupy-cuda12x==14.2.0"]; update both together
 ARCHS = ("80", "90")  # A100, H100
@@ -140,6 +141,15 @@ def limit_problems(name, resources, arch, dynamic_shared=0, threads=0):
 
 def nvrtc_version():
     return tuple(cupy_route()["_get_nvrtc_version"]())
+
+
+def cuda_header_version(options):
+    """CUDA_VERSION (e.g. 12090) of the cuda.h on the include path of ``options``, or None."""
+    for option in options:
+        if option.startswith("-I") and (header := Path(option[2:]) / "cuda.h").is_file():
+            if found := re.search(r"#define\s+CUDA_VERSION\s+(\d+)", header.read_text(errors="replace")):
+                return int(found.group(1))
+    return None
 
 
 def cupy_options(options=()):
