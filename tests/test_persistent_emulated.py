@@ -232,3 +232,31 @@ def test_address_sanitizer_would_catch_too_little_shared_memory(monkeypatch):
     path = _path(net, options, placement="shared", compile=sanitized("address"))
     with pytest.raises(SanitizerFailure, match="AddressSanitizer: use-after-poison"):
         path(net, net.data(_data(37, 12, 5, pixels=True)), SGDState())
+
+
+# ---- the check a real GPU runs on first use (nnaccel/fast/selfcheck.py), through the shim ----
+def _on_the_shim(compile):
+    class ShimPersistentEpoch(PersistentEpoch):
+        def __init__(self, net, options):
+            super().__init__(net, options, module=np, compile=compile, block=32, shared_limit=H100_OPT_IN)
+
+    return ShimPersistentEpoch
+
+
+def _without_weight_decay(code, options=(), name_expressions=()):
+    plain = "*p = bias ? *p - step * g : keep * *p - step * g;"
+    assert plain in code, "epoch.cu's plain update changed: update this test"
+    return _shim(code.replace(plain, "*p = *p - step * g;"), options, name_expressions)
+
+
+def test_the_first_use_check_passes_this_kernel_and_turns_off_a_wrong_one():
+    """selfcheck.verified, as it runs on a GPU's first use, accepts the kernel for plain SGD with
+    L2 and for momentum; the same kernel with L2's (1 − ηλ/n) decay lost is turned off, with a warning."""
+    from nnaccel.fast import selfcheck
+
+    net = nnaccel.Network([12, 7, 5], device="cpu", dtype="float64", seed=0)
+    right = _on_the_shim(_shim)
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0))
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5))
+    with pytest.warns(RuntimeWarning, match="turned off the CUDA persistent kernel"):
+        assert not selfcheck.verified(_on_the_shim(_without_weight_decay), net, EpochOptions(10, 0.5, lmbda=1.0))
