@@ -7,19 +7,37 @@ import pytest
 from tests.test_cli import nnaccel
 
 
+def has_matplotlib():
+    """Whether matplotlib imports (find_spec is not enough: a broken or hidden install has a spec)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_techniques_together_with_history_and_plot(tmp_path):
+    plot = ["--plot", "p.png"] if has_matplotlib() else []
     r = nnaccel("train", "--sizes", "784", "20", "10", "--epochs", "3", "--cost", "cross-entropy",
                 "--eta", "0.5", "--lmbda", "1", "--l1", "0.1", "--momentum", "0.5", "--nesterov",
                 "--early-stopping", "5", "--schedule", "step", "--step-size", "1", "--gamma", "0.5",
                 "--expand", "rotations", "--max-angle", "10", "--validation-size", "1000",
-                "--history", "h.jsonl", "--plot", "p.png", "--seed", "2", "--device", "cpu", cwd=tmp_path)
+                "--history", "h.jsonl", *plot, "--seed", "2", "--device", "cpu", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "14000 training examples" in r.stdout  # 7,000 after the hold-out, doubled by rotations
     assert " / 1000, cost" in r.stdout and "Test accuracy: " in r.stdout and "/ 2000" in r.stdout
     records = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
     assert [r["eta"] for r in records] == [0.5, 0.25, 0.125]
     assert set(records[0]) >= {"epoch", "eta", "evaluation_cost", "evaluation_accuracy", "seconds"}
-    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    if plot:
+        assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(has_matplotlib(), reason="matplotlib is installed: the refusal needs it absent")
+def test_plot_without_matplotlib_is_one_line_before_training(tmp_path):
+    r = nnaccel("train", "--epochs", "1", "--plot", "p.png", cwd=tmp_path)
+    assert r.returncode == 2 and "plotting needs matplotlib; pip install 'nnaccel[plot]'" in r.stderr
+    assert "Epoch" not in r.stdout and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("args,message", [
@@ -48,7 +66,10 @@ def test_each_experiment_runs_and_writes_its_numbers_and_figure(name, tmp_path):
     assert "book" in r.stdout and "nnaccel" in r.stdout
     result = json.loads((tmp_path / f"{name}.json").read_text())
     assert result["experiment"] == name and result["summary"]
-    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    if has_matplotlib():
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert "no figure: plotting needs matplotlib" in r.stdout and not (tmp_path / f"{name}.png").exists()
 
 
 def test_the_saturation_experiment_reproduces_the_books_numbers(tmp_path):
