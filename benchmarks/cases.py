@@ -81,7 +81,9 @@ def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, path=None):
         step = GenericEpoch(net, options)
     else:
         cls = next((c for c in fast.REGISTRY.get(net.backend.name, ()) if c.__name__ == path), None)
-        if cls is None or not cls.applies(net, options) or (cls.selfcheck and not fast.selfcheck.verified(cls, net, options)):
+        if cls is None or not cls.applies(net, options):
+            return None
+        if cls.selfcheck and not fast.selfcheck.verified(cls, net, options):
             return None
         step = cls(net, options)
     sync = _sync(net.backend)

@@ -40,6 +40,7 @@ def api_lines(table):
         api, cli, naive = (impls.get(k) for k in ("nnaccel-api-float32", "nnaccel-cli-uint8", "peer-naive-numpy"))
         if key[0] == "api-book-30" and api and cli and naive:
             return ["", f"Python API with float32 inputs, {list(key[2])} m = {key[3]}: {_fmt(api)} s per epoch, "
+                        
                         f"{api / cli:.2f} × the CLI's uint8 path ({_fmt(cli)} s; goal ≤ 1.10) and "
                         f"{api / naive:.2f} × the naive whole-batch NumPy loop ({_fmt(naive)} s; goal ≤ 0.50)."]
     return []
@@ -56,8 +57,9 @@ def gpu_goal_lines(table):
         for key, impls in table.items():
             ours, theirs = impls.get("nnaccel-cupy-persistent"), impls.get(versus)
             if key[0] == config and key[1] == "float32" and ours and theirs:
+                verdict = "met" if theirs / ours >= goal else "not met"
                 lines.append(f"- {list(key[2])} m = {key[3]}: the CUDA persistent kernel is {theirs / ours:.1f} × "
-                             f"faster than {versus} (goal ≥ {goal:g} ×: {'met' if theirs / ours >= goal else 'not met'})")
+                             f"faster than {versus} (goal ≥ {goal:g} ×: {verdict})")
     return ["", "GPU goals (float32):", ""] + lines if lines else []
 
 

@@ -41,7 +41,8 @@ def test_the_command_without_a_gpu(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 and "no CUDA GPU" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "nnaccel", "selftest", "--device", "gpu"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "nnaccel", "selftest", "--device", "gpu"],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "cuda or cuda:N" in bad.stderr
 
 
@@ -202,5 +203,6 @@ def test_the_benchmarks_run_with_the_selftests_rows_in_the_source_checkout(tmp_p
                         or (0, "5 passed", 1.0))
     result = selftest.run_benchmarks(tmp_path / "b.json", {"PATH": "x"}, quick=True)
     assert seen["env"]["NNACCEL_BENCH_IMPLS"] == selftest.BENCH_ROWS and seen["env"]["NNACCEL_BENCH_QUICK"] == "1"
-    assert "benchmarks/test_train_speed.py" in seen["command"] and f"--benchmark-json={tmp_path / 'b.json'}" in seen["command"]
+    assert "benchmarks/test_train_speed.py" in seen["command"]
+    assert f"--benchmark-json={tmp_path / 'b.json'}" in seen["command"]
     assert result["summary"] == "5 passed"
