@@ -31,8 +31,8 @@ def _shim(code, options=(), name_expressions=()):
     return ShimModule(code, options, persistent_epoch.compile_targets()[0]["name_expressions"])
 
 
-def _path(net, options, placement=None, compile=_shim, shared_limit=H100_OPT_IN):
-    return PersistentEpoch(net, options, module=np, compile=compile, block=32, shared_limit=shared_limit,
+def _path(net, options, placement=None, compile=_shim, shared_limit=H100_OPT_IN, block=32):
+    return PersistentEpoch(net, options, module=np, compile=compile, block=block, shared_limit=shared_limit,
                            placement=placement)
 
 
@@ -91,6 +91,16 @@ def test_one_launch_per_epoch_trains_as_run_epoch_does_to_1e_12(net_kw, options,
     data = _data(23 if options.mini_batch_size == 1 else 53, sizes[0], sizes[-1], pixels)
     got = _train(sizes, net_kw, options, data, dict(placement=placement))
     _assert_same(got, _train(sizes, net_kw, options, data))
+
+
+@pytest.mark.parametrize("block", [64, 96])
+def test_blocks_of_several_warps_share_the_neurons_and_give_the_same_numbers(block):
+    """Warps 1, 2 take neurons 1, 2 (and 1 + warps …) and shuffle among their own lanes only."""
+    sizes, options = [20, 12, 8, 5], EpochOptions(10, 0.1, lmbda=1.0, momentum=0.5)
+    kw = dict(cost="log-likelihood", output_activation="softmax", hidden_activation=["tanh", "relu"])
+    data = _data(33, sizes[0], sizes[-1], pixels=True)
+    got = _train(sizes, kw, options, data, dict(placement="shared", block=block), epochs=1)
+    _assert_same(got, _train(sizes, kw, options, data, epochs=1))
 
 
 @pytest.mark.parametrize("placement", ["shared", "global"])
