@@ -222,7 +222,7 @@ def cmd_selftest(args, out=print):
                            f"use cuda:0 … cuda:{len(names) - 1}")
     report = _report_module()
     gpu = names[index]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(index), NNACCEL_REQUIRE_GPU_EMULATED="1")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(index))
     selftest = {"gpu": gpu, "device": args.device}
     out(f"nnaccel selftest on {gpu} ({args.device}); results go to {args.out}")
     if not args.skip_tests:
