@@ -32,9 +32,10 @@ C_TYPES = {"float32": "float", "float64": "double"}
 MAX_LAYERS = 8  # epoch.cu's MAX_LAYERS
 DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a launch may use without opting in
 # A guess, to be measured by `nnaccel selftest` (no GPU has run this kernel): one block, i.e.
-# one SM, does a mini-batch's ~3·m·weights multiply-adds at ~20 G/s, while the fused cuBLAS
-# path spends ~70 µs launching its ~14 kernels per mini-batch whatever the size. They break
-# even near m × weights ≈ 500 k ([784,30,10] at m = 20); above 1 M the cuBLAS path should win.
+# one SM, does a mini-batch's ~3·m·weights multiply-adds at perhaps 10–40 G/s, while the fused
+# cuBLAS path spends ~70 µs launching its ~14 kernels per mini-batch whatever the size: they
+# should break even somewhere between 0.5 M and 2 M multiply-adds per mini-batch (m × weights).
+# 1 M keeps [784,30,10] (0.24 M at m = 10) and [784,100,10] (0.79 M) here.
 MAX_WORK = 1_000_000
 
 
