@@ -98,6 +98,7 @@ C_CASES = [
     dict(cost="cross-entropy", momentum=[0.0, 0.5, 0.9]),
     dict(cost="log-likelihood", output_activation="softmax", hidden_activation="tanh", m=7),
     dict(cost="quadratic", output_activation="linear", hidden_activation="relu", eta=[0.01, 0.02, 0.005], m=1),
+    dict(cost="cross-entropy", sizes=[784, 100, 10], momentum=0.5),  # 0.6 MB a member: one group each
 ]
 
 
@@ -107,8 +108,9 @@ C_CASES = [
 def test_c_population_kernel_equals_the_array_api_path(case, pixels, data):
     case = dict(C_CASES[case])
     eta, m, momentum = case.pop("eta", [0.05, 0.1, 0.5]), case.pop("m", 10), case.pop("momentum", 0.0)
+    sizes = case.pop("sizes", [784, 20, 15, 10])
     x = data[0] if pixels else data[0] / 255.0
-    pops = [Population([784, 20, 15, 10], seeds=SEEDS, dtype="float64", device="cpu", **case) for _ in range(2)]
+    pops = [Population(sizes, seeds=SEEDS, dtype="float64", device="cpu", **case) for _ in range(2)]
     paths = []
     for pop, fused in zip(pops, (True, False)):
         paths.append(type(pop._choose(_options(m, eta, momentum), fused)))
@@ -126,6 +128,19 @@ def test_float32_c_population_kernel_is_within_float32_rounding(data):
     for x, y in zip(a.weights, b.weights):
         assert x.dtype == np.float32
         np.testing.assert_allclose(x, y, rtol=0, atol=2e-4)
+
+
+@needs_c
+def test_splitting_members_over_threads_changes_no_number(data, monkeypatch):
+    """Members are independent: trained in one thread or three, each gets the same bits."""
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(population_c, "THREADS", threads)
+        pop = Population([784, 20, 10], seeds=SEEDS, dtype="float64", device="cpu")
+        pop.train(data, 1, 10, eta=ETAS, lmbda=LMBDAS, momentum=[0.0, 0.5, 0.9])
+        results.append([np.asarray(a) for a in pop.weights + pop.biases])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_c_population_kernel_steps_aside_where_it_does_not_apply():

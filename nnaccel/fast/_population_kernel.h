@@ -2,9 +2,13 @@
  * _population_level.h after _sgd_kernel.h, whose per-layer pieces (forward, activate, back,
  * times_prime, update) it reuses, so each member computes exactly what _sgd's epoch would.
  *
- * What is shared: each mini-batch is gathered (and its uint8 pixels converted) once, then every
- * member's feedforward, BP1–BP4 and update run on it in turn, through one workspace. Members
- * are independent otherwise: their own parameters, velocity, η, λ and μ.
+ * What is shared: each mini-batch is gathered (and its uint8 pixels converted) once, then the
+ * feedforward, BP1–BP4 and update of every member of a group run on it in turn, through one
+ * workspace. Members are independent otherwise: their own parameters, velocity, η, λ and μ.
+ * Groups: the members whose parameters fit in GROUP_BYTES together go through the epoch side
+ * by side, and the next group after them, so that each member's weights stay in the core's
+ * L2 cache from one mini-batch to the next as a single network's do (64 members of
+ * [784,30,10] in float32 hold 6 MB; cycled through at every batch they came from L3).
  */
 
 static int NAME(population_epoch)(const population_job *job)
@@ -54,46 +58,54 @@ static int NAME(population_epoch)(const population_job *job)
             rows[l * m + e] = a[l] + e * sizes[l];
 
     const Py_ssize_t nL = sizes[L], row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
-    for (Py_ssize_t k = 0; k < job->n; k += m) {
-        const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
-        for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
-            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
-            const char *row = (const char *)job->x + r * row_bytes;
-            for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
-                PREFETCH(row + byte);
-        }
-        for (Py_ssize_t e = 0; e < mb; e++) { /* the batch's inputs, gathered by the permutation: once for all members */
-            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
-            REAL *dst = xbuf + e * n0;
-            if (job->pixels) {
-                const unsigned char *px = (const unsigned char *)job->x + r * n0;
-                for (Py_ssize_t i = 0; i < n0; i++)
-                    dst[i] = (REAL)px[i] / (REAL)255;
-            } else {
-                memcpy(dst, (const REAL *)job->x + r * n0, sizeof(REAL) * (size_t)n0);
+    Py_ssize_t count = 0;
+    for (Py_ssize_t l = 1; l <= L; l++)
+        count += sizes[l] * (sizes[l - 1] + 1);
+    const Py_ssize_t per_member = count * (Py_ssize_t)sizeof(REAL) * (job->velocity ? 2 : 1);
+    const Py_ssize_t group = per_member >= GROUP_BYTES ? 1 : GROUP_BYTES / per_member;
+    for (Py_ssize_t g0 = 0; g0 < K; g0 += group) {
+        const Py_ssize_t g1 = g0 + group < K ? g0 + group : K;
+        for (Py_ssize_t k = 0; k < job->n; k += m) {
+            const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
+            for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
+                const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
+                const char *row = (const char *)job->x + r * row_bytes;
+                for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
+                    PREFETCH(row + byte);
             }
-        }
-        for (Py_ssize_t i = 0; i < K; i++) {
-            REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
-            for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
-                NAME(forward)(w[2 * (l - 1)], w[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
-                NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
-            }
-            for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
+            for (Py_ssize_t e = 0; e < mb; e++) { /* the batch's inputs, gathered by the permutation: once for the group */
                 const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
-                const REAL *y = targets + r * nL;
-                for (Py_ssize_t j = 0; j < nL; j++)
-                    d[L][e * nL + j] = a[L][e * nL + j] - y[j];
+                REAL *dst = xbuf + e * n0;
+                if (job->pixels) {
+                    const unsigned char *px = (const unsigned char *)job->x + r * n0;
+                    for (Py_ssize_t i = 0; i < n0; i++)
+                        dst[i] = (REAL)px[i] / (REAL)255;
+                } else {
+                    memcpy(dst, (const REAL *)job->x + r * n0, sizeof(REAL) * (size_t)n0);
+                }
             }
-            if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
-                NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
-            for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
-                NAME(back)(w[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
-                NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
+            for (Py_ssize_t i = g0; i < g1; i++) {
+                REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
+                for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
+                    NAME(forward)(w[2 * (l - 1)], w[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
+                    NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
+                }
+                for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
+                    const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+                    const REAL *y = targets + r * nL;
+                    for (Py_ssize_t j = 0; j < nL; j++)
+                        d[L][e * nL + j] = a[L][e * nL + j] - y[j];
+                }
+                if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
+                    NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
+                for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
+                    NAME(back)(w[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
+                    NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
+                }
+                for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update with the member's η, λ, μ */
+                    NAME(update)(w[2 * (l - 1)], w[2 * l - 1], v[2 * (l - 1)], v[2 * l - 1], sizes[l], sizes[l - 1],
+                                 d[l], rows + (l - 1) * m, mb, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
             }
-            for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update with the member's η, λ, μ */
-                NAME(update)(w[2 * (l - 1)], w[2 * l - 1], v[2 * (l - 1)], v[2 * l - 1], sizes[l], sizes[l - 1],
-                             d[l], rows + (l - 1) * m, mb, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
         }
     }
     PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);

@@ -9,6 +9,9 @@ be (small mini-batches: MAX_WORK), else the array-API path's batched BLAS produc
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ..epoch import EpochOptions
@@ -22,6 +25,9 @@ except ImportError:  # built without a C compiler: populations train through the
     _population = None
 
 LINE = 64  # bytes: each member's row of the flat buffer starts on a cache line
+# Members are independent, so the kernel trains disjoint sets of them in this many threads at
+# once (it releases the GIL); a single network at m = 10 has no such parallelism to use.
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def available():
@@ -99,8 +105,19 @@ class PopulationCEpoch:
             else:
                 velocity = _rows(params.shape[0], sizes, dtype)
                 velocity[...] = 0
-        _population.epoch(params, velocity, tuple(sizes), self.acts, self.quadratic, x, pixels, targets, perm,
-                          self.options.mini_batch_size, *self.hyper)
+        k = params.shape[0]
+        bounds = [k * t // min(THREADS, k) for t in range(min(THREADS, k) + 1)]
+
+        def train(a, b):  # members a … b−1: rows of the buffers, C-contiguous slices
+            _population.epoch(params[a:b], None if velocity is None else velocity[a:b], tuple(sizes), self.acts,
+                              self.quadratic, x, pixels, targets, perm, self.options.mini_batch_size,
+                              *(h[a:b] for h in self.hyper))
+
+        if len(bounds) == 2:
+            train(0, k)
+        else:
+            with ThreadPoolExecutor(len(bounds) - 1) as pool:
+                list(pool.map(train, bounds[:-1], bounds[1:]))
         new = Stacks(*_unflat(params, sizes))
         if velocity is not None:
             new.velocity_w, new.velocity_b = _unflat(velocity, sizes)

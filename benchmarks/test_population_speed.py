@@ -1,0 +1,91 @@
+"""Populations against sequential runs: K = 16 and K = 64 networks [784, 30, 10] at m = 10,
+one epoch each, trained as one population or one after another (issue 10).
+
+Each case records ``examples`` as K × the rows timed, so the report's "s / epoch (60k)" is
+the time per network-epoch, comparable across K and with the single-network table.
+
+Run in full by hand:  nice python -m pytest benchmarks/test_population_speed.py -p no:cacheprovider \
+                          --benchmark-json=benchmarks/results/population-cpu-xeon-2core.json
+then:                 python -m benchmarks.report benchmarks/results/population-cpu-xeon-2core.json
+"""
+
+import pytest
+
+from benchmarks import cases
+
+SIZES, M, COST, DTYPE = [784, 30, 10], 10, "cross-entropy", "float32"
+EXAMPLES = 500 if cases.QUICK else 12_000  # the rows of the suite's data one epoch trains on
+MEMBERS = (16,) if cases.QUICK else (16, 64)
+IMPLS = [  # (name, backend, fused, population?)
+    ("population-c-kernel", "numpy", True, True),
+    ("population-array-api", "numpy", False, True),
+    ("sequential-c-kernel", "numpy", True, False),
+    ("population-cupy-array-api", "cupy", False, True),
+    ("sequential-cupy", "cupy", True, False),
+]
+
+_DATA = {}
+
+
+def _data():
+    if "x" not in _DATA:
+        (x, y), source = cases.data()
+        _DATA.update(x=x[:EXAMPLES], y=y[:EXAMPLES], source=source)
+    return _DATA["x"], _DATA["y"], _DATA["source"]
+
+
+def population_runner(backend, k, fused, x, y):
+    from nnaccel.population import Population
+
+    pop = Population(SIZES, seeds=list(range(k)), cost=COST, backend=backend, device="auto", dtype=DTYPE)
+    data = pop.data((x, y))
+    sync = cases._sync(pop.backend)
+    etas = [0.5 * 2 ** (i / k - 0.5) for i in range(k)]  # a small η ladder around the book's 0.5
+
+    def run():
+        pop.train(data, 1, M, eta=etas, fused=fused)
+        sync(pop.weights[-1])
+
+    run.path = pop._choose(_options(k, etas), fused).name
+    return run
+
+
+def sequential_runner(backend, k, x, y):
+    import nnaccel
+    from nnaccel import fast
+    from nnaccel.epoch import EpochOptions
+    from nnaccel.optimizers import SGDState
+
+    nets = [nnaccel.Network(SIZES, cost=COST, backend=backend, device="auto", dtype=DTYPE, seed=i) for i in range(k)]
+    data = nets[0].data((x, y))
+    steps = [fast.choose(net, EpochOptions(M, 0.5 * 2 ** (i / k - 0.5))) for i, net in enumerate(nets)]
+    sync = cases._sync(nets[0].backend)
+
+    def run():
+        for net, step in zip(nets, steps):
+            step(net, data, SGDState())
+        sync(nets[-1].weights[-1])
+
+    run.path = steps[0].name
+    return run
+
+
+def _options(k, etas):
+    from nnaccel.population_epoch import PopulationOptions
+
+    return PopulationOptions(M, tuple(etas), (0.0,) * k, (0.0,) * k)
+
+
+@pytest.mark.parametrize("k", MEMBERS, ids=lambda k: f"K{k}")
+@pytest.mark.parametrize("impl", IMPLS, ids=[i[0] for i in IMPLS])
+def test_population_epoch(benchmark, impl, k):
+    name, backend, fused, population = impl
+    if backend == "cupy" and not cases.cuda():
+        pytest.skip("no CUDA GPU")
+    x, y, source = _data()
+    run = population_runner(backend, k, fused, x, y) if population else sequential_runner(backend, k, x, y)
+    benchmark.extra_info.update(config=f"population-K{k}", sizes=SIZES, mini_batch_size=M, cost=COST, dtype=DTYPE,
+                                impl=name, members=k, examples=k * EXAMPLES, data=source,
+                                flops_per_example=cases.flops_per_example(SIZES), path=run.path)
+    rounds = 1 if cases.QUICK else 3
+    benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)
