@@ -275,6 +275,8 @@ def validate_train_args(args):
     check_schedule(args.schedule, args.patience, args.step_size, args.gamma, args.early_stopping,
                    args.stopping_rule)
     check_expansion(args.expand, args.max_angle)
+    if args.validation_size < 0:
+        raise NNAccelError(f"--validation-size {args.validation_size}: hold out N ≥ 0 training images, e.g. 1000")
     if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
         raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
     for flag in ("save", "checkpoint", "history", "plot"):

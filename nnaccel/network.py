@@ -8,6 +8,7 @@ mini-batch in BP3/BP4 become one column sum and one matrix product.
 
 from __future__ import annotations
 
+import numbers
 
 from . import activations as _activations
 from . import costs as _costs
@@ -48,6 +49,8 @@ class Network:
         self.xp = self.backend.xp
         self.dtype = dtype
         self.float = self.backend.dtype(dtype)
+        if isinstance(seed, numbers.Integral) and seed < 0:
+            raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
         self.rng = make_rng(seed)
         biases, weights = initializers.get(init)(self.rng, self.sizes)
         self.set_parameters(weights, biases)

@@ -59,6 +59,8 @@ class Guard:
             self._depth -= 1
             if self._depth == 0:
                 for s, handler in self._previous.items():
+                    if handler is None:  # installed from C: Python can only put back the usual one
+                        handler = signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL
                     signal.signal(s, handler)
                 self._previous = {}
         return False

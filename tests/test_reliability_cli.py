@@ -103,6 +103,17 @@ def test_a_scale_that_is_not_positive_is_refused(value, tmp_path, monkeypatch, c
     assert code == 2 and "--scale" in err and "must be > 0" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("args,message", [
+    (["train", "--seed", "-1", "--epochs", "0"], "seed must be a whole number ≥ 0"),
+    (["train", "--validation-size", "-5", "--epochs", "0"], "--validation-size -5: hold out N ≥ 0"),
+    (["experiment", "saturation", "--seed", "-1", "--scale", "0.01"], "seed must be a whole number ≥ 0"),
+])
+def test_flag_values_that_once_leaked_a_traceback_are_one_line(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(capsys, *args)
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
 def test_network_data_divides_by_scale():
     net = nnaccel.Network([4, 3, 2], device="cpu", dtype="float64", seed=1)
     x = np.array([[0.0, 51.0, 102.0, 255.0], [255.0, 0.0, 0.0, 25.5]])
