@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -134,6 +135,15 @@ def test_the_page_and_its_files_are_served(server):
     for path, kind in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
         status, head, _ = request(server, path)
         assert status == 200 and head["Content-Type"].startswith(kind)
+
+
+def test_the_page_loads_nothing_from_another_host():
+    """No CDN, no fonts, no analytics: the page must work on a machine without the internet."""
+    from importlib import resources
+
+    for name in ("index.html", "app.js", "style.css"):
+        text = resources.files("nnaccel.web").joinpath(name).read_text()
+        assert re.findall(r"[a-z]+://[^\s\"'`)]+", text) in ([], ["http://www.w3.org/2000/svg"]), name
 
 
 def test_api_model_names_the_network(server, net):
