@@ -220,7 +220,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
                     saved = state.epoch
                 if callback is not None:
                     callback(record)
-            if GUARD.pending():
+            if GUARD.pending() and state.epoch < epochs and not state.stopped:  # (a finished run just returns)
                 raise Interrupted(GUARD.pending()[0])
         except TrainingDiverged:
             _restore(net, state, done)
