@@ -15,8 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__
-from . import files
+from . import __version__, files, outputs
 from .errors import NNAccelError
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
@@ -340,7 +339,7 @@ def cmd_train(args, out=print):
     if resume and resume[0]["state"]["epoch"] >= args.epochs:
         out(f"nnaccel: the checkpoint's run is complete ({resume[0]['state']['epoch']} of {args.epochs} epochs); "
             f"give --epochs N (more than {resume[0]['state']['epoch']}) to train further")
-    history = HistoryFile(args.history, resume[0]["state"]["records"] if resume else None)
+    history = outputs.HistoryFile(args.history, resume[0]["state"]["records"] if resume else None)
     bar = tqdm(total=args.epochs, unit="epoch", disable=not sys.stderr.isatty(), leave=False)
     if resume:
         bar.update(resume[0]["state"]["epoch"])
@@ -389,7 +388,7 @@ def _report_and_save(args, net, dataset, history, out):
         out(f"Test accuracy: {correct} / {len(test)} ({100.0 * correct / len(test):.2f} %)")
     failed = []
     if args.save:
-        saved, problem = save_model(net, args.save)
+        saved, problem = outputs.save_model(net, args.save)
         if problem:
             failed.append(problem)
         else:
@@ -401,76 +400,10 @@ def _report_and_save(args, net, dataset, history, out):
             plot_history(history.records, args.plot, f"{net.describe()}, eta {args.eta}")
             out(f"nnaccel: plotted to {args.plot}")
         except (OSError, NNAccelError) as e:
-            failed.append(f"could not write the plot {args.plot} ({_reason(e)}); the numbers are in --history")
+            failed.append(f"could not write the plot {args.plot} ({outputs.reason(e)}); the numbers are in --history")
     for problem in failed:
         print(f"nnaccel: error: {problem}", file=sys.stderr)
     return EXIT_USAGE if failed else 0
-
-
-def _reason(error):
-    return (error.strerror if isinstance(error, OSError) else None) or str(error)
-
-
-def save_model(net, path):
-    """(where the model went, None) — or, when ``path`` cannot be written, (fallback, message).
-
-    A trained model is never lost to a bad output path: it goes to files.fallback_path (the
-    working folder, else the temporary folder) and the message says where.
-    """
-    try:
-        net.save(path)
-        return path, None
-    except (OSError, NNAccelError) as e:
-        reason = _reason(e)
-    other = files.fallback_path(path, "model")
-    try:
-        if other is None:
-            raise OSError("no writable folder")
-        net.save(other)
-    except (OSError, NNAccelError) as e:
-        return None, f"could not save the model to {path} ({reason}), nor anywhere else ({_reason(e)})"
-    return other, f"could not save the model to {path} ({reason}); saved it to {other} instead"
-
-
-class HistoryFile:
-    """--history: one JSON line per epoch, appended as the run goes.
-
-    A new run appends to the file; a resumed run rewrites it (atomically) from the
-    checkpoint's epochs, so it holds each epoch once. If appending fails mid-run, the history
-    so far goes to files.fallback_path, with a warning, and the run goes on.
-    """
-
-    def __init__(self, path, resumed_records=None):
-        self.path, self.records = path, list(resumed_records or [])
-        if path and resumed_records is not None:
-            self._rewrite(path)
-
-    def _rewrite(self, path):
-        import json
-
-        with files.atomic_write(path, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in self.records)
-
-    def append(self, record):
-        import json
-
-        self.records.append(record)
-        if not self.path:
-            return
-        try:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-        except OSError as e:
-            other = files.fallback_path(self.path, "history")
-            try:
-                if other is not None:
-                    self._rewrite(other)
-            except (OSError, NNAccelError):
-                other = None
-            warnings.warn(f"could not append to --history {self.path} ({_reason(e)}); "
-                          + (f"the history goes to {other} instead" if other else "the history is no longer written"),
-                          RuntimeWarning, stacklevel=2)
-            self.path = other
 
 
 def cmd_evaluate(args, out=print):
