@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from .errors import NNAccelError
-from .files import atomic_write, check_writable
+from .files import atomic_write, check_writable, fallback_path
 
 
 class Context:
@@ -193,6 +193,23 @@ def plot_experiment(name, result, path):
     save_figure(fig, path)
 
 
+def _write_result(result, path):
+    """NAME.json; if its folder cannot take it after all, a fallback file, and an error naming it."""
+    def write(target):
+        with atomic_write(target, "w") as f:
+            json.dump(result, f, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v)
+
+    try:
+        write(path)
+    except (OSError, NNAccelError) as e:
+        other = fallback_path(path, "experiment")
+        if other is None:
+            raise
+        write(other)
+        why = (e.strerror if isinstance(e, OSError) else None) or str(e)
+        raise NNAccelError(f"could not write {path} ({why}); the results are in {other}") from None
+
+
 def run_experiment(name, out_dir=".", scale=1.0, dataset="mnist-10k", device="auto", backend=None,
                    seed=1, out=print):
     """Run experiment ``name``, write ``NAME.json`` (and ``NAME.png`` with matplotlib), print the table."""
@@ -206,8 +223,7 @@ def run_experiment(name, out_dir=".", scale=1.0, dataset="mnist-10k", device="au
     result = EXPERIMENTS[name](ctx)
     result.update(experiment=name, dataset=ctx.data.describe(), backend=ctx.backend.describe(),
                   seed=seed, scale=scale)
-    with atomic_write(out_dir / f"{name}.json", "w") as f:
-        json.dump(result, f, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v)
+    _write_result(result, out_dir / f"{name}.json")
     width = max(len(row[0]) for row in result["summary"])
     out(f"{name} on {result['dataset']}, {result['backend']}:")
     out(f"  {'':<{width}}  {'book':<26}  nnaccel")

@@ -117,3 +117,13 @@ def test_unscaled_pixels_ask_for_scaling(small_data):
                           device="cpu", dtype="float64", seed=1)
     with pytest.raises(NNAccelError, match="--scale 255"):
         train(net, (np.round(x * 255), y), 20, 10, 3.0)
+
+
+def test_divergence_is_caught_and_undone_on_every_backend(backend, small_data):
+    """The costs keep NaN and the parameter check is one array-API reduction: the same on each backend."""
+    net = nnaccel.Network([12, 6, 4], cost="cross-entropy", hidden_activation="linear", backend=backend,
+                          dtype="float64", seed=4)
+    with pytest.raises(TrainingDiverged, match="diverged at epoch \\d+: the cost became nan"):
+        train(net, small_data, 60, 10, 200.0, evaluation_data=small_data, monitor_evaluation_cost=True)
+    xp = net.xp
+    assert all(bool(xp.all(xp.isfinite(w))) for w in net.weights + net.biases)

@@ -145,3 +145,23 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     net.save(tmp_path / "m.json")
     assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o640
     assert load(tmp_path / "m.json").sizes == [12, 5, 4]
+
+
+def test_experiment_results_whose_folder_vanished_go_to_a_fallback(tmp_path, monkeypatch):
+    from nnaccel import experiments
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    real = experiments.EXPERIMENTS["saturation"]
+
+    def run_then_remove_the_folder(ctx):
+        result = real(ctx)
+        shutil.rmtree(folder)
+        return result
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "saturation", run_then_remove_the_folder)
+    with pytest.raises(nnaccel.NNAccelError, match="could not write .*saturation.json .*the results are in ") as info:
+        experiments.run_experiment("saturation", out_dir=folder, scale=0.01, device="cpu", out=lambda *_: None)
+    fallback = str(info.value).split("the results are in ")[1]
+    assert json.loads(open(fallback).read())["experiment"] == "saturation"
