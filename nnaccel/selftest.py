@@ -22,8 +22,10 @@ import numpy as np
 
 from . import fast
 from .backend import cuda_available, gpu_names
+from .data.datasets import load_dataset
 from .epoch import EpochOptions, GenericEpoch
 from .errors import NNAccelError
+from .network import Network
 from .optimizers import SGDState
 
 ROOT = Path(__file__).resolve().parents[1]  # the source checkout nnaccel runs from
@@ -89,9 +91,6 @@ def compare_paths(make_net, data, options, path_classes, reference=GenericEpoch,
 def gpu_comparisons(device, backend="cupy"):
     """compare_paths for every network of COMPARED, both dtypes, plain SGD and L2 + momentum,
     on the GPU, with 1,005 images of the embedded MNIST sample (a smaller last mini-batch)."""
-    from .data.datasets import load_dataset
-    from .network import Network
-
     x, labels = load_dataset("mnist-10k").train
     data = (x[:1005], labels[:1005])
     results = []
