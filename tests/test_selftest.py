@@ -217,3 +217,14 @@ def test_the_comparison_runs_the_cupy_paths_own_code_emulated(data):
     on_numpy = type("EmulatedOnNumpy", (emulated(),), {"applies": classmethod(lambda cls, net, o: supported(net, o))})
     rows = selftest.compare_paths(_make_net, data, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5), (on_numpy,))
     assert rows[0]["status"] == "ok" and rows[0]["max_abs_diff"] <= 1e-12
+
+
+def test_every_comparison_the_gpu_runs_passes_on_the_cpu_paths():
+    """gpu_comparisons itself, pointed at NumPy: the C kernel and the NumPy path agree with the
+    generic path on every network, dtype and option set the GPU run compares."""
+    results = selftest.gpu_comparisons("cpu", backend="numpy")
+    assert len(results) == len(selftest.COMPARED) * 2 * 2
+    for case in results:
+        statuses = {row["path"]: row["status"] for row in case["rows"]}
+        assert statuses[NumpyEpoch.name] == "ok", case
+        assert statuses[CEpoch.name] in ("ok", "does not apply"), case  # m = 128 on [784,100,10] is BLAS's
