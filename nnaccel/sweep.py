@@ -23,7 +23,7 @@ from collections import defaultdict
 
 from .errors import NNAccelError
 from .search_space import SearchSpace, hidden_widths
-from .tuning import expand_host, holdout, strip_dataset, train_members
+from .tuning import expand_host, holdout, population_class, strip_dataset, train_members
 
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
 SPACE_ATTR = "nnaccel_space"
@@ -61,6 +61,7 @@ def add_parser(sub):
     p.add_argument("--jobs", type=_int, default=1, metavar="N", help="local worker processes")
     p.add_argument("--plot", metavar="DIR", help="Optuna's figures: history, importances, slices")
     p.add_argument("--save", metavar="FILE", help="retrain the best trial on all training data and save it")
+    p.add_argument("--keep-models", metavar="DIR", help="save every trial's network as DIR/trial-N.npz")
     p.add_argument("--top", type=_int, default=10, metavar="N", help="rows of the results table")
     p.add_argument("--validation-size", type=_int, metavar="N",
                    help="the last N training images score the trials (default: a fifth, at most 10000; "
@@ -270,7 +271,8 @@ def run_worker(args, study, space, budget, data, out):
                 time.sleep(HEARTBEAT_S / 2)
                 continue
             batch = []
-            for _ in range(min(free, args.batch)):
+            together = args.batch if args.schedule == "constant" and population_class() else 1
+            for _ in range(min(free, together)):  # trained one by one, a trial is asked when it starts
                 trial = study.ask()
                 heart.add(trial._trial_id)
                 fixed = "fixed_params" in storage.get_trial_system_attrs(trial._trial_id)
@@ -314,7 +316,7 @@ def run_group(args, study, dataset, train, validation, n_val, hidden, m, members
                 stop.append(i)
         return stop
 
-    histories, _ = train_members(sizes, configs, train, validation, args.epochs, m,
+    histories, nets = train_members(sizes, configs, train, validation, args.epochs, m,
                                  model=model_options(args), early_stopping=args.early_stopping,
                                  schedule=args.schedule, patience=args.patience, callback=report)
     for i, ((trial, params), history) in enumerate(zip(members, histories)):
@@ -326,6 +328,8 @@ def run_group(args, study, dataset, train, validation, n_val, hidden, m, members
         trial.set_user_attr("seed", configs[i]["seed"])
         if history.stopped:
             trial.set_user_attr("stopped", history.stopped[:200])
+        if args.keep_models:
+            nets[i].save(os.path.join(args.keep_models, f"trial-{trial.number}.npz"))
         if i in pruned:
             study.tell(trial, state=TrialState.PRUNED)
             verdict = "pruned"
@@ -354,6 +358,8 @@ def check_args(args):
         from .cli import check_writable
 
         check_writable(args.save, "--save")
+    if args.keep_models and not os.path.isdir(args.keep_models):
+        raise NNAccelError(f"--keep-models {args.keep_models}: no such folder; create it first")
     if args.plot:
         from .plot import require_matplotlib
 
@@ -364,7 +370,7 @@ def worker_command(args):
     """The command line of one local worker process for ``--jobs``."""
     cmd = [sys.executable, "-m", "nnaccel", "sweep", "--worker", "--jobs", "1"]
     for key, value in sorted(vars(args).items()):
-        if key in ("run", "command", "jobs", "worker", "plot", "save", "sizes", "func") or value is None:
+        if key in ("run", "command", "jobs", "worker", "plot", "save", "sizes", "func", "classes") or value is None:
             continue
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
