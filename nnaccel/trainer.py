@@ -15,6 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from . import checkpoint as checkpoints
 from . import fast, schedules
 from .divergence import all_finite, likely_cause
 from .epoch import EpochOptions, GenericEpoch, run_epoch  # noqa: F401  (re-exported)
@@ -262,17 +263,15 @@ def _write_checkpoint(path, net, state, config):
     Returns where it went: ``path``, the fallback (which later epochs then use), or None when
     no folder would take it (training goes on without checkpoints, after the warning).
     """
-    from .checkpoint import save_checkpoint
-
     try:
-        save_checkpoint(path, net, state, config)
+        checkpoints.save_checkpoint(path, net, state, config)
         return path
     except (OSError, NNAccelError) as e:
         reason = (e.strerror if isinstance(e, OSError) else None) or str(e)
         other = fallback_path(path, "checkpoint")
         try:
             if other is not None:
-                save_checkpoint(other, net, state, config)
+                checkpoints.save_checkpoint(other, net, state, config)
         except (OSError, NNAccelError):
             other = None
         warnings.warn(f"could not write the checkpoint {path} ({reason}); "
@@ -303,9 +302,7 @@ def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patie
 
 def restore(net, resume) -> TrainState:
     """Put a checkpoint's parameters, velocities and RNG state into ``net``; return its state."""
-    from .checkpoint import load_checkpoint
-
-    meta, arrays = load_checkpoint(resume) if not isinstance(resume, tuple) else resume
+    meta, arrays = checkpoints.load_checkpoint(resume) if not isinstance(resume, tuple) else resume
     if meta["network"]["sizes"] != net.sizes:
         raise NNAccelError(f"the checkpoint is of a {meta['network']['sizes']} network, not {net.sizes}")
     net.set_parameters(arrays["w"], arrays["b"])
