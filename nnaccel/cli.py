@@ -278,8 +278,16 @@ def validate_train_args(args):
         raise NNAccelError(f"--validation-size {args.validation_size}: hold out N ≥ 0 training images, e.g. 1000")
     if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
         raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
+    named = {}  # real path → the flag that named it
     for flag in ("save", "checkpoint", "history", "plot"):
-        check_writable(getattr(args, flag), "--" + flag)
+        path = getattr(args, flag)
+        if not path:
+            continue
+        check_writable(path, "--" + flag)
+        if os.path.realpath(path) in named:
+            raise NNAccelError(f"--{named[os.path.realpath(path)]} and --{flag} both name {path}; "
+                               "give each output a file of its own")
+        named[os.path.realpath(path)] = flag
     check_suffix(args.save, "--save", MODEL_SUFFIXES)
     check_suffix(args.plot, "--plot", (".png",))
     if args.plot:

@@ -33,9 +33,10 @@ QUICK = ["--sizes", "784", "5", "10", "--epochs", "1", "--device", "cpu"]
     ("--save", "m.txt", "--save m.txt: the name must end in .json or .npz"),
     ("--save", "model", "the name must end in .json or .npz"),
     ("--plot", "p.pdf", "--plot p.pdf: the name must end in .png"),
+    ("--checkpoint", "m.npz --save m.npz", "--save and --checkpoint both name m.npz"),
 ])
 def test_an_unwritable_output_is_refused_before_training(flag, target, message, tmp_path):
-    r = run_cli("train", *QUICK, flag, target.format(tmp=tmp_path), cwd=tmp_path)
+    r = run_cli("train", *QUICK, flag, *target.format(tmp=tmp_path).split(), cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Epoch" not in r.stdout
