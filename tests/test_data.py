@@ -268,3 +268,19 @@ def test_pickled_labels_must_be_whole_class_numbers(tmp_path):
         pickle.dump(tuple(parts), f, protocol=2)
     with pytest.raises(DataError, match="training labels: labels must be whole class numbers"):
         load_mnist_pkl(tmp_path / "f.pkl.gz")
+
+
+def test_a_zero_dimension_beside_huge_ones_is_refused(tmp_path):
+    """Found by the fuzzer: (0, 2³²−1, 2³²−1) holds 0 bytes, but no array has that shape."""
+    (tmp_path / "z").write_bytes(_header(dims=(0, 2**32 - 1, 2**32 - 1)))
+    with pytest.raises(DataError, match="beyond any array"):
+        read_idx(tmp_path / "z")
+
+
+def test_a_bytearray8_claiming_2_gib_is_refused_in_bounded_memory(tmp_path):
+    """Found by the fuzzer: pickle's pure-Python BYTEARRAY8 allocated the claimed length first."""
+    path = _pickle_file(tmp_path, b"\x80\x05\x96" + struct.pack("<Q", 2**31 - 1) + b"abc.")
+    box = []
+    peak = _tracemalloc_peak(lambda: box.append(pytest.raises(DataError, load_mnist_pkl, path)))
+    assert box[0].match("a bytearray of 2147483647 bytes in a pickle of 15")
+    assert peak < 2**20

@@ -116,7 +116,10 @@ def parse_idx(data, name="IDX data") -> np.ndarray:
             f"{name} is {what}: dimensions {list(dims)} need {expected} bytes of values, "
             f"found {actual}; download it again"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    try:
+        array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    except ValueError:  # a zero dimension beside sizes too big for any array: (0, 2³², 2³²)
+        raise DataError(f"{name} declares dimensions {list(dims)}, beyond any array; the file is corrupt") from None
     return array.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1)
 
 

@@ -71,7 +71,7 @@ def read_npz(path):
     except zipfile.BadZipFile as e:
         if "File is not a zip file" in str(e):
             raise NotAnArchive(f"{path} is not an .npz archive") from None
-        raise DataError(f"{path} is a corrupt or truncated .npz file ({e})") from None
+        raise DataError(f"{path} is a corrupt or truncated .npz file ({' '.join(str(e).split())[:100]})") from None
     except FileNotFoundError:
         raise DataError(f"{path} does not exist; check the path") from None
     except IsADirectoryError:
@@ -80,7 +80,8 @@ def read_npz(path):
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     except (ValueError, EOFError, OverflowError, NotImplementedError, RuntimeError, SyntaxError,
             TypeError, KeyError) as e:  # what zipfile and numpy's header parser raise on garbage
-        raise DataError(f"{path} is a corrupt .npz file ({type(e).__name__}: {str(e)[:100]})") from None
+        reason = " ".join(str(e).split())[:100]
+        raise DataError(f"{path} is a corrupt .npz file ({type(e).__name__}: {reason})") from None
 
 
 def read_meta(arrays, path) -> dict:

@@ -8,7 +8,7 @@ else before it is called. Tuples and lists need no class at all.
 
 Memory stays proportional to the file: the unpickler is pickle's pure-Python one, which
 reads a length-prefixed string only as far as the data goes (the C unpickler allocates the
-length a header claims first) and keeps its memo in a dict (the C one grows a table to the
+length a header claims first; so does its BYTEARRAY8, replaced here) and keeps its memo in a dict (the C one grows a table to the
 largest index a PUT names); gzip cannot expand a file more than ~1032-fold.
 """
 
@@ -106,6 +106,17 @@ class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler: see 
         except (KeyError, TypeError):
             raise pickle.UnpicklingError(f"refused to load {module}.{name}") from None
 
+    def __init__(self, file, size, **kw):
+        super().__init__(file, **kw)
+        self.size = size
+
+    def load_bytearray8(self):
+        """BYTEARRAY8 allocates the length it names before reading: refuse one beyond the file."""
+        n = int.from_bytes(self.read(8), "little")
+        if n > self.size:
+            raise pickle.UnpicklingError(f"a bytearray of {n} bytes in a pickle of {self.size}")
+        self.append(bytearray(self.read(n)))
+
     def load_build(self):
         """BUILD only fills the array and dtype stand-ins; it sets no attribute of anything else."""
         state = self.stack.pop()
@@ -116,6 +127,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # the pure-Python unpickler: see 
 
     dispatch = dict(pickle._Unpickler.dispatch)
     dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
 
 def _check_array(a, what, kinds="fiu"):
@@ -127,11 +139,12 @@ def _check_array(a, what, kinds="fiu"):
 
 def _unpickle(raw, path):
     try:
-        return RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
+        return RestrictedUnpickler(io.BytesIO(raw), len(raw), encoding="latin1").load()
     except pickle.UnpicklingError as e:
         if str(e).startswith("refused"):
             raise DataError(f"{path} is not a safe mnist.pkl.gz: {e}; only NumPy arrays and tuples are accepted") from None
-        raise DataError(f"{path} is a corrupt or truncated pickle ({e}); download it again") from None
+        reason = " ".join(str(e).split())[:120]  # some of pickle's messages span two lines
+        raise DataError(f"{path} is a corrupt or truncated pickle ({reason}); download it again") from None
     except Exception as e:  # noqa: BLE001 — only whitelisted code ran: any failure means a bad file
         raise DataError(f"{path} is a corrupt or truncated pickle ({type(e).__name__}); download it again") from None
 
