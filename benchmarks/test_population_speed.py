@@ -17,7 +17,8 @@ SIZES, M, COST, DTYPE = [784, 30, 10], 10, "cross-entropy", "float32"
 EXAMPLES = 500 if cases.QUICK else 12_000  # the rows of the suite's data one epoch trains on
 MEMBERS = (16,) if cases.QUICK else (16, 64)
 IMPLS = [  # (name, backend, fused, population?)
-    ("population-c-kernel", "numpy", True, True),
+    ("population-c-kernel", "numpy", True, True),  # members split over the cores (population_c.THREADS)
+    ("population-c-kernel-1-thread", "numpy", True, True),
     ("population-array-api", "numpy", False, True),
     ("sequential-c-kernel", "numpy", True, False),
     ("population-cupy-array-api", "cupy", False, True),
@@ -34,7 +35,8 @@ def _data():
     return _DATA["x"], _DATA["y"], _DATA["source"]
 
 
-def population_runner(backend, k, fused, x, y):
+def population_runner(backend, k, fused, x, y, threads=None):
+    from nnaccel.fast import population_c
     from nnaccel.population import Population
 
     pop = Population(SIZES, seeds=list(range(k)), cost=COST, backend=backend, device="auto", dtype=DTYPE)
@@ -43,7 +45,12 @@ def population_runner(backend, k, fused, x, y):
     etas = [0.5 * 2 ** (i / k - 0.5) for i in range(k)]  # a small η ladder around the book's 0.5
 
     def run():
-        pop.train(data, 1, M, eta=etas, fused=fused)
+        saved = population_c.THREADS
+        population_c.THREADS = threads or saved
+        try:
+            pop.train(data, 1, M, eta=etas, fused=fused)
+        finally:
+            population_c.THREADS = saved
         sync(pop.weights[-1])
 
     run.path = pop._choose(_options(k, etas), fused).name
@@ -70,6 +77,12 @@ def sequential_runner(backend, k, x, y):
     return run
 
 
+def _c_threads():
+    from nnaccel.fast import population_c
+
+    return population_c.THREADS
+
+
 def _options(k, etas):
     from nnaccel.population_epoch import PopulationOptions
 
@@ -83,9 +96,11 @@ def test_population_epoch(benchmark, impl, k):
     if backend == "cupy" and not cases.cuda():
         pytest.skip("no CUDA GPU")
     x, y, source = _data()
-    run = population_runner(backend, k, fused, x, y) if population else sequential_runner(backend, k, x, y)
+    threads = 1 if name.endswith("1-thread") else None
+    run = population_runner(backend, k, fused, x, y, threads) if population else sequential_runner(backend, k, x, y)
     benchmark.extra_info.update(config=f"population-K{k}", sizes=SIZES, mini_batch_size=M, cost=COST, dtype=DTYPE,
                                 impl=name, members=k, examples=k * EXAMPLES, data=source,
+                                threads=threads or (_c_threads() if fused and population and backend == "numpy" else 1),
                                 flops_per_example=cases.flops_per_example(SIZES), path=run.path)
     rounds = 1 if cases.QUICK else 3
     benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)

@@ -19,11 +19,12 @@ from .backend import Backend, resolve
 from .data.arrays import DeviceData, to_device
 from .errors import NNAccelError
 from .fast.population_c import PopulationCEpoch
+from .fast.population_cuda import PopulationPersistentEpoch
 from .network import EVAL_CHUNK, Network
 from .population_epoch import GenericPopulationEpoch, PopulationOptions, Stacks, feedforward
 from .trainer import History, check_hyperparameters
 
-PATHS = {"numpy": (PopulationCEpoch,)}  # backend name -> fast population paths, best first
+PATHS = {"numpy": (PopulationCEpoch,), "cupy": (PopulationPersistentEpoch,)}  # fast paths, best first
 
 
 class Population:
@@ -222,9 +223,10 @@ class Population:
         return histories
 
     def _choose(self, options, fused):
-        """The fast population path that applies here, else the array-API one."""
+        """The fast population path that applies here (and passed its first-use check, for a GPU
+        kernel), else the array-API one. ``fused=False``: always the array-API one."""
         for path in PATHS.get(self.backend.name, ()) if fused else ():
-            if path.applies(self, options):
+            if path.applies(self, options) and (not path.selfcheck or path.verified(self, options)):
                 return path(self, options)
         return GenericPopulationEpoch(self, options)
 

@@ -117,7 +117,8 @@ def update(xp, stacks, nabla_w, nabla_b, c, m):
 
     Plain SGD: w → (1 − ηλ/n)w − (η/m)Σ∇C_x, b → b − (η/m)Σ∇C_x. Momentum: v → μv − η∇C,
     w → w + v with ∇C = Σ∇C_x/m + (λ/n)w. Where some members have μ = 0 they take the plain
-    branch (xp.where), so each member's arithmetic is exactly its own network's.
+    branch and keep their velocity (xp.where), so each member's arithmetic is exactly its own
+    network's.
     """
     if not c.momentum:
         eta_m = c.eta_over(m)
@@ -127,18 +128,20 @@ def update(xp, stacks, nabla_w, nabla_b, c, m):
         stacks = Stacks(stacks.weights, stacks.biases, [xp.zeros_like(w) for w in stacks.weights],
                         [xp.zeros_like(b) for b in stacks.biases])
     new_w, new_b, vel_w, vel_b = [], [], [], []
-    for w, nw, v in zip(stacks.weights, nabla_w, stacks.velocity_w):
-        v = c.mu * v - c.eta * (nw / m + c.l2 * w)
+    for w, nw, v0 in zip(stacks.weights, nabla_w, stacks.velocity_w):
+        v = c.mu * v0 - c.eta * (nw / m + c.l2 * w)
         new = w + v
         if c.mixed:
             new = xp.where(c.with_mu, new, c.decay * w - c.eta_over(m) * nw)
+            v = xp.where(c.with_mu, v, v0)
         new_w.append(new)
         vel_w.append(v)
-    for b, nb, v in zip(stacks.biases, nabla_b, stacks.velocity_b):
-        v = c.mu * v - c.eta * (nb / m)
+    for b, nb, v0 in zip(stacks.biases, nabla_b, stacks.velocity_b):
+        v = c.mu * v0 - c.eta * (nb / m)
         new = b + v
         if c.mixed:
             new = xp.where(c.with_mu, new, b - c.eta_over(m) * nb)
+            v = xp.where(c.with_mu, v, v0)
         new_b.append(new)
         vel_b.append(v)
     return Stacks(new_w, new_b, vel_w, vel_b)
@@ -148,6 +151,7 @@ class GenericPopulationEpoch:
     """The array-API population epoch: any backend; the reference the fast paths are tested against."""
 
     name = "generic array-API population path"
+    selfcheck = False
 
     @classmethod
     def applies(cls, pop, options) -> bool:

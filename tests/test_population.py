@@ -3,6 +3,7 @@ trained alone, on every backend; the C population kernel gives the array-API pat
 member that diverges, stops early or is pruned is frozen without stopping the others."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ import nnaccel
 from nnaccel.errors import NNAccelError
 from nnaccel.fast import population_c
 from nnaccel.fast.population_c import PopulationCEpoch
+from nnaccel.fast.population_cuda import PopulationPersistentEpoch
 from nnaccel.population import Population
-from nnaccel.population_epoch import GenericPopulationEpoch
+from nnaccel.population_epoch import GenericPopulationEpoch, PopulationOptions, Stacks
 
 needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
                              reason="the C population kernel was not compiled here (no C compiler at install time)")
@@ -152,10 +154,60 @@ def test_the_c_population_kernel_steps_aside_where_it_does_not_apply():
 
 
 def _options(m, eta=ETAS, momentum=0.0):
-    from nnaccel.population_epoch import PopulationOptions
-
     k = len(eta)
     return PopulationOptions(m, tuple(eta), tuple(LMBDAS[:k]), tuple([momentum] * k if np.isscalar(momentum) else momentum))
+
+
+# ---- the persistent CUDA kernel, run on the CPU through tests/cuda_shim -------------------
+@pytest.mark.gpu_emulated
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
+                    reason="no C++ compiler (g++) to build the CUDA shim")
+@pytest.mark.parametrize("pixels", [True, False], ids=["uint8-pixels", "float-inputs"])
+def test_the_persistent_cuda_kernel_trains_a_population_as_the_array_api_path_does(pixels):
+    """One launch of epoch.cu with K = 3 blocks per epoch: every member's weights, biases and
+    velocity equal the array-API population path's to 1e-12 after two epochs (μ = 0, 0.5, 0.9)."""
+    from nnaccel.fast import persistent_epoch
+    from tests.cuda_shim.build import H100_OPT_IN, ShimModule
+
+    def shim(code, options=(), name_expressions=()):
+        return ShimModule(code, options, persistent_epoch.compile_targets()[0]["name_expressions"])
+
+    sizes, rows = [20, 12, 8, 5], 53
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (rows, sizes[0]), dtype=np.uint8) if pixels else rng.random((rows, sizes[0]))
+    pop = Population(sizes, seeds=SEEDS, dtype="float64", device="cpu", cost="log-likelihood",
+                     output_activation="softmax", hidden_activation=["tanh", "relu"])
+    data = pop.data((x, rng.integers(0, sizes[-1], rows)))
+    options = PopulationOptions(7, (0.5, 0.1, 0.05), (0.0, 1.0, 3.0), (0.0, 0.5, 0.9))
+    kernel = PopulationPersistentEpoch(pop, options, module=np, compile=shim, block=32, shared_limit=H100_OPT_IN)
+    generic = GenericPopulationEpoch(pop, options)
+    start = Stacks(list(pop.weights), list(pop.biases), [np.zeros_like(w) for w in pop.weights],
+                   [np.zeros_like(b) for b in pop.biases])
+    got = want = start
+    for order in (pop.rng.permutation(rows), None):
+        with np.errstate(over="ignore", under="ignore"):
+            got = kernel(pop, got, data, order)
+        want = generic(pop, want, data, order)
+    for g, w in zip(got.all(), want.all()):
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-12)
+    assert not PopulationPersistentEpoch.applies(pop, options)  # NumPy: the C kernel's place
+
+
+def test_a_gpu_kernel_is_checked_for_every_kind_of_update_and_steps_aside_if_wrong(monkeypatch):
+    """Members with and without μ, with and without λ use different branches of the kernel: each
+    is checked before first use; a kernel that fails the check leaves the array-API path in place."""
+    from nnaccel import population
+    from nnaccel.fast import population_cuda
+
+    options = PopulationOptions(10, (0.1, 0.2, 0.3), (0.0, 1.0, 1.0), (0.0, 0.5, 0.5))
+    assert [(o.momentum > 0, o.lmbda > 0) for o in population_cuda._kinds(options)] == [(False, False), (True, True)]
+    checked = []
+    monkeypatch.setattr(PopulationPersistentEpoch, "applies", classmethod(lambda cls, pop, o: True))
+    monkeypatch.setattr(population_cuda.selfcheck, "verified", lambda path, net, o: checked.append(o) or False)
+    monkeypatch.setitem(population.PATHS, "numpy", (PopulationPersistentEpoch,))
+    pop = Population([6, 4, 3], seeds=SEEDS, device="cpu")
+    assert type(pop._choose(options, True)) is GenericPopulationEpoch
+    assert len(checked) == 1  # the first kind failed: no need to check the second
 
 
 # ---- frozen members: divergence, pruning, early stopping ----------------------------------

@@ -74,6 +74,7 @@ class PopulationCEpoch:
     """A population's epoch on NumPy through the C kernel: one call for all members."""
 
     name = f"C population kernel ({available()})"
+    selfcheck = False  # compiled and tested where it is built
 
     @classmethod
     def applies(cls, pop, options) -> bool:
