@@ -21,6 +21,7 @@ IMPLS = [  # (name, backend, fused, population?)
     ("population-c-kernel-1-thread", "numpy", True, True),
     ("population-array-api", "numpy", False, True),
     ("sequential-c-kernel", "numpy", True, False),
+    ("population-cupy", "cupy", True, True),  # the persistent kernel, one block per member, where it applies
     ("population-cupy-array-api", "cupy", False, True),
     ("sequential-cupy", "cupy", True, False),
 ]

@@ -144,8 +144,9 @@ class Population:
         and gives it back its best network. ``callback(epoch, records)`` gets one record per
         member after every epoch (the single trainer's keys plus "member" and "active"; a
         frozen member's record holds only "epoch", "member" and "active") and may return
-        member indices to stop (pruning). Every call starts with all members active.
-        ``fused=False`` turns off the C kernel (the array-API path runs).
+        member indices to stop (pruning); ``pop[i]`` then holds that epoch's parameters. Every
+        call starts with all members active and no velocity. ``fused=False`` turns off the C
+        and CUDA kernels (the array-API path runs).
         """
         k = len(self)
         etas = _per_member("eta", eta, k)
@@ -177,7 +178,8 @@ class Population:
                 break
             start = time.perf_counter()
             if tuple(members) not in paths:  # bound once per set of active members
-                options = PopulationOptions(mini_batch_size, *(tuple(v[i] for i in members) for v in (etas, lmbdas, mus)))
+                options = PopulationOptions(mini_batch_size,
+                                            *(tuple(v[i] for i in members) for v in (etas, lmbdas, mus)))
                 paths = {tuple(members): self._choose(options, fused)}
             path = paths[tuple(members)]
             order = self.rng.permutation(len(train_data)) if shuffle else None
@@ -201,14 +203,16 @@ class Population:
                     active[i] = record["active"] = False
                 else:
                     histories[i].add(record)
-            updated = [i for j, i in enumerate(members) if active[i]]
+            updated = [i for i in members if active[i]]
             stacks = _merge(xp, stacks, after, members, updated, k, self.backend)
+            self.weights, self.biases = stacks.weights, stacks.biases  # what a callback or Ctrl-C finds
             if best is not None:
                 best.update(stacks, [(i, histories[i].evaluation_accuracy[-1]) for i in updated])
                 for i in updated:
                     if schedules.should_stop_early(histories[i].evaluation_accuracy, early_stopping, stopping_rule):
                         histories[i].stopped = f"early stopping: no improvement in {early_stopping} epochs"
                         active[i] = records[members.index(i)]["active"] = False
+            self.active = list(active)
             if callback is not None:
                 by_member = {i: r for i, r in zip(members, records)}
                 everyone = [by_member.get(i, {"epoch": epoch, "member": i, "active": False}) for i in range(k)]

@@ -155,7 +155,8 @@ def test_the_c_population_kernel_steps_aside_where_it_does_not_apply():
 
 def _options(m, eta=ETAS, momentum=0.0):
     k = len(eta)
-    return PopulationOptions(m, tuple(eta), tuple(LMBDAS[:k]), tuple([momentum] * k if np.isscalar(momentum) else momentum))
+    momentum = [momentum] * k if np.isscalar(momentum) else momentum
+    return PopulationOptions(m, tuple(eta), tuple(LMBDAS[:k]), tuple(momentum))
 
 
 # ---- the persistent CUDA kernel, run on the CPU through tests/cuda_shim -------------------
