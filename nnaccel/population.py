@@ -191,15 +191,11 @@ class Population:
                                     train_data, eval_data, watch)
             finite = _finite(xp, after, self.backend)
             seconds = time.perf_counter() - start
-            for j, i in enumerate(members):
-                record = records[j]
+            for i, record, ok in zip(members, records, finite):
                 record["seconds"] = seconds
-                bad = [v for key, v in record.items() if key.endswith("_cost") and not math.isfinite(v)]
-                if bad or not finite[j]:
-                    what = f"the cost became {bad[0]}" if bad else "the weights became nan or infinite"
-                    histories[i].stopped = (f"diverged at epoch {epoch}: {what}; frozen at its parameters "
-                                            f"before that epoch; try a smaller eta than {etas[i]:g} "
-                                            f"(e.g. {etas[i] / 10:g})")
+                reason = _divergence(record, ok, epoch, etas[i])
+                if reason:
+                    histories[i].stopped = reason
                     active[i] = record["active"] = False
                 else:
                     histories[i].add(record)
@@ -286,6 +282,16 @@ class _Best:
         return Stacks([xp.where(_fit(xp, mask, b), b, w) for w, b in zip(stacks.weights, self.weights)],
                       [xp.where(_fit(xp, mask, b), b, w) for w, b in zip(stacks.biases, self.biases)],
                       stacks.velocity_w, stacks.velocity_b)
+
+
+def _divergence(record, finite, epoch, eta):
+    """Why a member diverged in this epoch (a monitored cost or a parameter not finite), or ""."""
+    bad = [v for key, v in record.items() if key.endswith("_cost") and not math.isfinite(v)]
+    if not bad and finite:
+        return ""
+    what = f"the cost became {bad[0]}" if bad else "the weights became nan or infinite"
+    return (f"diverged at epoch {epoch}: {what}; frozen at its parameters before that epoch; "
+            f"try a smaller eta than {eta:g} (e.g. {eta / 10:g})")
 
 
 def _mask(pop, members):
