@@ -19,6 +19,11 @@ from nnaccel.population_epoch import GenericPopulationEpoch, PopulationOptions, 
 needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
                              reason="the C population kernel was not compiled here (no C compiler at install time)")
 
+
+def require_c():
+    """Under NNACCEL_REQUIRE_C=1 (CI) a missing kernel fails the test rather than skipping it."""
+    assert population_c.available() is not None, "nnaccel.fast._population was not compiled"
+
 SIZES = [784, 12, 10]
 SEEDS = [1, 2, 3]
 ETAS = [0.1, 0.5, 3.0]
@@ -108,6 +113,7 @@ C_CASES = [
 @pytest.mark.parametrize("pixels", [True, False], ids=["uint8-pixels", "float-inputs"])
 @pytest.mark.parametrize("case", range(len(C_CASES)))
 def test_c_population_kernel_equals_the_array_api_path(case, pixels, data):
+    require_c()
     case = dict(C_CASES[case])
     eta, m, momentum = case.pop("eta", [0.05, 0.1, 0.5]), case.pop("m", 10), case.pop("momentum", 0.0)
     sizes = case.pop("sizes", [784, 20, 15, 10])
@@ -124,6 +130,7 @@ def test_c_population_kernel_equals_the_array_api_path(case, pixels, data):
 
 @needs_c
 def test_float32_c_population_kernel_is_within_float32_rounding(data):
+    require_c()
     a, b = (Population([784, 30, 10], seeds=[1, 2], cost="quadratic", device="cpu") for _ in range(2))
     a.train(data, 1, 10, eta=3.0, fused=True)
     b.train(data, 1, 10, eta=3.0, fused=False)
@@ -135,6 +142,7 @@ def test_float32_c_population_kernel_is_within_float32_rounding(data):
 @needs_c
 def test_splitting_members_over_threads_changes_no_number(data, monkeypatch):
     """Members are independent: trained in one thread or three, each gets the same bits."""
+    require_c()
     results = []
     for threads in (1, 3):
         monkeypatch.setattr(population_c, "THREADS", threads)
