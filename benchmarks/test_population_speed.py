@@ -7,7 +7,12 @@ the time per network-epoch, comparable across K and with the single-network tabl
 Run in full by hand:  nice python -m pytest benchmarks/test_population_speed.py -p no:cacheprovider \
                           --benchmark-json=benchmarks/results/population-cpu-xeon-2core.json
 then:                 python -m benchmarks.report benchmarks/results/population-cpu-xeon-2core.json
+On a machine shared with other work, the rows taking turns (wall and CPU time, best round):
+                      nice python -m benchmarks.test_population_speed [--rounds 5]
 """
+
+import argparse
+import time
 
 import pytest
 
@@ -21,6 +26,7 @@ IMPLS = [  # (name, backend, fused, population?)
     ("population-c-kernel-1-thread", "numpy", True, True),
     ("population-array-api", "numpy", False, True),
     ("sequential-c-kernel", "numpy", True, False),
+    ("sequential-array-api", "numpy", False, False),
     ("population-cupy", "cupy", True, True),  # the persistent kernel, one block per member, where it applies
     ("population-cupy-array-api", "cupy", False, True),
     ("sequential-cupy", "cupy", True, False),
@@ -58,7 +64,7 @@ def population_runner(backend, k, fused, x, y, threads=None):
     return run
 
 
-def sequential_runner(backend, k, x, y):
+def sequential_runner(backend, k, x, y, fused=True):
     import nnaccel
     from nnaccel import fast
     from nnaccel.epoch import EpochOptions
@@ -66,7 +72,7 @@ def sequential_runner(backend, k, x, y):
 
     nets = [nnaccel.Network(SIZES, cost=COST, backend=backend, device="auto", dtype=DTYPE, seed=i) for i in range(k)]
     data = nets[0].data((x, y))
-    steps = [fast.choose(net, EpochOptions(M, 0.5 * 2 ** (i / k - 0.5))) for i, net in enumerate(nets)]
+    steps = [fast.choose(net, EpochOptions(M, 0.5 * 2 ** (i / k - 0.5)), fused) for i, net in enumerate(nets)]
     sync = cases._sync(nets[0].backend)
 
     def run():
@@ -98,10 +104,47 @@ def test_population_epoch(benchmark, impl, k):
         pytest.skip("no CUDA GPU")
     x, y, source = _data()
     threads = 1 if name.endswith("1-thread") else None
-    run = population_runner(backend, k, fused, x, y, threads) if population else sequential_runner(backend, k, x, y)
+    run = (population_runner(backend, k, fused, x, y, threads) if population
+           else sequential_runner(backend, k, x, y, fused))
     benchmark.extra_info.update(config=f"population-K{k}", sizes=SIZES, mini_batch_size=M, cost=COST, dtype=DTYPE,
                                 impl=name, members=k, examples=k * EXAMPLES, data=source,
                                 threads=threads or (_c_threads() if fused and population and backend == "numpy" else 1),
                                 flops_per_example=cases.flops_per_example(SIZES), path=run.path)
     rounds = 1 if cases.QUICK else 3
     benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)
+
+
+def interleaved(k, rounds):
+    """{impl: (wall, CPU) seconds per network-epoch of 60,000 examples, best round}: the CPU
+    rows take turns, so load from other work falls on all of them alike."""
+    x, y, _ = _data()
+    runs = {name: population_runner(backend, k, fused, x, y, 1 if name.endswith("1-thread") else None)
+              if population else sequential_runner(backend, k, x, y, fused)
+            for name, backend, fused, population in IMPLS if backend == "numpy"}
+    best = {name: [float("inf")] * 2 for name in runs}
+    scale = cases.EPOCH / (k * EXAMPLES)
+    for run in runs.values():
+        run()  # warm
+    for _ in range(rounds):
+        for name, run in runs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            best[name][0] = min(best[name][0], (time.perf_counter() - wall) * scale)
+            best[name][1] = min(best[name][1], (time.process_time() - cpu) * scale)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="population vs sequential runs, interleaved")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    for k in MEMBERS:
+        best = interleaved(k, args.rounds)
+        print(f"K = {k}, {SIZES} m = {M} {COST} {DTYPE}: "
+              f"s per network-epoch of 60k (best of {args.rounds}), wall / CPU")
+        for name, (wall, cpu) in best.items():
+            print(f"  {name:<30} {wall:.3f} / {cpu:.3f}")
+
+
+if __name__ == "__main__":
+    main()

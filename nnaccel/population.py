@@ -12,6 +12,7 @@ differences between members come from their hyper-parameters and initial weights
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 from . import schedules
@@ -336,7 +337,7 @@ def _finite(xp, stacks, backend):
 
 def _per_member(name, value, k):
     """``value`` as a list of one float per member: a number applies to all."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return [float(value)] * k
     try:
         values = [float(v) for v in value]
