@@ -61,6 +61,7 @@ def add_parser(sub):
     p.add_argument("--jobs", type=_int, default=1, metavar="N", help="local worker processes")
     p.add_argument("--plot", metavar="DIR", help="Optuna's figures: history, importances, slices")
     p.add_argument("--save", metavar="FILE", help="retrain the best trial on all training data and save it")
+    p.add_argument("--results", metavar="FILE.json", help="write every trial (parameters, state, accuracy) as JSON")
     p.add_argument("--keep-models", metavar="DIR", help="save every trial's network as DIR/trial-N.npz")
     p.add_argument("--top", type=_int, default=10, metavar="N", help="rows of the results table")
     p.add_argument("--validation-size", type=_int, metavar="N",
@@ -326,6 +327,7 @@ def run_group(args, study, dataset, train, validation, n_val, hidden, m, members
         trial.set_user_attr("best_epoch", epoch)
         trial.set_user_attr("epochs_run", len(accuracies))
         trial.set_user_attr("seed", configs[i]["seed"])
+        trial.set_user_attr("trained_with", len(members))  # trials trained together, as one population
         if history.stopped:
             trial.set_user_attr("stopped", history.stopped[:200])
         if args.keep_models:
@@ -358,6 +360,10 @@ def check_args(args):
         from .cli import check_writable
 
         check_writable(args.save, "--save")
+    if args.results:
+        from .cli import check_writable
+
+        check_writable(args.results, "--results")
     if args.keep_models and not os.path.isdir(args.keep_models):
         raise NNAccelError(f"--keep-models {args.keep_models}: no such folder; create it first")
     if args.plot:
@@ -370,7 +376,8 @@ def worker_command(args):
     """The command line of one local worker process for ``--jobs``."""
     cmd = [sys.executable, "-m", "nnaccel", "sweep", "--worker", "--jobs", "1"]
     for key, value in sorted(vars(args).items()):
-        if key in ("run", "command", "jobs", "worker", "plot", "save", "sizes", "func", "classes") or value is None:
+        if key in ("run", "command", "jobs", "worker", "plot", "save", "results", "sizes", "func", "classes") \
+                or value is None:
             continue
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
@@ -419,6 +426,12 @@ def cmd_sweep(args, out=print):
     if args.worker:
         return 0
     print_table(study, args.top, out)
+    if args.results:
+        from .files import atomic_write
+
+        with atomic_write(args.results, "w") as f:
+            json.dump(study_results(study), f, indent=1)
+        out(f"nnaccel: wrote {args.results}")
     if args.plot:
         plot_study(optuna, study, args.plot, out)
     if args.save:
@@ -431,6 +444,17 @@ def completed(study):
 
     return sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
                   key=lambda t: -t.value)
+
+
+def study_results(study):
+    """The study as plain data: its search space and every trial, best first."""
+    trials = sorted(study.get_trials(deepcopy=False),
+                    key=lambda t: (t.state.name != "COMPLETE", -(t.value or 0.0), t.number))
+    return {"study": study.study_name, "space": json.loads(study.user_attrs.get(SPACE_ATTR, "{}")),
+            "trials": [{"number": t.number, "state": t.state.name.lower(), "params": t.params,
+                        "validation_accuracy": t.value, "per_epoch": [t.intermediate_values[k] for k in
+                                                                      sorted(t.intermediate_values)],
+                        **t.user_attrs} for t in trials]}
 
 
 def print_table(study, top, out):

@@ -72,6 +72,7 @@ class Tuner:
         self.n_val = len(validation[1])
         self.budget = BUDGETS[budget]
         self.evidence = {}
+        self.best_epochs = {}  # (step, value) -> best epoch of that rung
 
     def initial_cost(self):
         net = Network(self.sizes, seed=self.seed, **self.model)
@@ -140,26 +141,32 @@ class Tuner:
                                            "curve": [a / self.n_val for a in histories[0].evaluation_accuracy]}
         return epochs, accuracy
 
-    def halving(self, eta, epochs, constant_accuracy):
-        """The halving schedule with the same patience: kept if it scores better on validation."""
+    def halving(self, eta, lmbda, constant_accuracy):
+        """The halving schedule with the chosen λ: kept if it beats a constant η on validation.
+
+        Training is deterministic for a seed, so stopping the halving run at its best epoch
+        gives that epoch's network again: epochs = best epoch + 1.
+        """
         patience = self.budget["patience"]
         net = Network(self.sizes, seed=self.seed, **self.model)
-        most = max(epochs, self.budget["max_epochs"])
-        history = train(net, self.train_data, most, 10, eta, evaluation_data=self.validation,
-                        schedule="halve", patience=patience)
+        history = train(net, self.train_data, self.budget["max_epochs"], 10, eta, lmbda=lmbda,
+                        evaluation_data=self.validation, schedule="halve", patience=patience)
         accuracy, epoch = best_accuracy(history, self.n_val)
         use = accuracy > constant_accuracy
         self.out(f"halving schedule (η/2 after {patience} epochs without improvement, stop at η/128): "
                  f"{100 * accuracy:.2f} % at epoch {epoch} of {len(history.evaluation_accuracy)} vs "
                  f"{100 * constant_accuracy:.2f} % with constant η: {'use it' if use else 'keep η constant'}")
         self.evidence["halving"] = {"accuracy": accuracy, "best_epoch": epoch,
-                                    "epochs_run": len(history.evaluation_accuracy), "used": use}
-        return use, (len(history.evaluation_accuracy) if use else epochs)
+                                    "epochs_run": len(history.evaluation_accuracy), "used": use,
+                                    "curve": [a / self.n_val for a in history.evaluation_accuracy]}
+        return use, epoch + 1
 
     def lmbda_rungs(self, eta, lmbdas, epochs):
         histories, _ = train_members(self.sizes, self.members([eta] * len(lmbdas), lmbdas), self.train_data,
                                      self.validation, epochs, 10, model=self.model)
-        return {lam: best_accuracy(h, self.n_val)[0] for lam, h in zip(lmbdas, histories)}
+        found = {lam: best_accuracy(h, self.n_val) for lam, h in zip(lmbdas, histories)}
+        self.best_epochs.update({("lmbda", lam): e for lam, (_, e) in found.items()})
+        return {lam: a for lam, (a, _) in found.items()}
 
     def lmbda_ladder(self, eta, epochs):
         """λ = 0 and 1.0, then ×10 up or down while the end rung is the best; refine by ×3 and ÷3."""
@@ -193,12 +200,15 @@ class Tuner:
         etas = [eta / 2, eta, eta * 2]
         histories, _ = train_members(self.sizes, self.members(etas, [lmbda] * 3), self.train_data,
                                      self.validation, epochs, 10, model=self.model)
-        scores = {e: best_accuracy(h, self.n_val)[0] for e, h in zip(etas, histories)}
+        found = {e: best_accuracy(h, self.n_val) for e, h in zip(etas, histories)}
+        scores = {e: a for e, (a, _) in found.items()}
         best = max(scores, key=lambda e: (scores[e], e == eta))
+        self.best_epochs[("eta", best)] = found[best][1]
         self.out("η re-tuned with λ = {:.3g}: ".format(lmbda)
                  + ", ".join(f"η = {e:g}: {100 * a:.2f} %" for e, a in scores.items()) + f" → η = {best:g}")
-        self.evidence["eta_retuned"] = {"accuracy": {str(k): v for k, v in scores.items()}, "eta": best}
-        return best
+        self.evidence["eta_retuned"] = {"accuracy": {str(k): v for k, v in scores.items()}, "eta": best,
+                                        "best_epoch": found[best][1]}
+        return best, scores[best], found[best][1] + 1
 
     def mini_batch(self, eta, lmbda):
         """The fastest m (wall clock per epoch) whose accuracy after a few epochs is within 0.5 points of the best."""
@@ -263,14 +273,15 @@ def cmd_tune(args, out=print):
         f"{len(validation[1])} validation images (the test set is not used), budget {args.budget}")
     tuner = Tuner(sizes, model, train_data, validation, args.budget, args.seed, out)
     eta = tuner.eta_threshold()
-    epochs, constant_accuracy = tuner.early_stopping(eta)
-    halve, epochs = tuner.halving(eta, epochs, constant_accuracy)
-    lmbda = tuner.lmbda_ladder(eta, epochs)
-    eta = tuner.retune_eta(eta, lmbda, epochs)
+    epochs, _ = tuner.early_stopping(eta)
+    patience = tuner.budget["patience"]
+    lmbda = tuner.lmbda_ladder(eta, epochs + patience)  # room for a regularised net to improve later
+    eta, accuracy, epochs = tuner.retune_eta(eta, lmbda, epochs + patience)
+    halve, halve_epochs = tuner.halving(eta, lmbda, accuracy)
+    epochs = halve_epochs if halve else epochs
     m = tuner.mini_batch(eta, lmbda)
 
     net = Network(sizes, seed=args.seed, **model)
-    patience = tuner.budget["patience"]
     history = train(net, train_data, epochs, m, eta, lmbda=lmbda, evaluation_data=validation,
                     monitor_evaluation_accuracy=True, schedule="halve" if halve else "constant",
                     patience=patience)
@@ -303,7 +314,7 @@ def write_report(folder, evidence, chosen, out):
         json.dump({"chosen": chosen, "evidence": evidence}, f, indent=1)
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for eta, costs in evidence["eta_ladder"]["costs"].items():
+    for eta, costs in sorted(evidence["eta_ladder"]["costs"].items(), key=lambda item: float(item[0])):
         ax.plot(range(len(costs)), [c if math.isfinite(c) else None for c in costs], marker="o", label=f"η = {eta}")
     ax.set(xlabel="epochs trained", ylabel="training cost", title="η ladder: cost in the first epochs", yscale="log")
     ax.legend(fontsize=7)

@@ -165,10 +165,16 @@ def two_workers_one_killed(url, name="kill9"):
                "--trials", str(N_GRID), *GRID]
     victim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     survivor = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    killed = wait_for_running_trial_of(url, name, victim.pid, victim)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    out, err = survivor.communicate(timeout=180)
+    try:
+        killed = wait_for_running_trial_of(url, name, victim.pid, victim)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        out, err = survivor.communicate(timeout=180)
+    finally:  # never leave a worker behind
+        for worker in (victim, survivor):
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
     assert survivor.returncode == 0, err
 
     trials = study_trials(url, name)
@@ -202,3 +208,30 @@ def test_jobs_runs_local_workers_that_share_the_budget(tmp_path):
     workers = {t.user_attrs["worker"] for t in trials if t.state.name == "COMPLETE"}
     assert len(workers) >= 1
     assert "validation" in result.stdout  # the results table
+
+
+@pytest.mark.slow
+def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
+    """Four trials asked at once train as one population, and each keeps its own network."""
+    from nnaccel.tuning import population_class
+
+    if population_class() is None:
+        pytest.skip("nnaccel.Population is not available")
+    models = tmp_path / "models"
+    models.mkdir()
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    result = nnaccel("sweep", "--storage", url, "--study", "pop", "--trials", "4", "--batch", "4",
+                     "--sampler", "random", "--eta", "0.1..3:log", "--lmbda", "0..1", "--no-prune",
+                     "--keep-models", str(models), *TINY)
+    assert result.returncode == 0, result.stderr
+    trials = [t for t in study_trials(url, "pop") if t.state.name == "COMPLETE"]
+    assert len(trials) == 4 and all(t.user_attrs["trained_with"] == 4 for t in trials)
+    assert len({t.params["eta"] for t in trials}) == 4
+    from nnaccel.data import load_dataset
+    from nnaccel.serialization import load
+
+    validation = load_dataset("mnist-10k").train
+    validation = (validation[0][-300:], validation[1][-300:])
+    for t in trials:  # the kept network of an un-pruned trial is its last epoch: no better than its best
+        net = load(str(models / f"trial-{t.number}.npz"))
+        assert 0 < net.accuracy(validation) / 300 <= t.value
