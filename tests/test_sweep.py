@@ -235,3 +235,31 @@ def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
     for t in trials:  # the kept network of an un-pruned trial is its last epoch: no better than its best
         net = load(str(models / f"trial-{t.number}.npz"))
         assert 0 < net.accuracy(validation) / 300 <= t.value
+
+
+@pytest.mark.slow
+def test_results_plots_and_the_saved_best_trial(tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    result = nnaccel("sweep", "--storage", url, "--study", "out", "--trials", "4", "--sampler", "tpe",
+                     "--eta", "0.1..3:log", "--lmbda", "0..1", "--plot", str(tmp_path / "figures"),
+                     "--results", str(tmp_path / "results.json"), "--save", str(tmp_path / "best.npz"),
+                     *TINY)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    from nnaccel.serialization import load
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    best = results["trials"][0]
+    assert best["state"] == "complete" and best["validation_accuracy"] == max(
+        t["validation_accuracy"] for t in results["trials"] if t["state"] == "complete")
+    assert len(best["per_epoch"]) == 2 and max(best["per_epoch"]) == best["validation_accuracy"]
+    assert results["space"]["eta"] == "0.1..3:log"
+    for name in ("history", "slices"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
+    # --save retrains the best trial on all the training data, for its best number of epochs
+    assert f"retraining trial {best['number']}" in result.stdout
+    assert f"--epochs {best['best_epoch'] + 1} " in result.stdout and "--validation-size" not in result.stdout
+    assert "Test accuracy:" in result.stdout
+    assert load(str(tmp_path / "best.npz")).sizes == [784, 5, 10]
