@@ -166,3 +166,19 @@ def test_a_stray_label_in_a_folder_is_a_corrupt_label_not_a_new_class():
     train[42] = 200
     with pytest.raises(NNAccelError, match="label 200 of example 42 lies beyond class 10"):
         class_count([train, np.arange(10)], "folder")
+
+
+def test_the_command_line_refuses_unscaled_float_images_and_scale_255_fixes_it(tmp_path, capsys):
+    """An IDX folder of float32 images in [0, 255]: exit 2 naming --scale 255; with it, training runs."""
+    from nnaccel.cli import main
+    from nnaccel.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 10)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", (rng.random((n, 4, 4)) * 255).astype(np.float32))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", (np.arange(n) % 3).astype(np.uint8))
+    args = ["train", "--data", str(tmp_path), "--device", "cpu", "--epochs", "1", "--seed", "0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--scale 255" in err
+    assert main(args + ["--scale", "255"]) == 0

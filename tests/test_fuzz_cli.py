@@ -5,7 +5,7 @@ the day it is added. Values are drawn from what users mistype: negative, huge, N
 unicode digits, paths into odd places (/proc, missing folders, existing folders, non-UTF-8
 names). The property: exit 0, or exit 2 (3 for a diverged run) with exactly one line on
 stderr; no traceback; no temporary file anywhere; no new file at all after an exit 2.
-Runs in-process through nnaccel.cli.main (fast), plus a few subprocess runs (marked slow).
+Runs in-process through nnaccel.cli.main (fast), plus a few real subprocess runs (< 1 s each).
 """
 
 from __future__ import annotations
@@ -186,6 +186,15 @@ def run_in_process(args, cwd):
     return code, out.getvalue(), err.getvalue()
 
 
+def _remove(paths):
+    for new in sorted(paths, reverse=True):  # files before the folders that hold them
+        path = Path(new)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        elif path.is_dir():
+            path.rmdir()
+
+
 def assert_cli_property(args, code, stderr, before, after):
     where = f"nnaccel {' '.join(map(repr, args))}"
     assert code in ALLOWED_EXITS, f"{where}: exit {code}, stderr {stderr[-2000:]!r}"
@@ -210,12 +219,7 @@ def test_fuzz_cli_in_process(sandbox, args):
     before = listing(sandbox)
     result = run_in_process(args, sandbox)
     after = listing(sandbox)
-    for new in sorted(after - before, reverse=True):  # the next example starts from the same folder
-        path = Path(new)
-        if path.is_file() or path.is_symlink():
-            path.unlink()
-        elif path.is_dir():
-            path.rmdir()
+    _remove(after - before)  # the next example starts from the same folder
     if result is None:
         return
     code, _, stderr = result
@@ -238,7 +242,6 @@ SUBPROCESS_CASES = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args", SUBPROCESS_CASES, ids=lambda a: " ".join(a)[:60])
 def test_cli_subprocess_errors_are_one_line(sandbox, args):
     """The same property with a real interpreter: warnings and exit codes as a user sees them."""
@@ -246,3 +249,25 @@ def test_cli_subprocess_errors_are_one_line(sandbox, args):
     r = subprocess.run([sys.executable, "-m", "nnaccel", *args], cwd=sandbox, capture_output=True, text=True,
                        timeout=120, env=dict(os.environ, PYTHONWARNINGS="default"))
     assert_cli_property(args, r.returncode, r.stderr, before, listing(sandbox))
+
+
+FOUND = [  # what the fuzzer found in modules other helpers own; see /tmp/drafts/fuzz-findings.md
+    pytest.param(["train", "--resume", "cfg-seed.npz"], id="resume-config-seed-is-text",
+                 marks=pytest.mark.xfail(strict=False, reason="fixed by reliability helper: _resume_settings "
+                                                              "adopts the checkpoint's config unchecked")),
+    pytest.param(["sweep", "--early-stopping", "0", "--quiet"], id="sweep-leaves-its-db-on-exit-2",
+                 marks=pytest.mark.xfail(strict=False, reason="fixed by the sweep helper: the study database "
+                                                              "is created before the flags are checked")),
+]
+
+
+@pytest.mark.parametrize("args", FOUND)
+def test_fuzzer_findings_reproduced(sandbox, args):
+    if args[0] not in _subcommands():
+        pytest.skip(f"nnaccel {args[0]} is not installed here")
+    before = listing(sandbox)
+    result = run_in_process(args, sandbox)
+    after = listing(sandbox)
+    _remove(after - before)
+    assert result is not None
+    assert_cli_property(args, result[0], result[2], before, after)

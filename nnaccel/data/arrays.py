@@ -71,7 +71,7 @@ def _host(a, what):
 
 def _host_inputs(hx, n_in, dtype, scale):
     """(x as the network's float rows, uint8 pixels or None) from host inputs, copying only if needed."""
-    if hx.dtype.kind not in "fiub" or hx.dtype.kind == "b":
+    if hx.dtype.kind not in "fiu":
         raise NNAccelError(f"the inputs are an array of {hx.dtype}; give numbers (uint8 pixels or floats in [0, 1])")
     hx = hx.reshape(len(hx), -1)
     if hx.shape[1] != n_in:
