@@ -6,6 +6,7 @@ they reach the device) and integer labels. Nothing here touches the compute devi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -102,6 +103,8 @@ def from_idx_dir(directory, name=None) -> Dataset:
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"data folder {directory} does not exist; give a folder of IDX files or a mnist.pkl.gz")
+    if not os.access(directory, os.R_OK | os.X_OK):
+        raise DataError(f"cannot read the data folder {directory} (permission denied); check its permissions")
     paths = {key: _find(directory, stem) for key, stem in FILES.items()}
     arrays = {key: read_idx(path) for key, path in paths.items()}
     train = _pair(arrays["train_images"], arrays["train_labels"], str(paths["train_images"]))
