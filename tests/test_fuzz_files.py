@@ -24,9 +24,10 @@ from hypothesis import strategies as st
 
 import nnaccel
 from nnaccel.checkpoint import load_checkpoint
-from nnaccel.data import load_dataset, read_idx, to_device, write_idx
+from nnaccel.data import load_dataset, read_idx, to_device
 from nnaccel.data.safe_pickle import load_mnist_pkl
 from nnaccel.serialization import load
+from nnaccel.trainer import restore, train
 from tests.fuzz_support import Clock, check, fuzz_settings, mutated
 
 pytestmark = pytest.mark.fuzz
@@ -62,8 +63,7 @@ VALID_PKL = [_book_pickle(2), _book_pickle(4)]
 
 
 def _small_net():
-    net = nnaccel.Network([6, 4, 3], device="cpu", dtype="float64", seed=3)
-    return net
+    return nnaccel.Network([6, 4, 3], device="cpu", dtype="float64", seed=3)
 
 
 def _model_files(tmp):
@@ -74,8 +74,6 @@ def _model_files(tmp):
 
 
 def _checkpoint_file(tmp):
-    from nnaccel.trainer import train
-
     net = _small_net()
     x = RNG.random((20, 6))
     train(net, (x, np.arange(20) % 3), 2, 5, 0.5, momentum=0.5, early_stopping=3, evaluation_data=(x, np.arange(20) % 3),
@@ -328,8 +326,6 @@ def test_fuzz_checkpoints(tmp_path, valid, data, kind):
     network either work or stop with one line."""
     if CHECKPOINT_CLOCK.spent():
         return
-    from nnaccel.trainer import restore
-
     if kind == "bytes":
         blob = data.draw(mutated(valid["checkpoint"], [valid["npz"]]))
     else:
