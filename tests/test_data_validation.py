@@ -182,3 +182,15 @@ def test_the_command_line_refuses_unscaled_float_images_and_scale_255_fixes_it(t
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--scale 255" in err
     assert main(args + ["--scale", "255"]) == 0
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_training_on_the_callers_array_leaves_it_unchanged(fused):
+    """With no copy, every path must only read X: the caller's array is the same after SGD."""
+    rng = np.random.default_rng(2)
+    x = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 4, 300)
+    before = x.copy()
+    net = nnaccel.Network([20, 8, 4], device="cpu", seed=0)
+    net.SGD((x, y), 2, 7, 0.5, momentum=0.5, fused=fused)
+    np.testing.assert_array_equal(x, before)
