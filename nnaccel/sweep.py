@@ -5,8 +5,8 @@ between machines). ``--trials N`` is the study's budget: every worker stops once
 holds N finished (complete or pruned) trials. Each worker asks for a batch of trials, trains
 those that share a shape and mini-batch size as one population, reports the validation
 accuracy after every epoch (the median pruner stops the poor ones) and tells the results.
-A worker killed with ``kill -9`` stops sending heartbeats; the next worker to look marks its
-trials failed and runs them again.
+A worker killed with ``kill -9`` stops sending heartbeats; GRACE_S later, the next worker to
+look marks its trials failed and runs them again.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from .tuning import expand_host, holdout, population_class, strip_dataset, train
 
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
 SPACE_ATTR = "nnaccel_space"
-HEARTBEAT_S = 2  # a killed worker's trials are failed and retried after 2 × this
+HEARTBEAT_S = 2  # seconds between a worker's heartbeats
+GRACE_S = 10  # a trial whose worker has not beaten for this long is failed and retried
 SETUP_WAIT_S = 60  # how long a worker waits for the worker that created the study to set it up
 
 
@@ -131,7 +132,7 @@ def open_storage(optuna, url):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # heartbeats are "experimental" in Optuna
-            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                               heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3))
     except ImportError as error:
         raise NNAccelError(f"--storage {url}: {error}; for PostgreSQL: pip install 'psycopg[binary]'") from None
@@ -265,7 +266,8 @@ def run_worker(args, study, space, budget, data, out):
             free = budget - finished - running
             if args.sampler == "grid" and waiting == 0:
                 if running == 0:
-                    out(f"nnaccel: the grid is done ({finished} trials)") if not args.quiet else None
+                    if not args.quiet:
+                        out(f"nnaccel: the grid is done ({finished} trials)")
                     return ran
                 free = 0  # a running trial may still fail and come back
             if free <= 0:
@@ -296,22 +298,28 @@ def run_worker(args, study, space, budget, data, out):
 
 def run_group(args, study, dataset, train, validation, n_val, hidden, m, members, out):
     """Train trials of one shape and m as one population, report every epoch, tell the results."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     sizes = [dataset.n_pixels, *hidden_widths(hidden), dataset.n_classes]
     configs = [{"seed": args.seed + trial.number, "eta": p["eta"], "lmbda": p["lmbda"],
                 "momentum": p["momentum"]} for trial, p in members]
-    pruned = set()
+    pruned, lost = set(), set()
 
     def report(epoch, records):
         stop = []
         for record in records:
             i = record["member"]
             accuracy = record.get("evaluation_accuracy")
-            if accuracy is None or i in pruned:
+            if accuracy is None or i in pruned or i in lost:
                 continue
             trial = members[i][0]
-            trial.report(accuracy / n_val, epoch)
+            try:
+                trial.report(accuracy / n_val, epoch)
+            except UpdateFinishedTrialError:  # failed by another worker: no heartbeat for GRACE_S
+                lost.add(i)
+                stop.append(i)
+                continue
             if args.prune and trial.should_prune():
                 pruned.add(i)
                 stop.append(i)
@@ -332,12 +340,13 @@ def run_group(args, study, dataset, train, validation, n_val, hidden, m, members
             trial.set_user_attr("stopped", history.stopped[:200])
         if args.keep_models:
             nets[i].save(os.path.join(args.keep_models, f"trial-{trial.number}.npz"))
-        if i in pruned:
-            study.tell(trial, state=TrialState.PRUNED)
-            verdict = "pruned"
-        else:
-            study.tell(trial, best)
-            verdict = "done"
+        verdict = "pruned" if i in pruned else "done"
+        try:
+            if i in lost:
+                raise UpdateFinishedTrialError
+            study.tell(trial, state=TrialState.PRUNED) if i in pruned else study.tell(trial, best)
+        except UpdateFinishedTrialError:  # no heartbeat for GRACE_S (a stalled machine): failed, retried elsewhere
+            verdict = f"failed by another worker after {GRACE_S} s without a heartbeat; retried there"
         if not args.quiet:
             out(f"trial {trial.number}: {format_params(params)} -> {100 * best:.2f} % "
                 f"(best epoch {epoch}, {verdict})")
