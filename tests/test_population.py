@@ -95,8 +95,12 @@ def test_shuffled_members_all_see_member_0s_batch_order(backend, data):
 def test_member_i_is_initialised_as_network_with_seed_i():
     pop = Population([5, 4, 3], seeds=[7, 8], init="large", dtype="float64", device="cpu")
     assert len(pop) == 2 and pop[-1].sizes == [5, 4, 3]
+    x = np.random.default_rng(0).random((6, 5))
+    outputs = pop.feedforward(x)  # one batched pass: (K, m, n_L)
     for i, seed in enumerate([7, 8]):
-        assert_same(pop[i], nnaccel.Network([5, 4, 3], seed=seed, init="large", dtype="float64", device="cpu"), 0)
+        net = nnaccel.Network([5, 4, 3], seed=seed, init="large", dtype="float64", device="cpu")
+        assert_same(pop[i], net, 0)
+        np.testing.assert_allclose(outputs[i], net.feedforward(x), rtol=0, atol=1e-15)
 
 
 # ---- the C population kernel --------------------------------------------------------------
