@@ -4,7 +4,6 @@ The extensions are optional: where no C compiler is found the build goes on with
 nnaccel uses its NumPy fast path instead (``nnaccel info`` says which one runs).
 """
 
-import os
 import sys
 
 from setuptools import Extension, setup
@@ -13,12 +12,14 @@ flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
 depends = ["nnaccel/fast/_sgd_kernel.h", "nnaccel/fast/_sgd_level.h"]
 
 
-def extension(name, source):
-    return Extension(name, sources=[source], depends=depends, extra_compile_args=flags, optional=True)
+def extension(name, source, headers=()):
+    return Extension(name, sources=[source], depends=depends + list(headers), extra_compile_args=flags,
+                     optional=True)
 
 
-extensions = [extension("nnaccel.fast._sgd", "nnaccel/fast/_sgd.c")]
-if os.path.exists("nnaccel/fast/_population.c"):  # many networks of one shape at once (optional)
-    extensions.append(extension("nnaccel.fast._population", "nnaccel/fast/_population.c"))
-
-setup(ext_modules=extensions)
+setup(ext_modules=[
+    extension("nnaccel.fast._sgd", "nnaccel/fast/_sgd.c"),
+    # many networks of one shape at once (nnaccel.Population)
+    extension("nnaccel.fast._population", "nnaccel/fast/_population.c",
+              ["nnaccel/fast/_population_kernel.h", "nnaccel/fast/_population_level.h"]),
+])
