@@ -18,16 +18,16 @@ def load_model(path):
     """(Network on the CPU, training settings or None) from a model file or a checkpoint."""
     from .checkpoint import FORMAT as CHECKPOINT
     from .checkpoint import load_checkpoint
-    from .files import load_archive
+    from .data.npz import read_meta, read_npz
     from .network import Network
     from .serialization import load
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"model file {path} does not exist; check the path")
-    try:
-        meta, _ = load_archive(path)
-    except Exception:  # not an archive: a JSON model, which load() reads and judges
+    try:  # the checked reader: a member's claimed size is checked before anything is allocated
+        meta = read_meta(read_npz(path), path)
+    except DataError:  # not an nnaccel archive (a JSON model, say): load() reads and judges it
         meta = {}
     if isinstance(meta, dict) and meta.get("format") == CHECKPOINT:
         meta, arrays = load_checkpoint(path)

@@ -104,16 +104,3 @@ def save_archive(path, meta, arrays):
     with atomic_write(path, "wb") as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
-
-def load_archive(path):
-    """(meta, arrays) of an .npz written by save_archive, read with ``allow_pickle=False``.
-
-    Raises what NumPy or JSON raise on a bad file; the caller names the problem for the user.
-    """
-    import json
-
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"][()]))
-        return meta, {key: z[key] for key in z.files if key != "meta"}
