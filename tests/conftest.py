@@ -63,33 +63,47 @@ def small_data():
     return x, y
 
 
-# ---- CI: the gpu_emulated group must run, never skip ---------------------------------------
-# With NNACCEL_REQUIRE_GPU_EMULATED=1 (set by .ci/run) a skipped gpu_emulated test is a failure,
-# and so is a test module that mentions gpu_emulated but skips as a whole while being collected
-# (a module-level importorskip): what CI installs for the group must be there and be used.
-REQUIRE_GPU_EMULATED = "NNACCEL_REQUIRE_GPU_EMULATED"
+# ---- CI: groups that must run, never skip ---------------------------------------------------
+# Where the variable is 1 (.ci/run sets each), a skipped test of the group is a failure, and so is
+# a test module that mentions the group's marker but skips as a whole while being collected (a
+# module-level importorskip): what CI installs for the group must be there and be used.
+REQUIRED_GROUPS = {
+    "gpu_emulated": ("NNACCEL_REQUIRE_GPU_EMULATED", "pyproject's cuda extra, g++"),
+    "browser": ("NNACCEL_REQUIRE_BROWSER", "Debian's chromium, pyproject's browser extra"),
+}
+REQUIRE_GPU_EMULATED = REQUIRED_GROUPS["gpu_emulated"][0]
 
 
-def _required_but_skipped(report):
+def _required(marker_names):
+    """The first group among ``marker_names`` that this run requires, or None."""
+    return next((g for g in marker_names if g in REQUIRED_GROUPS
+                 and os.environ.get(REQUIRED_GROUPS[g][0]) == "1"), None)
+
+
+def _required_but_skipped(report, group):
     if hasattr(report, "wasxfail"):  # an expected failure is reported as a skip; leave it be
         return
+    variable, what = REQUIRED_GROUPS[group]
     reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     reason = reason.removeprefix("Skipped: ")
     report.outcome = "failed"
-    report.longrepr = (f"gpu_emulated must run where {REQUIRE_GPU_EMULATED}=1, but it skipped: {reason}; "
-                       "install what the reason names (pyproject's cuda extra, g++)")
+    report.longrepr = (f"{group} must run where {variable}=1, but it skipped: {reason}; "
+                       f"install what the reason names ({what})")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     report = (yield).get_result()
-    if report.skipped and os.environ.get(REQUIRE_GPU_EMULATED) == "1" and item.get_closest_marker("gpu_emulated"):
-        _required_but_skipped(report)
+    group = _required(m.name for m in item.iter_markers()) if report.skipped else None
+    if group:
+        _required_but_skipped(report, group)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     report = (yield).get_result()
-    if (report.skipped and os.environ.get(REQUIRE_GPU_EMULATED) == "1" and isinstance(collector, pytest.Module)
-            and "gpu_emulated" in collector.path.read_text(errors="replace")):
-        _required_but_skipped(report)
+    if report.skipped and isinstance(collector, pytest.Module):
+        text = collector.path.read_text(errors="replace")
+        group = _required(g for g in REQUIRED_GROUPS if f"mark.{g}" in text or f'"{g}"' in text)
+        if group:
+            _required_but_skipped(report, group)
