@@ -496,9 +496,15 @@ def plot_study(optuna, study, folder, out):
     import matplotlib.pyplot as plt
 
     os.makedirs(folder, exist_ok=True)
-    figures = {"history": optuna.visualization.matplotlib.plot_optimization_history,
-               "importances": optuna.visualization.matplotlib.plot_param_importances,
-               "slices": optuna.visualization.matplotlib.plot_slice}
+    values = defaultdict(set)
+    for t in completed(study):
+        for key, value in t.params.items():
+            values[key].add(value)
+    varied = [key for key, seen in values.items() if len(seen) > 1] or None  # fixed settings: no panel
+    vis = optuna.visualization.matplotlib
+    figures = {"history": vis.plot_optimization_history,
+               "importances": lambda s: vis.plot_param_importances(s, params=varied),
+               "slices": lambda s: vis.plot_slice(s, params=varied)}
     for name, draw in figures.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna's "experimental" warnings
@@ -521,8 +527,8 @@ def train_command(args, sizes, params, epochs, seed, validation):
         parts += ["--data", args.data]
     parts += ["--sizes", *map(str, sizes)]
     parts += ["--cost", args.cost, "--hidden-activation", *args.hidden_activation,
-              "--output-activation", args.output_activation, "--eta", f"{params['eta']:.6g}",
-              "--lmbda", f"{params['lmbda']:.6g}", "--momentum", f"{params['momentum']:.6g}",
+              "--output-activation", args.output_activation, "--eta", repr(params["eta"]),
+              "--lmbda", repr(params["lmbda"]), "--momentum", repr(params["momentum"]),
               "-m", str(params["mini_batch_size"]), "--epochs", str(epochs), "--seed", str(seed)]
     if args.schedule != "constant":
         parts += ["--schedule", args.schedule, "--patience", str(args.patience)]
