@@ -226,7 +226,8 @@ class Tuner:
         m = min(good, key=lambda m: rows[m][0])
         self.out(f"mini-batch size (seconds per epoch, validation accuracy after {epochs} epochs, same η):")
         for size, (seconds, accuracy) in rows.items():
-            self.out(f"  m = {size:<4} {seconds:7.3f} s  {100 * accuracy:.2f} %" + ("  ← chosen" if size == m else ""))
+            chosen = "  ← chosen" if size == m else ""
+            self.out(f"  m = {size:<4} {seconds:7.3f} s  {100 * accuracy:.2f} %{chosen}")
         self.evidence["mini_batch"] = {"rows": {str(k): {"seconds": s, "accuracy": a} for k, (s, a) in rows.items()},
                                        "m": m}
         return m

@@ -9,7 +9,6 @@ and applies, else one :class:`Network` after another with the same per-epoch cal
 from __future__ import annotations
 
 import importlib.util
-import math
 
 import numpy as np
 
@@ -159,7 +158,3 @@ def best_accuracy(history, n):
         return 0.0, -1
     epoch = int(np.argmax(accuracies))
     return accuracies[epoch] / n, epoch
-
-
-def finite(value):
-    return value is not None and math.isfinite(value)

@@ -57,7 +57,7 @@ def test_a_study_on_postgresql_refuses_another_search_space(postgres_url):
 
 def test_an_unreachable_server_is_one_line(postgres_url):
     from nnaccel.errors import NNAccelError
-    from nnaccel.sweep import open_storage
+    from nnaccel.studies import open_storage
 
     port = postgres_url.rsplit(":", 1)[1].split("/")[0]
     wrong = postgres_url.replace(f":{port}/", ":1/")
