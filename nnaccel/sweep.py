@@ -92,7 +92,14 @@ def require_optuna():
 
 # ---- the command ----------------------------------------------------------------------------
 
-def check_args(args):
+def check_args(args, space):
+    if args.sizes:
+        raise NNAccelError("--sizes: a sweep takes its hidden layers from --hidden, e.g. --hidden 100,300x100")
+    activations = args.hidden_activation
+    for widths in space.hidden.values:
+        if len(activations) > 1 and len(activations) != len(widths):
+            raise NNAccelError(f"--hidden-activation names {len(activations)} layers but --hidden "
+                               f"{'x'.join(map(str, widths))} has {len(widths)}; give one name for all layers")
     if args.trials < 1:
         raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
@@ -144,7 +151,7 @@ def cmd_sweep(args, out=print):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
     space = SearchSpace.parse(args.eta, args.lmbda, args.momentum, args.hidden, args.mini_batch_size)
-    check_args(args)
+    check_args(args, space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_data(args)  # before the storage: bad input leaves nothing behind
     storage = open_storage(optuna, args.storage)

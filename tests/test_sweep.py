@@ -105,6 +105,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
                    "cannot open --storage")
     one_line_error(nnaccel("sweep", "--storage", f"sqlite:///{tmp_path}/missing/s.db", *TINY),
                    "cannot open --storage")
+    one_line_error(nnaccel("sweep", "--storage", url, "--sizes", "784", "30", "10", *TINY), "--hidden")
+    one_line_error(nnaccel("sweep", "--storage", url, "--hidden-activation", "relu", "relu", *TINY),
+                   "--hidden-activation")
     assert not os.path.exists(tmp_path / "s.db")  # nothing half-written
     ok = nnaccel("sweep", "--storage", url, "--study", "a", "--trials", "1", "--eta", "0.5..1", *TINY)
     assert ok.returncode == 0, ok.stderr

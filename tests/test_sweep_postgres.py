@@ -7,6 +7,7 @@ except where NNACCEL_REQUIRE_POSTGRES=1 (CI), where a missing server is a failur
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -25,9 +26,7 @@ def postgres_url():
     if binaries() is None:
         missing = "PostgreSQL is not installed (apt-get install postgresql)"
     else:
-        try:
-            import psycopg  # noqa: F401  (SQLAlchemy's driver for postgresql:// URLs)
-        except ImportError:
+        if importlib.util.find_spec("psycopg") is None:  # SQLAlchemy's driver for postgresql:// URLs
             missing = "psycopg is not installed (pip install 'psycopg[binary]')"
     if missing:
         if REQUIRED:
