@@ -87,25 +87,41 @@ class Linear(Activation):
 
 
 class Softmax(Activation):
-    """a_j = e^{z_j} / Σ_k e^{z_k}, shifted by max z so the exponentials cannot overflow.
+    """a_j = e^{c z_j} / Σ_k e^{c z_k}, shifted by max z so the exponentials cannot overflow.
 
-    An output layer only: its Jacobian ∂a_j/∂z_k = a_j(δ_jk − a_k) is not diagonal, so
-    the chain rule is ``vjp`` = a ⊙ (g − Σ_k g_k a_k), and ``prime`` (the diagonal) is not
-    enough for backpropagation.
+    c is the temperature parameter of chapter 3's exercise (default 1, the book's softmax); as
+    c → ∞ the output tends to the one-hot of argmax z, the "max" the name softens. An output
+    layer only: its Jacobian ∂a_j/∂z_k = c·a_j(δ_jk − a_k) is not diagonal, so the chain rule
+    is ``vjp`` = c·a ⊙ (g − Σ_k g_k a_k), and ``prime`` (the diagonal) is not enough for
+    backpropagation.
     """
 
     name = "softmax"
     hidden_ok = False
 
+    def __init__(self, temperature=1.0):
+        self.temperature = check_temperature(temperature)
+
     def fn(self, xp, z):
-        e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+        e = xp.exp(self.temperature * (z - xp.max(z, axis=1, keepdims=True)))
         return e / xp.sum(e, axis=1, keepdims=True)
 
     def prime(self, xp, z, a):
-        return a * (1.0 - a)
+        return self.temperature * a * (1.0 - a)
 
     def vjp(self, xp, z, a, g):
-        return a * (g - xp.sum(g * a, axis=1, keepdims=True))
+        return self.temperature * a * (g - xp.sum(g * a, axis=1, keepdims=True))
+
+    def __repr__(self):
+        return "Softmax()" if self.temperature == 1.0 else f"Softmax(temperature={self.temperature!r})"
+
+
+def check_temperature(c) -> float:
+    """c as a float, or NNAccelError unless it is finite and > 0."""
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0 < c < float("inf")):
+        raise NNAccelError(f"the softmax temperature c must be a finite number > 0, got {c!r}; "
+                           "1 is the book's softmax, larger c is closer to the max")
+    return float(c)
 
 
 class Step(Activation):

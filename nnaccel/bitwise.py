@@ -55,5 +55,25 @@ def bitwise(ctx):
                ["ten outputs' accuracy", "~95 % (the book's first network)",
                 f"{100.0 * sum(p == int(t) for p, t in zip(predicted, labels)) / n:.2f} %"]]
     w, _ = bitwise_weights()
-    return {"runs": {"weights": w, "epochs": epochs, "agree": agree, "correct": correct, "n": n},
+    per_digit = [{"digit": j, "n": sum(p == j for p in predicted),
+                  "agree": sum(d == p == j for d, p in zip(decoded, predicted))} for j in range(10)]
+    return {"runs": {"weights": w, "epochs": epochs, "agree": agree, "correct": correct, "n": n,
+                     "per_digit": per_digit},
             "summary": summary}
+
+
+def plot(result, plt):
+    """Left: the hand-set weights (bit k × digit j, ±s). Right: per predicted digit, how often
+    the four bits spell it."""
+    runs = result["runs"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    image = left.imshow(runs["weights"], cmap="coolwarm", aspect="auto")
+    left.set(xticks=range(10), yticks=range(BITS), xlabel="digit neuron j", ylabel="bit k (1, 2, 4, 8)",
+             title="The bitwise layer's weights")
+    fig.colorbar(image, ax=left)
+    digits = runs["per_digit"]
+    right.bar([d["digit"] for d in digits], [100.0 * d["agree"] / max(d["n"], 1) for d in digits])
+    right.set(xticks=range(10), xlabel="digit predicted by the ten outputs", ylim=(0, 100.5),
+              ylabel="bits spell it (%)", title=f"Agreement: {runs['agree']} / {runs['n']} test images")
+    right.grid(alpha=0.3, axis="y")
+    return fig

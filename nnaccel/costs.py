@@ -3,8 +3,8 @@
 As in network2.py, ``fn(xp, a, y)`` is the cost summed over the rows (examples) of a batch
 and ``delta(xp, z, a, y, activation)`` is BP1. Where the book derives an exact
 simplification it is used: δᴸ = aᴸ − y for cross-entropy with sigmoid outputs and for
-log-likelihood with softmax outputs. Otherwise δᴸ = ∇ₐC ⊙ σ'(zᴸ) through the output
-activation's chain rule.
+log-likelihood with softmax outputs (c(aᴸ − y) for a softmax of temperature c). Otherwise
+δᴸ = ∇ₐC ⊙ σ'(zᴸ) through the output activation's chain rule.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class CrossEntropyCost(Cost):
 
 
 class LogLikelihoodCost(Cost):
-    """C = −ln a_y for the true class y; with softmax outputs δᴸ = a − y."""
+    """C = −ln a_y for the true class y; with softmax outputs δᴸ = a − y (c(a − y) at temperature c)."""
 
     name = "log-likelihood"
     book_name = "LogLikelihoodCost"
@@ -112,7 +112,7 @@ class LogLikelihoodCost(Cost):
 
     def delta(self, xp, z, a, y, activation):
         if isinstance(activation, Softmax):
-            return a - y
+            return a - y if activation.temperature == 1.0 else activation.temperature * (a - y)
         return super().delta(xp, z, a, y, activation)
 
     def check(self, output):

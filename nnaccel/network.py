@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import numbers
 
+import copy
+
 from . import activations as _activations
 from . import costs as _costs
 from . import initializers
 from .backend import Backend, make_rng, resolve
 from .data.arrays import DeviceData, to_device
+from .dropout import kept_fraction
 from .errors import NNAccelError
+from .onnx_export import to_onnx as _to_onnx
 
 EVAL_CHUNK = 4096  # rows per feedforward when evaluating, to bound device memory
 
@@ -25,7 +29,11 @@ class Network:
 
     ``hidden_activation`` is one name for every hidden layer or a list with one per hidden
     layer; ``init`` is "default" (N(0,1)/√n_in) or "large" (N(0,1)); ``seed`` fixes the
-    initial weights and the shuffling, identically on every backend.
+    initial weights and the shuffling, identically on every backend. ``softmax_temperature``
+    is c in a_j = e^{c z_j}/Σ_k e^{c z_k} for a softmax output layer (1: the book's softmax).
+
+    ``dropout`` (p, 0 by default) is set by training with dropout: evaluation then multiplies
+    the weights going out of hidden neurons by the fraction kept, 1 − p (nnaccel.dropout).
     """
 
     def __init__(
@@ -39,12 +47,15 @@ class Network:
         backend=None,
         dtype="float32",
         seed=None,
+        softmax_temperature=1.0,
     ):
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
         self.cost = _costs.get(cost)
-        self.activations = _layer_activations(hidden_activation, output_activation, self.num_layers)
+        self.activations = _layer_activations(hidden_activation, output_activation, self.num_layers,
+                                              softmax_temperature)
         self.cost.check(self.activations[-1])
+        self.dropout = 0.0
         self.backend = backend if isinstance(backend, Backend) else resolve(device, backend)
         self.xp = self.backend.xp
         self.dtype = dtype
@@ -80,6 +91,23 @@ class Network:
             [self.backend.to_numpy(b) for b in self.biases],
         )
 
+    def inference_weights(self):
+        """The weights evaluation uses: after training with dropout p, those going out of each
+        hidden layer × the fraction of it that training kept (1 − p); otherwise the weights."""
+        if not self.dropout:
+            return self.weights
+        return [self.weights[0]] + [w * kept_fraction(n, self.dropout)
+                                    for w, n in zip(self.weights[1:], self.sizes[1:-1])]
+
+    def for_inference(self):
+        """This network as evaluation sees it: the inference weights as its own, dropout 0 (a
+        shallow copy sharing the rest); what a model file holds."""
+        if not self.dropout:
+            return self
+        net = copy.copy(self)
+        net.weights, net.dropout = list(self.inference_weights()), 0.0
+        return net
+
     # ---- the mathematics --------------------------------------------------------------
     def feedforward(self, a):
         """The output aᴸ for inputs ``a`` (one example per row, or a single 1-D example)."""
@@ -89,20 +117,27 @@ class Network:
         single = a.ndim == 1
         if single:
             a = xp.reshape(a, (1, -1))
-        for w, b, act in zip(self.weights, self.biases, self.activations):
+        for w, b, act in zip(self.inference_weights(), self.biases, self.activations):
             a = act.fn(xp, a @ w.T + b)
         return a[0, ...] if single else a
 
-    def backprop(self, x, y):
-        """(nabla_b, nabla_w): ∇C summed over the mini-batch rows of ``x`` with targets ``y``."""
+    def backprop(self, x, y, masks=None):
+        """(nabla_b, nabla_w): ∇C summed over the mini-batch rows of ``x`` with targets ``y``.
+
+        ``masks`` (nnaccel.dropout.draw_masks: one 0/1 array per hidden layer) thins the
+        network: a deleted neuron outputs 0 and gets δ = 0, so neither its incoming nor its
+        outgoing weights get a gradient — the gradients of the network without it.
+        """
         xp = self.xp
         activation = x
         activations = [x]  # aˡ for every layer, one row per example
         zs = []  # zˡ for every layer
-        for w, b, act in zip(self.weights, self.biases, self.activations):
+        for l, (w, b, act) in enumerate(zip(self.weights, self.biases, self.activations)):
             z = activation @ w.T + b
             zs.append(z)
             activation = act.fn(xp, z)
+            if masks is not None and l < len(masks):
+                activation = activation * masks[l]
             activations.append(activation)
         nabla_b = [None] * len(self.weights)
         nabla_w = [None] * len(self.weights)
@@ -112,6 +147,8 @@ class Network:
         for l in range(2, self.num_layers):
             act = self.activations[-l]
             delta = act.vjp(xp, zs[-l], activations[-l], delta @ self.weights[-l + 1])  # BP2
+            if masks is not None:
+                delta = delta * masks[-l + 1]  # a deleted neuron passes no error back
             nabla_b[-l] = xp.sum(delta, axis=0)
             nabla_w[-l] = delta.T @ activations[-l - 1]
         return nabla_b, nabla_w
@@ -188,14 +225,35 @@ class Network:
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path):
-        """Save to ``path``: network2's JSON format for .json, a compact archive for .npz."""
+        """Save to ``path``: network2's JSON format for .json, a compact archive for .npz.
+
+        A model file is for inference: after dropout it holds the scaled weights (for_inference).
+        """
         from .serialization import save
 
-        save(self, path)
+        save(self.for_inference(), path)
+
+    def to_onnx(self, path, settings=None):
+        """Write the network (its inference weights) as an ONNX model; see nnaccel.onnx_export.
+
+        ONNX's Softmax has no temperature, so c goes into the output layer instead:
+        softmax(c·z) = softmax((c·w)a + c·b), the same outputs.
+        """
+        net = self.for_inference()
+        c = getattr(net.activations[-1], "temperature", 1.0)
+        if c != 1.0:
+            net = copy.copy(net)
+            net.weights = net.weights[:-1] + [c * net.weights[-1]]
+            net.biases = net.biases[:-1] + [c * net.biases[-1]]
+            net.activations = net.activations[:-1] + [_activations.get("softmax")]
+        return _to_onnx(net, path, settings)
 
     def describe(self) -> str:
         hidden = ",".join(a.name for a in self.activations[:-1]) or "-"
-        return (f"sizes {self.sizes}, {hidden} hidden / {self.activations[-1].name} output, "
+        output = self.activations[-1]
+        temperature = getattr(output, "temperature", 1.0)
+        output = output.name + (f" (temperature {temperature:g})" if temperature != 1.0 else "")
+        return (f"sizes {self.sizes}, {hidden} hidden / {output} output, "
                 f"{self.cost.name} cost, {self.dtype}")
 
     def __repr__(self):
@@ -223,7 +281,7 @@ def _check_sizes(sizes):
     return sizes
 
 
-def _layer_activations(hidden, output, num_layers):
+def _layer_activations(hidden, output, num_layers, softmax_temperature=1.0):
     n_hidden = num_layers - 2
     if isinstance(hidden, (list, tuple)):
         if len(hidden) != n_hidden:
@@ -234,6 +292,14 @@ def _layer_activations(hidden, output, num_layers):
     for act in hidden_acts:
         if not act.hidden_ok:
             raise NNAccelError(f"{act.name} is for the output layer only; use sigmoid, tanh, relu or linear hidden neurons")
-    return hidden_acts + [_activations.get(output)]
+    output = _activations.get(output)
+    if softmax_temperature != 1.0 or getattr(output, "temperature", 1.0) != 1.0:
+        c = _activations.check_temperature(softmax_temperature)
+        if output.name != "softmax":
+            raise NNAccelError(f"a softmax temperature needs a softmax output layer, not {output.name}; "
+                               "use output_activation='softmax' (--output-activation softmax)")
+        if c != 1.0:
+            output = _activations.Softmax(temperature=c)
+    return hidden_acts + [output]
 
 

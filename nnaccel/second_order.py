@@ -36,17 +36,17 @@ A_MINUS_Y = {("sigmoid", "cross-entropy"), ("softmax", "log-likelihood")}
 
 def _jvp(xp, act, z, a, dz):
     """R{a} = f'(z)·R{z}: the activation's Jacobian times the direction."""
-    if act.name == "softmax":
-        return a * (dz - xp.sum(a * dz, axis=1, keepdims=True))
+    if act.name == "softmax":  # ∂a_j/∂z_k = c·a_j(δ_jk − a_k) at temperature c
+        return act.temperature * a * (dz - xp.sum(a * dz, axis=1, keepdims=True))
     return act.prime(xp, z, a) * dz
 
 
 def _vjp_tangent(xp, act, z, a, g, dz, da, dg):
     """R{vjp(z, a, g)}: the direction derivative of the chain rule g ↦ ∂C/∂z (BP2's ⊙ f')."""
-    if act.name == "softmax":  # vjp = a ⊙ (g − Σ g a)
+    if act.name == "softmax":  # vjp = c·a ⊙ (g − Σ g a)
         s = xp.sum(g * a, axis=1, keepdims=True)
         ds = xp.sum(dg * a + g * da, axis=1, keepdims=True)
-        return da * (g - s) + a * (dg - ds)
+        return act.temperature * (da * (g - s) + a * (dg - ds))
     return dg * act.prime(xp, z, a) + g * SECOND_DERIVATIVE[act.name](xp, z, a) * dz
 
 
@@ -90,8 +90,9 @@ def _r_backprop(net, x, y, vw, vb):
 
     out, cost = acts[-1], net.cost
     z, a, dz, da = zs[-1], activations[-1], dzs[-1], d_activations[-1]
-    if (out.name, cost.name) in A_MINUS_Y:  # BP1: δᴸ = a − y, so R{δᴸ} = R{a}
-        delta, d_delta = a - y, da
+    if (out.name, cost.name) in A_MINUS_Y:  # BP1: δᴸ = c(a − y), so R{δᴸ} = c·R{a} (c = 1 but for softmax)
+        c = getattr(out, "temperature", 1.0)
+        delta, d_delta = c * (a - y), c * da
     else:  # BP1: δᴸ = vjp(∇ₐC), differentiated through both factors
         g = cost.grad(xp, a, y)
         dg = COST_SECOND[cost.name](xp, a, y) * da

@@ -1,8 +1,8 @@
 """Models on disk: network2.py's JSON format and a compact ``.npz``, never a pickle.
 
 The JSON file is exactly what network2's ``save`` writes (sizes, weights, biases as
-columns, the cost's class name), plus a few keys network2 ignores (activations, dtype),
-so a file saved by either program loads in the other. The ``.npz`` holds the same arrays
+columns, the cost's class name), plus a few keys network2 ignores (activations, dtype,
+the softmax temperature), so a file saved by either program loads in the other. The ``.npz`` holds the same arrays
 at full precision and is read with ``allow_pickle=False``.
 """
 
@@ -23,13 +23,27 @@ CHECKPOINT_FORMAT = "nnaccel-checkpoint-1"  # checkpoint.FORMAT, named here to t
 
 
 def _meta(net):
-    return {
+    meta = {
         "format": FORMAT,
         "sizes": net.sizes,
         "cost": net.cost.book_name,
         "activations": [a.name for a in net.activations],
         "dtype": net.dtype,
     }
+    temperature = getattr(net.activations[-1], "temperature", 1.0)
+    if temperature != 1.0:  # files of the book's softmax stay as they were
+        meta["softmax_temperature"] = temperature
+    return meta
+
+
+def _temperature(meta, path, acts):
+    """The softmax temperature c a file records (1 when it records none); DataError if bad."""
+    c = meta.get("softmax_temperature", 1.0)
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0 < c < float("inf")) \
+            or (c != 1.0 and acts[-1] != "softmax"):
+        raise DataError(f"{path}: 'softmax_temperature' must be a finite number > 0 on a softmax output "
+                        f"layer, got {str(c)[:40]} on {str(acts[-1])[:20]}; the model file is corrupt")
+    return float(c)
 
 
 SUFFIXES = (".json", ".npz")
@@ -158,6 +172,7 @@ def load(path, device="auto", backend=None, dtype=None):
         raise DataError(f"model file {path} does not exist; check the path")
     meta, weights, biases = _read(path)
     sizes, acts, cost, saved_dtype = check_network(meta, path)
+    temperature = _temperature(meta, path, acts)
     check_layers(weights, biases, sizes, path)
     try:
         cost = _costs.get(cost)
@@ -168,7 +183,7 @@ def load(path, device="auto", backend=None, dtype=None):
         return Network(
             sizes, cost=cost, hidden_activation=list(acts[:-1]), output_activation=acts[-1],
             init=lambda rng, s: (biases, weights), device=device, backend=backend,
-            dtype=dtype or saved_dtype,
+            dtype=dtype or saved_dtype, softmax_temperature=temperature,
         )
     except DataError:
         raise
