@@ -293,13 +293,12 @@ def _layer_activations(hidden, output, num_layers, softmax_temperature=1.0):
         if not act.hidden_ok:
             raise NNAccelError(f"{act.name} is for the output layer only; use sigmoid, tanh, relu or linear hidden neurons")
     output = _activations.get(output)
-    if softmax_temperature != 1.0 or getattr(output, "temperature", 1.0) != 1.0:
-        c = _activations.check_temperature(softmax_temperature)
+    c = _activations.check_temperature(softmax_temperature)
+    if c != 1.0:
         if output.name != "softmax":
             raise NNAccelError(f"a softmax temperature needs a softmax output layer, not {output.name}; "
                                "use output_activation='softmax' (--output-activation softmax)")
-        if c != 1.0:
-            output = _activations.Softmax(temperature=c)
+        output = _activations.Softmax(temperature=c)
     return hidden_acts + [output]
 
 
