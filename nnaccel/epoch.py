@@ -1,10 +1,11 @@
-"""One epoch of mini-batch SGD, and the contract every way of running one conforms to.
+"""One epoch of training, and the contract every way of running one conforms to.
 
-The options of an epoch (m, η, λ, L1, μ, Nesterov, shuffling) are bound once, in a frozen
+The options of an epoch (m, η, λ, L1, μ, Nesterov, shuffling, the optimizer, dropout) are bound once, in a frozen
 :class:`EpochOptions`, when a path is chosen; a path is then called with the network, the
 data and the optimizer state only, so no path can be handed an option it would ignore.
 :func:`run_epoch` is the generic array-API epoch and the reference every fast path
-(nnaccel.fast) is tested against; :class:`GenericEpoch` is it behind the paths' interface.
+(nnaccel.fast) is tested against; :class:`GenericEpoch` is it behind the paths' interface,
+and also runs the full-batch optimizers (one update per epoch on the whole training set).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
-from .optimizers import sgd_update
+from .optimizers import NAMES, Batch, make
+from .second_order import Objective, full_batch_epoch
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,19 @@ class EpochOptions:
     momentum: float = 0.0
     nesterov: bool = False
     shuffle: bool = True
+    optimizer: str = "sgd"  # a name of optimizers.FACTORIES
+    damping: float | None = None  # δ of newton and hessian-free (None: the optimizer's default)
+    dropout: float = 0.0  # p, the fraction of hidden neurons deleted for each mini-batch
+    dropout_mode: str = "per-batch"  # or "per-example": one mask per example
+
+
+def initial_state(net, data, options):
+    """The optimizer's state before the first epoch: ``init`` of the parameters it works on
+    ((weights, biases) for a mini-batch optimizer, one flat vector for a full-batch one)."""
+    optimizer = make(options)
+    if optimizer.full_batch:
+        return optimizer.init(Objective(net, data, options.lmbda).params())
+    return optimizer.init((net.weights, net.biases))
 
 
 def run_epoch(net, data, options, state):
@@ -33,20 +48,25 @@ def run_epoch(net, data, options, state):
 
     Each epoch draws one permutation from the network's seeded generator on the host,
     gathers the shuffled data on the device with a single ``take``, then walks slices of it.
+    With dropout, each mini-batch gets new masks from the same generator (nnaccel.dropout).
     """
     xp, o = net.xp, options
     n, m = len(data), o.mini_batch_size
+    optimizer = make(o)
     x, y = data.x, data.targets
     if o.shuffle:
         perm = net.backend.asarray(net.rng.permutation(n))
         x, y = xp.take(x, perm, axis=0), xp.take(y, perm, axis=0)
     for k in range(0, n, m):
         stop = min(k + m, n)  # the last mini-batch may be smaller
-        nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...])
-        net.weights, net.biases, state = sgd_update(
-            xp, net.weights, net.biases, nabla_w, nabla_b, state,
-            eta=o.eta, m=stop - k, n=n, lmbda=o.lmbda, l1=o.l1, momentum=o.momentum, nesterov=o.nesterov,
-        )
+        if o.dropout:
+            from .dropout import draw_masks  # noqa: PLC0415  (TODO: top-level once nnaccel/dropout.py lands)
+            masks = draw_masks(net, stop - k, o.dropout, o.dropout_mode)
+            nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...], masks=masks)
+        else:
+            nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...])
+        (net.weights, net.biases), state = optimizer.update(
+            (nabla_w, nabla_b), state, (net.weights, net.biases), Batch(xp, stop - k, n))
     return state
 
 
@@ -60,6 +80,7 @@ class EpochPath:
     """
 
     name = "?"
+    optimizers = ("sgd",)  # the optimizers (names of optimizers.FACTORIES) the path implements
     selfcheck = False  # True: first use is checked against run_epoch (nnaccel.fast.selfcheck)
 
     @classmethod
@@ -85,13 +106,18 @@ class EpochPath:
 
 
 class GenericEpoch(EpochPath):
-    """run_epoch behind the paths' interface: any backend, any option."""
+    """run_epoch behind the paths' interface: any backend, any option, any optimizer (a
+    full-batch one makes its one update per epoch through second_order.full_batch_epoch)."""
 
     name = "generic array-API path"
+    optimizers = NAMES
 
     @classmethod
     def applies(cls, net, options) -> bool:
         return True
 
     def __call__(self, net, data, state):
+        optimizer = make(self.options)
+        if optimizer.full_batch:
+            return full_batch_epoch(Objective(net, data, self.options.lmbda), optimizer, state)
         return run_epoch(net, data, self.options, state)

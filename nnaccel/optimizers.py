@@ -1,21 +1,26 @@
-"""The parameter update of stochastic gradient descent, with its state kept explicit.
+"""Optimizers behind one seam, in the manner of optax: ``init(params) → state`` and
+``update(grads, state, params, context) → (params, state)``, the state a NamedTuple of slots.
 
-``sgd_update`` takes the parameters, the gradients summed over a mini-batch of m examples,
-and an :class:`SGDState`, and returns new parameters and state (optax style: nothing is
-hidden in an object, so a checkpoint can save the velocity and a resume restore it).
+Nothing is hidden in an object: a checkpoint saves any optimizer's slots by walking its state
+(each field a list or tuple of arrays, one array, a number or None) and a resume restores them.
+:func:`make` is the one place that turns a name and the run's options into an
+:class:`Optimizer`; :data:`OPTIONS` is the one table of which options each name accepts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
+
+from .errors import NNAccelError
 
 
 class Optimizer(NamedTuple):
     """An optimizer as optax has it: ``init(params) → state`` and
-    ``update(grads, state, params, objective) → (params, state)``, the state a NamedTuple of
-    slots. A ``full_batch`` optimizer makes one update per epoch on the whole training set and
-    uses the ``objective`` (second_order.Objective: value, gradient, H·v) to look further."""
+    ``update(grads, state, params, context) → (params, state)``, the state a NamedTuple of
+    slots. A mini-batch optimizer gets params = (weights, biases), grads = (nabla_w, nabla_b)
+    summed over the mini-batch and a :class:`Batch` as context. A ``full_batch`` optimizer
+    makes one update per epoch on the whole training set: params and grads are flat vectors
+    and the context is a second_order.Objective (value, gradient, H·v) to look further."""
 
     name: str
     init: Callable
@@ -23,12 +28,23 @@ class Optimizer(NamedTuple):
     full_batch: bool = False
 
 
-@dataclass
-class SGDState:
-    """Momentum's velocities v for the weights and biases (empty lists until first used)."""
+class Batch(NamedTuple):
+    """What a mini-batch update needs besides the gradients: the namespace, the mini-batch's
+    size m and the training set's size n (the regularisation terms scale by 1/n)."""
 
-    velocity_w: list = field(default_factory=list)
-    velocity_b: list = field(default_factory=list)
+    xp: object
+    m: int
+    n: int
+
+
+class SGDState(NamedTuple):
+    """Momentum's velocities v for the weights and biases (empty lists until first used).
+
+    The default lists are shared and never changed in place: every update builds new ones.
+    """
+
+    velocity_w: list = []
+    velocity_b: list = []
 
 
 def sgd_update(xp, weights, biases, nabla_w, nabla_b, state, *, eta, m, n,
@@ -70,3 +86,80 @@ def sgd_update(xp, weights, biases, nabla_w, nabla_b, state, *, eta, m, n,
         new_b.append(b + (momentum * v - eta * grad if nesterov else v))
         vel_b.append(v)
     return new_w, new_b, SGDState(vel_w, vel_b)
+
+
+def sgd(eta, lmbda=0.0, l1=0.0, momentum=0.0, nesterov=False):
+    """Mini-batch SGD with L2, L1, momentum and Nesterov: :func:`sgd_update` behind the seam."""
+
+    def init(params):
+        return SGDState()
+
+    def update(grads, state, params, batch):
+        (weights, biases), (nabla_w, nabla_b) = params, grads
+        new_w, new_b, state = sgd_update(batch.xp, weights, biases, nabla_w, nabla_b, state,
+                                         eta=eta, m=batch.m, n=batch.n, lmbda=lmbda, l1=l1,
+                                         momentum=momentum, nesterov=nesterov)
+        return (new_w, new_b), state
+
+    return Optimizer("sgd", init, update)
+
+
+def _newton(o):
+    from .newton import newton
+    return newton(o.eta, 0.0 if o.damping is None else o.damping)
+
+
+def _hessian_free(o):
+    from .hessian_free import hessian_free
+    return hessian_free(o.eta, 1.0 if o.damping is None else o.damping)
+
+
+def _lbfgs(o):
+    from .lbfgs import lbfgs
+    return lbfgs(o.eta)
+
+
+# name → (factory from an EpochOptions, the options it honours besides η and λ).
+# (newton, hessian_free and lbfgs import this module for Optimizer: their imports wait until used.)
+FACTORIES = {
+    "sgd": (lambda o: sgd(o.eta, o.lmbda, o.l1, o.momentum, o.nesterov), {"l1", "momentum", "nesterov", "dropout"}),
+    "newton": (_newton, {"damping"}),
+    "hessian-free": (_hessian_free, {"damping"}),
+    "lbfgs": (_lbfgs, set()),
+}
+NAMES = tuple(FACTORIES)
+FLAGS = {"l1": "--l1", "momentum": "--momentum", "nesterov": "--nesterov", "dropout": "--dropout",
+         "damping": "--damping"}
+
+
+def check_options(name, *, l1=0.0, momentum=0.0, nesterov=False, dropout=0.0, damping=None):
+    """Refuse an unknown optimizer, or an option that it does not honour (one line, with the fix).
+
+    A full-batch optimizer makes one update per epoch on the whole training set, so L1 (not
+    differentiable at 0), momentum, Nesterov and dropout (per mini-batch ideas) have no place in it.
+    """
+    if name not in FACTORIES:
+        raise NNAccelError(f"unknown optimizer {name!r}; choose one of {', '.join(NAMES)}")
+    given = {"l1": l1, "momentum": momentum, "nesterov": nesterov, "dropout": dropout,
+             "damping": damping is not None}
+    for option, value in given.items():
+        if value and option not in FACTORIES[name][1]:
+            users = [n for n in NAMES if option in FACTORIES[n][1]]
+            raise NNAccelError(f"{FLAGS[option]} does not apply to --optimizer {name}; drop it, or use "
+                               f"--optimizer {' or '.join(users)}")
+    if damping is not None and not (isinstance(damping, (int, float)) and damping >= 0 and damping < float("inf")):
+        raise NNAccelError(f"--damping must be a finite number ≥ 0, got {damping!r}; try 1e-3")
+
+
+def make(options) -> Optimizer:
+    """The optimizer that ``options`` (an epoch.EpochOptions) names, bound to its η and settings."""
+    return FACTORIES[options.optimizer][0](options)
+
+
+def map_slots(fn, state):
+    """``state`` with ``fn`` applied to every array of every slot (numbers and None kept)."""
+    def one(value):
+        if isinstance(value, (list, tuple)):
+            return type(value)(fn(a) for a in value)
+        return value if value is None or isinstance(value, (int, float)) else fn(value)
+    return type(state)(*(one(v) for v in state))

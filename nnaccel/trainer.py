@@ -1,6 +1,10 @@
 """The epoch loop of network2's SGD: shuffle, step through mini-batches, monitor — and never
 lose work: checkpoints, resume, early stopping, schedules, divergence and Ctrl-C.
 
+The trainer knows no optimizer by name: it binds the run's options in an EpochOptions, takes
+the optimizer's initial state from nnaccel.epoch.initial_state, and carries that state (a
+NamedTuple of slots, nnaccel.optimizers) from epoch to epoch, into checkpoints and back.
+
 The training data is copied to the device once; each epoch draws one permutation on the
 host (from the network's seeded generator), gathers the shuffled data on the device with a
 single ``take``, then walks contiguous slices of it — no host round trip per mini-batch.
@@ -13,15 +17,18 @@ import math
 import signal
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import checkpoint as checkpoints
 from . import fast, schedules
 from .divergence import all_finite, likely_cause
-from .epoch import EpochOptions, GenericEpoch, run_epoch  # noqa: F401  (re-exported)
+from .activations import UNTRAINABLE
+from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
 from .errors import NNAccelError
 from .files import fallback_path
-from .optimizers import SGDState
+from .optimizers import SGDState, check_options, map_slots
+
+DROPOUT_MODES = ("per-batch", "per-example")
 from .signals import GUARD, Interrupted
 
 
@@ -69,7 +76,9 @@ class TrainState:
 
     eta: float
     epoch: int = 0  # epochs completed
-    sgd: SGDState = field(default_factory=SGDState)
+    optimizer: str = "sgd"  # the name the checkpoint records, so a resume can check it
+    opt_state: tuple = field(default_factory=SGDState)  # the optimizer's slots (nnaccel.optimizers)
+    dropout: float = 0.0  # p of the run (evaluation scales by 1 − p), recorded for the resume
     rng_state: dict | None = None
     best_accuracy: float | None = None
     best_epoch: int = -1
@@ -82,20 +91,24 @@ class TrainState:
         return {"eta": self.eta, "epoch": self.epoch, "rng_state": self.rng_state,
                 "best_accuracy": self.best_accuracy, "best_epoch": self.best_epoch,
                 "since_change": self.since_change, "stopped": self.stopped,
-                "records": self.history.records}
+                "records": self.history.records, "dropout": self.dropout}
 
     @classmethod
     def from_json(cls, doc):
         state = cls(eta=doc["eta"], epoch=doc["epoch"], rng_state=doc["rng_state"],
                     best_accuracy=doc["best_accuracy"], best_epoch=doc["best_epoch"],
-                    since_change=doc["since_change"], stopped=doc["stopped"])
+                    since_change=doc["since_change"], stopped=doc["stopped"],
+                    dropout=doc.get("dropout", 0.0))
         for record in doc["records"]:
             state.history.add(record)
         return state
 
 
-def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momentum=0.0):
-    """Raise NNAccelError naming the first hyper-parameter out of range, and the fix."""
+def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momentum=0.0, *,
+                          optimizer="sgd", nesterov=False, damping=None, dropout=0.0,
+                          dropout_mode="per-batch"):
+    """Raise NNAccelError naming the first hyper-parameter out of range, and the fix; and
+    refuse an option the optimizer does not honour (optimizers.check_options)."""
     if not isinstance(epochs, int) or epochs < 0:
         raise NNAccelError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
     if not isinstance(mini_batch_size, int) or mini_batch_size < 1:
@@ -107,6 +120,11 @@ def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momen
             raise NNAccelError(f"{name} must be ≥ 0, got {value!r}")
     if not (isinstance(momentum, (int, float)) and 0.0 <= momentum < 1.0):
         raise NNAccelError(f"momentum must be in [0, 1), got {momentum!r}; try 0.9")
+    if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise NNAccelError(f"dropout must be in [0, 1), got {dropout!r}; the book deletes half: 0.5")
+    if dropout_mode not in DROPOUT_MODES:
+        raise NNAccelError(f"dropout_mode must be one of {', '.join(DROPOUT_MODES)}, got {dropout_mode!r}")
+    check_options(optimizer, l1=l1, momentum=momentum, nesterov=nesterov, dropout=dropout, damping=damping)
 
 
 def _copy(xp, arrays):
@@ -116,26 +134,26 @@ def _copy(xp, arrays):
 def _snapshot(net, state):
     """Everything an interrupt or a divergence restores: the last complete epoch, whole.
 
-    Copies of the parameters and velocities (a fast path may update them in place; once per
-    epoch, on the device), the RNG state, and the state's counters and history lengths — so a
-    restored state never pairs one epoch's counters with another's arrays.
+    Copies of the parameters and the optimizer's slots (a fast path may update them in place;
+    once per epoch, on the device), the RNG state, and the state's counters and history
+    lengths — so a restored state never pairs one epoch's counters with another's arrays.
     """
     xp = net.xp
-    sgd = type(state.sgd)(_copy(xp, state.sgd.velocity_w), _copy(xp, state.sgd.velocity_b))
+    slots = map_slots(lambda a: xp.asarray(a, copy=True), state.opt_state)
     scalars = {k: getattr(state, k) for k in ("eta", "epoch", "rng_state", "best_accuracy", "best_epoch",
                                               "best_params", "since_change", "stopped")}
     h = state.history
     lengths = {k: len(getattr(h, k)) for k in ("evaluation_cost", "evaluation_accuracy", "training_cost",
                                                "training_accuracy", "records")}
-    return _copy(xp, net.weights), _copy(xp, net.biases), sgd, net.rng.bit_generator.state, scalars, lengths
+    return _copy(xp, net.weights), _copy(xp, net.biases), slots, net.rng.bit_generator.state, scalars, lengths
 
 
 def _restore(net, state, snapshot):
     """Put ``net`` and ``state`` back to a :func:`_snapshot` (its arrays are copied again, to stay reusable)."""
-    weights, biases, sgd, rng_state, scalars, lengths = snapshot
+    weights, biases, slots, rng_state, scalars, lengths = snapshot
     xp = net.xp
     net.weights, net.biases = _copy(xp, weights), _copy(xp, biases)
-    state.sgd = type(sgd)(_copy(xp, sgd.velocity_w), _copy(xp, sgd.velocity_b))
+    state.opt_state = map_slots(lambda a: xp.asarray(a, copy=True), slots)
     net.rng.bit_generator.state = rng_state
     for key, value in scalars.items():
         setattr(state, key, value)
@@ -149,8 +167,16 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           shuffle=True, callback=None, l1=0.0, momentum=0.0, nesterov=False,
           early_stopping=None, stopping_rule="no-improvement", schedule="constant", patience=10,
           step_size=10, gamma=0.5, checkpoint=None, resume=None, interrupt_path=None,
-          config=None, fused=True, scale=None) -> History:
-    """Train ``net`` by mini-batch SGD and return its :class:`History`.
+          config=None, fused=True, scale=None, optimizer="sgd", damping=None, dropout=0.0,
+          dropout_mode="per-batch") -> History:
+    """Train ``net`` by mini-batch SGD (or another ``optimizer``) and return its :class:`History`.
+
+    ``optimizer``: "sgd" (mini-batch SGD with ``lmbda``, ``l1``, ``momentum``, ``nesterov``) or a
+    full-batch one, "newton", "hessian-free" or "lbfgs" (nnaccel.optimizers): one update per
+    epoch on the whole training set (``mini_batch_size`` is then unused), with η as its step
+    and ``damping`` its δ. ``dropout=p`` deletes a fraction p of the hidden neurons for each
+    mini-batch (``dropout_mode="per-example"``: a mask per example) and evaluates with the
+    outgoing weights scaled by 1 − p.
 
     ``early_stopping=n`` stops when the evaluation accuracy has not improved for n epochs
     (``stopping_rule="average"``: the mean of the last n is no better than the n before) and
@@ -165,8 +191,11 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     :class:`TrainingDiverged` says whether the data or η is the likely cause. ``scale`` divides
     the inputs (255 for raw pixels). ``fused=False`` turns off the fast paths (nnaccel.fast).
     """
-    check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum)
+    check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum, optimizer=optimizer,
+                          nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
+    if not all(a.trainable for a in net.activations):
+        raise NNAccelError(UNTRAINABLE)
     train_data = net.data(training_data, scale=scale)
     eval_data = net.data(evaluation_data, scale=scale) if evaluation_data is not None else None
     needs_accuracy = early_stopping is not None or schedule == "halve"
@@ -175,14 +204,20 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     monitor_evaluation_accuracy = monitor_evaluation_accuracy or needs_accuracy
     config = dict(config or {})
 
-    state = TrainState(eta=eta)
+    options = EpochOptions(mini_batch_size, eta, lmbda, l1, momentum, nesterov, shuffle,
+                           optimizer, damping, dropout, dropout_mode)
+    # the optimizer's first state; newton refuses a network too large for H here, before any epoch
+    state = TrainState(eta=eta, optimizer=optimizer, opt_state=initial_state(net, train_data, options),
+                       dropout=dropout)
     if resume is not None:
-        state = restore(net, resume)
+        state = restore(net, resume, state.opt_state, optimizer)
+        state.dropout = dropout
+    net.dropout = dropout  # evaluation (the monitored figures, the final network) scales by 1 − p
     if state.stopped:
         state.history.stopped = state.stopped
         return state.history
 
-    options = EpochOptions(mini_batch_size, state.eta, lmbda, l1, momentum, nesterov, shuffle)
+    options = replace(options, eta=state.eta)
     path = fast.choose(net, options, fused)  # bound once; rebound only when the schedule moves η
     with GUARD, GUARD.deferred():  # signals stop the loop at an epoch boundary (nnaccel.signals)
         done = _snapshot(net, state)  # the last complete epoch: what an interrupt or divergence restores
@@ -196,7 +231,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
                         state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
                     if path.options.eta != state.eta:
                         path = path.rebind(eta=state.eta)
-                    state.sgd = path(net, train_data, state.sgd)
+                    state.opt_state = path(net, train_data, state.opt_state)
                 record = {"epoch": epoch, "eta": state.eta}
                 if monitor_training_cost:
                     record["training_cost"] = net.total_cost(train_data, lmbda, l1)
@@ -300,15 +335,28 @@ def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patie
             state.stopped = f"the learning rate fell to eta0/128 = {state.eta:g}"
 
 
-def restore(net, resume) -> TrainState:
-    """Put a checkpoint's parameters, velocities and RNG state into ``net``; return its state."""
+def restore(net, resume, template=None, optimizer="sgd") -> TrainState:
+    """Put a checkpoint's parameters, optimizer slots and RNG state into ``net``; return its state.
+
+    ``template`` is the optimizer's initial state (its type receives the saved slots; default:
+    SGD's) and ``optimizer`` its name, which must be the one the checkpoint was trained with.
+    """
     meta, arrays = checkpoints.load_checkpoint(resume) if not isinstance(resume, tuple) else resume
     if meta["network"]["sizes"] != net.sizes:
         raise NNAccelError(f"the checkpoint is of a {meta['network']['sizes']} network, not {net.sizes}")
+    saved, slots = checkpoints.optimizer_slots(meta, arrays)
+    if saved != optimizer:
+        raise NNAccelError(f"the checkpoint was trained with --optimizer {saved}; resume it with "
+                           f"--optimizer {saved}, or start afresh without --resume")
+    template = SGDState() if template is None else template
+    if set(slots) != set(template._fields):
+        raise NNAccelError(f"the checkpoint's optimizer slots {sorted(slots)} are not {optimizer}'s "
+                           f"{sorted(template._fields)}; the file is corrupt, start afresh without --resume")
     net.set_parameters(arrays["w"], arrays["b"])
     state = TrainState.from_json(meta["state"])
     to_dev = lambda group: [net.backend.asarray(a, net.dtype) for a in arrays.get(group, [])]  # noqa: E731
-    state.sgd = SGDState(to_dev("vw"), to_dev("vb"))
+    state.optimizer = optimizer
+    state.opt_state = map_slots(lambda a: net.backend.asarray(a, net.dtype), type(template)(**slots))
     if arrays.get("bw"):
         state.best_params = (to_dev("bw"), [net.xp.reshape(b, (-1,)) for b in to_dev("bb")])
     if state.rng_state is not None:

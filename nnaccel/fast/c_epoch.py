@@ -58,10 +58,11 @@ class CEpoch(EpochPath):
     """run_epoch for NumPy networks, through the C kernel: one call per epoch."""
 
     name = f"C kernel ({available()})"
+    optimizers = ("sgd",)  # mini-batch SGD with L2 and momentum; the state is optimizers.SGDState
 
     @classmethod
     def applies(cls, net, options):
-        if _sgd is None or net.backend.name != "numpy" or not supported(net, options):
+        if _sgd is None or net.backend.name != "numpy" or not supported(net, options, cls.optimizers):
             return False
         weights = sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
         return options.mini_batch_size * weights <= MAX_WORK

@@ -8,11 +8,15 @@ OUTPUT_COSTS = {("sigmoid", "cross-entropy"), ("sigmoid", "quadratic"), ("softma
                 ("linear", "quadratic")}
 
 
-def supported(net, options):
+def supported(net, options, optimizers=("sgd",)):
     """Whether the fast paths' formulas cover this network and these options: these layers and
-    costs, and neither L1 nor Nesterov (no fast path implements them; run_epoch does)."""
+    costs (a softmax of temperature 1), one of ``optimizers`` (the path's own declaration; all
+    implement mini-batch SGD only), and neither L1, Nesterov nor dropout (no fast path implements
+    them; run_epoch does)."""
     acts = [a.name for a in net.activations]
-    return (not options.l1 and not options.nesterov and all(a in HIDDEN for a in acts[:-1])
+    return (options.optimizer in optimizers and not options.l1 and not options.nesterov
+            and not options.dropout and all(a in HIDDEN for a in acts[:-1])
+            and getattr(net.activations[-1], "temperature", 1.0) == 1.0
             and (acts[-1], net.cost.name) in OUTPUT_COSTS)
 
 

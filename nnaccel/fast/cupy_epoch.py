@@ -65,11 +65,12 @@ class CupyEpoch(EpochPath):
     """
 
     name = "CuPy fused kernels"
+    optimizers = ("sgd",)  # mini-batch SGD with L2 and momentum; the state is optimizers.SGDState
     selfcheck = True
 
     @classmethod
     def applies(cls, net, options):
-        return net.backend.name == "cupy" and supported(net, options)
+        return net.backend.name == "cupy" and supported(net, options, cls.optimizers)
 
     def __init__(self, net, options, factory=None, module=None):
         super().__init__(net, options)

@@ -76,10 +76,11 @@ class NumpyEpoch(EpochPath):
     """run_epoch for NumPy networks whose layers and cost this path knows."""
 
     name = "NumPy fast path"
+    optimizers = ("sgd",)  # mini-batch SGD with L2 and momentum; the state is optimizers.SGDState
 
     @classmethod
     def applies(cls, net, options):
-        return net.backend.name == "numpy" and supported(net, options)
+        return net.backend.name == "numpy" and supported(net, options, cls.optimizers)
 
     def __init__(self, net, options):
         super().__init__(net, options)

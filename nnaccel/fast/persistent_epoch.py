@@ -91,11 +91,12 @@ class PersistentEpoch(EpochPath):
     """
 
     name = "CUDA persistent kernel"
+    optimizers = ("sgd",)  # mini-batch SGD with L2 and momentum; the state is optimizers.SGDState
     selfcheck = True  # never run on a GPU here: checked against the generic path on first use
 
     @classmethod
     def applies(cls, net, options) -> bool:
-        if net.backend.name != "cupy" or not supported(net, options):
+        if net.backend.name != "cupy" or not supported(net, options, cls.optimizers):
             return False
         sizes, m = net.sizes, options.mini_batch_size
         weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
