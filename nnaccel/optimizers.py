@@ -128,6 +128,7 @@ FACTORIES = {
     "lbfgs": (_lbfgs, set()),
 }
 NAMES = tuple(FACTORIES)
+DEFAULT = "sgd"
 FLAGS = {"l1": "--l1", "momentum": "--momentum", "nesterov": "--nesterov", "dropout": "--dropout",
          "damping": "--damping"}
 
@@ -154,6 +155,11 @@ def check_options(name, *, l1=0.0, momentum=0.0, nesterov=False, dropout=0.0, da
 def make(options) -> Optimizer:
     """The optimizer that ``options`` (an epoch.EpochOptions) names, bound to its η and settings."""
     return FACTORIES[options.optimizer][0](options)
+
+
+def default_state():
+    """The state of the default optimizer before training (SGD's: no velocities yet)."""
+    return SGDState()
 
 
 def map_slots(fn, state):

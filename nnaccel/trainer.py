@@ -26,7 +26,7 @@ from .activations import UNTRAINABLE
 from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
 from .errors import NNAccelError
 from .files import fallback_path
-from .optimizers import SGDState, check_options, map_slots
+from .optimizers import DEFAULT, check_options, default_state, map_slots
 
 DROPOUT_MODES = ("per-batch", "per-example")
 from .signals import GUARD, Interrupted
@@ -76,8 +76,8 @@ class TrainState:
 
     eta: float
     epoch: int = 0  # epochs completed
-    optimizer: str = "sgd"  # the name the checkpoint records, so a resume can check it
-    opt_state: tuple = field(default_factory=SGDState)  # the optimizer's slots (nnaccel.optimizers)
+    optimizer: str = DEFAULT  # the name the checkpoint records, so a resume can check it
+    opt_state: tuple = field(default_factory=default_state)  # the optimizer's slots (nnaccel.optimizers)
     dropout: float = 0.0  # p of the run (evaluation scales by 1 − p), recorded for the resume
     rng_state: dict | None = None
     best_accuracy: float | None = None
@@ -105,7 +105,7 @@ class TrainState:
 
 
 def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momentum=0.0, *,
-                          optimizer="sgd", nesterov=False, damping=None, dropout=0.0,
+                          optimizer=DEFAULT, nesterov=False, damping=None, dropout=0.0,
                           dropout_mode="per-batch"):
     """Raise NNAccelError naming the first hyper-parameter out of range, and the fix; and
     refuse an option the optimizer does not honour (optimizers.check_options)."""
@@ -167,7 +167,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           shuffle=True, callback=None, l1=0.0, momentum=0.0, nesterov=False,
           early_stopping=None, stopping_rule="no-improvement", schedule="constant", patience=10,
           step_size=10, gamma=0.5, checkpoint=None, resume=None, interrupt_path=None,
-          config=None, fused=True, scale=None, optimizer="sgd", damping=None, dropout=0.0,
+          config=None, fused=True, scale=None, optimizer=DEFAULT, damping=None, dropout=0.0,
           dropout_mode="per-batch") -> History:
     """Train ``net`` by mini-batch SGD (or another ``optimizer``) and return its :class:`History`.
 
@@ -335,11 +335,11 @@ def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patie
             state.stopped = f"the learning rate fell to eta0/128 = {state.eta:g}"
 
 
-def restore(net, resume, template=None, optimizer="sgd") -> TrainState:
+def restore(net, resume, template=None, optimizer=DEFAULT) -> TrainState:
     """Put a checkpoint's parameters, optimizer slots and RNG state into ``net``; return its state.
 
     ``template`` is the optimizer's initial state (its type receives the saved slots; default:
-    SGD's) and ``optimizer`` its name, which must be the one the checkpoint was trained with.
+    the default optimizer's) and ``optimizer`` its name, which must be the one the checkpoint was trained with.
     """
     meta, arrays = checkpoints.load_checkpoint(resume) if not isinstance(resume, tuple) else resume
     if meta["network"]["sizes"] != net.sizes:
@@ -348,7 +348,7 @@ def restore(net, resume, template=None, optimizer="sgd") -> TrainState:
     if saved != optimizer:
         raise NNAccelError(f"the checkpoint was trained with --optimizer {saved}; resume it with "
                            f"--optimizer {saved}, or start afresh without --resume")
-    template = SGDState() if template is None else template
+    template = default_state() if template is None else template
     if set(slots) != set(template._fields):
         raise NNAccelError(f"the checkpoint's optimizer slots {sorted(slots)} are not {optimizer}'s "
                            f"{sorted(template._fields)}; the file is corrupt, start afresh without --resume")
