@@ -266,3 +266,22 @@ def test_results_plots_and_the_saved_best_trial(tmp_path):
     assert f"--epochs {best['best_epoch'] + 1} " in result.stdout and "--validation-size" not in result.stdout
     assert "Test accuracy:" in result.stdout
     assert load(str(tmp_path / "best.npz")).sizes == [784, 5, 10]
+
+
+@pytest.mark.slow
+def test_the_median_pruner_stops_poor_trials_mid_population(tmp_path):
+    """The first 4 trials (large η) finish; of the next 4 (small η, slower) the pruner stops some
+    after the warm-up epochs, and the rest of their population trains on."""
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    epochs = 5
+    result = nnaccel("sweep", "--storage", url, "--study", "prune", "--trials", "8", "--batch", "4",
+                     "--sampler", "grid", "--eta", "30,10,3,1,0.1,0.03,0.01,0.003",
+                     *TINY[:-3], "--epochs", str(epochs), "--quiet")
+    assert result.returncode == 0, result.stderr
+    trials = study_trials(url, "prune")
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 8
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned, "no trial was pruned"
+    for t in pruned:
+        assert t.number >= 4 and 3 <= len(t.intermediate_values) < epochs  # warm-up: 2 epochs
+    assert all(len(t.intermediate_values) == epochs for t in trials if t.state.name == "COMPLETE")
