@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
+from .dropout import draw_masks
 from .optimizers import NAMES, Batch, make
 from .second_order import Objective, full_batch_epoch
 
@@ -59,8 +60,7 @@ def run_epoch(net, data, options, state):
         x, y = xp.take(x, perm, axis=0), xp.take(y, perm, axis=0)
     for k in range(0, n, m):
         stop = min(k + m, n)  # the last mini-batch may be smaller
-        if o.dropout:
-            from .dropout import draw_masks  # noqa: PLC0415  (TODO: top-level once nnaccel/dropout.py lands)
+        if o.dropout:  # the thinned network of this mini-batch
             masks = draw_masks(net, stop - k, o.dropout, o.dropout_mode)
             nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...], masks=masks)
         else:

@@ -22,13 +22,12 @@ from dataclasses import dataclass, field, replace
 from . import checkpoint as checkpoints
 from . import fast, schedules
 from .divergence import all_finite, likely_cause
+from .dropout import check_dropout
 from .activations import UNTRAINABLE
 from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
 from .errors import NNAccelError
 from .files import fallback_path
 from .optimizers import DEFAULT, check_options, default_state, map_slots
-
-DROPOUT_MODES = ("per-batch", "per-example")
 from .signals import GUARD, Interrupted
 
 
@@ -120,10 +119,7 @@ def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momen
             raise NNAccelError(f"{name} must be ≥ 0, got {value!r}")
     if not (isinstance(momentum, (int, float)) and 0.0 <= momentum < 1.0):
         raise NNAccelError(f"momentum must be in [0, 1), got {momentum!r}; try 0.9")
-    if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
-        raise NNAccelError(f"dropout must be in [0, 1), got {dropout!r}; the book deletes half: 0.5")
-    if dropout_mode not in DROPOUT_MODES:
-        raise NNAccelError(f"dropout_mode must be one of {', '.join(DROPOUT_MODES)}, got {dropout_mode!r}")
+    check_dropout(dropout, dropout_mode)
     check_options(optimizer, l1=l1, momentum=momentum, nesterov=nesterov, dropout=dropout, damping=damping)
 
 
@@ -194,6 +190,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum, optimizer=optimizer,
                           nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
+    check_dropout(dropout, dropout_mode, net.sizes)
     if not all(a.trainable for a in net.activations):
         raise NNAccelError(UNTRAINABLE)
     train_data = net.data(training_data, scale=scale)
