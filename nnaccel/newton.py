@@ -45,7 +45,13 @@ def newton(eta=1.0, damping=0.0):
         xp = objective.xp
         h = dense_hessian(objective)
         h = h + damping * xp.eye(h.shape[0], dtype=h.dtype)
-        step = xp.linalg.solve(h, xp.reshape(grads, (-1, 1)))
+        try:
+            step = xp.linalg.solve(h, xp.reshape(grads, (-1, 1)))
+        except Exception as e:  # each library has its own LinAlgError (CuPy returns NaN instead)
+            if "LinAlg" not in type(e).__name__:
+                raise
+            raise NNAccelError(f"the Hessian (+ δI, δ = {damping:g}) is singular, so the Newton step "
+                               "(H + δI)⁻¹∇C does not exist; use --damping δ > 0, e.g. 1e-3") from None
         return params - eta * xp.reshape(step, (-1,)), state
 
     return Optimizer("newton", init, update, full_batch=True)

@@ -9,6 +9,9 @@ from nnaccel import second_order
 from nnaccel.errors import NNAccelError
 from nnaccel.newton import MAX_PARAMETERS
 from nnaccel.trainer import train
+from tests.conftest import BACKEND_PARAMS, make_backend
+
+CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
 
 FULL_BATCH = ("newton", "hessian-free", "lbfgs")
 
@@ -19,17 +22,22 @@ def _classes(n=40, seed=0):
     return x, (x[:, 0] + x[:, 1] > x[:, 2] + x[:, 3]).astype(int)
 
 
-def _net(sizes=(6, 5, 2), seed=1, **kw):
-    return nnaccel.Network(list(sizes), device="cpu", dtype="float64", seed=seed, **kw)
+def _net(sizes=(6, 5, 2), seed=1, backend="numpy", **kw):
+    return nnaccel.Network(list(sizes), backend=make_backend(backend), dtype="float64", seed=seed, **kw)
 
 
-def test_newton_through_train_minimises_a_quadratic_cost_in_one_epoch():
+def _host(net):
+    return [net.backend.to_numpy(a) for a in net.weights + net.biases]
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_newton_through_train_minimises_a_quadratic_cost_in_one_epoch(backend):
     """A linear network with the quadratic cost: C(w, b) is quadratic, so one epoch of
     w → w − H⁻¹∇C (η = 1, δ = 0) lands on its minimum, the normal equations' solution."""
     rng = np.random.default_rng(2)
     x = rng.random((25, 3))
     y = x @ rng.normal(size=(3, 2)) + 0.05 * rng.normal(size=(25, 2))
-    net = _net((3, 2), cost="quadratic", output_activation="linear")
+    net = _net((3, 2), backend=backend, cost="quadratic", output_activation="linear")
     history = train(net, (x, y), 1, 10, 1.0, lmbda=0.5, optimizer="newton", damping=0.0,
                     monitor_training_cost=True)
     assert np.linalg.norm(second_order.gradient(net, (x, y), 0.5)) < 1e-10
@@ -41,11 +49,12 @@ def test_newton_through_train_minimises_a_quadratic_cost_in_one_epoch():
     assert history.training_cost == [pytest.approx(net.total_cost((x, y), 0.5))]
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("optimizer", ["hessian-free", "lbfgs"])
-def test_the_cost_never_rises_and_falls_overall(optimizer):
+def test_the_cost_never_rises_and_falls_overall(optimizer, backend):
     """Both accept a step only if the full-batch cost goes down (HF's ρ test, L-BFGS's Armijo)."""
     data = _classes()
-    net = _net()
+    net = _net(backend=backend)
     before = net.total_cost(data, 0.1)
     costs = train(net, data, 6, 10, 1.0, lmbda=0.1, optimizer=optimizer, monitor_training_cost=True).training_cost
     assert len(costs) == 6 and costs[0] < before and costs[-1] < 0.9 * before
@@ -59,26 +68,26 @@ def test_the_mini_batch_size_is_unused_by_a_full_batch_optimizer(optimizer):
     a, b = _net(), _net()
     train(a, data, 2, 1, 0.5, optimizer=optimizer)
     train(b, data, 2, 1000, 0.5, optimizer=optimizer)
-    for u, v in zip(a.parameters_numpy()[0] + a.parameters_numpy()[1], b.parameters_numpy()[0] + b.parameters_numpy()[1]):
+    for u, v in zip(a.weights + a.biases, b.weights + b.biases):
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("optimizer,kw", [("lbfgs", {}), ("hessian-free", {"damping": 0.5}),
                                           ("newton", {"damping": 0.1})])
-def test_resume_from_a_checkpoint_is_bit_identical(tmp_path, optimizer, kw):
+def test_resume_from_a_checkpoint_is_bit_identical(tmp_path, optimizer, kw, backend):
     """Two epochs, a checkpoint, two more from it: the same parameters and figures as four at once
     (the optimizer's slots — L-BFGS's pairs, HF's warm start and λ — come back exactly)."""
     data = _classes()
     opts = dict(evaluation_data=data, monitor_evaluation_cost=True, monitor_training_cost=True,
                 optimizer=optimizer, lmbda=0.1, **kw)
-    whole = _net()
+    whole = _net(backend=backend)
     h_whole = train(whole, data, 4, 10, 0.8, **opts)
-    part = _net()
+    part = _net(backend=backend)
     train(part, data, 2, 10, 0.8, checkpoint=tmp_path / "c.npz", **opts)
-    resumed = _net(seed=5)
+    resumed = _net(seed=5, backend=backend)
     h_resumed = train(resumed, data, 4, 10, 0.8, resume=tmp_path / "c.npz", **opts)
-    for u, v in zip(whole.parameters_numpy()[0] + whole.parameters_numpy()[1],
-                    resumed.parameters_numpy()[0] + resumed.parameters_numpy()[1]):
+    for u, v in zip(_host(whole), _host(resumed)):
         np.testing.assert_array_equal(u, v)
     assert h_whole.training_cost == h_resumed.training_cost
     assert h_whole.evaluation_cost == h_resumed.evaluation_cost
@@ -159,19 +168,20 @@ def test_run_epoch_draws_the_masks_from_the_networks_generator():
     assert net.rng.bit_generator.state == ref.rng.bit_generator.state
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("mode", ["per-batch", "per-example"])
-def test_resume_with_dropout_is_bit_identical_and_records_p(tmp_path, mode):
+def test_resume_with_dropout_is_bit_identical_and_records_p(tmp_path, mode, backend):
     from nnaccel.checkpoint import load_checkpoint
 
     data = _classes()
     opts = dict(dropout=0.5, dropout_mode=mode, momentum=0.5, evaluation_data=data, monitor_evaluation_accuracy=True)
-    whole = _net((6, 8, 2))
+    whole = _net((6, 8, 2), backend=backend)
     h_whole = train(whole, data, 4, 10, 0.5, **opts)
-    train(_net((6, 8, 2)), data, 2, 10, 0.5, checkpoint=tmp_path / "c.npz", **opts)
+    train(_net((6, 8, 2), backend=backend), data, 2, 10, 0.5, checkpoint=tmp_path / "c.npz", **opts)
     assert load_checkpoint(tmp_path / "c.npz")[0]["state"]["dropout"] == 0.5
-    resumed = _net((6, 8, 2), seed=7)
+    resumed = _net((6, 8, 2), seed=7, backend=backend)
     h_resumed = train(resumed, data, 4, 10, 0.5, resume=tmp_path / "c.npz", **opts)
-    for u, v in zip(whole.weights, resumed.weights):
+    for u, v in zip(_host(whole), _host(resumed)):
         np.testing.assert_array_equal(u, v)
     assert h_whole.evaluation_accuracy == h_resumed.evaluation_accuracy
     assert whole.dropout == resumed.dropout == 0.5  # evaluation scales the outgoing weights by 1 − p
@@ -185,3 +195,17 @@ def test_dropout_goes_to_the_generic_path_and_changes_the_result():
     train(a, data, 1, 10, 0.5, dropout=0.5)
     train(b, data, 1, 10, 0.5)
     assert not np.array_equal(a.weights[0], b.weights[0])
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_newton_on_a_singular_hessian_says_to_add_damping(backend):
+    """Dead ReLU neurons have no curvature: H is singular without δ, and the step is refused in
+    one line with the fix; with δ > 0 the same epoch runs."""
+    x = np.random.default_rng(0).random((10, 3))
+    net = _net((3, 2, 1), backend=backend, cost="quadratic", output_activation="linear", hidden_activation="relu")
+    w, b = net.parameters_numpy()
+    net.set_parameters([np.full_like(w[0], -5.0), w[1]], [np.full_like(b[0], -5.0), b[1]])
+    with pytest.raises(NNAccelError, match="is singular, so the Newton step .* use --damping δ > 0") as e:
+        train(net, (x, x[:, :1]), 1, 10, 1.0, optimizer="newton")
+    assert "\n" not in str(e.value)
+    train(net, (x, x[:, :1]), 1, 10, 1.0, optimizer="newton", damping=1e-3)
