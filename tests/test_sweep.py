@@ -162,6 +162,26 @@ def wait_for_running_trial_of(url, name, pid, worker, timeout=90):
     pytest.fail("no trial started in time")
 
 
+def kill_mid_trial(url, name, victim, attempts=40):
+    """SIGKILL ``victim`` while it holds a running trial; that trial.
+
+    A trial of these tiny networks lasts a fraction of a second, so the worker is stopped first
+    (SIGSTOP freezes its trials in the study) and killed only if a trial of its is still
+    running then; otherwise it goes on and the next trial is tried.
+    """
+    for _ in range(attempts):
+        wait_for_running_trial_of(url, name, victim.pid, victim)
+        os.kill(victim.pid, signal.SIGSTOP)
+        running = [t for t in study_trials(url, name) if t.state.name == "RUNNING"
+                   and t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
+        if running:
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            return running[0]
+        os.kill(victim.pid, signal.SIGCONT)
+    pytest.fail(f"worker {victim.pid} never held a running trial when stopped")
+
+
 def two_workers_one_killed(url, name="kill9"):
     """Start two workers on one grid study, SIGKILL the first mid-trial; check the study."""
     command = [sys.executable, "-m", "nnaccel", "sweep", "--storage", url, "--study", name,
@@ -169,9 +189,7 @@ def two_workers_one_killed(url, name="kill9"):
     victim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     survivor = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        killed = wait_for_running_trial_of(url, name, victim.pid, victim)
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.wait()
+        killed = kill_mid_trial(url, name, victim)
         out, err = survivor.communicate(timeout=180)
     finally:  # never leave a worker behind
         for worker in (victim, survivor):
