@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -45,6 +46,15 @@ def make_backend(name):
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
     return make_backend(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _strict_flags_stay_in_their_test():
+    """array-api-strict's flags are global: put them back after a test that turned some off, so
+    a later test (scikit-learn's array-API checks, say) sees the library's defaults."""
+    yield
+    if "array_api_strict" in sys.modules:
+        sys.modules["array_api_strict"].reset_array_api_strict_flags()
 
 
 @pytest.fixture(scope="session")
