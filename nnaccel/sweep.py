@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 
 from .errors import NNAccelError
+from .schedules import check_schedule
 from .search_space import SearchSpace, hidden_widths
 from .studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                       run_worker, study_description, study_results)
@@ -102,6 +103,8 @@ def check_args(args, space):
                                f"{'x'.join(map(str, widths))} has {len(widths)}; give one name for all layers")
     if args.trials < 1:
         raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
+    # the settings every trial shares, checked before the storage exists: a refusal leaves no file
+    check_schedule(args.schedule, args.patience, 10, 0.5, args.early_stopping, "no-improvement")
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
         if getattr(args, flag) < 1:
             raise NNAccelError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be ≥ 1")

@@ -255,9 +255,7 @@ FOUND = [  # what the fuzzer found in modules other helpers own; see /tmp/drafts
     pytest.param(["train", "--resume", "cfg-seed.npz"], id="resume-config-seed-is-text",
                  marks=pytest.mark.xfail(strict=False, reason="fixed by reliability helper: _resume_settings "
                                                               "adopts the checkpoint's config unchecked")),
-    pytest.param(["sweep", "--early-stopping", "0", "--quiet"], id="sweep-leaves-its-db-on-exit-2",
-                 marks=pytest.mark.xfail(strict=False, reason="fixed by the sweep helper: the study database "
-                                                              "is created before the flags are checked")),
+    pytest.param(["sweep", "--early-stopping", "0", "--quiet"], id="sweep-leaves-its-db-on-exit-2"),
 ]
 
 
