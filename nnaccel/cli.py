@@ -15,7 +15,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, outputs
+from . import __version__, files, optimizers, outputs
+from .activations import ACTIVATIONS, UNTRAINABLE
+from .costs import COSTS
+from .dropout import MODES as DROPOUT_MODES
+from .dropout import check_dropout
 from .errors import NNAccelError
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
@@ -49,15 +53,18 @@ def _float(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+HIDDEN_ACTIVATIONS = [name for name, act in ACTIVATIONS.items() if act.hidden_ok]
+
+
 def add_model_flags(p):
     p.add_argument("--sizes", type=_int, nargs="+", metavar="N",
                    help="layer widths, e.g. 784 30 10 (default: pixels, 30, classes)")
-    p.add_argument("--cost", default="quadratic", choices=["quadratic", "cross-entropy", "log-likelihood"])
+    p.add_argument("--cost", default="quadratic", choices=list(COSTS))
     p.add_argument("--hidden-activation", default=["sigmoid"], nargs="+", metavar="NAME",
-                   choices=["sigmoid", "tanh", "relu", "linear"],
-                   help="sigmoid, tanh, relu or linear: one for all hidden layers, or one per layer")
-    p.add_argument("--output-activation", default="sigmoid",
-                   choices=["sigmoid", "tanh", "relu", "linear", "softmax"])
+                   choices=HIDDEN_ACTIVATIONS,
+                   help=f"{', '.join(HIDDEN_ACTIVATIONS)}: one for all hidden layers, or one per layer "
+                        "(step neurons evaluate but cannot be trained)")
+    p.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
     p.add_argument("--init", default="default", choices=["default", "large"],
                    help="default: N(0,1)/sqrt(n_in); large: N(0,1)")
 
@@ -106,6 +113,25 @@ def add_training_flags(p):
                    help="use the generic array-API path even where a backend-specific fast path applies")
 
 
+def add_method_flags(p):
+    """Chapter 3's further methods, for ``nnaccel train``: the optimizer, dropout, softmax's temperature."""
+    p.add_argument("--optimizer", default="sgd", choices=list(optimizers.NAMES),
+                   help="sgd: mini-batch SGD (with --lmbda, --l1, --momentum, --nesterov); newton, hessian-free, "
+                        "lbfgs: one full-batch step per epoch, the book's Hessian technique and its relatives")
+    p.add_argument("--damping", type=_float, metavar="D",
+                   help="δ ≥ 0 of newton's (H + δI) and hessian-free's initial Levenberg-Marquardt λ "
+                        "(default: each optimizer's own)")
+    p.add_argument("--dropout", type=_float, default=0.0, metavar="P",
+                   help="delete a fraction P of the hidden neurons for each mini-batch (the book: 0.5); "
+                        "evaluation and --save scale the weights out of them by 1 - P (default: 0)")
+    p.add_argument("--dropout-mode", default="per-batch", choices=list(DROPOUT_MODES),
+                   help="per-batch: one set of deleted neurons per mini-batch, as the book; per-example: "
+                        "a set per example (default: %(default)s)")
+    p.add_argument("--softmax-temperature", type=_float, default=1.0, metavar="C",
+                   help="c in a_j = e^(c z_j) / sum_k e^(c z_k), with --output-activation softmax; "
+                        "larger c is closer to the max (default: 1, the book's softmax)")
+
+
 def add_scale_flag(p):
     p.add_argument("--scale", type=_float, metavar="S",
                    help="divide the inputs by S, e.g. 255 for raw pixels stored as floats (uint8 pixels are "
@@ -122,6 +148,7 @@ def add_train_flags(train):
     """Every flag of ``nnaccel train`` (also used to tell the flags a user typed from defaults)."""
     add_model_flags(train)
     add_training_flags(train)
+    add_method_flags(train)
     add_runtime_flags(train)
     add_scale_flag(train)
     train.add_argument("--save", metavar="FILE", help="save the trained model (.json: network2 format, or .npz)")
@@ -148,7 +175,7 @@ def build_parser():
     evaluate.add_argument("--l1", type=_float, default=0.0,
                           help="add the L1 term (λ/n)Σ|w| to the cost (default: 0)")
 
-    experiment = sub.add_parser("experiment", help="re-run one of the book's chapter-3 experiments")
+    experiment = sub.add_parser("experiment", help="re-run one of the book's experiments (chapters 1-3)")
     from .experiments import EXPERIMENTS
 
     experiment.add_argument("name", choices=list(EXPERIMENTS))
@@ -210,7 +237,7 @@ TRAIN_SETTINGS = (
     "sizes", "cost", "hidden_activation", "output_activation", "init", "epochs", "mini_batch_size",
     "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping", "stopping_rule", "schedule",
     "patience", "step_size", "gamma", "expand", "max_angle", "validation_size", "seed", "dataset",
-    "data", "dtype", "scale",
+    "data", "dtype", "scale", "optimizer", "damping", "dropout", "dropout_mode", "softmax_temperature",
 )
 
 
@@ -270,7 +297,10 @@ def validate_train_args(args):
     from .schedules import check_schedule
     from .trainer import check_hyperparameters
 
-    check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda, args.l1, args.momentum)
+    check_methods(args)
+    check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda, args.l1, args.momentum,
+                          optimizer=args.optimizer, nesterov=args.nesterov, damping=args.damping,
+                          dropout=args.dropout, dropout_mode=args.dropout_mode)
     check_schedule(args.schedule, args.patience, args.step_size, args.gamma, args.early_stopping,
                    args.stopping_rule)
     check_expansion(args.expand, args.max_angle)
@@ -294,6 +324,24 @@ def validate_train_args(args):
         from .plot import require_matplotlib
 
         require_matplotlib()
+
+
+def check_methods(args):
+    """Refuse, before anything runs, step neurons, and values of the chapter-3 method flags out of range."""
+    hidden = args.hidden_activation if isinstance(args.hidden_activation, list) else [args.hidden_activation]
+    if not all(ACTIVATIONS[name].trainable for name in hidden + [args.output_activation]):
+        raise NNAccelError(UNTRAINABLE)
+    if not 0.0 <= args.dropout < 1.0:
+        raise NNAccelError(f"--dropout {args.dropout}: the fraction of hidden neurons deleted must be in [0, 1); "
+                           "the book's is 0.5")
+    if args.damping is not None and not 0.0 <= args.damping < float("inf"):
+        raise NNAccelError(f"--damping {args.damping}: δ must be a finite number ≥ 0; e.g. --damping 0.001")
+    c = args.softmax_temperature
+    if not 0.0 < c < float("inf"):
+        raise NNAccelError(f"--softmax-temperature {c}: c must be a finite number > 0; 1 is the book's softmax")
+    if c != 1.0 and args.output_activation != "softmax":
+        raise NNAccelError(f"--softmax-temperature is for a softmax output layer, not {args.output_activation}; "
+                           "add --output-activation softmax --cost log-likelihood, or drop it")
 
 
 def split_validation(dataset, size):
@@ -321,11 +369,13 @@ def cmd_train(args, out=print):
     dataset = _dataset(args)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
+    check_dropout(args.dropout, args.dropout_mode, sizes)
     hidden = args.hidden_activation
     hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden
     net = Network(sizes, cost=args.cost, hidden_activation=hidden,
                   output_activation=args.output_activation, init=args.init,
-                  device=args.device, backend=args.backend, dtype=args.dtype, seed=args.seed)
+                  device=args.device, backend=args.backend, dtype=args.dtype, seed=args.seed,
+                  softmax_temperature=args.softmax_temperature)
     train_set, monitor_set = dataset.train, dataset.test
     if args.validation_size:
         train_set, monitor_set = split_validation(dataset, args.validation_size)
@@ -337,11 +387,15 @@ def cmd_train(args, out=print):
     if net.backend.note:
         out(f"nnaccel: {net.backend.note}")
     out(f"nnaccel: {net.backend.describe()}, data {dataset.describe()}, {net.describe()}")
-    extras = [f"{k} {getattr(args, k)}" for k in ("l1", "momentum", "early_stopping", "expand", "scale")
+    extras = [f"{k} {getattr(args, k)}" for k in ("l1", "momentum", "early_stopping", "expand", "scale", "damping")
               if getattr(args, k)]
+    if args.dropout:
+        extras.append(f"dropout {args.dropout} {args.dropout_mode}")
     if args.schedule != "constant":
         extras.append(f"schedule {args.schedule}")
-    out(f"nnaccel: {args.epochs} epochs, mini-batch {args.mini_batch_size}, eta {args.eta}, "
+    batches = (f"mini-batch {args.mini_batch_size}" if args.optimizer == "sgd"
+               else f"{args.optimizer}, full batch")
+    out(f"nnaccel: {args.epochs} epochs, {batches}, eta {args.eta}, "
         f"lmbda {args.lmbda}" + "".join(", " + e for e in extras)
         + f", {len(train_data)} training examples" + (f", resuming {args.resume}" if resume else ""))
     if resume and resume[0]["state"]["epoch"] >= args.epochs:
@@ -374,7 +428,9 @@ def cmd_train(args, out=print):
                 early_stopping=args.early_stopping, stopping_rule=args.stopping_rule,
                 schedule=args.schedule, patience=args.patience, step_size=args.step_size, gamma=args.gamma,
                 checkpoint=args.checkpoint, resume=resume,
-                interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused)
+                interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused,
+                optimizer=args.optimizer, damping=args.damping, dropout=args.dropout,
+                dropout_mode=args.dropout_mode)
         finally:
             bar.close()
         return _report_and_save(args, net, dataset, result, out)

@@ -67,6 +67,7 @@ def perceptrons(ctx):
     scales = [0.1, 1.0, 10.0, 100.0]
     invariant = all(truth_table(adder("step", c, **kw)) == add for c in scales)
     limit = [{"c": c, "largest_gap": largest_gap(c, **kw)} for c in (1.0, 10.0, 100.0, 1000.0)]
+    curve = [{"c": c, "largest_gap": largest_gap(c, **kw)} for c in (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 100)]
     # A neuron on its boundary: w = (1, 1), b = −1 at x = (1, 0) has w·x + b = 0.
     tie = [{"c": c, "perceptron": float(_tie("step", c, **kw)), "sigmoid": float(_tie("sigmoid", c, **kw))}
            for c in (1.0, 10.0, 100.0, 1000.0)]
@@ -80,7 +81,7 @@ def perceptrons(ctx):
         ["w·x + b = 0: perceptron vs sigmoid output, any c", "0 vs ½",
          f"{tie[0]['perceptron']:g} vs {tie[-1]['sigmoid']:g}"],
     ]
-    return {"runs": {"nand": nand, "adder": add, "limit": limit, "tie": tie}, "summary": summary}
+    return {"runs": {"nand": nand, "adder": add, "limit": limit, "curve": curve, "tie": tie}, "summary": summary}
 
 
 def _tie(activation, c, **kw):
@@ -89,12 +90,26 @@ def _tie(activation, c, **kw):
     return net.backend.to_numpy(net.feedforward([[1.0, 0.0]]))[0, 0]
 
 
+FLOOR = 1e-17  # below float64's resolution of an output near 1: drawn for a gap of exactly 0
+
+
 def plot(result, plt):
-    """The adder's largest gap against c, on log axes: the sigmoid network becomes the perceptrons."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    limit = result["runs"]["limit"]
-    ax.plot([p["c"] for p in limit], [max(p["largest_gap"], 1e-300) for p in limit], "o-")
-    ax.set(xscale="log", yscale="log", xlabel="c (every weight and bias × c)",
-           ylabel="largest |sigmoid − perceptron| output", title="Sigmoid neurons → perceptrons as c → ∞")
-    ax.grid(alpha=0.3)
+    """Left: the adder's largest gap between sigmoid and perceptron outputs against c (log
+    axes; an exact 0 drawn at the floor). Right: a neuron with w·x + b = 0 stays at ½."""
+    runs = result["runs"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    curve = runs.get("curve", runs["limit"])
+    left.plot([p["c"] for p in curve], [max(p["largest_gap"], FLOOR) for p in curve], "o-")
+    left.axhline(FLOOR, color="grey", linestyle=":", label="exactly 0 in float64")
+    left.set(xscale="log", yscale="log", xlabel="c (every weight and bias × c)",
+             ylabel="largest |sigmoid − perceptron| output", title="Sigmoid adder → perceptron adder as c → ∞")
+    left.legend(fontsize=8)
+    tie = runs["tie"]
+    right.plot([t["c"] for t in tie], [t["sigmoid"] for t in tie], "o-", label="sigmoid neuron")
+    right.plot([t["c"] for t in tie], [t["perceptron"] for t in tie], "s--", label="perceptron")
+    right.set(xscale="log", ylim=(-0.05, 1.05), xlabel="c", ylabel="output",
+              title="w·x + b = 0: the sigmoid stays at ½ for every c")
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
     return fig

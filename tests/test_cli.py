@@ -58,6 +58,22 @@ def test_train_with_other_choices_and_a_folder_of_data(tmp_path):
     (["train", "--device", "quantum"], "unknown device 'quantum'"),
     (["train", "--data", "/nonexistent/dir"], "does not exist"),
     (["evaluate", "/nonexistent/model.json"], "does not exist"),
+    (["train", "--dropout", "1"], "--dropout 1.0: the fraction of hidden neurons deleted must be in [0, 1)"),
+    (["train", "--dropout", "-0.5"], "--dropout -0.5: the fraction of hidden neurons deleted must be in [0, 1)"),
+    (["train", "--dropout", "nan"], "--dropout nan: the fraction"),
+    (["train", "--dropout", "0.5", "--dropout-mode", "per-neuron"], "invalid choice: 'per-neuron'"),
+    (["train", "--dropout", "0.5", "--sizes", "784", "10"], "has no hidden layer"),
+    (["train", "--dropout", "0.9", "--sizes", "784", "2", "10"], "would delete all 2 neurons"),
+    (["train", "--optimizer", "adam"], "invalid choice: 'adam'"),
+    (["train", "--damping", "-1"], "--damping -1.0: δ must be a finite number ≥ 0"),
+    (["train", "--damping", "inf"], "--damping inf: δ must be a finite number ≥ 0"),
+    (["train", "--optimizer", "lbfgs", "--damping", "0.1"], "--damping does not apply to --optimizer lbfgs"),
+    (["train", "--optimizer", "newton", "--dropout", "0.5"], "--dropout does not apply to --optimizer newton"),
+    (["train", "--softmax-temperature", "0"], "--softmax-temperature 0.0: c must be a finite number > 0"),
+    (["train", "--softmax-temperature", "nan", "--output-activation", "softmax"], "c must be a finite number > 0"),
+    (["train", "--softmax-temperature", "2"], "--softmax-temperature is for a softmax output layer, not sigmoid"),
+    (["train", "--output-activation", "step"], "step (perceptron) neurons cannot be trained by gradient descent"),
+    (["train", "--hidden-activation", "step"], "step (perceptron) neurons cannot be trained by gradient descent"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path):
     r = nnaccel(*args, "--epochs", "0", cwd=tmp_path) if args[0] == "train" and "--epochs" not in args \

@@ -59,7 +59,8 @@ def test_every_new_flag_is_validated(args, message, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", ["saturation", "overfitting", "init", "more-data", "regularization"])
+@pytest.mark.parametrize("name", ["saturation", "overfitting", "init", "more-data", "regularization",
+                                  "perceptrons", "bitwise", "hessian", "decay", "dropout"])
 def test_each_experiment_runs_and_writes_its_numbers_and_figure(name, tmp_path):
     r = nnaccel("experiment", name, "--scale", "0.005", "--out", str(tmp_path), "--device", "cpu")
     assert r.returncode == 0, r.stderr
@@ -83,3 +84,57 @@ def test_the_saturation_experiment_reproduces_the_books_numbers(tmp_path):
     slow = runs["quadratic w=2.0 b=2.0"]["cost"]
     assert slow[100] > 0.9 * slow[0]  # the learning slowdown: a flat start
     assert runs["cross-entropy w=2.0 b=2.0"]["cost"][10] < 0.5 * runs["cross-entropy w=2.0 b=2.0"]["cost"][0]
+
+
+def _epoch_lines(stdout):
+    return [line.rsplit(", ", 1)[0] for line in stdout.splitlines() if line.startswith("Epoch ")]  # without seconds
+
+
+@pytest.mark.slow
+def test_dropout_trains_saves_scaled_weights_and_resumes_with_its_settings(tmp_path):
+    """--dropout 0.5: the saved model scores what the last epoch reported; a resume restores p and the
+    mode from the checkpoint and continues exactly as an uninterrupted run; a different p is refused."""
+    common = ["--sizes", "784", "20", "10", "--cost", "cross-entropy", "--eta", "0.5", "--seed", "3",
+              "--dropout", "0.5", "--dropout-mode", "per-example", "--device", "cpu"]
+    whole = nnaccel("train", *common, "--epochs", "3", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    assert "dropout 0.5 per-example" in whole.stdout
+    part = nnaccel("train", *common, "--epochs", "2", "--checkpoint", "c.npz", "--save", "m.json", cwd=tmp_path)
+    assert part.returncode == 0, part.stderr
+    last = _epoch_lines(part.stdout)[-1]
+    e = nnaccel("evaluate", "m.json", "--device", "cpu", cwd=tmp_path)
+    assert e.returncode == 0 and f"{last.split(': ')[1].split(',')[0]} correct" in e.stdout
+    resumed = nnaccel("train", "--resume", "c.npz", "--epochs", "3", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "dropout 0.5 per-example" in resumed.stdout
+    assert _epoch_lines(resumed.stdout) == _epoch_lines(whole.stdout)[2:]
+    refused = nnaccel("train", "--resume", "c.npz", "--epochs", "3", "--dropout", "0.3", cwd=tmp_path)
+    assert refused.returncode == 2 and "--dropout 0.3 differs from the checkpoint's 0.5" in refused.stderr
+
+
+@pytest.mark.slow
+def test_softmax_temperature_is_used_saved_and_restored(tmp_path):
+    common = ["--sizes", "784", "20", "10", "--cost", "log-likelihood", "--output-activation", "softmax",
+              "--softmax-temperature", "2", "--eta", "0.5", "--seed", "3", "--device", "cpu"]
+    r = nnaccel("train", *common, "--epochs", "1", "--save", "m.json", "--checkpoint", "c.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "softmax (temperature 2) output" in r.stdout
+    assert json.loads((tmp_path / "m.json").read_text())["softmax_temperature"] == 2.0
+    resumed = nnaccel("train", "--resume", "c.npz", "--epochs", "2", cwd=tmp_path)
+    assert resumed.returncode == 0 and "softmax (temperature 2) output" in resumed.stdout
+    other = nnaccel("train", *common[:-4], "--softmax-temperature", "1", "--eta", "0.5", "--seed", "3",
+                    "--device", "cpu", "--epochs", "1", cwd=tmp_path)
+    assert other.returncode == 0 and _epoch_lines(other.stdout) != _epoch_lines(r.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer,extra", [("newton", ["--damping", "1"]), ("hessian-free", []), ("lbfgs", [])])
+def test_full_batch_optimizers_train_from_the_command_line(optimizer, extra, tmp_path):
+    r = nnaccel("train", "--sizes", "784", "2", "10", "--cost", "cross-entropy", "--epochs", "2", "--eta", "1",
+                "--optimizer", optimizer, *extra, "--seed", "1", "--device", "cpu", "--checkpoint", "c.npz",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"{optimizer}, full batch" in r.stdout and len(_epoch_lines(r.stdout)) == 2
+    resumed = nnaccel("train", "--resume", "c.npz", "--epochs", "3", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{optimizer}, full batch" in resumed.stdout and _epoch_lines(resumed.stdout)[0].startswith("Epoch 2: ")
