@@ -22,7 +22,7 @@ def _net(backend, cost, hidden, output, sizes=(4, 3, 3)):
 
 def _data(sizes=(4, 3, 3), n=7, seed=5):
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, sizes[0])) * 0.8, rng.integers(0, sizes[-1], size=n)
+    return rng.uniform(-1, 1, size=(n, sizes[0])), rng.integers(0, sizes[-1], size=n)
 
 
 def _flat(net):

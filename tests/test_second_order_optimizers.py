@@ -18,7 +18,7 @@ def _linear_problem(backend="numpy", lmbda=0.5):
     net = nnaccel.Network([3, 2], cost="quadratic", output_activation="linear",
                           backend=make_backend(backend), dtype="float64", seed=4)
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(20, 3))
+    x = rng.uniform(-1, 1, size=(20, 3))  # inputs in the range the data checks accept
     y = x @ rng.normal(size=(3, 2)) + rng.normal(size=(20, 2)) * 0.1
     return second_order.Objective(net, (x, y), lmbda), x, y
 
