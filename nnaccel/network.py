@@ -172,7 +172,8 @@ class Network:
         (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy); accuracies
         are counts of correct examples. ``shuffle=False`` trains in the given order;
         ``callback(record)`` is called after every epoch. Further options (momentum, l1,
-        early stopping, schedules, checkpoints) are those of :func:`nnaccel.trainer.train`.
+        dropout, the optimizer, early stopping, schedules, checkpoints) are those of
+        :func:`nnaccel.trainer.train`.
         """
         from .trainer import train
 

@@ -188,3 +188,17 @@ def test_bad_dropout_settings_are_refused_in_one_line(p, mode, sizes, message):
     with pytest.raises(NNAccelError, match=None) as e:
         dropout.check_dropout(p, mode, sizes)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_training_with_dropout_leaves_a_network_that_evaluates_with_scaled_weights():
+    """net.SGD(..., dropout=p) sets net.dropout = p: accuracy and cost are the scaled network's."""
+    net = _net("numpy", sizes=[5, 8, 3])
+    x = np.random.default_rng(0).random((40, 5))
+    labels = np.arange(40) % 3
+    net.SGD((x, labels), 2, 10, 0.5, dropout=0.5)
+    assert net.dropout == 0.5
+    w, b = net.parameters_numpy()
+    scaled = _net("numpy", sizes=[5, 8, 3])
+    scaled.set_parameters([w[0], w[1] / 2], b)
+    assert net.total_cost((x, labels)) == pytest.approx(scaled.total_cost((x, labels)), rel=1e-14)
+    assert net.accuracy((x, labels)) == scaled.accuracy((x, labels))
