@@ -33,23 +33,26 @@ def load_model(path):
         meta, arrays = load_checkpoint(path)
         shape = meta["network"]
         acts = shape["activations"]
+        settings = dict(meta.get("config") or {})
+        temperature = settings.get("softmax_temperature") or 1.0
         net = Network(shape["sizes"], cost=shape["cost"], hidden_activation=list(acts[:-1]),
                       output_activation=acts[-1], device="cpu", dtype=shape["dtype"],
+                      softmax_temperature=temperature if acts[-1] == "softmax" else 1.0,
                       init=lambda rng, sizes: (arrays["b"], arrays["w"]))
-        settings = dict(meta.get("config") or {})
+        net.dropout = meta["state"].get("dropout", 0.0)  # exported with the inference weights
         settings["epochs_completed"] = meta["state"]["epoch"]
         return net, settings
     return load(path, device="cpu"), None
 
 
 def cmd_export(args, out=print):
-    from .onnx_export import require_onnx, to_onnx
+    from .onnx_export import require_onnx
 
     if not args.out.lower().endswith(".onnx"):
         raise NNAccelError(f"{args.out} does not end in .onnx; name the output e.g. model.onnx")
     require_onnx()
     net, settings = load_model(args.model)
-    to_onnx(net, args.out, settings)
+    net.to_onnx(args.out, settings)  # folds dropout's scaling and a softmax temperature into the weights
     out(f"nnaccel: wrote {args.out}: {net.describe()}, input 'x' (batch, {net.sizes[0]}) float32, "
         f"output 'y' (batch, {net.sizes[-1]})")
     return 0

@@ -8,7 +8,7 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="onnx not installed (pip install 'nnaccel[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'nnaccel[onnx]')")
 
-from nnaccel import cli  # noqa: E402
+from nnaccel import cli, load  # noqa: E402
 from nnaccel.network import Network  # noqa: E402
 from nnaccel.onnx_export import to_onnx  # noqa: E402
 
@@ -134,3 +134,17 @@ def test_export_without_an_output_path_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["export", "a.json"])
     assert e.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_checkpoint_with_dropout_and_a_temperature_exports_what_its_model_file_computes(mnist10k, tmp_path):
+    """Dropout's (1 − p) scaling and softmax(c·z) are folded into the exported weights, from a
+    model file and from a checkpoint alike."""
+    assert cli.main(["train", "--epochs", "1", "--seed", "2", "--dropout", "0.5", "--output-activation", "softmax",
+                     "--cost", "log-likelihood", "--softmax-temperature", "2", "--eta", "0.5",
+                     "--checkpoint", str(tmp_path / "c.npz"), "--save", str(tmp_path / "m.npz")]) == 0
+    for name in ("m", "c"):
+        assert cli.main(["export", str(tmp_path / f"{name}.npz"), str(tmp_path / f"{name}.onnx")]) == 0
+    net = load(tmp_path / "m.npz", device="cpu")
+    images = _test_images(mnist10k)[:100]
+    for name in ("m", "c"):
+        np.testing.assert_allclose(_run(tmp_path / f"{name}.onnx", images), net.feedforward(images), atol=1e-6)
