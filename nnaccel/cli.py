@@ -23,6 +23,7 @@ from .dropout import check_dropout
 from .errors import NNAccelError
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
+from .tuning import strip_dataset
 
 EXIT_BUG = 1
 EXIT_USAGE = 2
@@ -151,6 +152,8 @@ def add_train_flags(train):
     add_method_flags(train)
     add_runtime_flags(train)
     add_scale_flag(train)
+    train.add_argument("--classes", type=_int, nargs="+", metavar="C",
+                       help="keep only these classes, relabelled 0..k-1: the book's 'strip the problem down'")
     train.add_argument("--save", metavar="FILE", help="save the trained model (.json: network2 format, or .npz)")
     train.add_argument("--checkpoint", metavar="FILE", help="save the whole run after every epoch (atomically)")
     train.add_argument("--resume", metavar="FILE", help=RESUME_HELP)
@@ -238,6 +241,7 @@ TRAIN_SETTINGS = (
     "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping", "stopping_rule", "schedule",
     "patience", "step_size", "gamma", "expand", "max_angle", "validation_size", "seed", "dataset",
     "data", "dtype", "scale", "optimizer", "damping", "dropout", "dropout_mode", "softmax_temperature",
+    "classes",
 )
 
 
@@ -252,6 +256,40 @@ def typed_flags(argv):
         action.default = argparse.SUPPRESS
     typed, _ = probe.parse_known_args(argv)
     return set(vars(typed))
+
+
+def _saved_value_ok(action, value):
+    """Whether a setting read back from a checkpoint is a value its flag could have given."""
+    if value is None:
+        return action.default is None
+    if action.nargs == 0:  # store_true / store_false
+        return isinstance(value, bool)
+    many = action.nargs in ("+", "*")
+    if many and not (isinstance(value, list) and value):
+        return False
+    for item in value if many else [value]:
+        if isinstance(item, (bool, list, dict)):
+            return False
+        try:
+            if action.type is not None and action.type(str(item)) != item:
+                return False
+        except (argparse.ArgumentTypeError, TypeError, ValueError):
+            return False
+        if action.choices is not None and item not in action.choices:
+            return False
+    return True
+
+
+def check_saved_settings(saved, path):
+    """Refuse a checkpoint whose saved settings are not values of ``nnaccel train``'s own flags
+    (a hand-edited or damaged file), in one line, before any of them is used."""
+    probe = _Parser(prog="nnaccel train", add_help=False)
+    add_train_flags(probe)
+    actions = {a.dest: a for a in probe._actions}
+    for key in TRAIN_SETTINGS:
+        if key in saved and not _saved_value_ok(actions[key], saved[key]):
+            raise NNAccelError(f"{path}: the checkpoint's saved setting {_flag(key)} = {str(saved[key])[:40]!r} is "
+                               "not a value that flag takes; the file is corrupt: start a new run without --resume")
 
 
 def _flag(key):
@@ -272,6 +310,7 @@ def _resume_settings(args, typed):
 
     meta, arrays = load_checkpoint(args.resume)
     saved, done = meta["config"], meta["state"]["epoch"]
+    check_saved_settings(saved, args.resume)
     for key in TRAIN_SETTINGS:
         if key == "epochs" or key not in saved:
             continue
@@ -366,7 +405,7 @@ def cmd_train(args, out=print):
     validate_train_args(args)
     if args.seed is None:
         args.seed = secrets.randbelow(2**31)  # recorded so that a resumed run can redo the expansion
-    dataset = _dataset(args)
+    dataset = strip_dataset(_dataset(args), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
     check_dropout(args.dropout, args.dropout_mode, sizes)

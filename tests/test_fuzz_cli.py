@@ -252,9 +252,7 @@ def test_cli_subprocess_errors_are_one_line(sandbox, args):
 
 
 FOUND = [  # what the fuzzer found in modules other helpers own; see /tmp/drafts/fuzz-findings.md
-    pytest.param(["train", "--resume", "cfg-seed.npz"], id="resume-config-seed-is-text",
-                 marks=pytest.mark.xfail(strict=False, reason="fixed by reliability helper: _resume_settings "
-                                                              "adopts the checkpoint's config unchecked")),
+    pytest.param(["train", "--resume", "cfg-seed.npz"], id="resume-config-seed-is-text"),
     pytest.param(["sweep", "--early-stopping", "0", "--quiet"], id="sweep-leaves-its-db-on-exit-2"),
 ]
 

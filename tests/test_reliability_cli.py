@@ -63,6 +63,37 @@ def test_resume_refuses_a_typed_flag_that_differs_from_the_checkpoint(flag, tmp_
     assert load_checkpoint("c.npz")[0]["state"]["epoch"] == 1
 
 
+@pytest.mark.parametrize("key, value", [("seed", "x"), ("sizes", "784 8 10"), ("eta", [0.5]), ("nesterov", 1),
+                                        ("cost", "bogus"), ("classes", []), ("mini_batch_size", 2.5),
+                                        ("dropout_mode", None)])
+def test_a_checkpoint_whose_saved_settings_no_flag_could_give_is_refused(key, value, tmp_path, monkeypatch, capsys):
+    """The settings a resume adopts are checked against the flags' own types and choices."""
+    from nnaccel.data.npz import read_meta, read_npz
+
+    monkeypatch.chdir(tmp_path)
+    assert _main(capsys, "train", *SMALL, "--epochs", "1", "--checkpoint", "c.npz")[0] == 0
+    members = read_npz("c.npz")
+    meta = read_meta(members, "c.npz")
+    meta["config"][key] = value
+    np.savez("bad.npz", meta=np.array(json.dumps(meta)), **members)
+    code, out, err = _main(capsys, "train", "--resume", "bad.npz", "--epochs", "2")
+    assert code == 2 and f"saved setting --{key.replace('_', '-')} = " in err and "corrupt" in err
+    assert len(err.strip().splitlines()) == 1 and "Epoch" not in out
+
+
+def test_classes_keeps_only_those_classes_relabelled(tmp_path, monkeypatch, capsys):
+    """--classes 3 5: the book's strip-down, a 2-class network, recorded for --resume."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(capsys, "train", "--classes", "3", "5", "--epochs", "1", "--seed", "1",
+                           "--checkpoint", "c.npz", "--device", "cpu")
+    assert code == 0, err
+    assert "sizes [784, 30, 2]" in out
+    n_test = int(out.split("Epoch 0: ")[1].split(" / ")[1].split(",")[0])
+    labels = nnaccel.data.load_dataset("mnist-10k").test[1]
+    assert n_test == int(np.sum((labels == 3) | (labels == 5)))
+    assert load_checkpoint("c.npz")[0]["config"]["classes"] == [3, 5]
+
+
 def test_resume_accepts_typed_flags_equal_to_the_checkpoints(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert _main(capsys, "train", *SMALL, "--epochs", "1", "--checkpoint", "c.npz")[0] == 0
