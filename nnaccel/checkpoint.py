@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.npz import NotAnArchive, read_meta, read_npz
-from .errors import DataError
+from .data.npz import read_meta, read_npz
+from .errors import DataError, NotAnArchive
 from .files import save_archive
 from .serialization import FORMAT as MODEL_FORMAT
 from .serialization import check_layers, check_network

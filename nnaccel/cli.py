@@ -20,7 +20,7 @@ from .activations import ACTIVATIONS, UNTRAINABLE
 from .costs import COSTS
 from .dropout import MODES as DROPOUT_MODES
 from .dropout import check_dropout
-from .errors import NNAccelError
+from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
 from .tuning import strip_dataset
@@ -619,8 +619,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def _run(args):
-    from .trainer import TrainingDiverged, TrainingInterrupted
-
     try:
         with GUARD.interruptible():  # until a command defers signals itself, one stops it at once
             command = COMMANDS.get(args.command) or args.run

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from . import costs as _costs
-from .data.npz import NotAnArchive, read_meta, read_npz
-from .errors import DataError, NNAccelError
+from .data.npz import read_meta, read_npz
+from .errors import DataError, NNAccelError, NotAnArchive
 from .files import atomic_write, save_archive
 
 FORMAT = "nnaccel-1"

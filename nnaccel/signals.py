@@ -16,6 +16,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from .errors import Interrupted  # noqa: F401  (raised here; importers take it from here too)
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -26,14 +28,6 @@ def name(signum) -> str:
 def exit_code(signum) -> int:
     """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
     return 128 + int(signum)
-
-
-class Interrupted(KeyboardInterrupt):
-    """Raised by the handler inside an interruptible region; ``signum`` says which signal."""
-
-    def __init__(self, signum=signal.SIGINT):
-        super().__init__(name(signum))
-        self.signum = signum
 
 
 class Guard:

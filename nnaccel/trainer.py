@@ -21,30 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from . import checkpoint as checkpoints
 from . import fast, schedules
+from .activations import UNTRAINABLE
 from .divergence import all_finite, likely_cause
 from .dropout import check_dropout
-from .activations import UNTRAINABLE
 from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
-from .errors import NNAccelError
+from .errors import Interrupted, NNAccelError, TrainingDiverged, TrainingInterrupted  # noqa: F401  (re-exported)
 from .files import fallback_path
 from .optimizers import DEFAULT, check_options, default_state, map_slots
-from .signals import GUARD, Interrupted
-
-
-class TrainingDiverged(NNAccelError):
-    """The cost or the parameters became NaN or infinite; the network is back at its last good epoch."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT/SIGTERM (or Ctrl-C): the last complete epoch, ``epoch``, was saved to ``path`` (None: nowhere).
-
-    ``signum`` is the signal (SIGINT for a plain KeyboardInterrupt); ``waited`` is True when a
-    further signal came during that save, which was finished rather than cut short.
-    """
-
-    def __init__(self, path, epoch, signum=signal.SIGINT, waited=False):
-        super().__init__(path)
-        self.path, self.epoch, self.signum, self.waited = path, epoch, signum, waited
+from .signals import GUARD
 
 
 @dataclass

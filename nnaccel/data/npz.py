@@ -14,14 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, NotAnArchive
 
 MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
 DEFLATE_RATIO = 1032  # no zip member expands more than this
-
-
-class NotAnArchive(DataError):
-    """The file is not a zip archive at all (perhaps a JSON model)."""
 
 
 def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
