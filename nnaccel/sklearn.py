@@ -150,7 +150,7 @@ class _NNAccelEstimator(BaseEstimator):
         if evaluation is not None:
             options = dict(evaluation_data=_device_data(net, *evaluation), early_stopping=self.early_stopping)
         history = train(net, data, epochs, self.mini_batch_size, self.eta, lmbda=self.lmbda,
-                        momentum=self.momentum, monitor_training_cost=True, **options)
+                        momentum=self.momentum, dropout=self.dropout, monitor_training_cost=True, **options)
         self.loss_curve_ = getattr(self, "loss_curve_", []) + list(history.training_cost)
         self.n_iter_ = getattr(self, "n_iter_", 0) + len(history.records)
         if evaluation is not None:
@@ -222,7 +222,7 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
     """
 
     def __init__(self, sizes=(30,), epochs=30, mini_batch_size=10, eta=0.5, lmbda=0.0,
-                 cost="log-likelihood", hidden_activation="sigmoid", momentum=0.0,
+                 cost="log-likelihood", hidden_activation="sigmoid", momentum=0.0, dropout=0.0,
                  early_stopping=None, validation_fraction=0.1, device="auto", backend=None,
                  dtype=None, random_state=None):
         self.sizes = sizes
@@ -233,6 +233,7 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
         self.cost = cost
         self.hidden_activation = hidden_activation
         self.momentum = momentum
+        self.dropout = dropout
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.device = device
@@ -329,7 +330,7 @@ class NNAccelRegressor(RegressorMixin, _NNAccelEstimator):
     _multi_output = True
 
     def __init__(self, sizes=(30,), epochs=30, mini_batch_size=10, eta=0.1, lmbda=0.0,
-                 cost="quadratic", hidden_activation="sigmoid", momentum=0.0, device="auto",
+                 cost="quadratic", hidden_activation="sigmoid", momentum=0.0, dropout=0.0, device="auto",
                  backend=None, dtype=None, random_state=None):
         self.sizes = sizes
         self.epochs = epochs
@@ -339,6 +340,7 @@ class NNAccelRegressor(RegressorMixin, _NNAccelEstimator):
         self.cost = cost
         self.hidden_activation = hidden_activation
         self.momentum = momentum
+        self.dropout = dropout
         self.device = device
         self.backend = backend
         self.dtype = dtype

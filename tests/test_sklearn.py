@@ -49,6 +49,21 @@ def test_fit_gives_the_weights_of_network_SGD_on_the_same_data_seed_and_settings
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 
+def test_dropout_trains_as_network_SGD_with_dropout_and_predicts_with_the_scaled_weights():
+    """dropout=p: the same masks from the same seed, so the same weights; predictions use 1 − p."""
+    x, y = _data()
+    clf = NNAccelClassifier(sizes=(8,), epochs=3, eta=0.4, dropout=0.5, device="cpu", dtype="float64",
+                            random_state=3)
+    net = nnaccel.Network([12, 8, 4], cost="log-likelihood", output_activation="softmax", device="cpu",
+                          dtype="float64", seed=3)
+    clf.fit(x, y)
+    net.SGD((x, y), 3, 10, 0.4, dropout=0.5)
+    for got, want in zip(clf.network_.parameters_numpy(), net.parameters_numpy()):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(x), net.backend.to_numpy(net.feedforward(x)), rtol=1e-12)
+
+
 def test_regressor_trains_linear_outputs_with_the_quadratic_cost_as_network_SGD():
     x, _ = _data()
     targets = np.stack([x[:, 0] - x[:, 1], 2 * x[:, 2]], axis=1)
