@@ -5,6 +5,9 @@ import pytest
 
 import nnaccel
 from nnaccel import bitwise as B
+from tests.conftest import BACKEND_PARAMS, make_backend
+
+CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
 
 
 def _sigmoid(z):
@@ -29,12 +32,13 @@ def test_near_confident_outputs_still_decode():
         assert B.decode([_sigmoid(np.array(w) @ a + b)]) == [digit]
 
 
-def test_the_bitwise_layer_sits_on_top_of_the_trained_network():
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_the_bitwise_layer_sits_on_top_of_the_trained_network(backend):
     """The bigger network's output is σ(w_bits · a) of the original network's output a."""
-    net = nnaccel.Network([6, 5, 10], cost="quadratic", device="cpu", dtype="float64", seed=2)
+    net = nnaccel.Network([6, 5, 10], cost="quadratic", backend=make_backend(backend), dtype="float64", seed=2)
     x = np.random.default_rng(0).random((8, 6))
     bigger = B.with_bitwise_layer(net)
     assert bigger.sizes == [6, 5, 10, 4]
     w, _ = B.bitwise_weights()
-    expected = _sigmoid(np.asarray(net.feedforward(x)) @ np.array(w).T)
-    assert np.allclose(bigger.feedforward(x), expected, atol=1e-15)
+    expected = _sigmoid(net.backend.to_numpy(net.feedforward(x)) @ np.array(w).T)
+    assert np.allclose(net.backend.to_numpy(bigger.feedforward(x)), expected, atol=1e-15)

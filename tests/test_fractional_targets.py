@@ -6,6 +6,9 @@ import pytest
 
 import nnaccel
 from nnaccel import costs as C
+from tests.conftest import BACKEND_PARAMS, make_backend
+
+CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
 
 XE = C.get("cross-entropy")
 
@@ -23,11 +26,12 @@ def test_cross_entropy_minimum_is_at_a_equals_y_with_the_binary_entropy(y):
     assert float(XE.grad(np, np.array([[y]]), np.array([[y]]))[0, 0]) == 0.0
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("y", [0.2, 0.65])
-def test_a_sigmoid_neuron_trained_on_a_fractional_target_outputs_it(y):
+def test_a_sigmoid_neuron_trained_on_a_fractional_target_outputs_it(y, backend):
     """δ = a − y still holds for fractional y, so gradient descent drives a to y."""
-    net = nnaccel.Network([1, 1], cost="cross-entropy", device="cpu", dtype="float64", seed=0)
+    net = nnaccel.Network([1, 1], cost="cross-entropy", backend=make_backend(backend), dtype="float64", seed=0)
     data = (np.array([[1.0]]), np.array([[y]]))
     net.SGD(data, 300, 1, 4.0)
-    assert float(net.feedforward([[1.0]])[0, 0]) == pytest.approx(y, abs=1e-6)
+    assert float(net.backend.to_numpy(net.feedforward([[1.0]]))[0, 0]) == pytest.approx(y, abs=1e-6)
     assert net.total_cost(data) == pytest.approx(_entropy(y), rel=1e-9)
