@@ -53,6 +53,9 @@ typedef struct {
  * the 1 MB L2 cache of a core of the 2-core EPYC, a quarter of the 2 MB of newer Xeons. */
 #define GROUP_BYTES (512 * 1024)
 
+#define ENTRY "nnaccel.fast._population.epoch"
+#include "_extension.h"
+
 #define LEVEL base
 #include "_population_level.h"
 #undef LEVEL
@@ -73,17 +76,6 @@ typedef struct {
 #undef LEVEL
 #pragma GCC pop_options
 
-static int has_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-static int has_avx512(void)
-{
-    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
 #define LEVELS 3
 #else
 #define LEVELS 1
@@ -92,43 +84,6 @@ static int has_avx512(void)
 static int (*population_f32)(const population_job *) = population_epoch_f32_base;
 static int (*population_f64)(const population_job *) = population_epoch_f64_base;
 static const char *level = "base";
-
-static int expect(int ok, const char *what)
-{
-    if (!ok && !PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "nnaccel.fast._population.epoch: %s", what);
-    return ok;
-}
-
-/* Whether a buffer holds items of struct type ``code`` ("f", "d", "B", "q"), native order. */
-static int format_is(const Py_buffer *b, char code, Py_ssize_t itemsize)
-{
-    const char *f = b->format ? b->format : "B";
-    if (*f == '@' || *f == '=' || *f == '<')
-        f++;
-    if (b->itemsize != itemsize || f[0] == '\0' || f[1] != '\0')
-        return 0;
-    if (code == 'q')
-        return f[0] == 'q' || (f[0] == 'l' && sizeof(long) == 8);
-    return f[0] == code;
-}
-
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) == 0)
-        return 1;
-    PyErr_Clear();
-    view->obj = NULL;
-    PyErr_Format(PyExc_ValueError, "nnaccel.fast._population.epoch: %s must be a C-contiguous%s array", what,
-                 writable ? " writable" : "");
-    return 0;
-}
-
-static int overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = a->buf, *b0 = b->buf;
-    return a->obj && b->obj && a->len && b->len && a0 < b0 + b->len && b0 < a0 + a->len;
-}
 
 PyDoc_STRVAR(epoch_doc,
 "epoch(params, velocity, sizes, acts, quadratic, x, pixels, targets, perm, m, eta, lmbda, mu)\n"

@@ -40,6 +40,9 @@ typedef struct {
     double eta, lmbda, mu;
 } sgd_job;
 
+#define ENTRY "nnaccel.fast._sgd.epoch"
+#include "_extension.h"
+
 /* The kernels for one instruction-set level: float and double. */
 #define LEVEL base
 #include "_sgd_level.h"
@@ -62,17 +65,6 @@ typedef struct {
 #undef LEVEL
 #pragma GCC pop_options
 
-static int has_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-static int has_avx512(void)
-{
-    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-}
 #define LEVELS 3
 #else
 #define LEVELS 1
@@ -81,54 +73,6 @@ static int has_avx512(void)
 static int (*epoch_f32)(const sgd_job *) = epoch_f32_base;
 static int (*epoch_f64)(const sgd_job *) = epoch_f64_base;
 static const char *level = "base";
-
-static int expect(int ok, const char *what)
-{
-    if (!ok && !PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "nnaccel.fast._sgd.epoch: %s", what);
-    return ok;
-}
-
-/* *out = a·b + c, or 0 when that overflows Py_ssize_t (all three are ≥ 0). */
-static int mul_add(Py_ssize_t a, Py_ssize_t b, Py_ssize_t c, Py_ssize_t *out)
-{
-    if (a < 0 || b < 0 || c < 0 || (b && a > (PY_SSIZE_T_MAX - c) / b))
-        return 0;
-    *out = a * b + c;
-    return 1;
-}
-
-/* Whether a buffer's struct format is one item of the type code ``code`` ("f", "d", "B", "q"),
- * allowing the native byte-order prefixes NumPy may write. */
-static int format_is(const Py_buffer *b, char code, Py_ssize_t itemsize)
-{
-    const char *f = b->format ? b->format : "B";
-    if (*f == '@' || *f == '=' || *f == '<')
-        f++;
-    if (b->itemsize != itemsize || f[0] == '\0' || f[1] != '\0')
-        return 0;
-    if (code == 'q') /* int64: 'q', or 'l' where long is 64 bits */
-        return f[0] == 'q' || (f[0] == 'l' && sizeof(long) == 8);
-    return f[0] == code;
-}
-
-static int overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = a->buf, *b0 = b->buf;
-    return a->obj && b->obj && a->len && b->len && a0 < b0 + b->len && b0 < a0 + a->len;
-}
-
-/* A C-contiguous buffer of obj with its format, or 0 with a ValueError naming ``what``. */
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *what)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) == 0)
-        return 1;
-    PyErr_Clear();
-    view->obj = NULL;
-    PyErr_Format(PyExc_ValueError, "nnaccel.fast._sgd.epoch: %s must be a C-contiguous%s array", what,
-                 writable ? " writable" : "");
-    return 0;
-}
 
 PyDoc_STRVAR(epoch_doc,
 "epoch(params, velocity, sizes, acts, quadratic, x, pixels, targets, perm, m, eta, lmbda, mu)\n"
