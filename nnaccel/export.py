@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DataError, NNAccelError
+from .files import check_writable
 
 
 def add_parser(sub):
@@ -23,8 +24,10 @@ def load_model(path):
     from .serialization import load
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"model file {path} does not exist; check the path")
+    if not path.is_file():
+        raise DataError(f"model file {path} is not a regular file; give a model saved by nnaccel train --save")
     try:  # the checked reader: a member's claimed size is checked before anything is allocated
         meta = read_meta(read_npz(path), path)
     except DataError:  # not an nnaccel archive (a JSON model, say): load() reads and judges it
@@ -51,6 +54,7 @@ def cmd_export(args, out=print):
     if not args.out.lower().endswith(".onnx"):
         raise NNAccelError(f"{args.out} does not end in .onnx; name the output e.g. model.onnx")
     require_onnx()
+    check_writable(args.out, "the output")
     net, settings = load_model(args.model)
     net.to_onnx(args.out, settings)  # folds dropout's scaling and a softmax temperature into the weights
     out(f"nnaccel: wrote {args.out}: {net.describe()}, input 'x' (batch, {net.sizes[0]}) float32, "

@@ -118,6 +118,8 @@ def test_nnaccel_export_writes_a_model_and_a_checkpoints_training_settings(mnist
     ("garbage.json", "m.onnx", "garbage.json"),
     ("good.json", "m.txt", "does not end in .onnx"),
     ("good.json", "no/such/folder/m.onnx", "does not exist; create it first"),
+    ("good.json", "/proc/m.onnx", "cannot create a file in /proc"),
+    ("/dev/null", "m.onnx", "is not a regular file"),
 ])
 def test_bad_paths_are_one_line_and_exit_2_with_nothing_written(tmp_path, capsys, monkeypatch, model, out, message):
     monkeypatch.chdir(tmp_path)
