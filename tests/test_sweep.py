@@ -135,9 +135,10 @@ def test_without_optuna_sweep_says_how_to_install_it(monkeypatch, capsys):
 
 # ---- two workers, one study -------------------------------------------------------------------
 
-GRID = ["--sampler", "grid", "--eta", "0.5,1,2,3", "--lmbda", "0,1", "--hidden", "8",
-        "--batch", "1", "--no-prune", "--dataset", "mnist-10k", "--train-size", "2000",
-        "--validation-size", "500", "--epochs", "6"]
+# Trials long enough (~0.3 s each) that a worker is usually caught in the middle of one.
+GRID = ["--sampler", "grid", "--eta", "0.5,1,2,3", "--lmbda", "0,1", "--hidden", "30",
+        "--batch", "1", "--no-prune", "--dataset", "mnist-10k", "--train-size", "4000",
+        "--validation-size", "500", "--epochs", "12"]
 N_GRID = 8
 
 
