@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 
 from .errors import NNAccelError
+from .flags import _int, add_model_flags
 from .network import Network
 from .schedules import check_schedule
 from .search_space import SearchSpace, hidden_widths
@@ -29,8 +30,6 @@ INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip ins
 
 
 def add_parser(sub):
-    from .cli import _int, add_model_flags
-
     p = sub.add_parser("sweep", help="search hyper-parameters on Optuna (grid, random, TPE), many workers")
     p.add_argument("--storage", default="sqlite:///sweep.db",
                    help="any SQLAlchemy URL; postgresql://user@host/db shares one study between machines")

@@ -18,6 +18,7 @@ import os
 import time
 
 from .errors import NNAccelError
+from .flags import _int, add_model_flags
 from .network import Network
 from .trainer import train
 from .tuning import best_accuracy, holdout, strip_dataset, train_members
@@ -31,8 +32,6 @@ MINI_BATCH_SIZES = (10, 20, 50, 100)
 
 
 def add_parser(sub):
-    from .cli import _int, add_model_flags
-
     p = sub.add_parser("tune", help="choose η, epochs, λ and m by the book's procedure (chapter 3)")
     add_model_flags(p)
     p.set_defaults(cost="cross-entropy")
