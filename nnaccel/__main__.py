@@ -1,5 +1,23 @@
+"""``python -m nnaccel`` and the ``nnaccel`` command: signals are answered from the first moment."""
+
+import os
+import signal
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def _before_start(signum, frame):
+    """SIGINT/SIGTERM while Python is still loading nnaccel: one line, nothing was done."""
+    os.write(2, f"nnaccel: {signal.Signals(signum).name} before the command started; nothing was done\n".encode())
+    os._exit(128 + signum)
+
+
+def main():
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, _before_start)
+    from .cli import main as cli_main  # NumPy and the array libraries load here
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

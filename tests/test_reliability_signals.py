@@ -224,3 +224,22 @@ def test_a_signal_after_the_last_epoch_lets_the_outputs_finish(args, write, tmp_
     assert nnaccel.serialization.load(tmp_path / "m.npz").sizes == [784, 20, 10]
     if "--checkpoint" in args:
         assert load_checkpoint(tmp_path / "c.npz")[0]["state"]["epoch"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_nnaccel_is_still_loading_is_one_line_never_a_traceback(signum, tmp_path):
+    """From the first moment the command runs (before NumPy has loaded) a signal ends it with one
+    line and 128 + the signal's number; earlier still, Python has not started and the default
+    action ends it silently. Never a traceback, never a file."""
+    for delay in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
+        p = subprocess.Popen([sys.executable, "-m", "nnaccel", *RUN[:1], "--epochs", "50", "--device", "cpu"],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        p.send_signal(signum)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode in (128 + signum, -signum), (delay, p.returncode, err)
+        assert "Traceback" not in err and len(err.splitlines()) <= 1, (delay, err)
+        if p.returncode == 128 + signum:
+            assert err.startswith("nnaccel: "), (delay, err)
+    assert not [f for f in os.listdir(tmp_path) if not f.startswith("nnaccel-checkpoint")]
