@@ -57,7 +57,7 @@ static int NAME(population_epoch)(const population_job *job)
         for (Py_ssize_t e = 0; e < m; e++)
             rows[l * m + e] = a[l] + e * sizes[l];
 
-    const Py_ssize_t nL = sizes[L], row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
+    const Py_ssize_t row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
     Py_ssize_t count = 0;
     for (Py_ssize_t l = 1; l <= L; l++)
         count += sizes[l] * (sizes[l - 1] + 1);
@@ -85,26 +85,9 @@ static int NAME(population_epoch)(const population_job *job)
                 }
             }
             for (Py_ssize_t i = g0; i < g1; i++) {
-                REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
-                for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
-                    NAME(forward)(w[2 * (l - 1)], w[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
-                    NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
-                }
-                for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
-                    const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
-                    const REAL *y = targets + r * nL;
-                    for (Py_ssize_t j = 0; j < nL; j++)
-                        d[L][e * nL + j] = a[L][e * nL + j] - y[j];
-                }
-                if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
-                    NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
-                for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
-                    NAME(back)(w[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
-                    NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
-                }
-                for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update with the member's η, λ, μ */
-                    NAME(update)(w[2 * (l - 1)], w[2 * l - 1], v[2 * (l - 1)], v[2 * l - 1], sizes[l], sizes[l - 1],
-                                 d[l], rows + (l - 1) * m, mb, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
+                /* the member's step with its own η, λ, μ (_sgd_kernel.h) */
+                NAME(step)(wl + 2 * L * i, vl + 2 * L * i, sizes, L, job->acts, job->quadratic, rows, m, mb, a, d,
+                           targets, job->perm, k, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
             }
         }
     }

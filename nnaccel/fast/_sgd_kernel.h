@@ -235,6 +235,37 @@ INLINE void NAME(update)(REAL *w, REAL *b, REAL *vw, REAL *vb, Py_ssize_t n_out,
     }
 }
 
+/* One mini-batch of mb examples (rows: the inputs of each layer, m pointers per layer) through
+ * the network whose weights and biases w (and velocities v) alternate wˡ, bˡ: the feedforward
+ * into a, BP1 into d[L] with the targets of rows k… of the permutation, BP2 down to d[1] before
+ * any parameter changes, then BP3 + BP4 and the update, layer by layer. */
+INLINE void NAME(step)(REAL *const *w, REAL *const *v, const Py_ssize_t *sizes, Py_ssize_t L, const char *acts,
+                       int quadratic, const REAL **rows, Py_ssize_t m, Py_ssize_t mb, REAL *const *a,
+                       REAL *const *d, const REAL *targets, const long long *perm, Py_ssize_t k,
+                       double eta, double lmbda, double n, double mu, REAL *coef)
+{
+    const Py_ssize_t nL = sizes[L];
+    for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
+        NAME(forward)(w[2 * (l - 1)], w[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
+        NAME(activate)(acts[l - 1], a[l], mb, sizes[l]);
+    }
+    for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
+        const Py_ssize_t r = perm ? (Py_ssize_t)perm[k + e] : k + e;
+        const REAL *y = targets + r * nL;
+        for (Py_ssize_t j = 0; j < nL; j++)
+            d[L][e * nL + j] = a[L][e * nL + j] - y[j];
+    }
+    if (quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
+        NAME(times_prime)(acts[L - 1], d[L], a[L], mb * nL);
+    for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
+        NAME(back)(w[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
+        NAME(times_prime)(acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
+    }
+    for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update, layer by layer */
+        NAME(update)(w[2 * (l - 1)], w[2 * l - 1], v[2 * (l - 1)], v[2 * l - 1], sizes[l], sizes[l - 1],
+                     d[l], rows + (l - 1) * m, mb, eta, lmbda, n, mu, coef);
+}
+
 /* Returns 0, or −1 when the workspace cannot be allocated (PyMem_Raw: safe without the GIL,
  * and seen by tracemalloc, so benchmarks/test_memory.py counts it). */
 static int NAME(epoch)(const sgd_job *job)
@@ -307,25 +338,8 @@ static int NAME(epoch)(const sgd_job *job)
                 }
             }
         }
-        for (Py_ssize_t l = 1; l <= L; l++) { /* feedforward */
-            NAME(forward)(wl[2 * (l - 1)], wl[2 * l - 1], sizes[l], sizes[l - 1], rows + (l - 1) * m, mb, a[l]);
-            NAME(activate)(job->acts[l - 1], a[l], mb, sizes[l]);
-        }
-        for (Py_ssize_t e = 0; e < mb; e++) { /* BP1: δᴸ = aᴸ − y … */
-            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
-            const REAL *y = targets + r * nL;
-            for (Py_ssize_t j = 0; j < nL; j++)
-                d[L][e * nL + j] = a[L][e * nL + j] - y[j];
-        }
-        if (job->quadratic) /* … ⊙ f'(zᴸ) for the quadratic cost */
-            NAME(times_prime)(job->acts[L - 1], d[L], a[L], mb * nL);
-        for (Py_ssize_t l = L; l > 1; l--) { /* BP2, before any parameter changes */
-            NAME(back)(wl[2 * (l - 1)], sizes[l], sizes[l - 1], d[l], mb, d[l - 1]);
-            NAME(times_prime)(job->acts[l - 2], d[l - 1], a[l - 1], mb * sizes[l - 1]);
-        }
-        for (Py_ssize_t l = 1; l <= L; l++) /* BP3 + BP4 and the update, layer by layer */
-            NAME(update)(wl[2 * (l - 1)], wl[2 * l - 1], vl[2 * (l - 1)], vl[2 * l - 1], sizes[l], sizes[l - 1],
-                         d[l], rows + (l - 1) * m, mb, job->eta, job->lmbda, (double)job->n, job->mu, coef);
+        NAME(step)(wl, vl, sizes, L, job->acts, job->quadratic, rows, m, mb, a, d, targets, job->perm, k,
+                   job->eta, job->lmbda, (double)job->n, job->mu, coef);
     }
     PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;
