@@ -1,7 +1,13 @@
-"""Writing files so that a crash never leaves one half-written: temporary file, fsync, rename."""
+"""Writing files so that a crash never leaves one half-written: temporary file, fsync, rename.
+
+A temporary file is named after its target and the writing process (``.ckpt.npz.<pid>.….tmp``):
+a process killed outright (SIGKILL) cannot remove its own, so the next write of the same target
+removes those whose process is gone.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 import threading
@@ -40,7 +46,9 @@ def atomic_write(path, mode="wb"):
         from .errors import NNAccelError
 
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    prefix = f".{path.name}."
+    _remove_orphans(directory, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, mode) as f:
@@ -54,6 +62,27 @@ def atomic_write(path, mode="wb"):
         except FileNotFoundError:
             pass
         raise
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
+def _remove_orphans(directory, prefix):
+    """Remove the temporary files of this target left by processes that no longer run."""
+    for orphan in directory.glob(glob.escape(prefix) + "*.tmp"):
+        pid = orphan.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                orphan.unlink()
+            except OSError:
+                pass
 
 
 def check_writable(path, what):

@@ -44,14 +44,15 @@ def test_killed_mid_epoch_and_resumed_gives_bit_identical_weights(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL  # it did not finish on its own
-    epoch = load_checkpoint(tmp_path / "ckpt.npz")[0]["state"]["epoch"]
+    epoch = load_checkpoint(tmp_path / "ckpt.npz")[0]["state"]["epoch"]  # intact, whenever the kill came
     assert 2 <= epoch < 4
-    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
 
     resumed = subprocess.run([sys.executable, "-m", "nnaccel", "train", "--resume", "ckpt.npz",
                               "--checkpoint", "ckpt.npz", "--history", "h.jsonl", "--save", "final.npz"],
                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+    # a kill inside a write leaves its temporary file; the resumed run's first write removes it
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
     assert f"Epoch {epoch}: " in resumed.stdout and "Epoch 0: " not in resumed.stdout
     want, got = _arrays(tmp_path / "ref.npz"), _arrays(tmp_path / "final.npz")
     assert want.keys() == got.keys()
@@ -59,6 +60,24 @@ def test_killed_mid_epoch_and_resumed_gives_bit_identical_weights(tmp_path):
         np.testing.assert_array_equal(got[key], want[key])  # bit-identical
     lines = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [0, 1, 2, 3]
+
+
+def test_a_write_removes_the_temporary_files_of_killed_writers_of_its_target(tmp_path):
+    """SIGKILL cannot be cleaned up after at once: the next write of that file does it, and leaves
+    the temporary files of live processes and of other files alone."""
+    from nnaccel.files import atomic_write
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".ckpt.npz.{dead.pid}.abc.tmp"
+    live = tmp_path / f".ckpt.npz.{os.getppid()}.abc.tmp"
+    other = tmp_path / f".other.npz.{dead.pid}.abc.tmp"
+    for p in (orphan, live, other):
+        p.write_bytes(b"half")
+    with atomic_write(tmp_path / "ckpt.npz") as f:
+        f.write(b"whole")
+    assert not orphan.exists() and live.exists() and other.exists()
+    assert (tmp_path / "ckpt.npz").read_bytes() == b"whole"
 
 
 def test_ctrl_c_saves_the_last_complete_epoch_and_exits_130(tmp_path):
