@@ -62,4 +62,13 @@ static int has_avx512(void)
     return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 }
+
+/* The best level this CPU runs, 2 AVX-512, 1 AVX2 + FMA, 0 plain x86-64, capped by
+ * NNACCEL_CPU_LEVEL=avx2 or base (for tests, and to compare). */
+static int cpu_level(void)
+{
+    const char *cap = getenv("NNACCEL_CPU_LEVEL");
+    const int max_level = cap && !strcmp(cap, "base") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
+    return max_level >= 2 && has_avx512() ? 2 : max_level >= 1 && has_avx2() ? 1 : 0;
+}
 #endif

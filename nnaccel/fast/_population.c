@@ -210,13 +210,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__population(void)
 {
 #if LEVELS == 3
-    /* NNACCEL_CPU_LEVEL=avx2 or base caps the level, as for _sgd */
-    const char *cap = getenv("NNACCEL_CPU_LEVEL");
-    const int max_level = cap && !strcmp(cap, "base") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
-    if (max_level >= 2 && has_avx512()) {
+    const int best = cpu_level();
+    if (best == 2) {
         population_f32 = population_epoch_f32_avx512, population_f64 = population_epoch_f64_avx512;
         level = "avx512";
-    } else if (max_level >= 1 && has_avx2()) {
+    } else if (best == 1) {
         population_f32 = population_epoch_f32_avx2, population_f64 = population_epoch_f64_avx2;
         level = "avx2";
     }

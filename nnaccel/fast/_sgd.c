@@ -214,13 +214,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__sgd(void)
 {
 #if LEVELS == 3
-    /* NNACCEL_CPU_LEVEL=avx2 or base caps the level (for tests, and to compare) */
-    const char *cap = getenv("NNACCEL_CPU_LEVEL");
-    const int max_level = cap && !strcmp(cap, "base") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
-    if (max_level >= 2 && has_avx512()) {
+    const int best = cpu_level();
+    if (best == 2) {
         epoch_f32 = epoch_f32_avx512, epoch_f64 = epoch_f64_avx512;
         level = "avx512";
-    } else if (max_level >= 1 && has_avx2()) {
+    } else if (best == 1) {
         epoch_f32 = epoch_f32_avx2, epoch_f64 = epoch_f64_avx2;
         level = "avx2";
     }
