@@ -149,6 +149,12 @@ UNTRAINABLE = ("step (perceptron) neurons cannot be trained by gradient descent:
 ACTIVATIONS = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, Linear, Softmax, Step)}
 
 
+def check_trainable(activations):
+    """Refuse, before any training, layers gradient descent cannot train (step neurons)."""
+    if not all(get(a).trainable for a in activations):
+        raise NNAccelError(UNTRAINABLE)
+
+
 def get(name_or_activation) -> Activation:
     """Look an activation up by name ("sigmoid", "tanh", "relu", "linear", "softmax", "step")."""
     if isinstance(name_or_activation, Activation):

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__, files, outputs
-from .activations import ACTIVATIONS, UNTRAINABLE
+from .activations import check_trainable
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
 from .flags import EXIT_USAGE, _float, _int, _Parser, add_runtime_flags, add_scale_flag, add_train_flags
@@ -142,8 +142,7 @@ def validate_train_args(args):
 def check_methods(args):
     """Refuse, before anything runs, step neurons, and values of the chapter-3 method flags out of range."""
     hidden = args.hidden_activation if isinstance(args.hidden_activation, list) else [args.hidden_activation]
-    if not all(ACTIVATIONS[name].trainable for name in hidden + [args.output_activation]):
-        raise NNAccelError(UNTRAINABLE)
+    check_trainable(hidden + [args.output_activation])
     if not 0.0 <= args.dropout < 1.0:
         raise NNAccelError(f"--dropout {args.dropout}: the fraction of hidden neurons deleted must be in [0, 1); "
                            "the book's is 0.5")

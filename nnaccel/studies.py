@@ -172,14 +172,6 @@ def load_data(args):
     return dataset, expand_host(train, args.expand), validation
 
 
-def check_trainable(net):
-    """Refuse, before any trial, layers that gradient descent cannot train (step neurons)."""
-    untrainable = [a.name for a in net.activations if not a.trainable]
-    if untrainable:
-        raise NNAccelError(f"{untrainable[0]} neurons cannot be trained by gradient descent; "
-                           "use sigmoid, tanh, relu or linear")
-
-
 def model_options(args):
     hidden = args.hidden_activation
     hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden

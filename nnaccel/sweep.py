@@ -17,12 +17,13 @@ import subprocess
 import sys
 from collections import defaultdict
 
+from .activations import check_trainable
 from .errors import NNAccelError
 from .flags import _int, add_model_flags
 from .network import Network
 from .schedules import check_schedule
 from .search_space import SearchSpace, hidden_widths
-from .studies import (check_trainable, completed, load_data, make_sampler, model_options, open_storage, open_study,
+from .studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                       run_worker, study_description, study_results)
 from .tuning import expand_host, holdout, strip_dataset
 
@@ -106,7 +107,7 @@ def check_args(args, space):
     # the settings every trial shares, checked before the storage exists: a refusal leaves no file
     check_schedule(args.schedule, args.patience, 10, 0.5, args.early_stopping, "no-improvement")
     for widths in space.hidden.values:  # the layers and the cost, on a network of the same depth
-        check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)))
+        check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)).activations)
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
         if getattr(args, flag) < 1:
             raise NNAccelError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be ≥ 1")

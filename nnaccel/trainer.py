@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from . import checkpoint as checkpoints
 from . import fast, schedules
-from .activations import UNTRAINABLE
+from .activations import check_trainable
 from .divergence import all_finite, likely_cause
 from .dropout import check_dropout
 from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
@@ -175,8 +175,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
                           nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
     check_dropout(dropout, dropout_mode, net.sizes)
-    if not all(a.trainable for a in net.activations):
-        raise NNAccelError(UNTRAINABLE)
+    check_trainable(net.activations)
     train_data = net.data(training_data, scale=scale)
     eval_data = net.data(evaluation_data, scale=scale) if evaluation_data is not None else None
     needs_accuracy = early_stopping is not None or schedule == "halve"
