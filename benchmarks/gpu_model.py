@@ -349,6 +349,48 @@ def instantiations(archs=("80", "90")):
 
 
 # ---------------------------------------------------------------------------------------------
+# When the persistent kernel applies
+
+# The fused CuPy path that the persistent kernel replaces makes 6L + 2 launches per mini-batch,
+# each ~5 µs of CPU whatever its size (an assumption, as in persistent_epoch.py's comment before:
+# no GPU here to measure it; `nnaccel selftest` times both paths on one). Below that floor the
+# persistent kernel wins; MAX_WORK is the m × weights at which its predicted time reaches it.
+LAUNCH_S = 5e-6
+SWEEP_HIDDEN = (10, 16, 24, 30, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400)
+
+
+def fused_floor_s(layers):
+    return (6 * layers + 2) * LAUNCH_S
+
+
+def max_work(m=10, arch="90", dtype="float32", hidden=SWEEP_HIDDEN):
+    """(MAX_WORK, sweep): the multiply-adds per mini-batch (m × weights) of [784, h, 10] at which the
+    kernel PersistentEpoch picks is predicted to take as long per mini-batch as the fused path's
+    launch floor, interpolated between the sweep's sizes and rounded down to two digits."""
+    floor = fused_floor_s(2)
+    sweep = []
+    for h in hidden:
+        r = predict([784, h, 10], m, dtype, arch)
+        sweep.append(dict(hidden=h, work=m * (784 * h + h * 10), kernel=r["kernel"],
+                          seconds_per_batch=r["seconds"] / r["batches"]))
+    previous = None
+    for point in sweep:
+        if point["seconds_per_batch"] > floor:
+            if previous is None:
+                return 0, sweep
+            share = (floor - previous["seconds_per_batch"]) / (point["seconds_per_batch"] - previous["seconds_per_batch"])
+            work = previous["work"] + share * (point["work"] - previous["work"])
+            return _two_digits(work), sweep
+        previous = point
+    return _two_digits(sweep[-1]["work"]), sweep
+
+
+def _two_digits(x):
+    scale = 10 ** max(0, int(math.log10(x)) - 1)
+    return int(x // scale * scale)
+
+
+# ---------------------------------------------------------------------------------------------
 # Output
 
 
@@ -393,6 +435,8 @@ def main(argv=None):
     parser.add_argument("--source", help="a .cu file to model instead of the shipped one (with --kernel)")
     parser.add_argument("--kernel", help="the name expression to compile from --source, e.g. 'epoch<float>'")
     parser.add_argument("--all", action="store_true", help="also list every instantiation for sm_80 and sm_90")
+    parser.add_argument("--max-work", action="store_true",
+                        help="derive persistent_epoch.MAX_WORK: sweep [784,h,10] against the fused path's launch floor")
     parser.add_argument("--json", help="write the predictions to this JSON file")
     parser.add_argument("--markdown", help="write the tables to this Markdown file")
     args = parser.parse_args(argv)
@@ -400,6 +444,13 @@ def main(argv=None):
         print(f"gpu_model: no such file {args.source}; give --source the path of a .cu file", file=sys.stderr)
         return 2
     try:
+        if args.max_work:
+            work, sweep = max_work(args.m, args.arch, args.dtype)
+            for p in sweep:
+                print(f"[784, {p['hidden']}, 10]  m × weights {p['work']:>9,}  {p['kernel']:<48} "
+                      f"predicted {p['seconds_per_batch'] * 1e6:8.1f} µs per mini-batch")
+            print(f"fused path's floor: {fused_floor_s(2) * 1e6:.0f} µs per mini-batch; predicted MAX_WORK = {work:,}")
+            return 0
         results = [predict(s, args.m, args.dtype, args.arch, args.source, args.kernel)
                    for s in (args.sizes or DEFAULT_SIZES)]
         rows = instantiations() if args.all else []

@@ -6,6 +6,7 @@ from (compiled with -lineinfo; an inlined function's line is replaced by its cal
 
     // PHASE <name>                      a phase (gather, feedforward, backprop, update, other)
                                          starts here and lasts until the next PHASE line
+                                         (a line that opens a comment with PHASE <name> too)
     for (...) { // TRIPS <expression>    the loop's trip count, per execution of what encloses it
     if (...) { // TAKEN <expression>     (or `} else { // TAKEN ...`) the share of executions
                                          that take this block, 0 to 1
@@ -247,7 +248,7 @@ def annotations(source: str):
     lines = source.splitlines()
     phases = []
     for number, text in enumerate(lines, 1):
-        if m := re.match(r"\s*//\s*PHASE\s+(\w+)\s*$", text):
+        if m := re.match(r"\s*(?://|/\*)\s*PHASE\s+(\w+)\b", text):
             if m.group(1) not in PHASES:
                 raise ValueError(f"line {number}: unknown PHASE {m.group(1)!r}; use one of {', '.join(PHASES)}")
             phases.append((number, m.group(1)))

@@ -1,0 +1,112 @@
+"""The static GPU model (benchmarks/gpu_model.py) counts what the SASS holds, and the kernel that
+PersistentEpoch picks for [784,30,10] stays within its predicted budget with no local memory.
+
+The model runs as a user runs it, ``python -m benchmarks.gpu_model … --json``, so tests and
+benchmarks import nothing of each other. It needs the cuda extra (CuPy, NVRTC, nvdisasm).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.gpu_emulated, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+# Issue 15's goal for one [784,30,10] network, m = 10, float32, on an H100/H200 (sm_90): at least
+# 5× the C kernel's 0.12 s per 60k epoch on one CPU core. The model's prediction must stay under it.
+BUDGET_S = 0.024
+BOOK_NETWORK = [784, 30, 10]
+
+# Today's epoch.cu keeps per-layer pointer tables in local memory (a 432-byte stack frame) and is
+# predicted at ~0.45 s: the budget and the no-local-memory rule fail on it by design. While the
+# shipped epoch.cu still has these tables and the chooser picks it, the two checks are expected
+# failures; once issue 15's new kernel or the fixed epoch.cu is merged they are plain checks.
+POINTER_TABLES = "T *w[MAX_LAYERS + 1], *b[MAX_LAYERS + 1]"
+
+
+def _known_slow(kernel):
+    source = (ROOT / "nnaccel" / "fast" / "cuda" / "epoch.cu").read_text()
+    return kernel.startswith("sgd_epoch<") and POINTER_TABLES in source
+
+
+def _model(tmp_path, *args):
+    """The model's JSON for ``args``; skips (a failure in CI) where the cuda extra is missing."""
+    pytest.importorskip("cupy", reason="pip install -e '.[cuda]' (CuPy, NVRTC, nvdisasm)")
+    out = tmp_path / "model.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_model", *args, "--json", str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode == 2 and ("nvdisasm not found" in done.stderr or "libnvrtc" in done.stderr):
+        pytest.skip(done.stderr.strip())
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_text())
+
+
+TINY = """
+// PHASE feedforward
+extern "C" __global__ void tiny(float *out, const float *x, int n)
+{
+    float a0 = 0.f, a1 = 1.f, a2 = 2.f, a3 = 3.f;
+#pragma unroll 1
+    for (int i = threadIdx.x; i < n; i += 32) { // TRIPS cdiv(n_in, 32)
+        const float v = x[i];
+        a0 = fmaf(a0, v, 1.f);
+        a1 = fmaf(a1, v, 2.f);
+        a2 = fmaf(a2, v, 3.f);
+        a3 = fmaf(a3, v, 4.f);
+    }
+// PHASE update
+#pragma unroll 4
+    for (int j = 0; j < n; j++) // TRIPS m
+        a0 = fmaf(a0, x[j], a1);
+    out[threadIdx.x] = a0 + a1 + a2 + a3;
+}
+"""
+
+
+def test_a_loop_of_four_fma_run_trips_times_counts_four_times_trips(tmp_path):
+    """4 FFMA a trip × cdiv(784, 32) = 25 trips = 100; a loop unrolled 4 times over m = 10
+    examples holds 4 copies and runs twice, its remainder twice: 10 FFMA, and 3 FADD after it."""
+    source = tmp_path / "tiny.cu"
+    source.write_text(TINY)
+    result = _model(tmp_path, "--source", str(source), "--kernel", "tiny", "--sizes", "784", "30", "10",
+                    "--m", "10")["predicted"][0]
+    batches = result["batches"]
+    assert result["phases"]["feedforward"]["kinds"]["FFMA"] == 4 * 25
+    assert result["phases"]["update"]["kinds"]["FFMA"] == 10 + 3
+    assert {(lp["source_line"], lp["unroll"]) for lp in result["loops"]} >= {(7, 1), (16, 4)}
+    assert batches == 6000 and result["seconds"] > 0
+
+
+@pytest.fixture(scope="module")
+def book_network(tmp_path_factory):
+    return _model(tmp_path_factory.mktemp("model"), "--sizes", *map(str, BOOK_NETWORK), "--m", "10",
+                  "--dtype", "float32", "--arch", "90", "--all")
+
+
+def test_the_book_network_is_predicted_within_its_budget_on_sm_90(book_network):
+    """The chooser's kernel for [784,30,10], m = 10, float32: predicted ≤ BUDGET_S per 60k epoch."""
+    result = book_network["predicted"][0]
+    assert result["sizes"] == BOOK_NETWORK and result["arch"] == "sm_90" and result["batches"] == 6000
+    assert result["phases"]["feedforward"]["kinds"]["FFMA"] > 0  # the model counted something
+    if result["seconds"] > BUDGET_S and _known_slow(result["kernel"]):
+        pytest.xfail(f"today's epoch.cu ({result['kernel']}) is predicted at {result['seconds']:.3g} s")
+    assert result["seconds"] <= BUDGET_S, (
+        f"{result['kernel']} is predicted at {result['seconds']:.3g} s per epoch, above the {BUDGET_S} s budget")
+
+
+def test_no_instantiation_uses_local_memory(book_network):
+    """Every instantiation of every kernel, sm_80 and sm_90: a 0-byte stack frame, no LDL/STL."""
+    rows = book_network["instantiations"]
+    assert {r["arch"] for r in rows} == {"sm_80", "sm_90"}
+    local = [r for r in rows if r["stack_frame"] or r["local_instructions"]]
+    if local and all(_known_slow(r["kernel"]) for r in local):
+        pytest.xfail(f"today's epoch.cu keeps its pointer tables in local memory ({local[0]['stack_frame']} B)")
+    assert not local, [f"{r['kernel']} {r['arch']}: {r['stack_frame']} B stack, {r['local_instructions']} LDL/STL"
+                       for r in local]
