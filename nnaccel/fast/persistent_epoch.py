@@ -169,6 +169,9 @@ class PersistentEpoch(EpochPath):
         dtype = str(params.dtype)
         if P != flat_size(sizes) or str(data.targets.dtype) != dtype:
             raise ValueError(f"params must be K × {flat_size(sizes)} of the data's dtype {data.targets.dtype}")
+        inputs, wanted = (data.pixels, "uint8") if data.pixels is not None else (data.x, dtype)
+        if str(inputs.dtype) != wanted:  # the kernel reads x as its Input type: another one would be garbage
+            raise ValueError(f"the inputs must be {wanted} like the targets, not {inputs.dtype}")
         if any(momentum) and (velocity is None or velocity.shape != params.shape):
             raise ValueError("momentum needs a velocity of the parameters' shape")
         m = min(self.options.mini_batch_size, n)
