@@ -2,8 +2,12 @@
 
 In a few minutes, on the GPU: the CUDA and gpu_emulated tests (pytest, in a subprocess); every
 CuPy path (persistent kernel, fused kernels) against the generic array-API path on the real
-device, by name; and the GPU rows of the benchmark suite (persistent / fused / generic /
-PyTorch CUDA eager / PyTorch CUDA graphs, plus the C kernel on the CPU for the ratios).
+device, by name; issue 15's goals, each one full 60,000-image launch timed by CUDA events and
+the wall clock over 5 rounds after a warm-up (nnaccel/epoch_timing.py), with the GPU's clocks,
+driver and the kernel's registers and local memory; and the GPU rows of the benchmark suite
+(persistent / fused / generic / PyTorch CUDA eager / PyTorch CUDA graphs, plus the C kernel
+on the CPU for the ratios). ``--quick`` is a smoke test: one round, fewer benchmark rows, no
+verdict on the goals.
 Writes ``<out>/<gpu-name>.json`` and ``.md``. Without a GPU it says so in one line and exits 0.
 It runs the tests and benchmarks of a source checkout (tests/, benchmarks/).
 """
@@ -15,12 +19,13 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import fast
+from . import epoch_timing, fast
 from .backend import cuda_available, gpu_names
 from .data.datasets import load_dataset
 from .epoch import EpochOptions, GenericEpoch
@@ -148,9 +153,39 @@ def ptxas_report(results_dir):
     return None
 
 
+def render_epochs(epochs):
+    """Markdown for the goals' 60k-epoch timings, the environment and the kernels' resources."""
+    env = epochs.get("environment", {})
+    smi = env.get("nvidia_smi", {})
+    out = [f"Issue 15's goals, one launch of {epoch_timing.EXAMPLES:,} images each (float32, m = 10) on "
+           f"{env.get('gpu')} ({env.get('sms')} SMs, SM clock {smi.get('clocks.sm', '?')} of "
+           f"{smi.get('clocks.max.sm', env.get('max_sm_clock_mhz'))}, memory {smi.get('clocks.mem', env.get('memory_clock_mhz'))}, "
+           f"driver {smi.get('driver_version', env.get('driver'))}, CUDA runtime {env.get('runtime')}); "
+           f"host CPU {env.get('cpu')}:", "",
+           "| goal | s / epoch (CUDA events, median) | min–max | rounds | wall s | × C kernel | network-epochs/s | result |",
+           "|---|---|---|---|---|---|---|---|"]
+    for row in epochs.get("rows", []):
+        t = row.get("timing")
+        if t is None:
+            out.append(f"| {row['goal']} |  |  |  |  |  |  | {row['verdict']} |")
+            continue
+        e, w = t["events"], t["wall"]
+        ratio = f"{row['c_kernel_seconds'] / e['median']:.2f}" if row.get("c_kernel_seconds") else ""
+        rate = f"{row['per_second']:,.0f}" if row.get("per_second") else ""
+        out.append(f"| {row['goal']} | {e['median']:.4g} | {e['min']:.4g}–{e['max']:.4g} | {e['rounds']} | "
+                   f"{w['median']:.4g} | {ratio} | {rate} | {row['verdict']} |")
+    out.append("")
+    for k in epochs.get("kernels", []):
+        out.append(f"- `{k['kernel']}`: {k['registers']} registers, {k['local_size_bytes']} B local memory per thread, "
+                   f"{k['shared_size_bytes']} B static shared memory")
+    return out + [""]
+
+
 def render_selftest(selftest):
-    """Markdown for what the benchmark table does not hold: tests, path comparisons, ptxas."""
+    """Markdown for what the benchmark table does not hold: tests, path comparisons, goals, ptxas."""
     out = ["", f"## nnaccel selftest on {selftest['gpu']}", ""]
+    if selftest.get("epochs"):
+        out += render_epochs(selftest["epochs"])
     tests = selftest.get("tests")
     if tests:
         out += [f"Tests (`{tests['command']}`): exit {tests['returncode']}, {tests['summary']} "
@@ -196,16 +231,24 @@ def write_results(out_dir, name, doc, selftest, render_table):
     return paths
 
 
-def _report_module():
-    """benchmarks.report of the source checkout (not part of the installed package)."""
+def _check_checkout():
+    """The tests and benchmarks run from the source checkout (they are not part of the package)."""
     if not (ROOT / "benchmarks" / "report.py").is_file() or not (ROOT / "tests").is_dir():
         raise NNAccelError(f"nnaccel selftest runs the tests and benchmarks of a source checkout, and {ROOT} "
                            "is not one; run it from a clone of the nnaccel repository (pip install -e .)")
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from benchmarks import report
 
-    return report
+
+def render_report(doc):
+    """The benchmark table as ``python -m benchmarks.report`` renders it (a command of the
+    checkout, run as one: the package imports nothing of benchmarks/)."""
+    path = Path(tempfile.mkstemp(suffix=".json")[1])
+    try:
+        path.write_text(json.dumps(doc, default=str))
+        done = subprocess.run([sys.executable, "-m", "benchmarks.report", str(path)], cwd=ROOT,
+                              capture_output=True, text=True)
+    finally:
+        path.unlink()
+    return done.stdout if done.returncode == 0 else f"(benchmarks.report failed: {done.stderr.strip()})\n"
 
 
 # ---- the command ------------------------------------------------------------------------
@@ -219,7 +262,7 @@ def cmd_selftest(args, out=print):
     if index >= len(names):
         raise NNAccelError(f"--device {args.device}: this machine has {len(names)} CUDA device(s); "
                            f"use cuda:0 … cuda:{len(names) - 1}")
-    report = _report_module()
+    _check_checkout()
     gpu = names[index]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(index))
     selftest = {"gpu": gpu, "device": args.device}
@@ -235,6 +278,12 @@ def cmd_selftest(args, out=print):
             diff = "" if row["max_abs_diff"] is None else f" max |Δ| {row['max_abs_diff']:.2g}"
             out(f"    {case['sizes']} m={case['mini_batch_size']} {case['dtype']} {case['options']}: "
                 f"{row['path']}: {row['status']}{diff}")
+    how = ("--quick: a smoke test, one round, no verdict" if args.quick
+           else f"CUDA events and wall time, {epoch_timing.ROUNDS} rounds after a warm-up")
+    out(f"  one {epoch_timing.EXAMPLES:,}-image launch per goal ({how}) …")
+    selftest["epochs"] = timings(args.device, quick=args.quick, out=out)
+    for k in selftest["epochs"]["kernels"]:
+        out(f"    {k['kernel']}: {k['registers']} registers, {k['local_size_bytes']} B local memory")
     doc = {"machine_info": {"gpu": gpu}, "benchmarks": []}
     if not args.skip_benchmarks:
         out("  benchmark rows (persistent, fused, generic, PyTorch eager and CUDA graphs, the C kernel) …")
@@ -247,12 +296,17 @@ def cmd_selftest(args, out=print):
                 doc = json.load(f)
             bench_json.unlink()
     selftest["ptxas"] = ptxas_report(args.out)
-    json_path, md_path = write_results(args.out, gpu, doc, selftest, report.render)
+    json_path, md_path = write_results(args.out, gpu, doc, selftest, render_report)
     failed = (selftest.get("tests", {}).get("returncode", 0) != 0
               or any(row["status"] not in ("ok", "does not apply") for case in selftest["paths"]
                      for row in case["rows"]))
     out(f"nnaccel selftest: {'FAILED' if failed else 'passed'}; wrote {json_path} and {md_path}")
     return 1 if failed else 0
+
+
+def timings(device, quick=False, out=print):
+    """epoch_timing.measure on the GPU (a seam the tests stand in for)."""
+    return epoch_timing.measure(device, quick=quick, out=out)
 
 
 def add_parser(sub):
@@ -261,7 +315,8 @@ def add_parser(sub):
     p.add_argument("--device", default="cuda", help="cuda or cuda:N (default cuda)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), metavar="DIR",
                    help="where <gpu-name>.json and .md go (default benchmarks/results)")
-    p.add_argument("--quick", action="store_true", help="time fewer examples and networks")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test: one round of each goal, fewer benchmark rows; no verdict on the goals")
     p.add_argument("--skip-tests", action="store_true", help="leave out the pytest run")
     p.add_argument("--skip-benchmarks", action="store_true", help="leave out the timings")
     p.set_defaults(run=cmd_selftest)

@@ -125,6 +125,26 @@ FAKE_PATHS = [{"sizes": [784, 30, 10], "mini_batch_size": 10, "dtype": "float64"
                         {"path": "CuPy fused kernels", "max_abs_diff": 4e-15, "tolerance": 1e-12, "status": "ok"}]}]
 
 
+FAKE_EPOCHS = {
+    "environment": {"gpu": "NVIDIA Test GPU", "sms": 132, "cpu": "Test CPU model", "driver": 12090,
+                    "nvidia_smi": {"clocks.sm": "1980 MHz", "clocks.max.sm": "1980 MHz"}},
+    "kernels": [{"kernel": "sgd_epoch<float, unsigned char, true>", "registers": 72, "local_size_bytes": 0,
+                 "shared_size_bytes": 0}],
+    "rows": [{"goal": "one [784,30,10] network, m = 10, float32", "examples": 60000, "c_kernel_seconds": 0.12,
+              "timing": {"events": {"median": 0.02, "min": 0.019, "max": 0.021, "rounds": 5},
+                         "wall": {"median": 0.021, "min": 0.02, "max": 0.022, "rounds": 5}}, "verdict": "met"},
+             {"goal": "one [784,100,10] network, m = 10, float32", "examples": 60000,
+              "verdict": "not met (path turned off: m × weights = 794,000 is above persistent_epoch.MAX_WORK)"}]}
+
+
+def test_the_goals_rows_render_with_the_environment_and_each_kernels_local_memory():
+    text = "\n".join(selftest.render_epochs(FAKE_EPOCHS))
+    assert "| one [784,30,10] network, m = 10, float32 | 0.02 | 0.019–0.021 | 5 | 0.021 | 6.00 |  | met |" in text
+    assert "| one [784,100,10] network, m = 10, float32 |  |  |  |  |  |  | not met (path turned off: m × weights" in text
+    assert "132 SMs, SM clock 1980 MHz" in text and "host CPU Test CPU model" in text
+    assert "`sgd_epoch<float, unsigned char, true>`: 72 registers, 0 B local memory per thread" in text
+
+
 def test_the_results_are_written_as_json_and_markdown(tmp_path):
     from benchmarks import report
 
@@ -156,6 +176,7 @@ def test_the_gpu_branch_runs_every_step_and_fails_on_a_differing_path(tmp_path, 
     monkeypatch.setattr(selftest, "run_tests", lambda env: calls.append(("tests", env["CUDA_VISIBLE_DEVICES"])) or
                         {"command": "pytest", "returncode": 0, "summary": "40 passed", "seconds": 1.0})
     monkeypatch.setattr(selftest, "gpu_comparisons", lambda device: calls.append(("paths", device)) or FAKE_PATHS)
+    monkeypatch.setattr(selftest, "timings", lambda device, quick, out: calls.append(("epochs", quick)) or FAKE_EPOCHS)
 
     def fake_benchmarks(json_path, env, quick=False):
         calls.append(("benchmarks", quick))
@@ -165,9 +186,14 @@ def test_the_gpu_branch_runs_every_step_and_fails_on_a_differing_path(tmp_path, 
     monkeypatch.setattr(selftest, "run_benchmarks", fake_benchmarks)
     lines = []
     assert selftest.cmd_selftest(_args(tmp_path), out=lines.append) == 0
-    assert [c[0] for c in calls] == ["tests", "paths", "benchmarks"]
-    assert calls[0][1] == "0" and calls[2][1] is True
+    assert [c[0] for c in calls] == ["tests", "paths", "epochs", "benchmarks"]
+    assert calls[0][1] == "0" and calls[2][1] is True and calls[3][1] is True
+    assert any("--quick: a smoke test" in line for line in lines)
+    assert any("sgd_epoch<float, unsigned char, true>: 72 registers, 0 B local memory" in line for line in lines)
     assert "passed" in lines[-1] and (tmp_path / "nvidia-test-gpu.md").is_file()
+    text = (tmp_path / "nvidia-test-gpu.md").read_text()
+    assert "not met (path turned off: m × weights" in text and "Test CPU model" in text
+    assert "7.5 × faster than nnaccel-numpy (goal ≥ 5 ×: met)" in text  # benchmarks.report, run as a command
     assert not list(tmp_path.glob(".*"))  # the intermediate benchmark JSON is gone
     assert any("CUDA persistent kernel: ok" in line for line in lines)
 
