@@ -81,10 +81,11 @@ SMSPS = 4
 # What to compile
 
 
-def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024):
+def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024, threads=None):
     """What PersistentEpoch's own code launches for this network on a GPU with ``shared_limit``
     bytes of opt-in shared memory (an H100's 227 KB): {"source", "options", "name", "threads",
-    "shared"}. Its compile and launch are recorded, not run."""
+    "shared"}. Its compile and launch are recorded, not run. ``threads``: the block size (by
+    default PersistentEpoch's)."""
     import numpy as np
 
     import nnaccel
@@ -108,7 +109,8 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     net = nnaccel.Network(list(sizes), device="cpu", backend="numpy", dtype=dtype, seed=0)
     rows = np.zeros((m, sizes[0]), np.uint8 if pixels else dtype)
     data = net.data((rows, np.zeros(m, np.int64)))
-    PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit)(
+    block = {} if threads is None else {"block": threads}
+    PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit, **block)(
         net, data, SGDState())
     return seen
 
@@ -319,10 +321,10 @@ def _depth(loop):
     return depth
 
 
-def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None):
+def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None):
     """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks (or
     ``kernel`` in ``source``), plus its registers and local memory."""
-    chosen = chosen_kernel(sizes, m, dtype)
+    chosen = chosen_kernel(sizes, m, dtype, threads=threads)
     code = Path(source).read_text() if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
@@ -352,22 +354,23 @@ def instantiations(archs=("80", "90")):
 # When the persistent kernel applies
 
 # The fused CuPy path that the persistent kernel replaces makes 6L + 2 launches per mini-batch,
-# each ~5 µs of CPU whatever its size (an assumption, as in persistent_epoch.py's comment before:
-# no GPU here to measure it; `nnaccel selftest` times both paths on one). Below that floor the
-# persistent kernel wins; MAX_WORK is the m × weights at which its predicted time reaches it.
-LAUNCH_S = 5e-6
+# each 10–20 µs of CPU whatever its size (nnaccel/fast/cupy_epoch.py; not measured here, no GPU:
+# `nnaccel selftest` times both paths on one). The low end is taken: the persistent kernel must
+# beat the fused path at its fastest. MAX_WORK is the m × weights at which the kernel's
+# predicted time per mini-batch reaches that floor.
+LAUNCH_S = 10e-6
 SWEEP_HIDDEN = (10, 16, 24, 30, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400)
 
 
-def fused_floor_s(layers):
-    return (6 * layers + 2) * LAUNCH_S
+def fused_floor_s(layers, launch_s=LAUNCH_S):
+    return (6 * layers + 2) * launch_s
 
 
-def max_work(m=10, arch="90", dtype="float32", hidden=SWEEP_HIDDEN):
+def max_work(m=10, arch="90", dtype="float32", hidden=SWEEP_HIDDEN, launch_s=LAUNCH_S):
     """(MAX_WORK, sweep): the multiply-adds per mini-batch (m × weights) of [784, h, 10] at which the
     kernel PersistentEpoch picks is predicted to take as long per mini-batch as the fused path's
     launch floor, interpolated between the sweep's sizes and rounded down to two digits."""
-    floor = fused_floor_s(2)
+    floor = fused_floor_s(2, launch_s)
     sweep = []
     for h in hidden:
         r = predict([784, h, 10], m, dtype, arch)
@@ -432,11 +435,14 @@ def main(argv=None):
     parser.add_argument("--m", type=int, default=10, help="mini-batch size (default 10)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--arch", choices=sorted(GPUS), default="90")
+    parser.add_argument("--threads", type=int, help="threads per block (default: PersistentEpoch's)")
     parser.add_argument("--source", help="a .cu file to model instead of the shipped one (with --kernel)")
     parser.add_argument("--kernel", help="the name expression to compile from --source, e.g. 'epoch<float>'")
     parser.add_argument("--all", action="store_true", help="also list every instantiation for sm_80 and sm_90")
     parser.add_argument("--max-work", action="store_true",
                         help="derive persistent_epoch.MAX_WORK: sweep [784,h,10] against the fused path's launch floor")
+    parser.add_argument("--launch-us", type=float, default=LAUNCH_S * 1e6,
+                        help="with --max-work: CPU µs per CuPy launch of the fused path (default %(default)g)")
     parser.add_argument("--json", help="write the predictions to this JSON file")
     parser.add_argument("--markdown", help="write the tables to this Markdown file")
     args = parser.parse_args(argv)
@@ -445,13 +451,14 @@ def main(argv=None):
         return 2
     try:
         if args.max_work:
-            work, sweep = max_work(args.m, args.arch, args.dtype)
+            work, sweep = max_work(args.m, args.arch, args.dtype, launch_s=args.launch_us * 1e-6)
             for p in sweep:
                 print(f"[784, {p['hidden']}, 10]  m × weights {p['work']:>9,}  {p['kernel']:<48} "
                       f"predicted {p['seconds_per_batch'] * 1e6:8.1f} µs per mini-batch")
-            print(f"fused path's floor: {fused_floor_s(2) * 1e6:.0f} µs per mini-batch; predicted MAX_WORK = {work:,}")
+            print(f"fused path's floor: {fused_floor_s(2, args.launch_us * 1e-6) * 1e6:.0f} µs per mini-batch; "
+                  f"predicted MAX_WORK = {work:,}")
             return 0
-        results = [predict(s, args.m, args.dtype, args.arch, args.source, args.kernel)
+        results = [predict(s, args.m, args.dtype, args.arch, args.source, args.kernel, args.threads)
                    for s in (args.sizes or DEFAULT_SIZES)]
         rows = instantiations() if args.all else []
     except (sass.DisassemblerMissing, ImportError, ValueError) as error:

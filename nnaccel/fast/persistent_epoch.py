@@ -31,12 +31,12 @@ CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "linear": 3, "softmax": 4}  # epoch
 C_TYPES = {"float32": "float", "float64": "double"}
 MAX_LAYERS = 8  # epoch.cu's MAX_LAYERS
 DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a launch may use without opting in
-# A guess, to be measured by `nnaccel selftest` (no GPU has run this kernel): one block, i.e.
-# one SM, does a mini-batch's ~3·m·weights multiply-adds at perhaps 10–40 G/s, while the fused
-# cuBLAS path spends ~70 µs launching its ~14 kernels per mini-batch whatever the size: they
-# should break even somewhere between 0.5 M and 2 M multiply-adds per mini-batch (m × weights).
-# 1 M keeps [784,30,10] (0.24 M at m = 10) and [784,100,10] (0.79 M) here.
-MAX_WORK = 1_000_000
+# Derived by the static model (`python -m benchmarks.gpu_model --max-work`, predicted, no GPU
+# has run this kernel; `nnaccel selftest` measures it): m × weights of [784, h, 10] at m = 10
+# where the kernel chosen below is predicted (sm_90, float32) to take as long per mini-batch as
+# the fused CuPy path's 14 launches at 10 µs each (140 µs; the low end of cupy_epoch.py's 10–20
+# µs). 5 µs a launch would give 220,000, 20 µs 950,000. Keeps [784,30,10] (0.24 M at m = 10).
+MAX_WORK = 460_000
 
 
 def source() -> str:
