@@ -34,6 +34,11 @@ from pathlib import Path
 from . import sass
 
 DEFAULT_SIZES = ([784, 30, 10], [784, 100, 10])
+# The C kernel on one CPU core, float32, m = 10, per 60k epoch: benchmarks/results/cpu-xeon-2core.md
+# (row nnaccel-numpy, measured). Issue 15's goals are ratios to it (and a population's rate).
+C_KERNEL_S = {(784, 30, 10): 0.11, (784, 100, 10): 0.289}
+GOALS = {(784, 30, 10): ("≤ 0.024 s (≥ 5 × the C kernel)", 0.024), (784, 100, 10): ("≥ 3 × the C kernel", 0.289 / 3)}
+POPULATION_GOAL = 5000  # network-epochs per second on 132 SMs
 EXAMPLES = 60_000  # one MNIST training epoch
 RESULTS = Path(__file__).with_name("results")
 
@@ -415,7 +420,14 @@ def markdown(results, rows=()):
             per = r["batches"]
             lines.append(f"| {phase} | " + " | ".join(f"{row['kinds'][k] / per:,.0f}" for k in sass.KINDS)
                          + f" | {row['bound']} | {row['cycles'] / per:,.0f} | {row['cycles'] / r['clock_hz']:.3g} |")
-        lines += ["", "Instructions are one warp's per mini-batch (dynamic counts, TRIPS × SASS); "
+        goal = GOALS.get(tuple(r["sizes"]))
+        c = C_KERNEL_S.get(tuple(r["sizes"]))
+        if goal and r["dtype"] == "float32" and r["m"] == 10:
+            lines += ["", f"Goal {goal[0]}: predicted {'met' if r['seconds'] <= goal[1] else 'not met'} "
+                      f"(predicted {c / r['seconds']:.2f} × the C kernel's measured {c} s); population goal "
+                      f"≥ {POPULATION_GOAL:,} network-epochs/s: predicted "
+                      f"{'met' if r['population_per_second'] >= POPULATION_GOAL else 'not met'}."]
+        lines += ["", "Predicted dynamic instruction counts are one warp's per mini-batch (TRIPS × SASS); "
                   "loops (source line: unroll × iterations): "
                   + ", ".join(f"{lp['source_line']}: {lp['unroll']}×{lp['iterations']:g}" for lp in r["loops"]), ""]
         if r["unannotated"]:
