@@ -11,15 +11,8 @@ them into cycles with the constants below. Every figure it prints is a predictio
 run this kernel. It also compiles every instantiation of every kernel for sm_80 and sm_90 and
 reports their registers and local memory.
 
-Per phase (the phases end at barriers), cycles = max(issue, pipes, shared, latency) + barriers:
-  issue    the busiest SM sub-partition issues one warp-instruction a cycle; the block's warps
-           are spread over 4 of them, so ceil(warps / 4) × the instructions of one warp;
-  pipes    the same, with each instruction held for 32 / (its pipe's lanes) cycles;
-  shared   the SM's shared-memory/L1 path moves 128 bytes a cycle for the whole block: LDS,
-           STS, generic LD/ST (here they address shared memory), LDL/STL and SHFL;
-  latency  one warp issuing in order, each instruction waiting for its operands (a two-pass
-           list schedule of each loop body): what latency the other warps cannot hide;
-  barriers BAR_LATENCY per __syncthreads.
+The cycles per phase, and the constants of each GPU with their sources, are in
+benchmarks/gpu_cycles.py.
 """
 
 from __future__ import annotations
@@ -28,10 +21,10 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import sass
+from .gpu_cycles import GPUS, model
 
 DEFAULT_SIZES = ([784, 30, 10], [784, 100, 10])
 # The C kernel on one CPU core, float32, m = 10, per 60k epoch: benchmarks/results/cpu-xeon-2core.md
@@ -39,47 +32,6 @@ DEFAULT_SIZES = ([784, 30, 10], [784, 100, 10])
 C_KERNEL_S = {(784, 30, 10): 0.11, (784, 100, 10): 0.289}
 GOALS = {(784, 30, 10): ("≤ 0.024 s (≥ 5 × the C kernel)", 0.024), (784, 100, 10): ("≥ 3 × the C kernel", 0.289 / 3)}
 POPULATION_GOAL = 5000  # network-epochs per second on 132 SMs
-EXAMPLES = 60_000  # one MNIST training epoch
-RESULTS = Path(__file__).with_name("results")
-
-
-@dataclass(frozen=True)
-class GPU:
-    """One GPU's constants. Lanes per SM sub-partition (SMSP, 4 per SM) from NVIDIA's A100 (2020)
-    and H100 (2022) architecture whitepapers' SM diagrams; clocks and SM counts from their spec
-    sheets (maximum boost: one busy SM stays far from the power limit); latencies (cycles) are
-    approximate microbenchmark figures: Jia et al., "Dissecting the NVIDIA Volta GPU
-    Architecture via Microbenchmarking" (2018: 4-cycle dependent FP32/INT, ~20-cycle barrier
-    and shuffle), Abdelkhalik et al., "Demystifying the Nvidia Ampere Architecture through
-    Microbenchmarking" (2022), Luo et al., "Benchmarking and Dissecting the Nvidia Hopper GPU
-    Architecture" (IPDPS 2024: shared memory ~30 cycles, L1 hit ~33-40, global several hundred)."""
-
-    name: str
-    clock_hz: float
-    sms: int
-    fp32_lanes: int  # per SMSP
-    int_lanes: int
-    fp64_lanes: int
-    sfu_lanes: int  # MUFU: exp2, rcp, tanh…
-    shared_bytes_per_clock: int  # per SM (32 banks × 4 bytes)
-    alu_latency: int = 4
-    fp64_latency: int = 8
-    mufu_latency: int = 18
-    shared_latency: int = 30  # LDS
-    l1_latency: int = 33  # generic LD that hits shared/L1, LDL/STL
-    shuffle_latency: int = 24
-    global_latency: int = 260  # LDG hitting L2 (the index vector; most of the 47 MB of pixels stays in a 50 MB L2)
-    barrier_latency: int = 24  # per __syncthreads once the last warp arrives
-    sfu_special: int = 20  # S2R, LDC: special registers and constants
-
-
-GPUS = {
-    # A100 SXM: 1410 MHz boost, 108 SMs; per SMSP 16 FP32, 16 INT32, 8 FP64, 4 SFU
-    "80": GPU("A100 (sm_80)", 1.41e9, 108, 16, 16, 8, 4, 128, shared_latency=29, l1_latency=33),
-    # H100/H200 SXM: 1980 MHz boost, 132 SMs; per SMSP 32 FP32, 16 INT32, 16 FP64, 4 SFU
-    "90": GPU("H100/H200 (sm_90)", 1.98e9, 132, 32, 16, 16, 4, 128),
-}
-SMSPS = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,195 +89,6 @@ def compile_kernel(source, options, name, arch):
     return sass.disassemble(compiled.cubin), compiled.functions.get(lowered), lowered
 
 
-# ---------------------------------------------------------------------------------------------
-# The model
-
-
-def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0):
-    return dict(n_in=sizes[0], n_hidden=sizes[1] if len(sizes) > 2 else sizes[-1], n_out=sizes[-1],
-                layers=len(sizes) - 1, params=sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:])),
-                m=m, n=n, threads=threads, warps=threads // 32, softmax=softmax, quadratic=quadratic,
-                momentum=momentum)
-
-
-def executions(instructions, loops, blocks, values):
-    """How often one warp executes each instruction in a launch (a list of floats), and the
-    SASS loops whose source loop has no TRIPS (counted as running once)."""
-    unannotated = []
-    for parent in [None] + loops:
-        children = [lp for lp in loops if lp.parent is parent]
-        groups = {}
-        for lp in children:
-            groups.setdefault(id(lp.source) if lp.source else id(lp), []).append(lp)
-        for group in groups.values():
-            source = group[0].source
-            if source is None or _ancestor_has(group[0], source):
-                for lp in group:
-                    lp.iterations = 1.0
-                    unannotated.append(lp)
-                continue
-            remaining = sass.evaluate(source.expression, values)
-            # the most unrolled copy runs first; of versions the compiler made of one loop (same
-            # unroll), the one holding nested loops is the general one and runs
-            for lp in sorted(group, key=lambda g: (-g.unroll, -_descendants(g), g.head - g.tail)):
-                lp.iterations = math.floor(remaining / lp.unroll) if lp.unroll > 1 else remaining
-                remaining -= lp.iterations * lp.unroll
-    taken = [b for b in blocks if not b.loop]
-    weights = {b.line: sass.evaluate(b.expression, values) for b in taken}
-    counts = []
-    for i, ins in enumerate(instructions):
-        count = 1.0
-        for lp in loops:
-            if i in lp:
-                count *= lp.iterations
-        for b in taken:
-            if b.contains(ins.line):
-                count *= weights[b.line]
-        counts.append(count)
-    return counts, unannotated
-
-
-def _descendants(loop):
-    return sum(1 + _descendants(child) for child in loop.children)
-
-
-def _ancestor_has(loop, source):
-    parent = loop.parent
-    while parent is not None:
-        if parent.source is source:
-            return True
-        parent = parent.parent
-    return False
-
-
-def _registers(operand_text):
-    import re
-
-    return [r for r in re.findall(r"\b(U?R\d+|U?P\d)\b", operand_text)]
-
-
-_NO_DESTINATION = {"ST", "STS", "STL", "STG", "RED", "BAR", "BRA", "EXIT", "BSSY", "BSYNC", "WARPSYNC", "CALL",
-                   "RET", "NOP", "DEPBAR", "MEMBAR", "LDGDEPBAR", "YIELD", "BPT"}
-
-
-def latency(ins, gpu):
-    k = ins.kind
-    if k == "DFMA":
-        return gpu.fp64_latency
-    if k == "MUFU":
-        return gpu.mufu_latency
-    if k == "LDS/STS":
-        return gpu.shared_latency
-    if k in ("LD/ST", "LDL/STL"):
-        return gpu.l1_latency
-    if k == "LDG/STG":
-        return gpu.global_latency
-    if k == "SHFL":
-        return gpu.shuffle_latency
-    if ins.base in ("S2R", "LDC", "S2UR", "CS2R"):
-        return gpu.sfu_special
-    return gpu.alu_latency
-
-
-def _stalls(instructions, indices, gpu, passes):
-    """Cycles each instruction adds to one warp's in-order issue (its last pass's), with its
-    operands ready only ``latency`` cycles after their producer issued."""
-    ready, t, added = {}, 0, {}
-    for _ in range(passes):
-        for i in indices:
-            ins = instructions[i]
-            parts = [p.strip() for p in ins.operands.split(",")]
-            writes = ins.base not in _NO_DESTINATION and parts and parts[0]
-            dst = _registers(parts[0]) if writes else []
-            src = _registers(",".join(parts[1:] if writes else parts)) + ([ins.guard] if ins.guard else [])
-            start = max([t + 1] + [ready.get(r, 0) for r in src])
-            added[i] = start - t
-            t = start
-            for r in dst:
-                ready[r] = start + latency(ins, gpu)
-                if ins.width > 1 and r.startswith("R"):
-                    for extra in range(1, ins.width):
-                        ready[f"R{int(r[1:]) + extra}"] = start + latency(ins, gpu)
-    return added
-
-
-def pipe_cycles(ins, gpu):
-    """Cycles one warp-instruction holds its SMSP's pipe."""
-    k = ins.kind
-    if k == "FFMA":
-        return 32 / gpu.fp32_lanes
-    if k == "DFMA":
-        return 32 / gpu.fp64_lanes
-    if k == "MUFU":
-        return 32 / gpu.sfu_lanes
-    if k == "INT" and not ins.base.startswith("U"):  # uniform-datapath instructions run once per warp
-        return 32 / gpu.int_lanes
-    return 1.0
-
-
-def model(listing, source, name, arch, sizes, m, threads, **flags):
-    """The prediction for one compiled kernel: per phase, dynamic counts by kind (one warp) and
-    cycles; the launch's total; the loops found."""
-    gpu = GPUS[arch]
-    phases, blocks = sass.annotations(source)
-    instructions = [ins for ins in sass.parse(listing) if not ins.function.startswith("$")]
-    loops = sass.find_loops(instructions, blocks)
-    values = variables(sizes, m, threads, **flags)
-    counts, unannotated = executions(instructions, loops, blocks, values)
-    inner = {}
-    for lp in loops:
-        for i in sass.own_indices(lp):
-            inner[i] = lp
-    stalls = {}
-    for lp in loops:
-        stalls.update(_stalls(instructions, sass.own_indices(lp), gpu, passes=2))
-    stalls.update(_stalls(instructions, [i for i in range(len(instructions)) if i not in inner], gpu, passes=1))
-
-    warps = threads // 32
-    per_smsp = math.ceil(warps / SMSPS)
-    table = {p: dict(kinds=dict.fromkeys(sass.KINDS, 0.0), issue=0.0, pipes={}, shared=0.0, latency=0.0,
-                     barriers=0.0) for p in sass.PHASES}
-    for i, ins in enumerate(instructions):
-        n = counts[i]
-        if not n:
-            continue
-        row = table[sass.phase_of(ins.line, phases) if ins.line else "other"]
-        row["kinds"][ins.kind] += n
-        row["issue"] += n
-        pipe = ins.kind if ins.kind in ("FFMA", "DFMA", "MUFU", "INT") else "issue"
-        row["pipes"][pipe] = row["pipes"].get(pipe, 0.0) + n * pipe_cycles(ins, gpu)
-        if ins.kind in ("LDS/STS", "LD/ST", "LDL/STL", "SHFL"):
-            row["shared"] += n * warps * 32 * 4 * ins.width / gpu.shared_bytes_per_clock
-        if ins.base == "BAR":
-            row["barriers"] += n
-        row["latency"] += n * stalls.get(i, 1)
-    batches = math.ceil(values["n"] / m)
-    total = issue_only = 0.0
-    for row in table.values():
-        bounds = {"issue": per_smsp * max([row["issue"]] + list(row["pipes"].values())), "shared": row["shared"],
-                  "latency": row["latency"]}
-        row["bound"] = max(bounds, key=bounds.get)
-        row["cycles"] = max(bounds.values()) + row["barriers"] * gpu.barrier_latency
-        row["bounds"] = bounds
-        total += row["cycles"]
-        issue_only += bounds["issue"] + row["barriers"] * gpu.barrier_latency
-    return dict(kernel=name, arch=f"sm_{arch}", gpu=gpu.name, clock_hz=gpu.clock_hz, sizes=list(sizes), m=m,
-                threads=threads, examples=values["n"], batches=batches, phases=table, cycles=total,
-                cycles_per_batch=total / batches, seconds=total / gpu.clock_hz,
-                seconds_issue_only=issue_only / gpu.clock_hz,
-                population_per_second=gpu.sms * gpu.clock_hz / total,
-                loops=[dict(source_line=lp.source.line if lp.source else None, unroll=lp.unroll,
-                            iterations=lp.iterations, depth=_depth(lp)) for lp in loops],
-                unannotated=[instructions[lp.head].line for lp in unannotated])
-
-
-def _depth(loop):
-    depth, parent = 0, loop.parent
-    while parent is not None:
-        depth, parent = depth + 1, parent.parent
-    return depth
-
-
 def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None):
     """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks (or
     ``kernel`` in ``source``), plus its registers and local memory."""
@@ -336,9 +99,7 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
     result = model(listing, code, name, arch, sizes, m, chosen["threads"])
     result.update(dtype=dtype, shared_bytes=chosen["shared"], registers=resources.registers if resources else None,
                   stack_frame=resources.stack_frame if resources else None,
-                  local_instructions=result["phases"]["other"]["kinds"]["LDL/STL"] + sum(
-                      r["kinds"]["LDL/STL"] for p, r in result["phases"].items() if p != "other"),
-                  static_local=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
+                  local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
     return result
 
 
@@ -475,6 +236,12 @@ def main(argv=None):
         rows = instantiations() if args.all else []
     except (sass.DisassemblerMissing, ImportError, ValueError) as error:
         print(f"gpu_model: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # NVRTC's CompileException for a --source that does not compile
+        if type(error).__name__ != "CompileException":
+            raise
+        print(f"gpu_model: {args.source or 'the kernel'} does not compile: {str(error).splitlines()[0]}; "
+              "fix it or give --kernel the name of a kernel it defines", file=sys.stderr)
         return 2
     text = markdown(results, rows)
     print(text)

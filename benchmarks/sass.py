@@ -28,9 +28,7 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +76,7 @@ class Instruction:
     guard: str = ""  # the predicate register of a predicated instruction: "P0"
     target: str = ""  # a branch's label
     function: str = ""
+    target_address: int | None = None  # where that label is
 
     @property
     def base(self):
