@@ -1,13 +1,13 @@
 """A static performance model of the persistent CUDA kernel: predicted seconds per epoch, no GPU.
 
-    python -m benchmarks.gpu_model [--sizes 784 30 10] [--m 10] [--dtype float32] [--arch 90]
-                                   [--source PATH --kernel 'name<…>'] [--json OUT] [--markdown OUT]
+    python -m benchmarks.gpu_model [--sizes 784 30 10] [--m 10] [--dtype float32] [--arch 90] [--threads N]
+                                   [--source PATH --kernel NAME] [--all] [--max-work] [--json OUT] [--markdown OUT]
 
 Compiles the kernel that PersistentEpoch would launch for the network (or ``--kernel`` of
 ``--source``) with NVRTC from PyPI and -lineinfo, exactly as the NVRTC tests do
 (nnaccel/fast/nvrtc.py), disassembles it with nvdisasm, counts each phase's instructions by
 kind times the trip counts that the .cu's TRIPS comments give (benchmarks/sass.py), and turns
-them into cycles with the constants below. Every figure it prints is a prediction: no GPU has
+them into cycles (benchmarks/gpu_cycles.py). Every figure it prints is a prediction: no GPU has
 run this kernel. It also compiles every instantiation of every kernel for sm_80 and sm_90 and
 reports their registers and local memory.
 
