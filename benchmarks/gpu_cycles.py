@@ -238,7 +238,9 @@ def model(listing, source, name, arch, sizes, m, threads, **flags):
                 population_per_second=gpu.sms * gpu.clock_hz / total,
                 loops=[dict(source_line=lp.source.line if lp.source else None, unroll=lp.unroll,
                             iterations=lp.iterations, depth=_depth(lp)) for lp in loops],
-                unannotated=[instructions[lp.head].line for lp in unannotated])
+                unannotated=[instructions[lp.head].line for lp in unannotated],
+                warnings=[] if any(lp.iterations == batches for lp in loops) else [
+                    f"no loop runs cdiv(n, m) = {batches} times: give the mini-batch loop `// TRIPS cdiv(n, m)`"])
 
 
 def _depth(loop):

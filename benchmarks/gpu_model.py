@@ -191,6 +191,8 @@ def markdown(results, rows=()):
         lines += ["", "Predicted dynamic instruction counts are one warp's per mini-batch (TRIPS × SASS); "
                   "loops (source line: unroll × iterations): "
                   + ", ".join(f"{lp['source_line']}: {lp['unroll']}×{lp['iterations']:g}" for lp in r["loops"]), ""]
+        for warning in r["warnings"]:
+            lines += [f"**Warning**: {warning}.", ""]
         if r["unannotated"]:
             lines += [f"Loops without TRIPS (counted once): lines {r['unannotated']}", ""]
     if rows:
