@@ -143,6 +143,16 @@ def run_benchmarks(json_path, env, quick=False, timeout=1800):
             "returncode": rc, "summary": summary, "seconds": round(seconds, 1)}
 
 
+def run_population_benchmarks(json_path, env, quick=False, timeout=1800):
+    """benchmarks/test_population_speed.py's CuPy rows (population-cupy and its peers)."""
+    env = dict(env, **({"NNACCEL_BENCH_QUICK": "1"} if quick else {}))
+    rc, summary, seconds = _run([sys.executable, "-m", "pytest", "benchmarks/test_population_speed.py", "-q",
+                                 "-k", "cupy", "-p", "no:cacheprovider", f"--benchmark-json={json_path}"],
+                                env, timeout)
+    return {"command": 'python -m pytest benchmarks/test_population_speed.py -k cupy', "returncode": rc,
+            "summary": summary, "seconds": round(seconds, 1)}
+
+
 # ---- the report -------------------------------------------------------------------------
 def ptxas_report(results_dir):
     """The NVRTC/ptxas report of the CUDA sources (written by tests/test_nvrtc_compile.py), or None."""
@@ -295,6 +305,14 @@ def cmd_selftest(args, out=print):
             with open(bench_json) as f:
                 doc = json.load(f)
             bench_json.unlink()
+        out("  population rows (population-cupy: the persistent kernel, one block per member; K = 16, 64) …")
+        pop_json = Path(args.out) / f".{slug(gpu)}-population.json"
+        selftest["population_benchmarks"] = run_population_benchmarks(pop_json, env, quick=args.quick)
+        out(f"    {selftest['population_benchmarks']['summary']}")
+        if pop_json.is_file():
+            with open(pop_json) as f:
+                doc.setdefault("benchmarks", []).extend(json.load(f).get("benchmarks", []))
+            pop_json.unlink()
     selftest["ptxas"] = ptxas_report(args.out)
     json_path, md_path = write_results(args.out, gpu, doc, selftest, render_report)
     failed = (selftest.get("tests", {}).get("returncode", 0) != 0

@@ -184,9 +184,17 @@ def test_the_gpu_branch_runs_every_step_and_fails_on_a_differing_path(tmp_path, 
         return {"command": "pytest benchmarks", "returncode": 0, "summary": "12 passed", "seconds": 1.0}
 
     monkeypatch.setattr(selftest, "run_benchmarks", fake_benchmarks)
+
+    def fake_population(json_path, env, quick=False):
+        calls.append(("population", quick))
+        json_path.write_text(json.dumps({"benchmarks": [_bench("population-cupy", 0.05, "population-K16")]}))
+        return {"command": "pytest benchmarks/test_population_speed.py -k cupy", "returncode": 0,
+                "summary": "6 passed", "seconds": 1.0}
+
+    monkeypatch.setattr(selftest, "run_population_benchmarks", fake_population)
     lines = []
     assert selftest.cmd_selftest(_args(tmp_path), out=lines.append) == 0
-    assert [c[0] for c in calls] == ["tests", "paths", "epochs", "benchmarks"]
+    assert [c[0] for c in calls] == ["tests", "paths", "epochs", "benchmarks", "population"]
     assert calls[0][1] == "0" and calls[2][1] is True and calls[3][1] is True
     assert any("--quick: a smoke test" in line for line in lines)
     assert any("sgd_epoch<float, unsigned char, true>: 72 registers, 0 B local memory" in line for line in lines)
@@ -194,6 +202,7 @@ def test_the_gpu_branch_runs_every_step_and_fails_on_a_differing_path(tmp_path, 
     text = (tmp_path / "nvidia-test-gpu.md").read_text()
     assert "not met (path turned off: m × weights" in text and "Test CPU model" in text
     assert "7.5 × faster than nnaccel-numpy (goal ≥ 5 ×: met)" in text  # benchmarks.report, run as a command
+    assert "population-cupy" in text  # the population rows join the table
     assert not list(tmp_path.glob(".*"))  # the intermediate benchmark JSON is gone
     assert any("CUDA persistent kernel: ok" in line for line in lines)
 
