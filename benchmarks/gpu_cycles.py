@@ -185,9 +185,11 @@ def pipe_cycles(ins, gpu):
     return 1.0
 
 
-def model(listing, source, name, arch, sizes, m, threads, **flags):
+def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **flags):
     """The prediction for one compiled kernel: per phase, dynamic counts by kind (one warp) and
-    cycles; the launch's total; the loops found."""
+    cycles; the launch's total; the loops found. Each lane is taken to read its own words of
+    shared memory; ``broadcast``: a vector LDS (.64, .128) is one wavefront, as when the warp's
+    lanes all read the same address (which the SASS alone does not tell)."""
     gpu = GPUS[arch]
     phases, blocks = sass.annotations(source)
     instructions = [ins for ins in sass.parse(listing) if not ins.function.startswith("$")]
@@ -217,7 +219,8 @@ def model(listing, source, name, arch, sizes, m, threads, **flags):
         pipe = ins.kind if ins.kind in ("FFMA", "DFMA", "MUFU", "INT") else "issue"
         row["pipes"][pipe] = row["pipes"].get(pipe, 0.0) + n * pipe_cycles(ins, gpu)
         if ins.kind in ("LDS/STS", "LD/ST", "LDL/STL", "SHFL"):
-            row["shared"] += n * warps * 32 * 4 * ins.width / gpu.shared_bytes_per_clock
+            width = 1 if broadcast and ins.base == "LDS" else ins.width
+            row["shared"] += n * warps * 32 * 4 * width / gpu.shared_bytes_per_clock
         if ins.base == "BAR":
             row["barriers"] += n
         row["latency"] += n * stalls.get(i, 1)

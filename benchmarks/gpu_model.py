@@ -89,14 +89,14 @@ def compile_kernel(source, options, name, arch):
     return sass.disassemble(compiled.cubin), compiled.functions.get(lowered), lowered
 
 
-def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None):
+def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None, broadcast=False):
     """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks (or
     ``kernel`` in ``source``), plus its registers and local memory."""
     chosen = chosen_kernel(sizes, m, dtype, threads=threads)
     code = Path(source).read_text() if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
-    result = model(listing, code, name, arch, sizes, m, chosen["threads"])
+    result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast)
     result.update(dtype=dtype, shared_bytes=chosen["shared"], registers=resources.registers if resources else None,
                   stack_frame=resources.stack_frame if resources else None,
                   local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
@@ -211,6 +211,8 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--arch", choices=sorted(GPUS), default="90")
     parser.add_argument("--threads", type=int, help="threads per block (default: PersistentEpoch's)")
+    parser.add_argument("--broadcast", action="store_true",
+                        help="count a vector LDS as one wavefront (its lanes all read one address)")
     parser.add_argument("--source", help="a .cu file to model instead of the shipped one (with --kernel)")
     parser.add_argument("--kernel", help="the name expression to compile from --source, e.g. 'epoch<float>'")
     parser.add_argument("--all", action="store_true", help="also list every instantiation for sm_80 and sm_90")
@@ -233,7 +235,7 @@ def main(argv=None):
             print(f"fused path's floor: {fused_floor_s(2, args.launch_us * 1e-6) * 1e6:.0f} µs per mini-batch; "
                   f"predicted MAX_WORK = {work:,}")
             return 0
-        results = [predict(s, args.m, args.dtype, args.arch, args.source, args.kernel, args.threads)
+        results = [predict(s, args.m, args.dtype, args.arch, args.source, args.kernel, args.threads, args.broadcast)
                    for s in (args.sizes or DEFAULT_SIZES)]
         rows = instantiations() if args.all else []
     except (sass.DisassemblerMissing, ImportError, ValueError) as error:

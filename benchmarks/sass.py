@@ -363,7 +363,8 @@ def _unroll(instructions, loop):
     """Copies of the source body in the loop: the counter's increment ÷ the source's step.
 
     The counter is a register that the compare setting the back edge's predicate reads and
-    that the loop adds a constant to; without one the loop counts as not unrolled."""
+    that the loop adds a constant to; without one, or for a loop whose step is not a constant,
+    the loop counts as not unrolled (which overcounts a runtime-step loop the compiler did unroll)."""
     guard = instructions[loop.tail].guard
     compare = next((instructions[i] for i in range(loop.tail - 1, loop.head - 1, -1)
                     if instructions[i].base in ("ISETP", "UISETP") and guard in instructions[i].operands.split(",")[0]),
@@ -386,7 +387,5 @@ def _unroll(instructions, loop):
         step = abs(loop.source.step) if loop.source.step else None
         if step and increment % step == 0:
             return max(1, increment // step)
-        if step is None and increment <= 64:
-            return max(1, increment)  # a trip counter the compiler made for a runtime step
-        return 1
+        return 1  # a runtime step (i += threads): no constant to divide by, so not taken as unrolled
     return 1
