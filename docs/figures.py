@@ -130,6 +130,10 @@ def fashion():
         lines = _nnaccel(*FASHION_COMMAND, "--history", Path(scratch) / "history.jsonl")
         records = Path(scratch, "history.jsonl").read_text()
     history.write_text(records)
+    from nnaccel.plot import plot_history
+
+    plot_history([json.loads(line) for line in records.splitlines()], history.with_suffix(".png"),
+                 "[784, 100, 10] on Fashion-MNIST (docs/experiments.md), seed 1")
     kept = [_untimed(line) for line in lines if not line.startswith("Epoch ")]
     epochs = [line for line in lines if line.startswith("Epoch ")]
     return {"values": {"lines": kept, "epochs": len(epochs), "last": _untimed(epochs[-1])},

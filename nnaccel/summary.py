@@ -23,5 +23,6 @@ def summary_line(records, monitored, saved=None, save_failed=False):
         return f"nnaccel: done: no epochs trained; {where}"
     best = max(records, key=lambda r: r["evaluation_accuracy"])
     seconds = sum(r.get("seconds", 0.0) for r in records)
+    epochs = f"{len(records)} epoch" + ("s" if len(records) != 1 else "")
     return (f"nnaccel: done: best {_score(best)} at epoch {best['epoch']}, final {_score(records[-1])} "
-            f"on the {monitored} data, {len(records)} epochs in {seconds:.1f} s; {where}")
+            f"on the {monitored} data, {epochs} in {seconds:.1f} s; {where}")
