@@ -15,7 +15,7 @@ from ..errors import DataError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type → samples per pixel
-MAX_PIXELS = 1 << 24  # 4096 × 4096: far beyond a digit, far below an exhausted memory
+MAX_PIXELS = 1 << 20  # 1024 × 1024: far beyond a digit; the average and Paeth filters run in Python
 CONVERT = "save it as an 8-bit, non-interlaced PNG (e.g. convert IN -depth 8 -interlace none OUT.png)"
 
 
@@ -50,12 +50,12 @@ def _unfilter(raw, height, stride, bpp):
             cur[bpp:] = line
         elif kind == 2:
             cur[bpp:] = (line + up) & 0xFF
-        elif kind in (1, 3, 4):  # each byte depends on the one to its left: byte by byte
+        elif kind == 1:  # a running sum along each channel
+            cur[bpp:] = (np.cumsum(line.reshape(-1, bpp), axis=0) & 0xFF).reshape(-1)
+        elif kind in (3, 4):  # each byte depends on the one to its left and above: byte by byte
             for i in range(stride):
                 left, above, corner = cur[i], up[i], out[y, i]
-                if kind == 1:
-                    pred = left
-                elif kind == 3:
+                if kind == 3:
                     pred = (left + above) >> 1
                 else:
                     p = left + above - corner
