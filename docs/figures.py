@@ -58,7 +58,8 @@ def _read(path):
 
 def _nnaccel(*args, cwd=ROOT):
     """Run ``python -m nnaccel ARGS`` as a user would; its stdout lines (exit code checked)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               CUDA_VISIBLE_DEVICES="")  # the documents show the CPU's output, also on a GPU machine
     done = subprocess.run([sys.executable, "-m", "nnaccel", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env)
     if done.returncode != 0:

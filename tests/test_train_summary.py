@@ -87,3 +87,8 @@ def test_experiments_print_words_not_python_reprs(name, tmp_path):
     run_experiment(name, out_dir=tmp_path, scale=0.02, device="cpu", out=lines.append)
     text = "\n".join(lines)
     assert not re.search(r"\bNone\b|\bTrue\b|\bFalse\b|\bnan\b|[\[\]{}]", text.replace("[784,30,10]", "")), text
+
+
+def test_tune_refuses_a_mini_batch_below_one_in_one_line():
+    r = nnaccel("tune", "-m", "0")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--mini-batch-size 0" in r.stderr
