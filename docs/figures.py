@@ -219,9 +219,9 @@ def block_bench(figures):
     path = ROOT / "benchmarks" / "results" / "cpu-xeon-2core.json"
     doc = json.loads(path.read_text())
     table, _ = rows(doc)
-    impls = [("nnaccel-numpy", "nnaccel NumPy"), ("nnaccel-generic", "generic path"),
+    impls = [("nnaccel-numpy", "nnaccel NumPy"), ("nnaccel-numpy-generic", "generic path"),
              ("peer-naive-numpy", "naive NumPy loop"), ("peer-book-loop", "book per-example loop"),
-             ("peer-torch-eager", "PyTorch CPU eager"), ("nnaccel-torch", "nnaccel on torch CPU")]
+             ("peer-torch-cpu", "PyTorch CPU eager"), ("nnaccel-torch-cpu", "nnaccel on torch CPU")]
     present = [(k, label) for k, label in impls if any(k in v for v in table.values())]
     out = ["| network, m, dtype | " + " | ".join(label for _, label in present) + " |",
            "|---" * (len(present) + 1) + "|"]
