@@ -193,7 +193,8 @@ def block_tune(name):
         if not entry:
             return f"(`tune {name}` has not been measured: its data set was missing)"
         v = entry["values"]
-        return ("```\n$ " + entry["command"] + "\n" + "\n".join(entry["timings"]["lines"][-4:])
+        shown = [line for line in entry["timings"]["lines"] if line.startswith(("chosen:", "validation", "reproduce"))]
+        return ("```\n$ " + entry["command"] + "\n" + "\n".join(shown)
                 + f"\n$ {v['command']}\n...\n{v['test']}\n```\n\n"
                 f"({entry['timings']['seconds']} s on {_where(entry)}; every step: `docs/tune/{name}.txt`.)")
     return render
@@ -206,7 +207,9 @@ def block_fashion(figures):
     v, per_epoch = entry["values"], entry["timings"]["seconds per epoch"]
     test = next(line for line in v["lines"] if line.startswith("Test accuracy"))
     stopped = next((line for line in v["lines"] if "stopped after" in line), None)
-    return (f"```\n$ {entry['command']}\n...\n" + "\n".join(line for line in v["lines"][-3:]) + "\n```\n\n"
+    shown = [line.replace("… s", f"{sum(per_epoch):.0f} s") for line in v["lines"][-2:]]
+    return (f"```\n$ {entry['command']}\n...\n{v['last'].replace('… s', f'{per_epoch[-1]:.1f} s')}\n"
+            + "\n".join(shown) + "\n```\n\n"
             f"{v['epochs']} epochs" + (f" ({stopped.split(': ', 1)[1]})" if stopped else " (the schedule did not "
             "reach η₀/128 within --epochs)") + f", {min(per_epoch):.1f}–{max(per_epoch):.1f} s an epoch on "
             f"{_where(entry)}. **{test.split(': ', 1)[1]}** on the 10,000 test images, scored once.")
