@@ -1,4 +1,5 @@
-"""``nnaccel``: a thin command line over the Python API (train, evaluate, info).
+"""``nnaccel``: a thin command line over the Python API; ``nnaccel --help`` lists the commands
+(its texts are in helptext.py).
 
 Exit codes: 0 done; 2 a user error (one line naming the fix, nothing half-written); 3 training
 diverged; 130 / 143 stopped by SIGINT / SIGTERM (the last complete epoch saved); 1 a bug.
@@ -14,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, outputs
+from . import __version__, files, helptext, outputs
 from .activations import check_trainable
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
@@ -22,6 +23,7 @@ from .flags import EXIT_USAGE, _float, _int, _Parser, add_runtime_flags, add_sca
 from .resume import TRAIN_SETTINGS, resume_settings, typed_flags
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
+from .summary import summary_line
 from .tuning import strip_dataset
 
 EXIT_BUG = 1
@@ -42,6 +44,9 @@ def build_parser():
     evaluate.add_argument("model", help="a model file saved by nnaccel or network2.py")
     add_runtime_flags(evaluate)
     add_scale_flag(evaluate)
+    evaluate.add_argument("--classes", type=_int, nargs="+", metavar="C",
+                          help="the classes the model was trained on with train --classes, relabelled 0..k-1 "
+                               "(default: all)")
     evaluate.add_argument("--lmbda", type=_float, default=0.0,
                           help="add the L2 term ½(λ/n)Σw² to the cost, as training's printed cost did (default: 0)")
     evaluate.add_argument("--l1", type=_float, default=0.0,
@@ -69,7 +74,7 @@ def build_parser():
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).add_parser(sub)
-    return parser
+    return helptext.finish(parser)
 
 
 def _dataset(args):
@@ -262,13 +267,11 @@ def _report_and_save(args, net, dataset, history, out):
         test = net.data(dataset.test, scale=args.scale)
         correct = net.accuracy(test)
         out(f"Test accuracy: {correct} / {len(test)} ({100.0 * correct / len(test):.2f} %)")
-    failed = []
+    failed, saved = [], None
     if args.save:
         saved, problem = outputs.save_model(net, args.save)
         if problem:
             failed.append(problem)
-        else:
-            out(f"nnaccel: saved the model to {saved}")
     if args.plot:
         from .plot import plot_history
 
@@ -279,14 +282,19 @@ def _report_and_save(args, net, dataset, history, out):
             failed.append(f"could not write the plot {args.plot} ({outputs.reason(e)}); the numbers are in --history")
     for problem in failed:
         print(f"nnaccel: error: {problem}", file=sys.stderr)
+    out(summary_line(records, "validation" if args.validation_size else "test", saved,
+                     save_failed=bool(args.save) and saved is None))
     return EXIT_USAGE if failed else 0
 
 
 def cmd_evaluate(args, out=print):
     from .serialization import load
 
-    dataset = _dataset(args)
+    dataset = strip_dataset(_dataset(args), args.classes)
     net = load(args.model, device=args.device, backend=args.backend, dtype=args.dtype)
+    if not args.classes and net.sizes[-1] < dataset.n_classes:
+        raise NNAccelError(f"{args.model} has {net.sizes[-1]} outputs but {dataset.name} has {dataset.n_classes} "
+                           "classes; for a model trained with --classes, give evaluate the same --classes")
     check_sizes_fit(net.sizes, dataset, flag="the model's sizes")
     from .trainer import check_hyperparameters
 
@@ -350,7 +358,8 @@ def cmd_bench(args, out=print):
 
 # Subcommands that live in modules of their own: each has add_parser(sub), whose parser sets
 # defaults(run=function(args, out=print) -> exit code).
-COMMAND_MODULES = ("nnaccel.selftest", "nnaccel.export", "nnaccel.serve", "nnaccel.tune", "nnaccel.sweep")
+COMMAND_MODULES = ("nnaccel.predict", "nnaccel.selftest", "nnaccel.export", "nnaccel.serve", "nnaccel.tune",
+                   "nnaccel.sweep")
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
             "bench": cmd_bench, "info": cmd_info}

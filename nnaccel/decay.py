@@ -44,7 +44,7 @@ def decay(ctx):
                 f"{(measured[first] / measured[0]) ** (1 / first):.4f}"],
                [f"w¹ RMS after {first} epochs", f"{predicted[first]:.4f}", f"{measured[first]:.4f}"],
                ["w¹ RMS where the decay tails off", f"~1/√n_in = {floor:.3f}", f"{measured[-1]:.4f}"],
-               ["epoch where w¹ shrinks < 1 % per epoch", "–", str(tails_off)]]
+               ["epoch where w¹ shrinks < 1 % per epoch", "–", "never" if tails_off is None else str(tails_off)]]
     return {"runs": {"measured": measured, "predicted": predicted, "floor": floor},
             "summary": summary, "settings": {"eta": eta, "lmbda": lmbda, "m": m, "n": n}}
 

@@ -83,7 +83,7 @@ def saturation(ctx):
         flat = next((i for i, c in enumerate(curve["cost"]) if c < 0.9 * curve["cost"][0]), None)
         summary.append([f"{label}: output first → last", book[label],
                         f"{curve['output'][0]:.2f} → {curve['output'][-1]:.2f} "
-                        f"(cost −10% by epoch {flat})"])
+                        + (f"(cost −10% by epoch {flat})" if flat is not None else "(cost never −10%)")])
     return {"runs": runs, "summary": summary, "settings": {"eta": 0.15, "epochs": ctx.epochs(300)}}
 
 

@@ -27,6 +27,11 @@ def _first_below(costs, fraction):
     return next((t for t, c in enumerate(costs) if c < fraction * costs[0]), None)
 
 
+def _never(epoch):
+    """An epoch number, or "never" where the run did not get there (None)."""
+    return "never" if epoch is None else str(epoch)
+
+
 def saturated_neuron(ctx, epochs=300):
     """Input 1 → output 0 from (w, b) = (2, 2), quadratic cost: gradient descent (η = 0.15, the
     book's) crawls off the plateau; damped Newton rescales each step by the curvature. On the
@@ -74,7 +79,7 @@ def hessian(ctx):
     book = {"gradient descent η=0.15": "slow start (plateau)", "Newton δ=0.3": "no plateau",
             "Newton δ=0.03": "H not positive: may go uphill"}
     summary = [[f"saturated neuron, {k}: epochs to cost −90 % (final cost)", book[k],
-                f"{_first_below(v['cost'], 0.1)} ({v['cost'][-1]:.3g})"] for k, v in neuron.items()]
+                f"{_never(_first_below(v['cost'], 0.1))} (final cost {v['cost'][-1]:.3g})"] for k, v in neuron.items()]
     for label, run in mnist.items():
         summary.append([f"[784,30,10], 1,000 images, {label}: training cost after "
                         f"{len(run['cost']) - 1} epochs ({run['seconds'][-1]:.1f} s)", "–", f"{run['cost'][-1]:.4f}"])

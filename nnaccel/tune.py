@@ -29,6 +29,12 @@ BUDGETS = {  # (epochs per η rung, early-stopping patience, most epochs, epochs
 }
 ETA_RUNGS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 MINI_BATCH_SIZES = (10, 20, 50, 100)
+M_CHOICES = {  # how the mini-batch step picks m, and the words that say so
+    "fastest": "the fastest per epoch (wall clock, this machine) within 0.5 points of the best accuracy; "
+               "--m-choice accuracy or -m M gives a choice that does not depend on the machine",
+    "accuracy": "the best validation accuracy after {epochs} epochs (the smaller m on a tie); "
+                "the same on every machine",
+}
 
 
 def add_parser(sub):
@@ -43,6 +49,13 @@ def add_parser(sub):
                    help="the last N training images, held out to choose on (default: a fifth, at most 10000)")
     p.add_argument("--budget", default="quick", choices=list(BUDGETS),
                    help="quick: a few epochs per step (minutes); book: no improvement in 10 epochs, up to 100")
+    p.add_argument("--m-choice", default="fastest", choices=list(M_CHOICES),
+                   help="how m is chosen among " + ", ".join(map(str, MINI_BATCH_SIZES)) + ": fastest: the "
+                        "quickest per epoch (wall clock) within 0.5 points of the best accuracy, as the book "
+                        "advises, so it can differ between machines and runs; accuracy: the best validation "
+                        "accuracy after a few epochs (the smaller m on a tie), the same on every machine")
+    p.add_argument("--mini-batch-size", "-m", type=_int, metavar="M",
+                   help="use this m and skip the mini-batch step (default: chosen by --m-choice)")
     p.add_argument("--seed", type=_int, default=1)
     p.add_argument("--report", metavar="DIR", help="write tune.json and PNG figures here (needs matplotlib)")
     p.add_argument("--device", default="auto")
@@ -209,8 +222,9 @@ class Tuner:
                                         "best_epoch": found[best][1]}
         return best, scores[best], found[best][1] + 1
 
-    def mini_batch(self, eta, lmbda):
-        """The fastest m (wall clock per epoch) whose accuracy after a few epochs is within 0.5 points of the best."""
+    def mini_batch(self, eta, lmbda, choice="fastest"):
+        """m by ``choice`` (see M_CHOICES): the fastest m (wall clock per epoch) whose accuracy after a
+        few epochs is within 0.5 points of the best, or the most accurate m."""
         epochs = self.budget["m_epochs"]
         rows = {}
         for m in MINI_BATCH_SIZES:
@@ -221,14 +235,18 @@ class Tuner:
             seconds = (time.perf_counter() - start) / epochs
             rows[m] = (seconds, best_accuracy(history, self.n_val)[0])
         top = max(a for _, a in rows.values())
-        good = [m for m, (_, a) in rows.items() if a >= top - 0.005]
-        m = min(good, key=lambda m: rows[m][0])
+        if choice == "accuracy":
+            m = min(m for m, (_, a) in rows.items() if a == top)
+        else:
+            good = [m for m, (_, a) in rows.items() if a >= top - 0.005]
+            m = min(good, key=lambda m: rows[m][0])
         self.out(f"mini-batch size (seconds per epoch, validation accuracy after {epochs} epochs, same η):")
         for size, (seconds, accuracy) in rows.items():
             chosen = "  ← chosen" if size == m else ""
             self.out(f"  m = {size:<4} {seconds:7.3f} s  {100 * accuracy:.2f} %{chosen}")
+        self.out(f"  m = {m}: {M_CHOICES[choice].format(epochs=epochs)}")
         self.evidence["mini_batch"] = {"rows": {str(k): {"seconds": s, "accuracy": a} for k, (s, a) in rows.items()},
-                                       "m": m}
+                                       "m": m, "choice": choice}
         return m
 
 
@@ -259,6 +277,8 @@ def cmd_tune(args, out=print):
         from .plot import require_matplotlib
 
         require_matplotlib()
+    if args.mini_batch_size is not None and args.mini_batch_size < 1:
+        raise NNAccelError(f"--mini-batch-size {args.mini_batch_size}: m must be ≥ 1, e.g. -m 10")
     began = time.perf_counter()
     dataset = strip_dataset(load_dataset(args.dataset, args.data), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
@@ -279,7 +299,11 @@ def cmd_tune(args, out=print):
     eta, accuracy, epochs = tuner.retune_eta(eta, lmbda, epochs + patience)
     halve, halve_epochs = tuner.halving(eta, lmbda, accuracy)
     epochs = halve_epochs if halve else epochs
-    m = tuner.mini_batch(eta, lmbda)
+    if args.mini_batch_size is None:
+        m = tuner.mini_batch(eta, lmbda, args.m_choice)
+    else:
+        m = args.mini_batch_size
+        out(f"mini-batch size: m = {m}, given by --mini-batch-size (the timing step is skipped)")
 
     net = Network(sizes, seed=args.seed, **model)
     history = train(net, train_data, epochs, m, eta, lmbda=lmbda, evaluation_data=validation,
@@ -289,7 +313,8 @@ def cmd_tune(args, out=print):
     command = reproduce_command(args, sizes, eta, epochs, lmbda, m, halve, patience)
     n = len(train_data[1])
     out(f"chosen: η = {eta:g}, epochs = {epochs}, λ = {lmbda:g} (at n = {n}: the book's λ = 5.0 at "
-        f"n = 50,000 is λ = {5.0 * n / 50000:.3g} here), m = {m}"
+        f"n = 50,000 is λ = {5.0 * n / 50000:.3g} here), m = {m} "
+        f"({'given' if args.mini_batch_size else 'by --m-choice ' + args.m_choice})"
         + (", halving schedule" if halve else ""))
     out(f"validation accuracy: {100 * final:.2f} % ({history.evaluation_accuracy[-1]} / {len(validation[1])}), "
         f"tuned in {time.perf_counter() - began:.0f} s")
