@@ -60,7 +60,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.parametrize("device,backend,match", [
-    ("tpu", None, "unknown device"), ("cpu", "jax", "unknown backend"),
+    ("tpu", None, "unknown device"), ("cpu", "mxnet", "unknown backend"),
     ("cuda", "numpy", "CPU only"), ("cpu", "cupy", "CUDA GPUs only"),
 ])
 def test_impossible_requests_name_the_fix(device, backend, match):
