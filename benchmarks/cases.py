@@ -105,6 +105,8 @@ def _sync(backend):
         import torch
 
         return lambda _: torch.cuda.synchronize()
+    if backend.name == "jax":  # JAX returns before the work is done
+        return lambda w: w.block_until_ready()
     return lambda _: None
 
 
