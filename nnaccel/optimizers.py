@@ -73,7 +73,7 @@ def sgd_update(xp, weights, biases, nabla_w, nabla_b, state, *, eta, m, n,
         decay = 1.0 - eta * (lmbda / n)
         new_w = []
         for w, nw in zip(weights, nabla_w):
-            w_new = decay * w - (eta / m) * nw
+            w_new = (decay * w if lmbda else w) - (eta / m) * nw  # 1·w = w: no pass over w for it
             if l1:
                 w_new = w_new - (eta * l1 / n) * xp.sign(w)
             new_w.append(w_new)
