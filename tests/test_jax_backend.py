@@ -205,3 +205,13 @@ def test_an_in_place_epoch_leaves_the_callers_arrays_as_they_were():
     assert net.weights[0] is not before_w[0]
     for held, copy in zip(before_w + before_v, copies):
         np.testing.assert_array_equal(held, copy)
+
+
+def test_nnaccel_and_its_fast_paths_load_without_importing_jax():
+    """JAX takes a second to import: only a JAX network (or a benchmark of one) imports it."""
+    import subprocess
+    import sys
+
+    code = "import sys, nnaccel.fast, nnaccel.trainer, nnaccel.cli; print('jax' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
