@@ -1,6 +1,7 @@
 """Issue 18's backend comparison: one network, every library and path, taking turns, best of N.
 
     python -m benchmarks.backends [--rounds N] [--examples N] [--sizes 784 30 10] [-m 10]
+                                  [--train N] [--only TEXT ...]
 
 Trains [784, 30, 10] (m = 10, float32, cross-entropy) on Fashion-MNIST's 60,000 training images
 (Debian's dataset-fashion-mnist; else the embedded mnist-10k's 8,000, said in the output).
@@ -75,9 +76,14 @@ def main(argv=None):
     p.add_argument("--examples", type=int, default=6000, help="rows the slow (eager) rows time")
     p.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10])
     p.add_argument("-m", type=int, default=10)
+    p.add_argument("--train", type=int, help="train on the first N images only")
+    p.add_argument("--only", action="append", metavar="TEXT", help="only the rows whose name holds TEXT (repeatable)")
     args = p.parse_args(argv)
     (x, y), source = _data()
+    x, y = x[:args.train], y[:args.train]
     table = rows(args.sizes, args.m, x, y, args.examples)
+    if args.only:
+        table = {name: row for name, row in table.items() if any(text in name for text in args.only)}
     for run, _ in table.values():  # warm-up: compiles JAX's epochs and torch.compile's graphs
         run()
     wall = {name: float("inf") for name in table}
