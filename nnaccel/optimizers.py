@@ -109,7 +109,7 @@ def sgd_update_in_place(xp, weights, biases, nabla_w, nabla_b, state, *, eta, m,
         decay = 1.0 - eta * (lmbda / n)
         for w, nw in zip(weights, nabla_w):
             l1_step = (eta * l1 / n) * xp.sign(w) if l1 else None  # sgn of w before the step
-            if decay != 1.0:  # 1·w = w exactly: skipping it changes no bit
+            if lmbda:  # as sgd_update: without L2 no pass over w for 1·w
                 w *= decay
             nw *= eta / m
             w -= nw
