@@ -105,6 +105,8 @@ def _sync(backend):
         import torch
 
         return lambda _: torch.cuda.synchronize()
+    if backend.name == "jax":  # JAX returns before the work is done
+        return lambda w: w.block_until_ready()
     return lambda _: None
 
 
@@ -127,11 +129,27 @@ def book_runner(sizes, m, cost, x, y):
     return lambda: net.SGD(data, 1, m, eta)
 
 
-def torch_runner(device, sizes, m, cost, dtype, x, y, graphs=False):
-    """PyTorch eager, or (graphs=True, CUDA only) each step captured once in a torch.cuda.CUDAGraph."""
+def jax_gpu():
+    from nnaccel.backend import jax_gpus
+
+    return bool(jax_gpus())
+
+
+def jax_runner(device, sizes, m, cost, dtype, x, y):
+    """The hand-written JAX loop (jit + lax.scan over the epoch), on JAX's CPU or first GPU."""
+    import jax
+
+    from benchmarks.peers.jax_scan import runner
+
+    return runner(sizes, cost, dtype, x, y, m, jax.devices("gpu" if device == "cuda" else "cpu")[0])
+
+
+def torch_runner(device, sizes, m, cost, dtype, x, y, graphs=False, compiled=False):
+    """PyTorch eager, through torch.compile (compiled=True), or (graphs=True, CUDA only) each step
+    captured once in a torch.cuda.CUDAGraph."""
     import torch
 
-    from benchmarks.peers.torch_sgd import epoch, graphed_epoch, make
+    from benchmarks.peers.torch_sgd import compiled_epoch, epoch, graphed_epoch, make
 
     model, loss_fn = make(sizes, cost, dtype, device)
     opt = torch.optim.SGD(model.parameters(), lr=eta_for(cost))
@@ -139,7 +157,8 @@ def torch_runner(device, sizes, m, cost, dtype, x, y, graphs=False):
     xt = torch.as_tensor(x, device=device).to(tdtype) / 255.0
     yt = torch.nn.functional.one_hot(torch.as_tensor(y, device=device), sizes[-1]).to(tdtype)
     sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
-    step = graphed_epoch(model, loss_fn, opt, xt, yt, m) if graphs else None
+    step = graphed_epoch(model, loss_fn, opt, xt, yt, m) if graphs else \
+        compiled_epoch(model, loss_fn, opt, xt, yt, m) if compiled else None
 
     def run():
         if step is not None:

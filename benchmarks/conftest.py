@@ -5,7 +5,7 @@ import importlib
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     versions = {}
-    for module in ("numpy", "scipy", "array_api_compat", "torch", "cupy", "nnaccel"):
+    for module in ("numpy", "scipy", "array_api_compat", "torch", "jax", "cupy", "nnaccel"):
         try:
             versions[module] = importlib.import_module(module).__version__
         except Exception:

@@ -19,15 +19,21 @@ IMPLS = [
     ("nnaccel-numpy", "cpu", None, None),
     ("nnaccel-numpy-generic", "cpu", None, "generic"),
     ("nnaccel-torch-cpu", "cpu", "torch", None),
+    ("nnaccel-jax", "cpu", "jax", None),
+    ("nnaccel-jax-generic", "cpu", "jax", "generic"),
     ("nnaccel-cupy-persistent", "cuda", "cupy", "PersistentEpoch"),
     ("nnaccel-cupy-fused", "cuda", "cupy", "CupyEpoch"),
     ("nnaccel-cupy-generic", "cuda", "cupy", "generic"),
     ("nnaccel-torch-cuda", "cuda", "torch", None),
+    ("nnaccel-jax-cuda", "cuda", "jax", None),
     ("peer-book-loop", "cpu", None, None),
     ("peer-naive-numpy", "cpu", None, None),
     ("peer-torch-cpu", "cpu", "torch", None),
+    ("peer-torch-compile-cpu", "cpu", "torch", None),
+    ("peer-jax-scan-cpu", "cpu", "jax", None),
     ("peer-torch-cuda", "cuda", "torch", None),
     ("peer-torch-cuda-graphs", "cuda", "torch", None),
+    ("peer-jax-scan-cuda", "cuda", "jax", None),
     ("ceiling-matmul-numpy", "cpu", None, None),
     ("ceiling-matmul-cupy", "cuda", "cupy", None),
 ]
@@ -67,15 +73,18 @@ def _data():
 def test_epoch(benchmark, config, sizes, m, cost, dtype, examples, impl):
     name, device, needs, path = impl
     book_net = config.startswith("book")
-    if needs == "torch" and not cases.have("torch"):
-        pytest.skip("PyTorch not installed")
-    if device == "cuda" and not (cases.cuda() if needs == "cupy" else cases.torch_cuda()):
-        pytest.skip("no CUDA GPU")
+    if needs in ("torch", "jax") and not cases.have(needs):
+        pytest.skip(f"{needs} not installed")
+    gpu = {"cupy": cases.cuda, "jax": cases.jax_gpu}.get(needs, cases.torch_cuda)
+    if device == "cuda" and not gpu():
+        pytest.skip("no CUDA GPU" + (" that JAX sees (its CUDA build: pip install 'jax[cuda12]')" if needs == "jax" else ""))
+    if name == "peer-torch-compile-cpu" and cases.QUICK:
+        pytest.skip("torch.compile compiles for a minute or more on 2 cores; timed in the full run only")
     if name == "peer-book-loop" and (not book_net or dtype != "float32"):
         pytest.skip("the per-example loop is timed once per book network (it computes in float64)")
     if name.startswith("ceiling") and book_net:
         pytest.skip("the matmul ceiling is for the large networks")
-    if name == "peer-book-loop":
+    if name in ("peer-book-loop", "nnaccel-jax-generic"):  # eager JAX: ~1 ms of dispatch per step
         examples = cases.SLOW_PEER_EXAMPLES
     x_all, y_all, source = _data()
     x, y = x_all[:examples], y_all[:examples]
@@ -90,6 +99,10 @@ def test_epoch(benchmark, config, sizes, m, cost, dtype, examples, impl):
         run = cases.naive_runner(sizes, m, cost, dtype, x, y)
     elif name == "peer-torch-cuda-graphs":
         run = cases.torch_runner(device, sizes, m, cost, dtype, x, y, graphs=True)
+    elif name == "peer-torch-compile-cpu":
+        run = cases.torch_runner(device, sizes, m, cost, dtype, x, y, compiled=True)
+    elif name.startswith("peer-jax-scan"):
+        run = cases.jax_runner(device, sizes, m, cost, dtype, x, y)
     elif name.startswith("peer-torch"):
         run = cases.torch_runner(device, sizes, m, cost, dtype, x, y)
     else:

@@ -1,10 +1,11 @@
 """The one place that knows about array libraries and devices.
 
 ``resolve(device, backend)`` turns the user's words ("cpu", "cuda:1", "auto"; "numpy",
-"cupy", "torch", "array_api_strict") into a :class:`Backend`: the array-API namespace ``xp``,
-the device, and the two transfers that cross the host boundary (``asarray`` and
-``to_numpy``). Everything downstream receives ``xp`` and arrays and never imports an array
-library itself.
+"cupy", "torch", "jax", "array_api_strict") into a :class:`Backend`: the array-API namespace
+``xp``, the device, the two transfers that cross the host boundary (``asarray`` and
+``to_numpy``), and one capability, ``in_place``: whether its arrays may be updated in place
+(JAX's are immutable, so the generic path builds new ones there). Everything downstream
+receives ``xp`` and arrays and never imports an array library itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from .errors import NNAccelError
 
-BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+BACKENDS = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 DTYPES = ("float32", "float64")
 
 
@@ -30,6 +31,7 @@ class Backend:
     device: Any
     device_name: str
     note: str = ""
+    in_place: bool = True  # False where arrays are immutable (JAX): updates then build new arrays
 
     def asarray(self, host, dtype=None):
         """Copy a host (NumPy) array to this device, optionally casting to ``dtype``."""
@@ -43,6 +45,10 @@ class Backend:
             import torch
 
             x = torch.as_tensor(host).to(self.device)
+        elif self.name == "jax":
+            import jax
+
+            x = jax.device_put(host, self.device)
         else:
             x = self.xp.asarray(host)
         return x if dtype is None else self.xp.astype(x, self.dtype(dtype))
@@ -55,6 +61,8 @@ class Backend:
             return x.get()
         if self.name == "torch":
             return x.detach().cpu().numpy()
+        if self.name == "jax":
+            return np.asarray(x)
         return np.from_dlpack(x)
 
     def dtype(self, name: str):
@@ -96,6 +104,41 @@ def gpu_names() -> list:
 
     return [cupy.cuda.runtime.getDeviceProperties(i)["name"].decode()
             for i in range(cupy.cuda.runtime.getDeviceCount())]
+
+
+def jax_gpus() -> list:
+    """The GPU devices JAX sees (empty without JAX, or with its CPU-only build)."""
+    try:
+        import jax
+    except Exception:
+        return []
+    try:
+        return jax.devices("gpu")
+    except RuntimeError:  # no GPU backend in this jaxlib
+        return []
+
+
+def _jax_backend(kind, index, note) -> Backend:
+    """JAX on its CPU or the index-th GPU, with 64-bit types turned on (see docs/backends.md).
+
+    JAX makes float64 and int64 arrays only under ``jax_enable_x64``, a process-wide switch;
+    without it float64 data silently becomes float32. nnaccel turns it on when JAX is chosen.
+    Every array nnaccel makes has an explicit dtype and Python scalars are weakly typed, so a
+    float32 network stays float32 and its numbers do not change.
+    """
+    jax = _require("jax", "jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as xp  # array-API compliant itself (JAX ≥ 0.4.32); array_api_compat returns it as is
+
+    if kind == "cuda":
+        gpus = jax_gpus()
+        if not gpus:
+            raise NNAccelError("JAX sees no GPU here (is the CUDA build installed: pip install 'jax[cuda12]'?); "
+                               "use --device cpu")
+        if index >= len(gpus):
+            raise NNAccelError(f"there is no cuda:{index} (JAX sees {len(gpus)} GPU(s)); use --device cuda:0")
+        return Backend("jax", xp, gpus[index], f"cuda:{index}", note, in_place=False)
+    return Backend("jax", xp, jax.devices("cpu")[0], "cpu", note, in_place=False)
 
 
 def _parse_device(device: str) -> tuple[str, int]:
@@ -141,6 +184,8 @@ def resolve(device: str = "auto", backend: str | None = None) -> Backend:
         if backend == "torch":
             torch = _require("torch", "torch")
             kind = "cuda" if torch.cuda.is_available() else "cpu"
+        if backend == "jax":
+            kind = "cuda" if jax_gpus() else "cpu"
 
     if backend == "numpy":
         if kind == "cuda":
@@ -169,6 +214,9 @@ def resolve(device: str = "auto", backend: str | None = None) -> Backend:
                 )
             return Backend("torch", xp, torch.device("cuda", index), f"cuda:{index}", note)
         return Backend("torch", xp, torch.device("cpu"), "cpu", note)
+
+    if backend == "jax":
+        return _jax_backend(kind, index, note)
 
     # cupy
     if kind == "cpu":
@@ -200,6 +248,9 @@ def from_array(x) -> Backend:
     if compat.is_torch_array(x):
         dev = x.device
         return resolve("cpu" if dev.type == "cpu" else f"cuda:{dev.index or 0}", "torch")
+    if compat.is_jax_array(x):
+        dev = next(iter(x.devices()))
+        return resolve("cpu" if dev.platform == "cpu" else f"cuda:{jax_gpus().index(dev)}", "jax")
     if getattr(xp, "__name__", "") == "array_api_strict":
         return resolve("cpu", "array_api_strict")
     raise NNAccelError(f"arrays of type {type(x).__name__} are not supported; pass NumPy arrays")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from . import fast
-from .backend import cuda_available, make_rng, torch_cuda_available
+from .backend import cuda_available, jax_gpus, make_rng, torch_cuda_available
 from .epoch import EpochOptions
 from .errors import NNAccelError
 from .network import Network
@@ -28,13 +28,18 @@ def candidates():
         out.append(("cpu", "torch", True))
         if torch_cuda_available():
             out.append(("cuda", "torch", True))
+    if importlib.util.find_spec("jax"):
+        out.append(("cpu", "jax", True))
+        if jax_gpus():
+            out.append(("cuda", "jax", True))
     if cuda_available():
         out += [("cuda", "cupy", True), ("cuda", "cupy", False)]
     return out
 
 
 def time_epoch(device, backend, fused, sizes, mini_batch_size, dtype, examples, seed=0):
-    """(seconds for one epoch of ``examples``, best of two after a warm-up; the name of the path that ran)."""
+    """(seconds for one epoch of ``examples``, best of two after a warm-up (which also compiles JAX's
+    epoch); the name of the path that ran)."""
     rng = make_rng(seed)
     x = rng.integers(0, 256, (examples, sizes[0]), dtype="uint8")
     y = rng.integers(0, sizes[-1], examples)

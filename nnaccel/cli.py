@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__, files, helptext, outputs
 from .activations import check_trainable
+from .backend import BACKENDS
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
 from .flags import EXIT_USAGE, _float, _int, _Parser, add_runtime_flags, add_scale_flag, add_train_flags
@@ -61,7 +62,7 @@ def build_parser():
                             help="fraction of the book's epochs to run (for a quick look)")
     experiment.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
     experiment.add_argument("--device", default="auto")
-    experiment.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    experiment.add_argument("--backend", choices=BACKENDS)
     experiment.add_argument("--seed", type=_int, default=1)
 
     bench = sub.add_parser("bench", help="time one epoch on every backend this machine has")
@@ -318,7 +319,7 @@ def cmd_info(args, out=print):
     from .data.download import cache_dir
 
     out(f"nnaccel {__version__}, Python {platform.python_version()} on {platform.machine()}")
-    for module in ("numpy", "array_api_compat", "cupy", "torch", "array_api_strict"):
+    for module in ("numpy", "array_api_compat", "cupy", "torch", "jax", "array_api_strict"):
         try:
             version = importlib.import_module(module).__version__
             out(f"  {module:<17} {version}")

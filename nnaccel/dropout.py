@@ -56,11 +56,16 @@ def kept_fraction(n, p) -> float:
 def draw_masks(net, rows, p, mode="per-batch"):
     """One 0/1 device array per hidden layer, in the net's dtype: (1, n_l) per mini-batch or
     (rows, n_l) per example, with 0 for the round(p·n_l) deleted neurons. Drawn from ``net.rng``."""
+    return [net.backend.asarray(keep, net.dtype) for keep in host_masks(net, rows, p, mode)]
+
+
+def host_masks(net, rows, p, mode="per-batch"):
+    """:func:`draw_masks` as host NumPy arrays (a compiled epoch draws a whole epoch's, then
+    moves them to the device at once): the same draws from ``net.rng``, in the same order."""
     check_dropout(p, mode, net.sizes)
     r = 1 if mode == "per-batch" else rows
     masks = []
     for n in net.sizes[1:-1]:
         ranks = net.rng.random((r, n)).argsort(axis=1).argsort(axis=1)  # a uniform permutation per row
-        keep = (ranks >= deleted(n, p)).astype(net.dtype)
-        masks.append(net.backend.asarray(keep, net.dtype))
+        masks.append((ranks >= deleted(n, p)).astype(net.dtype))
     return masks

@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass, replace
 
 from .dropout import draw_masks
-from .optimizers import NAMES, Batch, make
+from .optimizers import NAMES, Batch, make, map_slots
 from .second_order import Objective, full_batch_epoch
 
 
@@ -50,10 +50,18 @@ def run_epoch(net, data, options, state):
     Each epoch draws one permutation from the network's seeded generator on the host,
     gathers the shuffled data on the device with a single ``take``, then walks slices of it.
     With dropout, each mini-batch gets new masks from the same generator (nnaccel.dropout).
+
+    Where the backend allows it (``Backend.in_place``: NumPy, CuPy, PyTorch) the updates
+    overwrite copies of the parameters and slots that the epoch makes once at its start;
+    on JAX every update builds new arrays. Both give the same numbers to the last bit.
     """
     xp, o = net.xp, options
     n, m = len(data), o.mini_batch_size
     optimizer = make(o)
+    in_place = net.backend.in_place
+    if in_place:  # the caller's arrays stay as they were
+        net.weights, net.biases = [_copy(xp, w) for w in net.weights], [_copy(xp, b) for b in net.biases]
+        state = map_slots(lambda a: _copy(xp, a), state)
     x, y = data.x, data.targets
     if o.shuffle:
         perm = net.backend.asarray(net.rng.permutation(n))
@@ -66,8 +74,12 @@ def run_epoch(net, data, options, state):
         else:
             nabla_b, nabla_w = net.backprop(x[k:stop, ...], y[k:stop, ...])
         (net.weights, net.biases), state = optimizer.update(
-            (nabla_w, nabla_b), state, (net.weights, net.biases), Batch(xp, stop - k, n))
+            (nabla_w, nabla_b), state, (net.weights, net.biases), Batch(xp, stop - k, n, in_place))
     return state
+
+
+def _copy(xp, a):
+    return xp.asarray(a, copy=True)
 
 
 class EpochPath:

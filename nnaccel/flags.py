@@ -8,6 +8,7 @@ import argparse
 
 from . import optimizers
 from .activations import ACTIVATIONS
+from .backend import BACKENDS
 from .costs import COSTS
 from .dropout import MODES as DROPOUT_MODES
 
@@ -59,7 +60,7 @@ def add_runtime_flags(p):
                    help="a named data set (default: the embedded 10,000 MNIST digits)")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files, or Nielsen's mnist.pkl.gz")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    p.add_argument("--backend", choices=BACKENDS)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
 
 

@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 
 from .activations import check_trainable
+from .backend import BACKENDS
 from .errors import NNAccelError
 from .flags import _int, add_model_flags
 from .network import Network
@@ -72,7 +73,7 @@ def add_parser(sub):
     p.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
     p.add_argument("--device", default="auto")
-    p.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    p.add_argument("--backend", choices=BACKENDS)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
     p.set_defaults(run=cmd_sweep)

@@ -18,6 +18,7 @@ import os
 import time
 
 from .errors import NNAccelError
+from .backend import BACKENDS
 from .flags import _int, add_model_flags
 from .network import Network
 from .trainer import train
@@ -59,7 +60,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=_int, default=1)
     p.add_argument("--report", metavar="DIR", help="write tune.json and PNG figures here (needs matplotlib)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--backend", choices=["numpy", "cupy", "torch", "array_api_strict"])
+    p.add_argument("--backend", choices=BACKENDS)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.set_defaults(run=cmd_tune)
 

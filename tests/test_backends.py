@@ -1,5 +1,7 @@
 """The same code on every backend: identical weights after an epoch, same seed, same data."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
 
 
 @pytest.mark.parametrize("device,backend,match", [
-    ("tpu", None, "unknown device"), ("cpu", "jax", "unknown backend"),
+    ("tpu", None, "unknown device"), ("cpu", "mxnet", "unknown backend"),
     ("cuda", "numpy", "CPU only"), ("cpu", "cupy", "CUDA GPUs only"),
 ])
 def test_impossible_requests_name_the_fix(device, backend, match):
@@ -79,3 +81,9 @@ def test_a_model_trained_on_cuda_loads_on_the_cpu(tmp_path, mnist10k):
     net.save(tmp_path / "m.npz")
     cpu = nnaccel.load(tmp_path / "m.npz", device="cpu")
     np.testing.assert_array_equal(cpu.parameters_numpy()[0][0], net.parameters_numpy()[0][0])
+
+
+def test_jax_without_jax_installed_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jax", None)  # import jax now raises ImportError
+    with pytest.raises(NNAccelError, match=r"pip install 'nnaccel\[jax\]'"):
+        nnaccel.resolve("cpu", "jax")

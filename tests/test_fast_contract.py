@@ -186,4 +186,4 @@ def test_the_epoch_and_the_fast_paths_never_import_the_trainer():
         imports = _imports(path)
         assert not any("trainer" in name for name in imports), path
         assert not any("network" in name for name in imports), path  # a module needing a Network receives one
-    assert not {"numpy", "cupy", "torch"} & {n.split(".")[0] for n in _imports(PACKAGE / "epoch.py")}
+    assert not {"numpy", "cupy", "torch", "jax"} & {n.split(".")[0] for n in _imports(PACKAGE / "epoch.py")}

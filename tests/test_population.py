@@ -41,9 +41,16 @@ def params(net):
     return w + b
 
 
+# XLA's batched product (K members at once) and its product of one member round differently
+# from each other, and η = 3 amplifies that over 42 steps: 3e-12 (eager JAX against NumPy: 8e-13);
+# a diverged member's 1e20 weights differ by 4e-14 relatively.
+JAX_TOLERANCE = dict(atol=1e-11, rtol=1e-12)
+
+
 def assert_same(got, want, atol=1e-12):
+    tolerance = JAX_TOLERANCE if atol and got.backend.name == "jax" else dict(atol=atol, rtol=0)
     for g, w in zip(params(got), params(want)):
-        np.testing.assert_allclose(g, w, rtol=0, atol=atol)
+        np.testing.assert_allclose(g, w, **tolerance)
 
 
 def single(backend, seed, data, epochs, eta, order_seed=None, fused=True, **options):

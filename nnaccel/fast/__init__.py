@@ -7,7 +7,8 @@ nnaccel.epoch.EpochPath). ``REGISTRY`` lists the paths of each backend, best fir
 kernels have never run here), else the generic array-API path. On NumPy: the C kernel for
 mini-batches small enough that it beats BLAS, else the NumPy fast path. On CuPy: the
 persistent CUDA kernel (one launch per epoch) where it applies, else fused elementwise kernels
-over a flat parameter buffer. Tests prove each gives the generic path's numbers.
+over a flat parameter buffer. On JAX: the whole epoch compiled by XLA (jit + lax.scan), for
+every option of mini-batch SGD. Tests prove each gives the generic path's numbers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from . import selfcheck
 from .c_epoch import CEpoch
 from .common import flat_size, flat_views, supported
 from .cupy_epoch import CupyEpoch
+from .jax_epoch import JaxEpoch
 from .numpy_epoch import NumpyEpoch
 from .persistent_epoch import PersistentEpoch
 
 REGISTRY = {
     "numpy": (CEpoch, NumpyEpoch),
     "cupy": (PersistentEpoch, CupyEpoch),
+    "jax": (JaxEpoch,),
 }
 
 __all__ = ["REGISTRY", "choose", "candidates", "flat_size", "flat_views", "supported"]
