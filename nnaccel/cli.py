@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, outputs
+from . import __version__, files, outputs, run_files
 from .activations import check_trainable
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
@@ -121,22 +121,23 @@ def validate_train_args(args):
         raise NNAccelError(f"--validation-size {args.validation_size}: hold out N ≥ 0 training images, e.g. 1000")
     if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
         raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
-    named = {}  # real path → the flag that named it
-    for flag in ("save", "checkpoint", "history", "plot"):
-        path = getattr(args, flag)
-        if not path:
-            continue
-        check_writable(path, "--" + flag)
-        if os.path.realpath(path) in named:
-            raise NNAccelError(f"--{named[os.path.realpath(path)]} and --{flag} both name {path}; "
-                               "give each output a file of its own")
-        named[os.path.realpath(path)] = flag
+    check_train_files(args)
     check_suffix(args.save, "--save", MODEL_SUFFIXES)
     check_suffix(args.plot, "--plot", (".png",))
     if args.plot:
         from .plot import require_matplotlib
 
         require_matplotlib()
+
+
+def check_train_files(args):
+    """Every output of ``nnaccel train`` named, writable, distinct, and none of the files it reads."""
+    from .data.datasets import data_files
+
+    inputs = [("a data file", path) for path in data_files(args.dataset, args.data)]
+    inputs.append(("the checkpoint being resumed", args.resume))
+    run_files.check([(f"--{flag}", getattr(args, flag)) for flag in ("save", "checkpoint", "history", "plot")],
+                    inputs, may_replace={("--checkpoint", "the checkpoint being resumed")})
 
 
 def check_methods(args):

@@ -175,8 +175,10 @@ class Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             raise RequestError(411, "a Content-Length header is required")
-        if not length.strip().isdigit():
-            raise RequestError(400, f"Content-Length {length!r} is not a whole number of bytes")
+        if not (length.strip().isascii() and length.strip().isdigit()):
+            raise RequestError(400, f"Content-Length {length[:40]!r} is not a whole number of bytes")
+        if len(length.strip().lstrip("0")) > len(str(MAX_BODY)):  # thousands of digits: no int() of them
+            raise RequestError(413, f"the body of {length.strip()[:20]}... bytes is over the limit of {MAX_BODY}")
         length = int(length)
         if length > MAX_BODY:
             raise RequestError(413, f"the body of {length} bytes is over the limit of {MAX_BODY}")
