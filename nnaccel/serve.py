@@ -177,9 +177,10 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(411, "a Content-Length header is required")
         if not (length.strip().isascii() and length.strip().isdigit()):
             raise RequestError(400, f"Content-Length {length[:40]!r} is not a whole number of bytes")
-        if len(length.strip().lstrip("0")) > len(str(MAX_BODY)):  # thousands of digits: no int() of them
-            raise RequestError(413, f"the body of {length.strip()[:20]}... bytes is over the limit of {MAX_BODY}")
-        length = int(length)
+        digits = length.strip().lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY)):  # thousands of digits: Python's int() refuses over 4,300
+            raise RequestError(413, f"the body of {digits[:20]}... bytes is over the limit of {MAX_BODY}")
+        length = int(digits)
         if length > MAX_BODY:
             raise RequestError(413, f"the body of {length} bytes is over the limit of {MAX_BODY}")
         try:
