@@ -404,11 +404,13 @@ def _run(args):
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingInterrupted as e:
+        last = (f"the last complete epoch, Epoch {e.epoch - 1} ({e.epoch} trained)" if e.epoch
+                else "no epoch was complete")  # epochs print from Epoch 0: e.epoch counts them
         if e.path:
-            where = (f"the last complete epoch ({e.epoch}) is saved in {e.path}; "
-                     f"continue with: nnaccel train --resume {e.path}")
+            where = (f"{last}, is saved in {e.path}; " if e.epoch else f"{last}; the run so far is saved in {e.path}; ")
+            where += f"continue with: nnaccel train --resume {e.path}"
         else:
-            where = f"nothing was saved (the last complete epoch was {e.epoch})"
+            where = f"nothing was saved ({last})"
         if e.waited and e.path:
             where += " (a further signal came during the save, which was finished first)"
         print(f"nnaccel: interrupted by {signal_name(e.signum)}; {where}", file=sys.stderr)
