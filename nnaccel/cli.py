@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, outputs, run_files
+from . import __version__, files, memory, outputs, run_files
 from .activations import check_trainable
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
@@ -183,6 +183,8 @@ def cmd_train(args, out=print):
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
     check_dropout(args.dropout, args.dropout_mode, sizes)
+    memory.check_dataset_run(sizes, len(dataset.train[1]), len(dataset.test[1]), dataset.n_pixels + dataset.n_classes,
+                             args.mini_batch_size, args.dtype, args.expand)
     hidden = args.hidden_activation
     hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden
     net = Network(sizes, cost=args.cost, hidden_activation=hidden,

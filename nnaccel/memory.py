@@ -15,6 +15,7 @@ PARAMETER_COPIES = 5  # weights, gradients, the optimizer's velocity, the epoch 
 HOST_DRAW = 8  # bytes per parameter: the initialisers draw float64 on the host before the copy
 BATCH_COPIES = 3  # per mini-batch row and neuron: z, the activation and δ
 DATA_COPIES = 2  # the data on the device and the epoch's shuffled gather
+EXPANSION = {"shifts": 5, "rotations": 2}  # --expand's factor: the book's 1-pixel shifts keep the original + 4
 
 
 def available():
@@ -66,6 +67,7 @@ def check_network(sizes, dtype_size):
 def check_training(sizes, examples, width, mini_batch_size, itemsize, data_copies=DATA_COPIES):
     """The data on the device (``data_copies`` copies of ``examples`` rows of ``width`` numbers)
     and one mini-batch's activations, on top of the network; ``mini_batch_size`` already clamped."""
+    check_network(sizes, itemsize)  # the network alone first: its message names the sizes
     needed = (network_bytes(sizes, itemsize) + data_bytes(examples, width, itemsize, data_copies)
               + batch_bytes(sizes, mini_batch_size, itemsize))
     check(needed, f"training on {examples} examples of {width} numbers with mini-batches of {mini_batch_size}",
@@ -75,3 +77,10 @@ def check_training(sizes, examples, width, mini_batch_size, itemsize, data_copie
 def _shown(sizes):
     text = " ".join(map(str, sizes))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_dataset_run(sizes, n_train, n_test, width, mini_batch_size, dtype, expand=None):
+    """:func:`check_training` for a command line's run: ``n_train`` training rows (times --expand's
+    factor) and ``n_test`` monitored ones of ``width`` numbers, before any of them reaches the device."""
+    rows = n_train * EXPANSION.get(expand, 1) + n_test
+    check_training(sizes, rows, width, min(mini_batch_size, max(rows, 1)), 8 if dtype == "float64" else 4)

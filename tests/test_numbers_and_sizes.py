@@ -96,3 +96,16 @@ def test_partial_fit_takes_classes_as_a_list():
     clf.partial_fit(X, Y, classes=[0, 1])
     clf.partial_fit(X, Y, classes=(0, 1))
     assert clf.classes_.tolist() == [0, 1]
+
+
+def test_data_too_large_for_memory_is_refused_before_it_reaches_the_device(tmp_path, monkeypatch, capsys):
+    """The network fits, the data's copies (×5 with --expand shifts) do not: one line, exit 2."""
+    small = memory.network_bytes([784, 30, 10], 4)
+    monkeypatch.setattr(memory, "available", lambda: small + 8000 * 794 * 4 * 2 * 3)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--epochs", "0", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    code = cli.main(["train", "--epochs", "0", "--device", "cpu", "--expand", "shifts", "--save", "m.npz"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and "training on 42000 examples" in err, err
+    assert not list(tmp_path.iterdir())
