@@ -225,10 +225,11 @@ def _check_state(state, path):
         if key not in state or not ok(state[key]):
             raise DataError(f"{path}: the checkpoint's state has a missing or bad {key!r} "
                             f"({str(state.get(key))[:40]}); the file is corrupt, {NOT_A_CHECKPOINT}")
-    if len(state["records"]) != state["epoch"]:
+    first = state["epoch"] - len(state["records"])  # the trainer keeps one per epoch; the API may keep fewer
+    if first < 0:
         raise DataError(f"{path}: the checkpoint holds {len(state['records'])} epoch records for {state['epoch']} "
                         f"epochs trained; the file is corrupt, {NOT_A_CHECKPOINT}")
-    for i, record in enumerate(state["records"]):
+    for i, record in enumerate(state["records"], start=first):
         problem = _record_problem(record, i)
         if problem:
             raise DataError(f"{path}: the checkpoint's record of epoch {i} {problem}; the file is corrupt, "
@@ -248,7 +249,8 @@ REQUIRED_FIELDS = ("epoch", "eta")
 
 
 def _record_problem(record, i):
-    """What is wrong with one saved epoch record (a dict of RECORD_FIELDS, epoch i), or None."""
+    """What is wrong with one saved epoch record (a dict of RECORD_FIELDS, of epoch i: the last
+    records are of the last epochs), or None."""
     if not isinstance(record, dict):
         return f"is {type(record).__name__}, not a JSON object"
     for key in REQUIRED_FIELDS:

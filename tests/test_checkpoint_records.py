@@ -1,5 +1,5 @@
 """Issue 16, item 3: a hand-edited checkpoint's epoch records are validated like its arrays —
-a missing key, a wrong type, a count that disagrees with the epochs trained is one DataError
+a missing key, a wrong type, more records than epochs trained, epochs out of order is one DataError
 line, never a TypeError in the middle of the resumed run."""
 
 import json
@@ -40,7 +40,8 @@ EDITS = {
     "eta-negative": (lambda r, s: r[1].update(eta=-1), "'eta'"),
     "epoch-bool": (lambda r, s: r[0].update(epoch=False), "'epoch'"),
     "epochs-out-of-order": (lambda r, s: r.reverse(), "says epoch 1"),
-    "a-record-dropped": (lambda r, s: r.pop(), "1 epoch records for 2 epochs"),
+    "a-record-dropped": (lambda r, s: r.pop(), "says epoch 0"),
+    "a-record-added": (lambda r, s: r.append(dict(r[-1], epoch=2)), "3 epoch records for 2 epochs"),
     "record-is-a-number": (lambda r, s: r.__setitem__(0, 3), "is int, not a JSON object"),
     "unknown-field": (lambda r, s: r[0].update(note="x"), "unknown field 'note'"),
     "accuracy-negative": (lambda r, s: r[0].update(evaluation_accuracy=-5), "'evaluation_accuracy'"),
