@@ -215,7 +215,7 @@ def _check_state(state, path):
         "best_epoch": lambda v: isinstance(v, int) and not isinstance(v, bool),
         "since_change": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "stopped": lambda v: isinstance(v, str),
-        "records": lambda v: isinstance(v, list),
+        "records": lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
         "rng_state": _rng_state_ok,
     }
     if "dropout" in state and not (_number(state["dropout"], 0.0) and state["dropout"] < 1):

@@ -42,7 +42,7 @@ EDITS = {
     "epochs-out-of-order": (lambda r, s: r.reverse(), "says epoch 1"),
     "a-record-dropped": (lambda r, s: r.pop(), "says epoch 0"),
     "a-record-added": (lambda r, s: r.append(dict(r[-1], epoch=2)), "3 epoch records for 2 epochs"),
-    "record-is-a-number": (lambda r, s: r.__setitem__(0, 3), "is int, not a JSON object"),
+    "record-is-a-number": (lambda r, s: r.__setitem__(0, 3), "bad 'records'"),
     "unknown-field": (lambda r, s: r[0].update(note="x"), "unknown field 'note'"),
     "accuracy-negative": (lambda r, s: r[0].update(evaluation_accuracy=-5), "'evaluation_accuracy'"),
 }
