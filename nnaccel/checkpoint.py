@@ -225,6 +225,45 @@ def _check_state(state, path):
         if key not in state or not ok(state[key]):
             raise DataError(f"{path}: the checkpoint's state has a missing or bad {key!r} "
                             f"({str(state.get(key))[:40]}); the file is corrupt, {NOT_A_CHECKPOINT}")
+    first = state["epoch"] - len(state["records"])  # the trainer keeps one per epoch; the API may keep fewer
+    if first < 0:
+        raise DataError(f"{path}: the checkpoint holds {len(state['records'])} epoch records for {state['epoch']} "
+                        f"epochs trained; the file is corrupt, {NOT_A_CHECKPOINT}")
+    for i, record in enumerate(state["records"], start=first):
+        problem = _record_problem(record, i)
+        if problem:
+            raise DataError(f"{path}: the checkpoint's record of epoch {i} {problem}; the file is corrupt, "
+                            f"{NOT_A_CHECKPOINT}")
+
+
+def _count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+RECORD_FIELDS = {  # what the trainer writes per epoch: the resume reads them back as numbers
+    "epoch": _count, "eta": lambda v: _number(v) and v > 0, "seconds": lambda v: _number(v, 0.0),
+    "n_training": _count, "n_evaluation": _count, "training_cost": _number, "evaluation_cost": _number,
+    "training_accuracy": _count, "evaluation_accuracy": _count,
+}
+REQUIRED_FIELDS = ("epoch", "eta")
+
+
+def _record_problem(record, i):
+    """What is wrong with one saved epoch record (a dict of RECORD_FIELDS, of epoch i: the last
+    records are of the last epochs), or None."""
+    if not isinstance(record, dict):
+        return f"is {type(record).__name__}, not a JSON object"
+    for key in REQUIRED_FIELDS:
+        if key not in record:
+            return f"has no {key!r}"
+    for key, value in record.items():
+        if key not in RECORD_FIELDS:
+            return f"has an unknown field {str(key)[:20]!r}"
+        if not RECORD_FIELDS[key](value):
+            return f"has {key!r} = {str(value)[:20]!r}, not a number of that kind"
+    if record["epoch"] != i:
+        return f"says epoch {record['epoch']}"
+    return None
 
 
 def _rng_state_ok(value):

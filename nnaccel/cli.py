@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, helptext, outputs
+from . import __version__, files, helptext, memory, outputs, run_files
 from .activations import check_trainable
 from .backend import BACKENDS
 from .dropout import check_dropout
@@ -127,22 +127,23 @@ def validate_train_args(args):
         raise NNAccelError(f"--validation-size {args.validation_size}: hold out N ≥ 0 training images, e.g. 1000")
     if args.scale is not None and not (args.scale > 0 and args.scale < float("inf")):
         raise NNAccelError(f"--scale {args.scale}: the inputs are divided by it, so it must be > 0; e.g. --scale 255")
-    named = {}  # real path → the flag that named it
-    for flag in ("save", "checkpoint", "history", "plot"):
-        path = getattr(args, flag)
-        if not path:
-            continue
-        check_writable(path, "--" + flag)
-        if os.path.realpath(path) in named:
-            raise NNAccelError(f"--{named[os.path.realpath(path)]} and --{flag} both name {path}; "
-                               "give each output a file of its own")
-        named[os.path.realpath(path)] = flag
+    check_train_files(args)
     check_suffix(args.save, "--save", MODEL_SUFFIXES)
     check_suffix(args.plot, "--plot", (".png",))
     if args.plot:
         from .plot import require_matplotlib
 
         require_matplotlib()
+
+
+def check_train_files(args):
+    """Every output of ``nnaccel train`` named, writable, distinct, and none of the files it reads."""
+    from .data.datasets import data_files
+
+    inputs = [("a data file", path) for path in data_files(args.dataset, args.data)]
+    inputs.append(("the checkpoint being resumed", args.resume))
+    run_files.check([(f"--{flag}", getattr(args, flag)) for flag in ("save", "checkpoint", "history", "plot")],
+                    inputs, may_replace={("--checkpoint", "the checkpoint being resumed")})
 
 
 def check_methods(args):
@@ -188,6 +189,8 @@ def cmd_train(args, out=print):
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
     check_dropout(args.dropout, args.dropout_mode, sizes)
+    memory.check_dataset_run(sizes, len(dataset.train[1]), len(dataset.test[1]), dataset.n_pixels + dataset.n_classes,
+                             args.mini_batch_size, args.dtype, args.expand)
     hidden = args.hidden_activation
     hidden = hidden[0] if isinstance(hidden, list) and len(hidden) == 1 else hidden
     net = Network(sizes, cost=args.cost, hidden_activation=hidden,
@@ -413,11 +416,13 @@ def _run(args):
         print(f"nnaccel: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingInterrupted as e:
+        last = (f"the last complete epoch, Epoch {e.epoch - 1} ({e.epoch} trained)" if e.epoch
+                else "no epoch was complete")  # epochs print from Epoch 0: e.epoch counts them
         if e.path:
-            where = (f"the last complete epoch ({e.epoch}) is saved in {e.path}; "
-                     f"continue with: nnaccel train --resume {e.path}")
+            where = (f"{last}, is saved in {e.path}; " if e.epoch else f"{last}; the run so far is saved in {e.path}; ")
+            where += f"continue with: nnaccel train --resume {e.path}"
         else:
-            where = f"nothing was saved (the last complete epoch was {e.epoch})"
+            where = f"nothing was saved ({last})"
         if e.waited and e.path:
             where += " (a further signal came during the save, which was finished first)"
         print(f"nnaccel: interrupted by {signal_name(e.signum)}; {where}", file=sys.stderr)

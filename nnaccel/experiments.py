@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
-from . import bitwise, decay, hessian_technique, perceptrons
+from . import bitwise, decay, hessian_technique, perceptrons, run_files
+from .data.datasets import data_files
 from .errors import NNAccelError
-from .files import atomic_write, check_writable, fallback_path
+from .files import atomic_write, fallback_path
 
 
 class Context:
@@ -253,10 +255,11 @@ def run_experiment(name, out_dir=".", scale=1.0, dataset="mnist-10k", device="au
     """Run experiment ``name``, write ``NAME.json`` (and ``NAME.png`` with matplotlib), print the table."""
     if name not in EXPERIMENTS:
         raise NNAccelError(f"unknown experiment {name!r}; use one of {', '.join(EXPERIMENTS)}")
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
+    if out_dir is not None and os.fspath(out_dir) and not os.path.isdir(out_dir):
         raise NNAccelError(f"--out {out_dir}: the folder does not exist; create it first")
-    check_writable(out_dir / f"{name}.json", "--out")  # before the experiment, not after its hours
+    run_files.check_folder("--out", out_dir, (f"{name}.json", f"{name}.png"),  # before the experiment's hours
+                           [("a data file", path) for path in data_files(dataset)])
+    out_dir = Path(out_dir)
     ctx = Context(dataset, device, backend, seed, scale)
     result = EXPERIMENTS[name](ctx)
     result.update(experiment=name, dataset=ctx.data.describe(), backend=ctx.backend.describe(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import run_files
 from .errors import DataError, NNAccelError
-from .files import check_writable
 
 
 def add_parser(sub):
@@ -51,10 +51,10 @@ def load_model(path):
 def cmd_export(args, out=print):
     from .onnx_export import require_onnx
 
+    run_files.check([("OUT", args.out)], [("the model being exported", args.model)])
     if not args.out.lower().endswith(".onnx"):
         raise NNAccelError(f"{args.out} does not end in .onnx; name the output e.g. model.onnx")
     require_onnx()
-    check_writable(args.out, "the output")
     net, settings = load_model(args.model)
     net.to_onnx(args.out, settings)  # folds dropout's scaling and a softmax temperature into the weights
     out(f"nnaccel: wrote {args.out}: {net.describe()}, input 'x' (batch, {net.sizes[0]}) float32, "

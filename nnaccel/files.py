@@ -8,6 +8,7 @@ removes those whose process is gone.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import tempfile
 import threading
@@ -46,7 +47,7 @@ def atomic_write(path, mode="wb"):
         from .errors import NNAccelError
 
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
-    prefix = f".{path.name}."
+    prefix = _temp_prefix(path.name)
     _remove_orphans(directory, prefix)
     fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
@@ -62,6 +63,18 @@ def atomic_write(path, mode="wb"):
         except FileNotFoundError:
             pass
         raise
+
+
+NAME_ROOM = 200  # of a file name's 255 bytes, what a temporary name keeps of its target's
+
+
+def _temp_prefix(name):
+    """``.<name>.`` for a temporary file beside ``name``: a long name (a legal 250-byte one) is
+    cut and told apart by a hash, so the prefix, the pid and mkstemp's letters stay under 255 bytes."""
+    if len(os.fsencode(name)) <= NAME_ROOM:
+        return f".{name}."
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+    return f".{os.fsdecode(os.fsencode(name)[:NAME_ROOM - 20])}~{digest}."
 
 
 def _alive(pid):
@@ -100,7 +113,7 @@ def check_writable(path, what):
     if not folder.is_dir():
         raise NNAccelError(f"{what} {path}: the folder {folder} does not exist; create it first")
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".probe", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

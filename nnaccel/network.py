@@ -19,7 +19,9 @@ from .backend import Backend, make_rng, resolve
 from .data.arrays import DeviceData, to_device
 from .dropout import kept_fraction
 from .errors import NNAccelError
+from .memory import check_network
 from .onnx_export import to_onnx as _to_onnx
+from .scalars import whole
 
 EVAL_CHUNK = 4096  # rows per feedforward when evaluating, to bound device memory
 
@@ -60,6 +62,8 @@ class Network:
         self.xp = self.backend.xp
         self.dtype = dtype
         self.float = self.backend.dtype(dtype)
+        check_network(self.sizes, 8 if dtype == "float64" else 4)  # before a byte of it is drawn
+        seed = _check_seed(seed)
         if isinstance(seed, numbers.Integral) and seed < 0:
             raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
         self.rng = make_rng(seed)
@@ -271,15 +275,32 @@ def _same_namespace(xp, a) -> bool:
 
 
 def _check_sizes(sizes):
+    """The widths as Python ints: whole numbers of any type (np.int64, 784.0), ≥ 1, two or more;
+    a fraction is refused, never truncated."""
     try:
-        sizes = [int(s) for s in sizes]
-    except (TypeError, ValueError):
+        widths = [whole(s) for s in sizes]
+    except TypeError:
         raise NNAccelError(f"sizes must be a list of layer widths such as [784, 30, 10], got {sizes!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
+    if None in widths:
+        bad = sizes[widths.index(None)]
+        raise NNAccelError(f"sizes must be whole numbers of neurons such as [784, 30, 10], got {bad!r} in "
+                           f"{str(list(sizes))[:80]}")
+    if len(widths) < 2 or min(widths) < 1:
         raise NNAccelError(
-            f"sizes {sizes} needs at least two layers of at least one neuron, e.g. 784 30 10"
+            f"sizes {str(widths)[:80]} needs at least two layers of at least one neuron, e.g. 784 30 10"
         )
-    return sizes
+    return widths
+
+
+def _check_seed(seed):
+    """A number as the int it equals (np.int64 too); a fraction or a bool is refused, never
+    truncated. Anything else NumPy's default_rng takes (None, a SeedSequence) passes unchanged."""
+    if not isinstance(seed, numbers.Real):
+        return seed
+    value = whole(seed)
+    if value is None:
+        raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
+    return value
 
 
 def _layer_activations(hidden, output, num_layers, softmax_temperature=1.0):

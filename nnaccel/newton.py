@@ -12,9 +12,7 @@ from typing import NamedTuple
 
 from .errors import NNAccelError
 from .optimizers import Optimizer
-from .second_order import dense_hessian
-
-MAX_PARAMETERS = 5000  # H of 25 M numbers: 200 MB in float64
+from .second_order import MAX_PARAMETERS, check_hessian_size, dense_hessian  # noqa: F401  (re-exported)
 
 
 class NewtonState(NamedTuple):
@@ -22,14 +20,8 @@ class NewtonState(NamedTuple):
 
 
 def check_size(parameters):
-    """Refuse networks whose Hessian is too large to form, saying how large it would be."""
-    if parameters > MAX_PARAMETERS:
-        gigabytes = parameters * parameters * 8 / 1e9
-        raise NNAccelError(
-            f"--optimizer newton forms the full Hessian: {parameters}² = {parameters * parameters:.3g} "
-            f"numbers ({gigabytes:.3g} GB in float64) for this network's {parameters} parameters; "
-            f"use it up to {MAX_PARAMETERS} parameters, or --optimizer hessian-free"
-        )
+    """Refuse networks whose Hessian is too large to form (second_order.check_hessian_size)."""
+    check_hessian_size(parameters, "--optimizer newton", "or --optimizer hessian-free")
 
 
 def newton(eta=1.0, damping=0.0):

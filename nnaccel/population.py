@@ -23,6 +23,7 @@ from .fast.population_c import PopulationCEpoch
 from .fast.population_cuda import PopulationPersistentEpoch
 from .network import EVAL_CHUNK, Network
 from .population_epoch import GenericPopulationEpoch, PopulationOptions, Stacks, feedforward
+from .scalars import as_int, whole
 from .trainer import History, check_hyperparameters
 
 PATHS = {"numpy": (PopulationCEpoch,), "cupy": (PopulationPersistentEpoch,)}  # fast paths, best first
@@ -150,6 +151,7 @@ class Population:
         and CUDA kernels (the array-API path runs).
         """
         k = len(self)
+        epochs, mini_batch_size, early_stopping = as_int(epochs), as_int(mini_batch_size), as_int(early_stopping)
         etas = _per_member("eta", eta, k)
         lmbdas = _per_member("lmbda", lmbda, k)
         mus = _per_member("momentum", momentum, k)
@@ -157,6 +159,7 @@ class Population:
             check_hyperparameters(epochs, mini_batch_size, e, lm, 0.0, mu)
         schedules.check_schedule("constant", 1, 1, 0.5, early_stopping, stopping_rule)
         train_data = self.data(training_data)
+        mini_batch_size = min(mini_batch_size, max(len(train_data), 1))  # a batch never outgrows the data
         eval_data = self.data(evaluation_data) if evaluation_data is not None else None
         if eval_data is None and (monitor_evaluation_cost or monitor_evaluation_accuracy or early_stopping):
             raise NNAccelError("monitoring the evaluation data and early stopping need evaluation_data")
@@ -355,13 +358,17 @@ def _member_index(i, k):
 
 
 def _check_seeds(seeds):
+    """The seeds as Python ints (or None): whole numbers of any type; a fraction is refused, never truncated."""
     try:
-        seeds = [None if s is None else int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise NNAccelError(f"seeds must be a list of integers, one per member, got {seeds!r}") from None
-    if not seeds:
+        seeds = list(seeds)
+    except TypeError:
+        raise NNAccelError(f"seeds must be a list of integers, one per member (a fraction is not truncated), got {seeds!r}") from None
+    checked = [None if s is None else whole(s) for s in seeds]
+    if any(c is None and s is not None for c, s in zip(checked, seeds)):
+        raise NNAccelError(f"seeds must be a list of integers, one per member (a fraction is not truncated), got {str(seeds)[:80]}")
+    if not checked:
         raise NNAccelError("a population needs at least one member: give seeds=[1, 2, ...]")
-    return seeds
+    return checked
 
 
 def _zeros_labels(a):

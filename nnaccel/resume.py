@@ -15,8 +15,12 @@ TRAIN_SETTINGS = (
     "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping", "stopping_rule", "schedule",
     "patience", "step_size", "gamma", "expand", "max_angle", "validation_size", "seed", "dataset",
     "data", "dtype", "scale", "optimizer", "damping", "dropout", "dropout_mode", "softmax_temperature",
-    "classes",
+    "classes", "fused", "backend", "device",
 )
+# Settings a resumed run may change when typed: the total of epochs, and where it computes (a run
+# moved to another machine). Not typed, they too are the checkpoint's, so a resume computes the
+# same numbers as the run it continues: the same backend and device, and the same path (--no-fused).
+MOVABLE = ("epochs", "backend", "device")
 
 
 def typed_flags(argv):
@@ -78,13 +82,13 @@ def resume_settings(args, typed):
     """Take the run's settings from the --resume checkpoint; refuse typed flags that differ from them.
 
     ``--epochs N`` is the exception: the total the resumed run trains to, so a finished run
-    can be extended.
+    can be extended; so are ``--backend`` and ``--device``, to move a run to another machine.
     """
     meta, arrays = load_checkpoint(args.resume)
     saved, done = meta["config"], meta["state"]["epoch"]
     check_saved_settings(saved, args.resume)
     for key in TRAIN_SETTINGS:
-        if key == "epochs" or key not in saved:
+        if key == "epochs" or key not in saved or (key in MOVABLE and key in typed):
             continue
         if key in typed and getattr(args, key) != saved[key]:
             raise NNAccelError(

@@ -165,8 +165,23 @@ def gradient(net, data, lmbda=0.0):
     return net.backend.to_numpy(Objective(net, data, lmbda).gradient())
 
 
+MAX_PARAMETERS = 5000  # H of 25 M numbers: 200 MB in float64
+
+
+def check_hessian_size(parameters, who="second_order.hessian", other="or second_order.hvp for H·v products"):
+    """Refuse a network whose Hessian is too large to form, saying how large it would be."""
+    if parameters > MAX_PARAMETERS:
+        gigabytes = parameters * parameters * 8 / 1e9
+        raise NNAccelError(
+            f"{who} forms the full Hessian: {parameters}² = {parameters * parameters:.3g} "
+            f"numbers ({gigabytes:.3g} GB in float64) for this network's {parameters} parameters; "
+            f"use it up to {MAX_PARAMETERS} parameters, {other}"
+        )
+
+
 def hessian(net, data, lmbda=0.0):
     """The full Hessian as a host (P, P) array, column i = H·e_i: for small networks only."""
+    check_hessian_size(_size(net.sizes))
     objective = Objective(net, data, lmbda)
     return net.backend.to_numpy(dense_hessian(objective))
 

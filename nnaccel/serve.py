@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, NNAccelError
+from .signals import exit_code
 
 SIDE, BOX = 28, 20  # MNIST: the digit's bounding box scaled into 20×20, centred by mass in 28×28
 MAX_BODY = 2 << 20  # bytes; a 512×512 drawing as JSON integers is about 1 MiB
@@ -175,9 +177,12 @@ class Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             raise RequestError(411, "a Content-Length header is required")
-        if not length.strip().isdigit():
-            raise RequestError(400, f"Content-Length {length!r} is not a whole number of bytes")
-        length = int(length)
+        if not (length.strip().isascii() and length.strip().isdigit()):
+            raise RequestError(400, f"Content-Length {length[:40]!r} is not a whole number of bytes")
+        digits = length.strip().lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY)):  # thousands of digits: Python's int() refuses over 4,300
+            raise RequestError(413, f"the body of {digits[:20]}... bytes is over the limit of {MAX_BODY}")
+        length = int(digits)
         if length > MAX_BODY:
             raise RequestError(413, f"the body of {length} bytes is over the limit of {MAX_BODY}")
         try:
@@ -333,14 +338,16 @@ def cmd_serve(args, out=print):
     net = load(args.model, device="cpu")
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None
     server = make_server(net, args.history, args.host, args.port, log)
-    out(f"nnaccel: serving {args.model} ({net.describe()}) at {url_of(server)} (Ctrl-C to stop)")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        out(f"nnaccel: note: --host {args.host} lets other machines reach this page; it has no authentication")
-    sys.stdout.flush()
     try:
+        out(f"nnaccel: serving {args.model} ({net.describe()}) at {url_of(server)} (Ctrl-C to stop)")
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            out(f"nnaccel: note: --host {args.host} lets other machines reach this page; it has no authentication")
+        sys.stdout.flush()
         server.serve_forever()
-    except KeyboardInterrupt:
-        out("nnaccel: stopped")
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the server stops; there is nothing to save
+        signum = getattr(e, "signum", signal.SIGINT)
+        out(f"nnaccel: stopped by {signal.Signals(signum).name}")
+        return exit_code(signum)
     finally:
         server.server_close()
     return 0

@@ -104,7 +104,10 @@ def _namespace_of(X):
 
 
 def _to_host(a):
-    """``a`` as a NumPy array (labels and targets are small; they are encoded on the host)."""
+    """``a`` as a NumPy array (labels and targets are small; they are encoded on the host); a
+    list or tuple, as scikit-learn's ``classes=[0, 1]``, becomes one."""
+    if isinstance(a, (list, tuple)):
+        return np.asarray(a)
     return a if _on_host(a) else from_array(a).to_numpy(a)
 
 

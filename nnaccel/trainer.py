@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 
 from . import checkpoint as checkpoints
-from . import fast, schedules
+from . import fast, memory, schedules
 from .activations import check_trainable
 from .divergence import all_finite, likely_cause
 from .dropout import check_dropout
@@ -28,6 +28,7 @@ from .epoch import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa:
 from .errors import Interrupted, NNAccelError, TrainingDiverged, TrainingInterrupted  # noqa: F401  (re-exported)
 from .files import fallback_path
 from .optimizers import DEFAULT, check_options, default_state, map_slots
+from .scalars import as_float, as_int
 from .signals import GUARD
 
 
@@ -91,7 +92,11 @@ def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momen
                           optimizer=DEFAULT, nesterov=False, damping=None, dropout=0.0,
                           dropout_mode="per-batch"):
     """Raise NNAccelError naming the first hyper-parameter out of range, and the fix; and
-    refuse an option the optimizer does not honour (optimizers.check_options)."""
+    refuse an option the optimizer does not honour (optimizers.check_options). NumPy's scalar
+    types are taken as the numbers they equal (nnaccel.scalars)."""
+    epochs, mini_batch_size = as_int(epochs), as_int(mini_batch_size)
+    eta, lmbda, l1, momentum = as_float(eta), as_float(lmbda), as_float(l1), as_float(momentum)
+    dropout, damping = as_float(dropout), as_float(damping)
     if not isinstance(epochs, int) or epochs < 0:
         raise NNAccelError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
     if not isinstance(mini_batch_size, int) or mini_batch_size < 1:
@@ -171,6 +176,10 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     :class:`TrainingDiverged` says whether the data or η is the likely cause. ``scale`` divides
     the inputs (255 for raw pixels). ``fused=False`` turns off the fast paths (nnaccel.fast).
     """
+    epochs, mini_batch_size, early_stopping = as_int(epochs), as_int(mini_batch_size), as_int(early_stopping)
+    patience, step_size = as_int(patience), as_int(step_size)
+    eta, lmbda, l1, momentum, gamma = as_float(eta), as_float(lmbda), as_float(l1), as_float(momentum), as_float(gamma)
+    damping, dropout = as_float(damping), as_float(dropout)
     check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum, optimizer=optimizer,
                           nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
     schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
@@ -184,7 +193,9 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     monitor_evaluation_accuracy = monitor_evaluation_accuracy or needs_accuracy
     config = dict(config or {})
 
-    options = EpochOptions(mini_batch_size, eta, lmbda, l1, momentum, nesterov, shuffle,
+    batch = min(mini_batch_size, max(len(train_data), 1))  # -m 10⁶ on 300 images: one batch of 300
+    memory.check_training(net.sizes, 0, 0, batch, 8 if net.dtype == "float64" else 4)
+    options = EpochOptions(batch, eta, lmbda, l1, momentum, nesterov, shuffle,
                            optimizer, damping, dropout, dropout_mode)
     # the optimizer's first state; newton refuses a network too large for H here, before any epoch
     state = TrainState(eta=eta, optimizer=optimizer, opt_state=initial_state(net, train_data, options),

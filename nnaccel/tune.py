@@ -17,6 +17,8 @@ import math
 import os
 import time
 
+from . import run_files
+from .data.datasets import data_files
 from .errors import NNAccelError
 from .backend import BACKENDS
 from .flags import _int, add_model_flags
@@ -24,6 +26,7 @@ from .network import Network
 from .trainer import train
 from .tuning import best_accuracy, holdout, strip_dataset, train_members
 
+REPORT_FILES = ("tune.json", "eta_ladder.png", "lmbda_ladder.png", "early_stopping.png")
 BUDGETS = {  # (epochs per η rung, early-stopping patience, most epochs, epochs per m)
     "quick": dict(ladder_epochs=3, patience=3, max_epochs=20, m_epochs=2),
     "book": dict(ladder_epochs=3, patience=10, max_epochs=100, m_epochs=3),
@@ -273,7 +276,8 @@ def reproduce_command(args, sizes, eta, epochs, lmbda, m, halve, patience):
 def cmd_tune(args, out=print):
     from .cli import check_sizes_fit
     from .data import load_dataset
-
+    run_files.check_folder("--report", args.report, REPORT_FILES,
+                           [("a data file", path) for path in data_files(args.dataset, args.data)])
     if args.report:
         from .plot import require_matplotlib
 

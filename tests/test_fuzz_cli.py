@@ -267,3 +267,89 @@ def test_fuzzer_findings_reproduced(sandbox, args):
     _remove(after - before)
     assert result is not None
     assert_cli_property(args, result[0], result[2], before, after)
+
+
+# ---- issue 16: outputs × inputs --------------------------------------------------------------
+
+DATA_FILES = ["data/train-images-idx3-ubyte.gz", "data/train-labels-idx1-ubyte.gz",
+              "data/t10k-images-idx3-ubyte.gz", "data/t10k-labels-idx1-ubyte.gz"]
+TRAIN_OUTPUTS = ["--save", "--checkpoint", "--history", "--plot"]
+
+
+CLASH_INPUTS = [*DATA_FILES, "clash-ckpt.npz", "clash-model.npz"]  # files no other fuzz test writes
+
+
+@pytest.fixture(scope="module")
+def aliases(sandbox, tmp_path_factory):
+    """Other spellings of the sandbox's files, kept outside it (a link to its folder; hard links,
+    made afresh by each example), and a checkpoint and a model of the sandbox's data for this test alone."""
+    root = tmp_path_factory.mktemp("aliases")
+    (root / "to-sandbox").symlink_to(sandbox)
+    (root / "hard").mkdir()
+    with contextlib.chdir(sandbox), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--data", "data", "--sizes", "16", "5", "3", "--epochs", "2", "--device", "cpu",
+                     "--checkpoint", "clash-ckpt.npz", "--save", "clash-model.npz", "--seed", "1"]) == 0
+    return root
+
+
+def _hard_link(aliases, sandbox, name):
+    link = aliases / "hard" / Path(name).name
+    link.unlink(missing_ok=True)
+    os.link(sandbox / name, link)
+    return str(link)
+
+
+def _spellings(aliases, name):
+    """Ways to name the sandbox's file ``name`` (relative to it) without writing it as given."""
+    return [name, f"./{name}", f"out/../{name}", str(aliases / "to-sandbox" / name), "HARD",
+            f"{Path(name).parent}/./{Path(name).name}"]
+
+
+@st.composite
+def clashing_runs(draw, aliases):
+    """(argv, the sandbox file it must not write): an output spelt as one of the run's inputs."""
+    kind = draw(st.sampled_from(["train", "resume", "export"]))
+    if kind == "export":
+        target, flags = "clash-model.npz", None
+    elif kind == "resume":
+        target = draw(st.sampled_from(["clash-ckpt.npz", *DATA_FILES]))
+        flags = [f for f in TRAIN_OUTPUTS if not (f == "--checkpoint" and target == "clash-ckpt.npz")]
+    else:
+        target, flags = draw(st.sampled_from(DATA_FILES)), TRAIN_OUTPUTS
+    spelt = draw(st.sampled_from(_spellings(aliases, target)))
+    if kind == "export":
+        return ["export", "clash-model.npz", spelt], target
+    base = (["train", "--resume", "clash-ckpt.npz", "--epochs", "3"] if kind == "resume"
+            else ["train", "--data", "data", "--device", "cpu", "--sizes", "16", "5", "3", "--epochs", "1"])
+    others = draw(st.lists(st.sampled_from(["--history", "--plot"]), max_size=1))
+    extra = [arg for flag in others for arg in (flag, f"out/o{flag[2:]}{'.png' if flag == '--plot' else '.jsonl'}")]
+    return [*base, *extra, draw(st.sampled_from(flags)), spelt], target
+
+
+OUTPUTS_CLOCK = Clock()
+
+
+@fuzz_settings(per_second=8)
+@given(data=st.data())
+def test_fuzz_an_output_spelt_as_an_input_is_refused(sandbox, aliases, data):
+    """Whatever the spelling (./, .., a linked folder, a hard link), an output that is one of the
+    run's inputs is refused with exit 2 and one line, and every input keeps its bytes."""
+    if OUTPUTS_CLOCK.spent():
+        return
+    args, target = data.draw(clashing_runs(aliases))
+    args = [_hard_link(aliases, sandbox, target) if a == "HARD" else a for a in args]
+    inputs = {name: (sandbox / name).read_bytes() for name in CLASH_INPUTS}
+    before = listing(sandbox)
+    result = run_in_process(args, sandbox)
+    after = listing(sandbox)
+    _remove(after - before)
+    try:
+        assert result is not None, f"nnaccel {args}: ran past the time limit instead of refusing at once"
+        code, _, stderr = result
+        assert code == 2 and "which this run reads" in stderr, f"nnaccel {args}: exit {code}, {stderr!r}"
+        assert_cli_property(args, code, stderr, before, after)
+        for name, blob in inputs.items():
+            assert (sandbox / name).read_bytes() == blob, f"nnaccel {args} changed {name}"
+    except AssertionError:
+        FAILED.append(True)
+        raise

@@ -320,11 +320,25 @@ CHECKPOINT_CLOCK = Clock()
 
 
 @fuzz_settings(per_second=15)
-@given(data=st.data(), kind=st.sampled_from(["meta", "arrays", "bytes", "both"]))
+@given(data=st.data(), kind=st.sampled_from(["meta", "arrays", "bytes", "both", "records"]))
 def test_fuzz_checkpoints(tmp_path, valid, data, kind):
     """Checkpoints with damaged meta JSON, arrays or bytes: load_checkpoint and the restore into a
-    network either work or stop with one line."""
+    network either work or stop with one line. "records": hand-edited epoch records (issue 16),
+    resumed for real, through the schedule and early stopping that read them."""
     if CHECKPOINT_CLOCK.spent():
+        return
+    if kind == "records":
+        meta, arrays = _npz_parts(valid["checkpoint"])
+        meta["state"]["records"] = data.draw(json_mutated(meta["state"]["records"]))
+        blob = _npz_bytes(meta, arrays)
+        path = _write(tmp_path / "in", "c.npz", blob)
+        x = RNG.random((20, 6))
+
+        def resume():
+            train(_small_net(), (x, np.arange(20) % 3), 4, 5, 0.5, momentum=0.5, early_stopping=3,
+                  schedule="halve", patience=1, evaluation_data=(x, np.arange(20) % 3), resume=path)
+
+        check(resume, len(blob) + len(valid["checkpoint"]), tmp_path, ratio=64)
         return
     if kind == "bytes":
         blob = data.draw(mutated(valid["checkpoint"], [valid["npz"]]))

@@ -90,7 +90,7 @@ def test_signals_inside_the_checkpoint_write_resume_bit_identically(tmp_path):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 128 + sig, err
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-        assert f"interrupted by {signal.Signals(sig).name}; the last complete epoch ({step}) is saved in ckpt.npz" in err
+        assert f"interrupted by {signal.Signals(sig).name}; the last complete epoch, Epoch {step - 1} ({step} trained), is saved in ckpt.npz" in err
         assert ("a further signal came during the save, which was finished first" in err) == (count > 1), err
         assert load_checkpoint(tmp_path / "ckpt.npz")[0]["state"]["epoch"] == step
         assert not (tmp_path / "final.npz").exists()
@@ -153,7 +153,8 @@ def test_nothing_was_saved_is_said_only_when_nothing_was(tmp_path):
         assert ("nothing was saved" in err) == (not saved.exists()), (err, list(folder.iterdir()))
         if saved.exists():
             epoch = load_checkpoint(saved)[0]["state"]["epoch"]
-            assert f"the last complete epoch ({epoch}) is saved in nnaccel-checkpoint.npz" in err
+            assert (f"the last complete epoch, Epoch {epoch - 1} ({epoch} trained), is saved in nnaccel-checkpoint.npz"
+                    if epoch else "no epoch was complete; the run so far is saved in nnaccel-checkpoint.npz") in err
 
 
 def test_an_interrupt_inside_the_checkpoint_write_leaves_one_epochs_state(small_data, tmp_path, monkeypatch):

@@ -205,6 +205,12 @@ def test_a_body_longer_than_its_content_length_is_cut_there_and_not_json(server)
     assert status == 400 and "not valid JSON" in doc["error"]
 
 
+@pytest.mark.parametrize("length, status", [("9" * 5000, 413), ("0" * 5000 + "3", 400)])
+def test_a_content_length_of_thousands_of_digits_is_a_client_error(server, length, status):
+    """Issue 16: Python's int() refuses over 4,300 digits; the server answers 413 or 400, not 500."""
+    assert raw_request(server, [("Content-Length", length)], b"{}")[0] == status
+
+
 def test_a_huge_body_is_refused_before_it_is_read(server):
     status, doc = raw_request(server, [("Content-Length", str(MAX_BODY + 1))])
     assert status == 413 and "over the limit" in doc["error"]

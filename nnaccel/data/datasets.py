@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, NNAccelError
-from .download import fetch
+from .download import cache_dir, fetch
 from .idx import read_idx
 from .safe_pickle import load_mnist_pkl
 from .validate import class_count
@@ -131,6 +131,24 @@ def embedded_dir() -> Path:
 def _download_dir(name, sha256, mirrors, progress) -> Path:
     paths = [fetch(f, digest, mirrors, name, progress) for f, digest in sha256.items()]
     return paths[0].parent
+
+
+def _candidates(directory: Path):
+    """Every name _find would read in ``directory``, for each of the four files."""
+    for stem in FILES.values():
+        for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+            yield directory / name
+
+
+def data_files(name="mnist-10k", data=None) -> list:
+    """The files :func:`load_dataset` reads for ``name`` or ``data``, found without reading or
+    downloading anything: what a run's outputs must never overwrite (nnaccel.run_files)."""
+    if data is not None:
+        path = Path(data)
+        return [path] if not os.path.isdir(path) else [p for p in _candidates(path) if os.path.exists(p)]
+    folders = {"mnist-10k": [embedded_dir()], "fashion-mnist": [FASHION_SYSTEM_DIR, cache_dir() / "fashion-mnist"],
+               "mnist": [cache_dir() / "mnist"]}.get(name, [])
+    return [p for folder in folders for p in _candidates(folder) if os.path.exists(p)]
 
 
 def load_dataset(name="mnist-10k", data=None, progress=False) -> Dataset:
