@@ -8,9 +8,92 @@
  * f' is written from a = f(z): σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0].
  */
 
+#ifdef FIXED_ORDER
+/* LANES values of REAL in one 32-byte vector: a GCC/Clang generic vector, which each level
+ * splits into the registers it has (elsewhere an array of the same lanes); madd adds p·q lane
+ * by lane, read from any address; hsum sums the lanes in a fixed pairwise order. */
+#define VBYTES 32
+#define LANES ((Py_ssize_t)(VBYTES / sizeof(REAL)))
+#if defined(__GNUC__) || defined(__clang__)
+typedef REAL NAME(vec) __attribute__((vector_size(VBYTES)));
+
+INLINE void NAME(madd)(NAME(vec) *acc, const REAL *p, const REAL *q)
+{
+    NAME(vec) x, y;
+    memcpy(&x, p, sizeof x);
+    memcpy(&y, q, sizeof y);
+    *acc += x * y;
+}
+#else
+typedef struct { REAL lane[VBYTES / sizeof(REAL)]; } NAME(vec);
+
+INLINE void NAME(madd)(NAME(vec) *acc, const REAL *p, const REAL *q)
+{
+    for (Py_ssize_t i = 0; i < LANES; i++)
+        acc->lane[i] += p[i] * q[i];
+}
+#endif
+
+INLINE REAL NAME(hsum)(const NAME(vec) *v)
+{
+    REAL x[VBYTES / sizeof(REAL)];
+    memcpy(x, v, sizeof x);
+    for (Py_ssize_t half = LANES / 2; half; half /= 2)
+        for (Py_ssize_t i = 0; i < half; i++)
+            x[i] += x[i + half];
+    return x[0];
+}
+
+/* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
+ * sums keep both vector units busy (one sum would wait on its own latency at every step), and
+ * each value loaded serves several sums. J and E are constants where this is inlined.
+ * FIXED_ORDER (the "portable" level): each sum has LANES partial sums, one per position modulo
+ * LANES, added pairwise at the end and then the scalar tail, with no FMA (fp-contract=off):
+ * the same operations in the same order whatever the CPU's vector width (a 32-byte vector is
+ * one AVX2 register or two SSE ones), so a seed gives bit-identical numbers on any x86-64. */
+INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
+{
+#define W(k) (w + ((k) / E) * n)
+#define A(k) (a[(k) % E])
+    const REAL *w0 = W(0), *w1 = W(1), *w2 = W(2), *w3 = W(3), *w4 = W(4), *w5 = W(5), *w6 = W(6), *w7 = W(7);
+    const REAL *a0 = A(0), *a1 = A(1), *a2 = A(2), *a3 = A(3), *a4 = A(4), *a5 = A(5), *a6 = A(6), *a7 = A(7);
+#undef W
+#undef A
+    const int K = J * E;
+    NAME(vec) v[8];
+    memset(v, 0, sizeof v);
+    Py_ssize_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        NAME(madd)(&v[0], w0 + i, a0 + i);
+        if (K > 1) NAME(madd)(&v[1], w1 + i, a1 + i);
+        if (K > 2) NAME(madd)(&v[2], w2 + i, a2 + i);
+        if (K > 3) NAME(madd)(&v[3], w3 + i, a3 + i);
+        if (K > 4) NAME(madd)(&v[4], w4 + i, a4 + i);
+        if (K > 5) NAME(madd)(&v[5], w5 + i, a5 + i);
+        if (K > 6) NAME(madd)(&v[6], w6 + i, a6 + i);
+        if (K > 7) NAME(madd)(&v[7], w7 + i, a7 + i);
+    }
+    REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+    for (; i < n; i++) { /* the tail, in order */
+        t0 += w0[i] * a0[i];
+        if (K > 1) t1 += w1[i] * a1[i];
+        if (K > 2) t2 += w2[i] * a2[i];
+        if (K > 3) t3 += w3[i] * a3[i];
+        if (K > 4) t4 += w4[i] * a4[i];
+        if (K > 5) t5 += w5[i] * a5[i];
+        if (K > 6) t6 += w6[i] * a6[i];
+        if (K > 7) t7 += w7[i] * a7[i];
+    }
+    const REAL t[8] = {t0, t1, t2, t3, t4, t5, t6, t7};
+    for (int k = 0; k < 8; k++)
+        s[k] = k < K ? NAME(hsum)(&v[k]) + t[k] : 0;
+}
+
+#else
 /* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
  * sums keep both FMA units busy (one sum would wait on its own latency at every step), and
- * each value loaded serves several sums. J and E are constants where this is inlined. */
+ * each value loaded serves several sums. J and E are constants where this is inlined. The
+ * vector width (and FMA) of each level sets the order of the additions: levels agree to rounding. */
 INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
 {
 #define W(k) (w + ((k) / E) * n)
@@ -34,6 +117,8 @@ INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *cons
     }
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = s4, s[5] = s5, s[6] = s6, s[7] = s7;
 }
+
+#endif
 
 /* zₑ[j] = b[j] + w_j·inₑ for every row j and E examples, in blocks of J rows. */
 INLINE void NAME(forward_block)(const int J, const int E, const REAL *w, const REAL *b, Py_ssize_t n_out,
@@ -344,3 +429,7 @@ static int NAME(epoch)(const sgd_job *job)
     PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;
 }
+#ifdef FIXED_ORDER
+#undef LANES
+#undef VBYTES
+#endif
