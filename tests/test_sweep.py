@@ -133,6 +133,81 @@ def test_without_optuna_sweep_says_how_to_install_it(monkeypatch, capsys):
     assert len(err) == 1 and "pip install 'nnaccel[sweep]'" in err[0]
 
 
+# ---- outputs, checked before the first trial ---------------------------------------------------
+
+def _refused(capsys, args, *words):
+    """``nnaccel sweep args`` exits 2 with one line naming ``words``, before any trial."""
+    from nnaccel import cli
+
+    assert cli.main(["sweep", "--trials", "1", *TINY, *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "trial 0" not in captured.out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--save", "best.txt"], ["--save best.txt", ".json or .npz", "best.npz"]),
+    (["--results", "results.txt"], ["--results results.txt", ".json"]),
+    (["--save", ""], ["--save ''", "empty path"]),
+    (["--results", ""], ["--results ''", "empty path"]),
+    (["--plot", ""], ["--plot ''", "empty path"]),
+    (["--keep-models", ""], ["--keep-models ''", "empty path"]),
+    (["--data", ""], ["--data ''", "empty path"]),
+    (["--train-size", "0"], ["--train-size 0", "≥ 1"]),
+    (["--train-size", "-5"], ["--train-size -5", "≥ 1"]),
+    (["--validation-size", "0"], ["--validation-size 0", "≥ 1"]),
+])
+def test_a_bad_output_or_size_is_refused_before_the_database_exists(tmp_path, monkeypatch, capsys, args, words):
+    """Refused in one line before the first trial, and the new study database is never created."""
+    monkeypatch.chdir(tmp_path)
+    _refused(capsys, ["--storage", "sqlite:///study.db", *args], *words)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_plot_where_no_folder_can_be_made_is_refused_before_the_first_trial(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("not a folder")
+    _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "file/figures"], "--plot file/figures", "is a file")
+    _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "file"], "--plot file", "is a file")
+    if os.path.isdir("/proc/self"):  # a folder no file can be created in, even by root
+        _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "/proc/figures"], "--plot /proc/figures",
+                 "cannot create a file")
+        _refused(capsys, ["--storage", "sqlite:///study.db", "--keep-models", "/proc"], "--keep-models /proc",
+                 "cannot create a file")
+    assert sorted(os.listdir(tmp_path)) == ["file"]  # no database, no figures folder
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused_by_real_identity(tmp_path, monkeypatch, capsys):
+    """--save/--results/--plot onto the study database or a data file, through a symbolic or a
+    hard link, or two outputs on one file: refused before the database is opened, nothing changed."""
+    from nnaccel.data.datasets import embedded_dir
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.db").write_bytes(b"")  # an (empty) SQLite database: the sweep's input
+    os.symlink("study.db", "best.npz")
+    os.link("study.db", "hard.json")
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in embedded_dir().iterdir():
+        if f.is_file():
+            (data / f.name).write_bytes(f.read_bytes())
+    os.symlink(data / "train-labels-idx1-ubyte.gz", "labels.json")
+    os.mkdir("figures")
+    os.symlink(tmp_path / "study.db", "figures/history.png")
+    storage = ["--storage", "sqlite:///study.db"]
+    _refused(capsys, [*storage, "--save", "best.npz"], "--save best.npz", "study database")
+    _refused(capsys, [*storage, "--results", "hard.json"], "--results hard.json", "study database")
+    _refused(capsys, [*storage, "--save", "study.npz", "--storage", "sqlite:///study.npz"], "study database")
+    _refused(capsys, [*storage, "--plot", "figures"], "--plot figures/history.png", "study database")
+    _refused(capsys, [*storage, "--data", str(data), "--results", "labels.json"], "--results labels.json",
+             "data file")
+    _refused(capsys, [*storage, "--save", "out.json", "--results", "./out.json"], "--save and --results")
+    assert (tmp_path / "study.db").read_bytes() == b"" and not (tmp_path / "study.npz").exists()
+
+
 # ---- two workers, one study -------------------------------------------------------------------
 
 # Trials long enough (~0.3 s each) that a worker is usually caught in the middle of one.
