@@ -470,3 +470,94 @@ def test_a_grid_with_two_jobs_asking_two_trials_each_runs_every_point_once(tmp_p
         finished = [t for t in study_trials(url, "grid") if t.state.name == "COMPLETE"]
         assert sorted((t.params["eta"], t.params["lmbda"]) for t in finished) == \
             sorted((eta, lmbda) for eta in (0.5, 1, 2, 3) for lmbda in (0, 1))
+
+
+# ---- fuzzing concurrent sweeps -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_clock():
+    from tests.fuzz_support import Clock
+
+    return Clock()
+
+
+def _concurrent_sweeps():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({
+        "workers": st.integers(2, 3),
+        "sampler": st.sampled_from(["grid", "random", "tpe"]),
+        "points": st.integers(1, 4),
+        "trials": st.integers(1, 6),
+        "batch": st.integers(1, 3),
+        "prune": st.booleans(),
+    })
+
+
+def _run_concurrently(folder, case):
+    """``case["workers"]`` sweeps of one new study, in threads let onto the new database at
+    once (each with its own storage, as processes have); (exit codes or exceptions, url)."""
+    import threading
+
+    from nnaccel.cli import build_parser
+    from nnaccel.sweep import cmd_sweep
+
+    url = f"sqlite:///{folder}/fuzz.db"
+    etas = ",".join(str(0.5 + i) for i in range(case["points"]))
+    argv = ["sweep", "--storage", url, "--study", "fuzz", "--trials", str(case["trials"]), "--sampler",
+            case["sampler"], "--eta", etas if case["sampler"] == "grid" else "0.5..3", "--batch",
+            str(case["batch"]), "--dataset", "mnist-10k", "--train-size", "200", "--validation-size", "100",
+            "--hidden", "4", "--epochs", "3", "--quiet", *([] if case["prune"] else ["--no-prune"])]
+    barrier, results = threading.Barrier(case["workers"]), [None] * case["workers"]
+
+    def worker(i):
+        args = build_parser().parse_args(argv)
+        try:
+            barrier.wait()
+            results[i] = cmd_sweep(args, out=lambda line: None)
+        except BaseException as error:  # noqa: BLE001 - the property reports any
+            results[i] = error
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(case["workers"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results, url
+
+
+@pytest.mark.fuzz
+def test_fuzz_concurrent_sweeps_share_one_new_study(tmp_path, sweep_clock):
+    """Several workers start one new study at once, with any sampler, batch and budget: every
+    worker exits 0 (a one-line NNAccelError would be a refusal, not allowed here), the study
+    holds exactly its budget (a grid: each point once), and no trial is left running."""
+    from hypothesis import given
+
+    from tests.fuzz_support import FAILED, fuzz_settings
+
+    examples = iter(range(10**6))
+
+    @fuzz_settings(per_second=0.5)
+    @given(case=_concurrent_sweeps())
+    def run(case):
+        if sweep_clock.spent():
+            return
+        folder = tmp_path / str(next(examples))
+        folder.mkdir()
+        results, url = _run_concurrently(folder, case)
+        try:
+            assert results == [0] * case["workers"], (case, results)
+            trials = study_trials(url, "fuzz")
+            finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+            budget = min(case["trials"], case["points"]) if case["sampler"] == "grid" else case["trials"]
+            assert len(finished) == budget, (case, [(t.number, t.state.name) for t in trials])
+            assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")
+                        and not (case["sampler"] == "grid" and t.state.name == "WAITING")], case
+            if case["sampler"] == "grid":
+                assert len({t.params["eta"] for t in finished}) == budget, case
+        except AssertionError:
+            FAILED.append(True)
+            raise
+
+    run()
