@@ -134,13 +134,13 @@ print(json.dumps(out))
 """
 
 
-def run_at_level(level):
+def run_at_level(level, **env):
     """The C kernels' results (digests, and the distance to the generic path) at NNACCEL_CPU_LEVEL=level."""
     import json
     import subprocess
     import sys
 
-    env = dict(os.environ, NNACCEL_CPU_LEVEL=level)
+    env = dict(os.environ, NNACCEL_CPU_LEVEL=level, **env)
     done = subprocess.run([sys.executable, "-c", LEVEL_RUN], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -157,6 +157,14 @@ def test_the_portable_level_gives_bit_identical_numbers_at_every_vector_width():
     digests = [k for k in wide if k.endswith(("sigmoid", "tanh", "population"))]
     assert len(digests) == 6
     assert {k: wide[k] for k in digests} == {k: narrow[k] for k in digests}
+
+
+@needs_c
+def test_the_portable_level_does_not_depend_on_the_maths_librarys_build():
+    """glibc picks its exp and tanh by CPU (an FMA build or a plain one), and their last bits
+    differ: the portable level computes e^x itself, so the plain build gives the same numbers."""
+    plain = run_at_level("portable-base", GLIBC_TUNABLES="glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F,-AVX_Usable")
+    assert plain == run_at_level("portable-base")
 
 
 @needs_c

@@ -5,8 +5,9 @@
  * compiled, nnaccel.fast falls back to the NumPy fast path. The arithmetic is in _sgd_kernel.h,
  * compiled once for float and once for double; on x86-64 each is cloned for AVX-512, AVX2+FMA
  * and plain SSE2, and the loader picks the clone the CPU runs. Those three agree to rounding;
- * NNACCEL_CPU_LEVEL=portable picks a fourth, fixed-order clone (no FMA, sums in fixed lanes)
- * whose numbers are bit-identical on every x86-64 CPU (tests/test_fast.py).
+ * NNACCEL_CPU_LEVEL=portable picks a fourth, fixed-order clone (no FMA, sums in fixed lanes,
+ * its own e^x rather than libm's) whose numbers are bit-identical on every x86-64 CPU
+ * (tests/test_fast.py).
  */
 
 #define PY_SSIZE_T_CLEAN

@@ -44,13 +44,42 @@ INLINE REAL NAME(hsum)(const NAME(vec) *v)
     return x[0];
 }
 
+/* e^x from + − × ÷ and an exact scaling alone: libm's exp differs in the last bit between
+ * library versions and between its FMA and plain builds (glibc picks one by CPU), so the
+ * portable level computes its own, in double for both types (about 1 ulp of double). */
+INLINE double NAME(fixed_exp)(double x)
+{
+    if (x != x || x > 709.78)
+        return x + x; /* NaN, or +inf */
+    if (x < -745.2)
+        return 0;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double k = (double)(long long)(x * 1.44269504088896338700 + (x < 0 ? -0.5 : 0.5));
+    const double r = (x - k * ln2_hi) - k * ln2_lo; /* x = k·ln 2 + r, |r| ≤ ln 2 / 2 */
+    double p = 1.0 / 6227020800.0;                 /* Taylor to r¹³/13!: the rest < 1e-17 */
+    const double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                        1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    for (int i = 0; i < 13; i++)
+        p = p * r + c[i];
+    return ldexp(p, (int)k); /* exact (rounded once where the result is subnormal) */
+}
+
+/* tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|), on fixed_exp. */
+INLINE double NAME(fixed_tanh)(double x)
+{
+    const double t = NAME(fixed_exp)(-2.0 * (x < 0 ? -x : x)), y = (1.0 - t) / (1.0 + t);
+    return x < 0 ? -y : x > 0 ? y : x;
+}
+#define KEXP(x) ((REAL)NAME(fixed_exp)((double)(x)))
+#define KTANH(x) ((REAL)NAME(fixed_tanh)((double)(x)))
+
 /* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
  * sums keep both vector units busy (one sum would wait on its own latency at every step), and
  * each value loaded serves several sums. J and E are constants where this is inlined.
  * FIXED_ORDER (the "portable" level): each sum has LANES partial sums, one per position modulo
- * LANES, added pairwise at the end and then the scalar tail, with no FMA (fp-contract=off):
- * the same operations in the same order whatever the CPU's vector width (a 32-byte vector is
- * one AVX2 register or two SSE ones), so a seed gives bit-identical numbers on any x86-64. */
+ * LANES, added pairwise at the end and then the scalar tail, with no FMA (fp-contract=off) and
+ * its own e^x: the same operations in the same order whatever the CPU's vector width (a 32-byte
+ * vector is one AVX2 register or two SSE ones), so a seed gives bit-identical numbers on any x86-64. */
 INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
 {
 #define W(k) (w + ((k) / E) * n)
@@ -90,6 +119,8 @@ INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *cons
 }
 
 #else
+#define KEXP(x) EXP(x)
+#define KTANH(x) TANH(x)
 /* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
  * sums keep both FMA units busy (one sum would wait on its own latency at every step), and
  * each value loaded serves several sums. J and E are constants where this is inlined. The
@@ -164,13 +195,13 @@ INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
                * (e^−z is +inf for very negative z, and 1/inf is 0.) The exp form: libm's tanh
                * took a fifth of an epoch of [784,30,10]. */
         for (Py_ssize_t k = 0; k < total; k++) {
-            const REAL s = (REAL)1 / ((REAL)1 + EXP(-z[k]));
+            const REAL s = (REAL)1 / ((REAL)1 + KEXP(-z[k]));
             z[k] = s < SMALLEST ? 0 : s;
         }
         break;
     case 't':
         for (Py_ssize_t k = 0; k < total; k++)
-            z[k] = TANH(z[k]);
+            z[k] = KTANH(z[k]);
         break;
     case 'r':
         for (Py_ssize_t k = 0; k < total; k++)
@@ -182,7 +213,7 @@ INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
             for (Py_ssize_t k = 1; k < n; k++)
                 top = row[k] > top ? row[k] : top;
             for (Py_ssize_t k = 0; k < n; k++) {
-                row[k] = EXP(row[k] - top);
+                row[k] = KEXP(row[k] - top);
                 sum += row[k];
             }
             for (Py_ssize_t k = 0; k < n; k++)
@@ -433,3 +464,5 @@ static int NAME(epoch)(const sgd_job *job)
 #undef LANES
 #undef VBYTES
 #endif
+#undef KEXP
+#undef KTANH
