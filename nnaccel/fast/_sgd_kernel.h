@@ -46,7 +46,8 @@ INLINE REAL NAME(hsum)(const NAME(vec) *v)
 
 /* e^x from + − × ÷ and an exact scaling alone: libm's exp differs in the last bit between
  * library versions and between its FMA and plain builds (glibc picks one by CPU), so the
- * portable level computes its own, in double for both types (about 1 ulp of double). */
+ * portable level computes its own, in double: Taylor to r¹³/13! for double (the rest < 1e-17),
+ * to r⁸/8! for float (< 3e-10, below float's rounding), each in the same order everywhere. */
 INLINE double NAME(fixed_exp)(double x)
 {
     if (x != x || x > 709.78)
@@ -54,14 +55,32 @@ INLINE double NAME(fixed_exp)(double x)
     if (x < -745.2)
         return 0;
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    const double k = (double)(long long)(x * 1.44269504088896338700 + (x < 0 ? -0.5 : 0.5));
-    const double r = (x - k * ln2_hi) - k * ln2_lo; /* x = k·ln 2 + r, |r| ≤ ln 2 / 2 */
-    double p = 1.0 / 6227020800.0;                 /* Taylor to r¹³/13!: the rest < 1e-17 */
-    const double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                        1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
-    for (int i = 0; i < 13; i++)
+    const long long k = (long long)(x * 1.44269504088896338700 + (x < 0 ? -0.5 : 0.5));
+    const double r = (x - (double)k * ln2_hi) - (double)k * ln2_lo; /* x = k·ln 2 + r, |r| ≤ ln 2 / 2 */
+    static const double c[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+                                 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    const int first = sizeof(REAL) == 4 ? 5 : 0;
+    double p = c[first];
+    for (int i = first + 1; i < 14; i++)
         p = p * r + c[i];
-    return ldexp(p, (int)k); /* exact (rounded once where the result is subnormal) */
+    /* × 2^k, built from its bits (exact); below 2^−1000 in two steps, rounded once */
+    long long e = k;
+    if (e > 1023) { /* e^709.4… and above: 2^1024 is not a double */
+        p *= 2;
+        e -= 1;
+    }
+    if (e < -1000) {
+        const uint64_t low = (uint64_t)(1023 - 600) << 52;
+        double s;
+        memcpy(&s, &low, sizeof s);
+        p *= s;
+        e += 600;
+    }
+    const uint64_t bits = (uint64_t)(e + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
 /* tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|), on fixed_exp. */
