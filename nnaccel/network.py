@@ -230,28 +230,16 @@ class Network:
 
     # ---- files ------------------------------------------------------------------------
     def save(self, path):
-        """Save to ``path``: network2's JSON format for .json, a compact archive for .npz.
-
-        A model file is for inference: after dropout it holds the scaled weights (for_inference).
-        """
+        """Save to ``path``: network2's JSON format for .json, a compact archive for .npz, with
+        the inference weights (nnaccel.serialization.save)."""
         from .serialization import save
 
-        save(self.for_inference(), path)
+        save(self, path)
 
     def to_onnx(self, path, settings=None):
-        """Write the network (its inference weights) as an ONNX model; see nnaccel.onnx_export.
-
-        ONNX's Softmax has no temperature, so c goes into the output layer instead:
-        softmax(c·z) = softmax((c·w)a + c·b), the same outputs.
-        """
-        net = self.for_inference()
-        c = getattr(net.activations[-1], "temperature", 1.0)
-        if c != 1.0:
-            net = copy.copy(net)
-            net.weights = net.weights[:-1] + [c * net.weights[-1]]
-            net.biases = net.biases[:-1] + [c * net.biases[-1]]
-            net.activations = net.activations[:-1] + [_activations.get("softmax")]
-        return _to_onnx(net, path, settings)
+        """Write the network as an ONNX model, dropout's scaling and a softmax temperature folded
+        into the weights (nnaccel.onnx_export.exported_network)."""
+        return _to_onnx(self, path, settings)
 
     def describe(self) -> str:
         hidden = ",".join(a.name for a in self.activations[:-1]) or "-"

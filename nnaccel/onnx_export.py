@@ -8,10 +8,12 @@ n_out); the sizes, cost, activations and any training settings travel as metadat
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 
+from . import activations as _activations
 from .errors import NNAccelError
 from .files import atomic_write
 
@@ -53,11 +55,26 @@ def metadata(net, settings=None) -> dict:
     return props
 
 
+def exported_network(net):
+    """``net`` as the ONNX graph computes it: its inference weights (dropout's scaling), and a
+    softmax temperature c folded into the output layer, since ONNX's Softmax has none:
+    softmax(c·z) = softmax((c·w)a + c·b), the same outputs. A shallow copy; ``net`` is unchanged."""
+    net = net.for_inference()
+    c = getattr(net.activations[-1], "temperature", 1.0)
+    if c != 1.0:
+        net = copy.copy(net)
+        net.weights = net.weights[:-1] + [c * net.weights[-1]]
+        net.biases = net.biases[:-1] + [c * net.biases[-1]]
+        net.activations = net.activations[:-1] + [_activations.get("softmax")]
+    return net
+
+
 def build_model(net, settings=None):
-    """The onnx.ModelProto of ``net`` (float32 weights), checked with onnx.checker."""
+    """The onnx.ModelProto of ``net`` (float32 inference weights), checked with onnx.checker."""
     onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
+    net = exported_network(net)
     weights, biases = net.parameters_numpy()
     nodes, initializers = [], []
     a = INPUT

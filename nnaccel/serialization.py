@@ -50,12 +50,16 @@ SUFFIXES = (".json", ".npz")
 
 
 def save(net, path):
-    """Write ``net`` to ``path`` (.json: network2's format; .npz: compact) atomically."""
+    """Write ``net`` to ``path`` (.json: network2's format; .npz: compact) atomically.
+
+    A model file is for inference: after dropout it holds the scaled weights (for_inference),
+    so net.save(p) and save(net, p) write the same file."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise NNAccelError(f"cannot save a model as {path}: the name must end in .json (network2's format) "
                            f"or .npz (compact), e.g. {path.with_suffix('.npz')}")
+    net = net.for_inference()
     weights, biases = net.parameters_numpy()
     meta = _meta(net)
     if suffix == ".json":

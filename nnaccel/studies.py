@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import socket
 import threading
@@ -49,8 +50,20 @@ def differences(theirs, ours):
     return "; ".join(f"{k} {a.get(k)} there, {b.get(k)} here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
 
+# What another worker creating the same new database at the same instant makes RDBStorage raise:
+# a table or Alembic's version row that was not there when it looked (SQLite, PostgreSQL).
+SCHEMA_RACE = ("already exists", "unique constraint", "duplicate key", "database is locked")
+SCHEMA_TRIES = 20
+
+
 def open_storage(optuna, url):
-    """Optuna's RDBStorage with heartbeats and retries; NNAccelError in one line if unreachable."""
+    """Optuna's RDBStorage with heartbeats and retries; NNAccelError in one line if unreachable.
+
+    RDBStorage creates the schema on a new database by looking then creating, table by table,
+    then stamps Alembic's version: two workers started at once on one new file both create, and
+    one fails. The tables it finds made are skipped on the next try, so it tries again after a
+    short random wait (a few times at most; any other error is reported at once).
+    """
     from optuna.storages import RDBStorage, RetryFailedTrialCallback
 
     engine = {}
@@ -58,18 +71,47 @@ def open_storage(optuna, url):
         engine = {"connect_args": {"connect_timeout": 10}}
     elif url.startswith("sqlite"):
         engine = {"connect_args": {"timeout": 120}}  # wait for the other workers' writes
-    try:
-        import warnings
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            import warnings
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeats are "experimental" in Optuna
-            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                              heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3))
-    except ImportError as error:
-        raise NNAccelError(f"--storage {url}: {error}; for PostgreSQL: pip install 'psycopg[binary]'") from None
-    except Exception as error:  # SQLAlchemy's errors for a bad URL, a refused connection, a bad path
-        reason = re.sub(r" \(Background on this error.*", "", " ".join(str(error).split()))[:200]
-        raise NNAccelError(f"cannot open --storage {url}: {reason}; check the URL and that the server is up") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeats are "experimental" in Optuna
+                storage = RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                     heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3))
+            if url.startswith("sqlite"):
+                serialise_sqlite(storage.engine)
+            return storage
+        except ImportError as error:
+            raise NNAccelError(f"--storage {url}: {error}; for PostgreSQL: pip install 'psycopg[binary]'") from None
+        except Exception as error:  # SQLAlchemy's errors for a bad URL, a refused connection, a bad path
+            reason = re.sub(r" \(Background on this error.*", "", " ".join(str(error).split()))[:200]
+            if attempt + 1 < SCHEMA_TRIES and any(race in str(error).lower() for race in SCHEMA_RACE):
+                time.sleep(random.uniform(0.05, 0.3))  # another worker is creating the schema
+                continue
+            raise NNAccelError(f"cannot open --storage {url}: {reason}; check the URL and that the server is up") from None
+
+
+def serialise_sqlite(engine):
+    """Make every SQLite transaction take the write lock when it begins (BEGIN IMMEDIATE).
+
+    Optuna claims a waiting trial (an enqueued grid point) by reading it WAITING and writing it
+    RUNNING under SELECT … FOR UPDATE, which SQLite ignores: the driver begins a transaction at
+    the write only, so two workers could both read WAITING, both claim the trial, and the
+    second to finish died of UpdateFinishedTrialError. Begun IMMEDIATE, the read and the write
+    are one step that the other worker waits for (sqlalchemy's recipe for pysqlite).
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection, record):
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN off: the one below instead
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # the connections RDBStorage opened before the listeners: reopened with them
 
 
 def open_study(optuna, storage, name, description, sampler, pruner, grid=None):
@@ -181,6 +223,7 @@ def model_options(args):
 
 def run_worker(args, study, space, budget, data, out):
     """Ask, train and tell until the study holds ``budget`` finished trials; return how many ran here."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
@@ -214,8 +257,12 @@ def run_worker(args, study, space, budget, data, out):
                     study.tell(trial, state=TrialState.FAIL)  # over the budget: never run
                     heart.trial_ids.discard(trial._trial_id)
                     continue
-                params = space.suggest(trial)
-                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                try:
+                    params = space.suggest(trial)
+                    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                except UpdateFinishedTrialError:  # failed meanwhile by another worker (no heartbeat)
+                    heart.trial_ids.discard(trial._trial_id)
+                    continue
                 batch.append((trial, params))
             groups = defaultdict(list)
             for trial, params in batch:
@@ -263,18 +310,18 @@ def run_group(args, study, dataset, train, validation, n_val, hidden, m, members
         accuracies = history.evaluation_accuracy
         best = max(accuracies) / n_val if accuracies else 0.0
         epoch = accuracies.index(max(accuracies)) if accuracies else -1
-        trial.set_user_attr("best_epoch", epoch)
-        trial.set_user_attr("epochs_run", len(accuracies))
-        trial.set_user_attr("seed", configs[i]["seed"])
-        trial.set_user_attr("trained_with", len(members))  # trials trained together, as one population
-        if history.stopped:
-            trial.set_user_attr("stopped", history.stopped[:200])
         if args.keep_models:
             nets[i].save(os.path.join(args.keep_models, f"trial-{trial.number}.npz"))
         verdict = "pruned" if i in pruned else "done"
-        try:
+        try:  # every write: the trial may have been failed by another worker at any instant
             if i in lost:
                 raise UpdateFinishedTrialError
+            trial.set_user_attr("best_epoch", epoch)
+            trial.set_user_attr("epochs_run", len(accuracies))
+            trial.set_user_attr("seed", configs[i]["seed"])
+            trial.set_user_attr("trained_with", len(members))  # trials trained together, as one population
+            if history.stopped:
+                trial.set_user_attr("stopped", history.stopped[:200])
             study.tell(trial, state=TrialState.PRUNED) if i in pruned else study.tell(trial, best)
         except UpdateFinishedTrialError:  # no heartbeat for GRACE_S (a stalled machine): failed, retried elsewhere
             verdict = f"failed by another worker after {GRACE_S} s without a heartbeat; retried there"

@@ -26,6 +26,7 @@ from .schedules import check_schedule
 from .search_space import SearchSpace, hidden_widths
 from .studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                       run_worker, study_description, study_results)
+from .sweep_outputs import check_output_paths, check_outputs_against_inputs
 from .tuning import expand_host, holdout, strip_dataset
 
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
@@ -112,16 +113,12 @@ def check_args(args, space):
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
         if getattr(args, flag) < 1:
             raise NNAccelError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be ≥ 1")
-    if args.save:
-        from .cli import check_writable
-
-        check_writable(args.save, "--save")
-    if args.results:
-        from .cli import check_writable
-
-        check_writable(args.results, "--results")
-    if args.keep_models and not os.path.isdir(args.keep_models):
-        raise NNAccelError(f"--keep-models {args.keep_models}: no such folder; create it first")
+    if args.train_size is not None and args.train_size < 1:
+        raise NNAccelError(f"--train-size {args.train_size}: train on N ≥ 1 images, e.g. --train-size 5000")
+    if args.validation_size is not None and args.validation_size < 1:
+        raise NNAccelError(f"--validation-size {args.validation_size}: the trials are scored on N ≥ 1 held-out "
+                           "images, e.g. --validation-size 1000")
+    check_output_paths(args)
     if args.plot:
         from .plot import require_matplotlib
 
@@ -161,6 +158,7 @@ def cmd_sweep(args, out=print):
     check_args(args, space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_data(args)  # before the storage: bad input leaves nothing behind
+    check_outputs_against_inputs(args, data[0])
     storage = open_storage(optuna, args.storage)
     grid = space.grid(args.grid_points) if args.sampler == "grid" else None
     pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2) if args.prune \

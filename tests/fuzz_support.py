@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from nnaccel.errors import NNAccelError
 
 BUDGET = float(os.environ.get("NNACCEL_FUZZ_SECONDS", "60"))
-FUZZ_TESTS = 11  # the fuzz tests that share BUDGET (tests/test_fuzz_files.py, test_fuzz_cli.py, test_fuzz_api.py)
+FUZZ_TESTS = 12  # the fuzz tests that share BUDGET (tests/test_fuzz_files.py, test_fuzz_cli.py, test_fuzz_api.py, test_sweep.py)
 SHARE = BUDGET / FUZZ_TESTS
 RATIO = 16  # tracemalloc peak per input byte: a few copies of the data plus Python's boxes
 SLACK = 4 << 20  # NumPy, zipfile and JSON buffers that do not grow with the input

@@ -109,30 +109,76 @@ def test_the_c_kernel_is_built_where_ci_asks_for_it():
     assert c_epoch.available() in ("base", "avx2", "avx512")
 
 
-@needs_c
-@pytest.mark.parametrize("level", ["base", "avx2"])
-def test_every_instruction_set_level_gives_the_same_numbers(level):
-    """The kernels compiled for plain x86-64 and AVX2 (capped by NNACCEL_CPU_LEVEL) agree too."""
+LEVEL_RUN = """
+import hashlib, json, numpy as np, nnaccel
+from nnaccel.fast import c_epoch, population_c
+rng = np.random.default_rng(0)
+x, y = rng.integers(0, 256, (203, 50), dtype=np.uint8), rng.integers(0, 10, 203)
+out = {"level": c_epoch.available(), "population_level": population_c.available()}
+def digest(arrays):
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
+for dtype in ("float32", "float64"):
+    for act, eta, mu in (("sigmoid", 0.5, 0.0), ("tanh", 0.02, 0.5)):
+        flat = []
+        for fused in (True, False):
+            net = nnaccel.Network([50, 19, 10], device="cpu", dtype=dtype, seed=1, hidden_activation=act)
+            net.SGD((x, y), 3, 6, eta, lmbda=1.0, momentum=mu, fused=fused)
+            flat.append(np.concatenate([w.ravel() for w in net.weights + net.biases]))
+            if fused:
+                out[f"{dtype} {act}"] = digest(net.weights + net.biases)
+        out[f"{dtype} {act} vs generic"] = float(np.abs(flat[0] - flat[1]).max())
+    pop = nnaccel.Population([50, 19, 10], seeds=[1, 2, 3], device="cpu", dtype=dtype)
+    pop.SGD((x, y), 3, 6, eta=[0.5, 0.3, 0.1], lmbda=1.0)
+    out[f"{dtype} population"] = digest([np.asarray(w) for w in pop.weights + pop.biases])
+print(json.dumps(out))
+"""
+
+
+def run_at_level(level, **env):
+    """The C kernels' results (digests, and the distance to the generic path) at NNACCEL_CPU_LEVEL=level."""
+    import json
     import subprocess
     import sys
 
-    code = (
-        "import numpy as np, nnaccel\n"
-        "from nnaccel.fast import c_epoch\n"
-        "rng = np.random.default_rng(0)\n"
-        "x, y = rng.integers(0, 256, (203, 50), dtype=np.uint8), rng.integers(0, 10, 203)\n"
-        "out = []\n"
-        "for fused in (True, False):\n"
-        "    net = nnaccel.Network([50, 9, 10], device='cpu', dtype='float64', seed=1)\n"
-        "    net.SGD((x, y), 2, 6, 0.5, lmbda=1.0, momentum=0.5, fused=fused)\n"
-        "    out.append(np.concatenate([w.ravel() for w in net.weights + net.biases]))\n"
-        "print(c_epoch.available(), float(np.abs(out[0] - out[1]).max()))\n"
-    )
-    env = dict(os.environ, NNACCEL_CPU_LEVEL=level)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    got_level, diff = done.stdout.split()
-    assert got_level in (level, "base")  # a CPU without AVX2 falls back to base
-    assert float(diff) < 1e-12
+    env = dict(os.environ, NNACCEL_CPU_LEVEL=level, **env)
+    done = subprocess.run([sys.executable, "-c", LEVEL_RUN], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+@needs_c
+def test_the_portable_level_gives_bit_identical_numbers_at_every_vector_width():
+    """NNACCEL_CPU_LEVEL=portable: the same operations in the same order on SSE2 and AVX2, so one
+    seed gives the same float32 and float64 bits on any x86-64 (one network and a population)."""
+    wide, narrow = run_at_level("portable"), run_at_level("portable-base")
+    assert narrow["level"] == narrow["population_level"] == "portable-base"
+    assert wide["level"] == wide["population_level"] in ("portable-avx2", "portable-base")
+    if wide["level"] == "portable-base":
+        pytest.skip("this CPU has no AVX2: one portable width only")
+    digests = [k for k in wide if k.endswith(("sigmoid", "tanh", "population"))]
+    assert len(digests) == 6
+    assert {k: wide[k] for k in digests} == {k: narrow[k] for k in digests}
+
+
+@needs_c
+def test_the_portable_level_does_not_depend_on_the_maths_librarys_build():
+    """glibc picks its exp and tanh by CPU (an FMA build or a plain one), and their last bits
+    differ: the portable level computes e^x itself, so the plain build gives the same numbers."""
+    plain = run_at_level("portable-base", GLIBC_TUNABLES="glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F,-AVX_Usable")
+    assert plain == run_at_level("portable-base")
+
+
+@needs_c
+@pytest.mark.parametrize("level", ["avx512", "avx2", "base", "portable", "portable-base"])
+def test_every_instruction_set_level_equals_the_generic_path_within_rounding(level):
+    """Each level (capped by NNACCEL_CPU_LEVEL) gives the generic path's numbers to rounding:
+    float64 to 1e-12, float32 to 1e-5 after three epochs (the fast levels' FMA and vector widths
+    order the sums differently, so only the portable level is the same everywhere)."""
+    got = run_at_level(level)
+    fallback = {"avx512": ("avx2", "base"), "avx2": ("base",), "portable": ("portable-base",)}
+    assert got["level"] == got["population_level"] in (level, "portable-avx2", *fallback.get(level, ()))
+    for key, bound in (("float64", 1e-12), ("float32", 1e-5)):
+        for act in ("sigmoid", "tanh"):
+            assert got[f"{key} {act} vs generic"] < bound, (key, act)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

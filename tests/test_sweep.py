@@ -133,6 +133,81 @@ def test_without_optuna_sweep_says_how_to_install_it(monkeypatch, capsys):
     assert len(err) == 1 and "pip install 'nnaccel[sweep]'" in err[0]
 
 
+# ---- outputs, checked before the first trial ---------------------------------------------------
+
+def _refused(capsys, args, *words):
+    """``nnaccel sweep args`` exits 2 with one line naming ``words``, before any trial."""
+    from nnaccel import cli
+
+    assert cli.main(["sweep", "--trials", "1", *TINY, *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "trial 0" not in captured.out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--save", "best.txt"], ["--save best.txt", ".json or .npz", "best.npz"]),
+    (["--results", "results.txt"], ["--results results.txt", ".json"]),
+    (["--save", ""], ["--save ''", "empty path"]),
+    (["--results", ""], ["--results ''", "empty path"]),
+    (["--plot", ""], ["--plot ''", "empty path"]),
+    (["--keep-models", ""], ["--keep-models ''", "empty path"]),
+    (["--data", ""], ["--data ''", "empty path"]),
+    (["--train-size", "0"], ["--train-size 0", "≥ 1"]),
+    (["--train-size", "-5"], ["--train-size -5", "≥ 1"]),
+    (["--validation-size", "0"], ["--validation-size 0", "≥ 1"]),
+])
+def test_a_bad_output_or_size_is_refused_before_the_database_exists(tmp_path, monkeypatch, capsys, args, words):
+    """Refused in one line before the first trial, and the new study database is never created."""
+    monkeypatch.chdir(tmp_path)
+    _refused(capsys, ["--storage", "sqlite:///study.db", *args], *words)
+    assert not (tmp_path / "study.db").exists()
+
+
+def test_plot_where_no_folder_can_be_made_is_refused_before_the_first_trial(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("not a folder")
+    _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "file/figures"], "--plot file/figures", "is a file")
+    _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "file"], "--plot file", "is a file")
+    if os.path.isdir("/proc/self"):  # a folder no file can be created in, even by root
+        _refused(capsys, ["--storage", "sqlite:///study.db", "--plot", "/proc/figures"], "--plot /proc/figures",
+                 "cannot create a file")
+        _refused(capsys, ["--storage", "sqlite:///study.db", "--keep-models", "/proc"], "--keep-models /proc",
+                 "cannot create a file")
+    assert sorted(os.listdir(tmp_path)) == ["file"]  # no database, no figures folder
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused_by_real_identity(tmp_path, monkeypatch, capsys):
+    """--save/--results/--plot onto the study database or a data file, through a symbolic or a
+    hard link, or two outputs on one file: refused before the database is opened, nothing changed."""
+    from nnaccel.data.datasets import embedded_dir
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.db").write_bytes(b"")  # an (empty) SQLite database: the sweep's input
+    os.symlink("study.db", "best.npz")
+    os.link("study.db", "hard.json")
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in embedded_dir().iterdir():
+        if f.is_file():
+            (data / f.name).write_bytes(f.read_bytes())
+    os.symlink(data / "train-labels-idx1-ubyte.gz", "labels.json")
+    os.mkdir("figures")
+    os.symlink(tmp_path / "study.db", "figures/history.png")
+    storage = ["--storage", "sqlite:///study.db"]
+    _refused(capsys, [*storage, "--save", "best.npz"], "--save best.npz", "study database")
+    _refused(capsys, [*storage, "--results", "hard.json"], "--results hard.json", "study database")
+    _refused(capsys, [*storage, "--save", "study.npz", "--storage", "sqlite:///study.npz"], "study database")
+    _refused(capsys, [*storage, "--plot", "figures"], "--plot figures/history.png", "study database")
+    _refused(capsys, [*storage, "--data", str(data), "--results", "labels.json"], "--results labels.json",
+             "data file")
+    _refused(capsys, [*storage, "--save", "out.json", "--results", "./out.json"], "--save and --results")
+    assert (tmp_path / "study.db").read_bytes() == b"" and not (tmp_path / "study.npz").exists()
+
+
 # ---- two workers, one study -------------------------------------------------------------------
 
 # Trials long enough (~0.3 s each) that a worker is usually caught in the middle of one.
@@ -304,3 +379,185 @@ def test_the_median_pruner_stops_poor_trials_mid_population(tmp_path):
     for t in pruned:
         assert t.number >= 4 and 3 <= len(t.intermediate_values) < epochs  # warm-up: 2 epochs
     assert all(len(t.intermediate_values) == epochs for t in trials if t.state.name == "COMPLETE")
+
+
+# ---- workers started at the same instant --------------------------------------------------------
+
+# `nnaccel sweep` whose open_storage waits until every racer has loaded its data and reached it:
+# the real command, with its workers let onto the new database at the same instant.
+AT_ONCE = """
+import os, sys, time
+from nnaccel import cli, sweep
+real, folder, racers = sweep.open_storage, sys.argv[1], int(sys.argv[2])
+def at_once(*args):
+    open(os.path.join(folder, f"ready-{os.getpid()}"), "w").close()
+    deadline = time.monotonic() + 120
+    while sum(n.startswith("ready-") for n in os.listdir(folder)) < racers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return real(*args)
+sweep.open_storage = at_once
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+def test_workers_opening_one_new_database_at_the_same_instant_all_get_it(tmp_path):
+    """RDBStorage looks, then creates each table and Alembic's row: four threads at once on a new
+    SQLite file made some fail (7 rounds in 10 before the fix); every one opens it now."""
+    import threading
+
+    from nnaccel.studies import open_storage
+
+    for round_ in range(8):
+        url, errors = f"sqlite:///{tmp_path}/race-{round_}.db", []
+        barrier = threading.Barrier(4)
+
+        def racer():
+            barrier.wait()
+            try:
+                open_storage(optuna, url)
+            except Exception as error:  # noqa: BLE001 - the test reports whatever it was
+                errors.append(str(error))
+
+        threads = [threading.Thread(target=racer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors[0]
+
+
+@pytest.mark.slow
+def test_two_sweeps_started_at_the_same_instant_on_a_new_sqlite_file_both_work(tmp_path):
+    """Two `nnaccel sweep` processes reach the new database at the same instant, round after
+    round (bounded: 4 rounds, at most 150 s): both exit 0 and the study holds the budget."""
+    deadline = time.monotonic() + 150
+    for round_ in range(4):
+        if round_ and time.monotonic() > deadline:
+            break
+        folder = tmp_path / f"round-{round_}"
+        folder.mkdir()
+        url = f"sqlite:///{folder}/sweep.db"
+        command = [sys.executable, "-c", AT_ONCE, str(folder), "2", "sweep", "--storage", url, "--study", "race",
+                   "--trials", "2", "--sampler", "random", "--eta", "0.5..1", *TINY]
+        workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for _ in range(2)]
+        try:
+            results = [w.communicate(timeout=150) for w in workers]
+        finally:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+                    w.communicate()
+        for w, (_, err) in zip(workers, results):
+            assert w.returncode == 0, err
+        assert sum(t.state.name == "COMPLETE" for t in study_trials(url, "race")) == 2
+
+
+@pytest.mark.slow
+def test_a_grid_with_two_jobs_asking_two_trials_each_runs_every_point_once(tmp_path):
+    """--jobs 2 --batch 2 on a grid: both workers pop enqueued points at once. SQLite ignored
+    Optuna's FOR UPDATE, so both could claim one point, and the second to finish it died of
+    UpdateFinishedTrialError (1 run in 4 before the fix). Now every run exits 0, each point once."""
+    deadline = time.monotonic() + 150
+    for round_ in range(3):
+        if round_ and time.monotonic() > deadline:
+            break
+        url = f"sqlite:///{tmp_path}/grid-{round_}.db"
+        result = nnaccel("sweep", "--storage", url, "--study", "grid", "--trials", "8", "--jobs", "2",
+                         "--batch", "2", "--sampler", "grid", "--eta", "0.5,1,2,3", "--lmbda", "0,1",
+                         "--no-prune", *TINY, timeout=180)
+        assert result.returncode == 0, result.stderr
+        finished = [t for t in study_trials(url, "grid") if t.state.name == "COMPLETE"]
+        assert sorted((t.params["eta"], t.params["lmbda"]) for t in finished) == \
+            sorted((eta, lmbda) for eta in (0.5, 1, 2, 3) for lmbda in (0, 1))
+
+
+# ---- fuzzing concurrent sweeps -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sweep_clock():
+    from tests.fuzz_support import Clock
+
+    return Clock()
+
+
+def _concurrent_sweeps():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({
+        "workers": st.integers(2, 3),
+        "sampler": st.sampled_from(["grid", "random", "tpe"]),
+        "points": st.integers(1, 4),
+        "trials": st.integers(1, 6),
+        "batch": st.integers(1, 3),
+        "prune": st.booleans(),
+    })
+
+
+def _run_concurrently(folder, case):
+    """``case["workers"]`` sweeps of one new study, in threads let onto the new database at
+    once (each with its own storage, as processes have); (exit codes or exceptions, url)."""
+    import threading
+
+    from nnaccel.cli import build_parser
+    from nnaccel.sweep import cmd_sweep
+
+    url = f"sqlite:///{folder}/fuzz.db"
+    etas = ",".join(str(0.5 + i) for i in range(case["points"]))
+    argv = ["sweep", "--storage", url, "--study", "fuzz", "--trials", str(case["trials"]), "--sampler",
+            case["sampler"], "--eta", etas if case["sampler"] == "grid" else "0.5..3", "--batch",
+            str(case["batch"]), "--dataset", "mnist-10k", "--train-size", "200", "--validation-size", "100",
+            "--hidden", "4", "--epochs", "3", "--quiet", *([] if case["prune"] else ["--no-prune"])]
+    barrier, results = threading.Barrier(case["workers"]), [None] * case["workers"]
+
+    def worker(i):
+        args = build_parser().parse_args(argv)
+        try:
+            barrier.wait()
+            results[i] = cmd_sweep(args, out=lambda line: None)
+        except BaseException as error:  # noqa: BLE001 - the property reports any
+            results[i] = error
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(case["workers"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results, url
+
+
+@pytest.mark.fuzz
+def test_fuzz_concurrent_sweeps_share_one_new_study(tmp_path, sweep_clock):
+    """Several workers start one new study at once, with any sampler, batch and budget: every
+    worker exits 0 (a one-line NNAccelError would be a refusal, not allowed here), the study
+    holds exactly its budget (a grid: each point once), and no trial is left running."""
+    from hypothesis import given
+
+    from tests.fuzz_support import FAILED, fuzz_settings
+
+    examples = iter(range(10**6))
+
+    @fuzz_settings(per_second=0.5)
+    @given(case=_concurrent_sweeps())
+    def run(case):
+        if sweep_clock.spent():
+            return
+        folder = tmp_path / str(next(examples))
+        folder.mkdir()
+        results, url = _run_concurrently(folder, case)
+        try:
+            assert results == [0] * case["workers"], (case, results)
+            trials = study_trials(url, "fuzz")
+            finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+            budget = min(case["trials"], case["points"]) if case["sampler"] == "grid" else case["trials"]
+            assert len(finished) == budget, (case, [(t.number, t.state.name) for t in trials])
+            assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")
+                        and not (case["sampler"] == "grid" and t.state.name == "WAITING")], case
+            if case["sampler"] == "grid":
+                assert len({t.params["eta"] for t in finished}) == budget, case
+        except AssertionError:
+            FAILED.append(True)
+            raise
+
+    run()

@@ -63,7 +63,7 @@ static int has_avx512(void)
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 }
 
-/* The best level this CPU runs, 2 AVX-512, 1 AVX2 + FMA, 0 plain x86-64, capped by
+/* The best fast level this CPU runs, 2 AVX-512, 1 AVX2 + FMA, 0 plain x86-64, capped by
  * NNACCEL_CPU_LEVEL=avx2 or base (for tests, and to compare). */
 static int cpu_level(void)
 {
@@ -72,3 +72,12 @@ static int cpu_level(void)
     return max_level >= 2 && has_avx512() ? 2 : max_level >= 1 && has_avx2() ? 1 : 0;
 }
 #endif
+
+/* NNACCEL_CPU_LEVEL=portable: the fixed-order kernels (FIXED_ORDER in _sgd_kernel.h), whose
+ * numbers are the same on every x86-64 CPU; 1 for "portable" (on AVX2 where the CPU has it),
+ * 2 for "portable-base" (on SSE2 only: to compare), else 0. */
+static int portable_level(void)
+{
+    const char *cap = getenv("NNACCEL_CPU_LEVEL");
+    return !cap ? 0 : !strcmp(cap, "portable") ? 1 : !strcmp(cap, "portable-base") ? 2 : 0;
+}

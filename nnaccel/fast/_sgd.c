@@ -4,7 +4,10 @@
  * two products of ~10 µs); this loop makes none. It is an optional extension: where it was not
  * compiled, nnaccel.fast falls back to the NumPy fast path. The arithmetic is in _sgd_kernel.h,
  * compiled once for float and once for double; on x86-64 each is cloned for AVX-512, AVX2+FMA
- * and plain SSE2, and the loader picks the clone the CPU runs.
+ * and plain SSE2, and the loader picks the clone the CPU runs. Those three agree to rounding;
+ * NNACCEL_CPU_LEVEL=portable picks a fourth, fixed-order clone (no FMA, sums in fixed lanes,
+ * its own e^x rather than libm's) whose numbers are bit-identical on every x86-64 CPU
+ * (tests/test_fast.py).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -47,6 +50,27 @@ typedef struct {
 #define LEVEL base
 #include "_sgd_level.h"
 #undef LEVEL
+
+/* The portable level: the same operations in the same order on every CPU (no FMA, sums in
+ * fixed lanes), compiled for SSE2 and, on x86-64, for AVX2 (the same numbers, faster). */
+#define FIXED_ORDER
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+#define LEVEL portable
+#include "_sgd_level.h"
+#undef LEVEL
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("avx2")
+#define LEVEL portable_avx2
+#include "_sgd_level.h"
+#undef LEVEL
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+#undef FIXED_ORDER
 
 /* GCC on x86-64 compiles them twice more, for AVX2 + FMA and for AVX-512, and runs the best
  * level the CPU has (wheels are built for plain x86-64, where the book's loops would run
@@ -213,8 +237,18 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__sgd(void)
 {
+    if (portable_level()) {
+        epoch_f32 = epoch_f32_portable, epoch_f64 = epoch_f64_portable;
+        level = "portable-base";
 #if LEVELS == 3
-    const int best = cpu_level();
+        if (portable_level() == 1 && has_avx2()) {
+            epoch_f32 = epoch_f32_portable_avx2, epoch_f64 = epoch_f64_portable_avx2;
+            level = "portable-avx2";
+        }
+#endif
+    }
+#if LEVELS == 3
+    const int best = portable_level() ? -1 : cpu_level();
     if (best == 2) {
         epoch_f32 = epoch_f32_avx512, epoch_f64 = epoch_f64_avx512;
         level = "avx512";

@@ -8,9 +8,142 @@
  * f' is written from a = f(z): σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0].
  */
 
+#ifdef FIXED_ORDER
+/* LANES values of REAL in one 32-byte vector: a GCC/Clang generic vector, which each level
+ * splits into the registers it has (elsewhere an array of the same lanes); madd adds p·q lane
+ * by lane, read from any address; hsum sums the lanes in a fixed pairwise order. */
+#define VBYTES 32
+#define LANES ((Py_ssize_t)(VBYTES / sizeof(REAL)))
+#if defined(__GNUC__) || defined(__clang__)
+typedef REAL NAME(vec) __attribute__((vector_size(VBYTES)));
+
+INLINE void NAME(madd)(NAME(vec) *acc, const REAL *p, const REAL *q)
+{
+    NAME(vec) x, y;
+    memcpy(&x, p, sizeof x);
+    memcpy(&y, q, sizeof y);
+    *acc += x * y;
+}
+#else
+typedef struct { REAL lane[VBYTES / sizeof(REAL)]; } NAME(vec);
+
+INLINE void NAME(madd)(NAME(vec) *acc, const REAL *p, const REAL *q)
+{
+    for (Py_ssize_t i = 0; i < LANES; i++)
+        acc->lane[i] += p[i] * q[i];
+}
+#endif
+
+INLINE REAL NAME(hsum)(const NAME(vec) *v)
+{
+    REAL x[VBYTES / sizeof(REAL)];
+    memcpy(x, v, sizeof x);
+    for (Py_ssize_t half = LANES / 2; half; half /= 2)
+        for (Py_ssize_t i = 0; i < half; i++)
+            x[i] += x[i + half];
+    return x[0];
+}
+
+/* e^x from + − × ÷ and an exact scaling alone: libm's exp differs in the last bit between
+ * library versions and between its FMA and plain builds (glibc picks one by CPU), so the
+ * portable level computes its own, in double: Taylor to r¹³/13! for double (the rest < 1e-17),
+ * to r⁸/8! for float (< 3e-10, below float's rounding), each in the same order everywhere. */
+INLINE double NAME(fixed_exp)(double x)
+{
+    if (x != x || x > 709.78)
+        return x + x; /* NaN, or +inf */
+    if (x < -745.2)
+        return 0;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const long long k = (long long)(x * 1.44269504088896338700 + (x < 0 ? -0.5 : 0.5));
+    const double r = (x - (double)k * ln2_hi) - (double)k * ln2_lo; /* x = k·ln 2 + r, |r| ≤ ln 2 / 2 */
+    static const double c[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+                                 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    const int first = sizeof(REAL) == 4 ? 5 : 0;
+    double p = c[first];
+    for (int i = first + 1; i < 14; i++)
+        p = p * r + c[i];
+    /* × 2^k, built from its bits (exact); below 2^−1000 in two steps, rounded once */
+    long long e = k;
+    if (e > 1023) { /* e^709.4… and above: 2^1024 is not a double */
+        p *= 2;
+        e -= 1;
+    }
+    if (e < -1000) {
+        const uint64_t low = (uint64_t)(1023 - 600) << 52;
+        double s;
+        memcpy(&s, &low, sizeof s);
+        p *= s;
+        e += 600;
+    }
+    const uint64_t bits = (uint64_t)(e + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|), on fixed_exp. */
+INLINE double NAME(fixed_tanh)(double x)
+{
+    const double t = NAME(fixed_exp)(-2.0 * (x < 0 ? -x : x)), y = (1.0 - t) / (1.0 + t);
+    return x < 0 ? -y : x > 0 ? y : x;
+}
+#define KEXP(x) ((REAL)NAME(fixed_exp)((double)(x)))
+#define KTANH(x) ((REAL)NAME(fixed_tanh)((double)(x)))
+
+/* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
+ * sums keep both vector units busy (one sum would wait on its own latency at every step), and
+ * each value loaded serves several sums. J and E are constants where this is inlined.
+ * FIXED_ORDER (the "portable" level): each sum has LANES partial sums, one per position modulo
+ * LANES, added pairwise at the end and then the scalar tail, with no FMA (fp-contract=off) and
+ * its own e^x: the same operations in the same order whatever the CPU's vector width (a 32-byte
+ * vector is one AVX2 register or two SSE ones), so a seed gives bit-identical numbers on any x86-64. */
+INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
+{
+#define W(k) (w + ((k) / E) * n)
+#define A(k) (a[(k) % E])
+    const REAL *w0 = W(0), *w1 = W(1), *w2 = W(2), *w3 = W(3), *w4 = W(4), *w5 = W(5), *w6 = W(6), *w7 = W(7);
+    const REAL *a0 = A(0), *a1 = A(1), *a2 = A(2), *a3 = A(3), *a4 = A(4), *a5 = A(5), *a6 = A(6), *a7 = A(7);
+#undef W
+#undef A
+    const int K = J * E;
+    NAME(vec) v[8];
+    memset(v, 0, sizeof v);
+    Py_ssize_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        NAME(madd)(&v[0], w0 + i, a0 + i);
+        if (K > 1) NAME(madd)(&v[1], w1 + i, a1 + i);
+        if (K > 2) NAME(madd)(&v[2], w2 + i, a2 + i);
+        if (K > 3) NAME(madd)(&v[3], w3 + i, a3 + i);
+        if (K > 4) NAME(madd)(&v[4], w4 + i, a4 + i);
+        if (K > 5) NAME(madd)(&v[5], w5 + i, a5 + i);
+        if (K > 6) NAME(madd)(&v[6], w6 + i, a6 + i);
+        if (K > 7) NAME(madd)(&v[7], w7 + i, a7 + i);
+    }
+    REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+    for (; i < n; i++) { /* the tail, in order */
+        t0 += w0[i] * a0[i];
+        if (K > 1) t1 += w1[i] * a1[i];
+        if (K > 2) t2 += w2[i] * a2[i];
+        if (K > 3) t3 += w3[i] * a3[i];
+        if (K > 4) t4 += w4[i] * a4[i];
+        if (K > 5) t5 += w5[i] * a5[i];
+        if (K > 6) t6 += w6[i] * a6[i];
+        if (K > 7) t7 += w7[i] * a7[i];
+    }
+    const REAL t[8] = {t0, t1, t2, t3, t4, t5, t6, t7};
+    for (int k = 0; k < 8; k++)
+        s[k] = k < K ? NAME(hsum)(&v[k]) + t[k] : 0;
+}
+
+#else
+#define KEXP(x) EXP(x)
+#define KTANH(x) TANH(x)
 /* s[r·E + c] = w_r·a_c for J rows of w (n apart) and E inputs, J·E ≤ 8: up to eight independent
  * sums keep both FMA units busy (one sum would wait on its own latency at every step), and
- * each value loaded serves several sums. J and E are constants where this is inlined. */
+ * each value loaded serves several sums. J and E are constants where this is inlined. The
+ * vector width (and FMA) of each level sets the order of the additions: levels agree to rounding. */
 INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *const *a, Py_ssize_t n, REAL *s)
 {
 #define W(k) (w + ((k) / E) * n)
@@ -34,6 +167,8 @@ INLINE void NAME(dots)(const int J, const int E, const REAL *w, const REAL *cons
     }
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = s4, s[5] = s5, s[6] = s6, s[7] = s7;
 }
+
+#endif
 
 /* zₑ[j] = b[j] + w_j·inₑ for every row j and E examples, in blocks of J rows. */
 INLINE void NAME(forward_block)(const int J, const int E, const REAL *w, const REAL *b, Py_ssize_t n_out,
@@ -79,13 +214,13 @@ INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
                * (e^−z is +inf for very negative z, and 1/inf is 0.) The exp form: libm's tanh
                * took a fifth of an epoch of [784,30,10]. */
         for (Py_ssize_t k = 0; k < total; k++) {
-            const REAL s = (REAL)1 / ((REAL)1 + EXP(-z[k]));
+            const REAL s = (REAL)1 / ((REAL)1 + KEXP(-z[k]));
             z[k] = s < SMALLEST ? 0 : s;
         }
         break;
     case 't':
         for (Py_ssize_t k = 0; k < total; k++)
-            z[k] = TANH(z[k]);
+            z[k] = KTANH(z[k]);
         break;
     case 'r':
         for (Py_ssize_t k = 0; k < total; k++)
@@ -97,7 +232,7 @@ INLINE void NAME(activate)(char act, REAL *z, Py_ssize_t mb, Py_ssize_t n)
             for (Py_ssize_t k = 1; k < n; k++)
                 top = row[k] > top ? row[k] : top;
             for (Py_ssize_t k = 0; k < n; k++) {
-                row[k] = EXP(row[k] - top);
+                row[k] = KEXP(row[k] - top);
                 sum += row[k];
             }
             for (Py_ssize_t k = 0; k < n; k++)
@@ -344,3 +479,9 @@ static int NAME(epoch)(const sgd_job *job)
     PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;
 }
+#ifdef FIXED_ORDER
+#undef LANES
+#undef VBYTES
+#endif
+#undef KEXP
+#undef KTANH

@@ -29,7 +29,11 @@ MAX_WORK = 4_000_000
 
 
 def available():
-    """The instruction-set level the C kernel runs at here ("avx512", "avx2", "base"), or None."""
+    """The instruction-set level the C kernel runs at here ("avx512", "avx2", "base"), or None.
+
+    The fast levels order their sums by their vector width (and use FMA), so one seed gives
+    float32 results that differ in the last bits between them; NNACCEL_CPU_LEVEL=portable runs
+    "portable-avx2" or "portable-base", whose numbers are the same on every x86-64 CPU."""
     return None if _sgd is None else _sgd.level
 
 
