@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from nnaccel.data import write_idx
 from tests.test_cli import nnaccel
 
 
@@ -130,9 +132,20 @@ def test_softmax_temperature_is_used_saved_and_restored(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer,extra", [("newton", ["--damping", "1"]), ("hessian-free", []), ("lbfgs", [])])
 def test_full_batch_optimizers_train_from_the_command_line(optimizer, extra, tmp_path):
-    r = nnaccel("train", "--sizes", "784", "2", "10", "--cost", "cross-entropy", "--epochs", "2", "--eta", "1",
-                "--optimizer", optimizer, *extra, "--seed", "1", "--device", "cpu", "--checkpoint", "c.npz",
-                cwd=tmp_path)
+    """Each full-batch optimizer trains from the command line and resumes from its checkpoint.
+
+    On 4×4 images and [16, 2, 10] (64 parameters, 60 images): Newton forms H by P Hessian-vector
+    products over the whole training set, so [784, 2, 10] on 10,000 images took minutes here."""
+    rng = np.random.default_rng(0)
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    write_idx(tiny / "train-images-idx3-ubyte", rng.integers(0, 256, (60, 4, 4), dtype=np.uint8))
+    write_idx(tiny / "train-labels-idx1-ubyte", (np.arange(60) % 10).astype(np.uint8))
+    write_idx(tiny / "t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 4, 4), dtype=np.uint8))
+    write_idx(tiny / "t10k-labels-idx1-ubyte", (np.arange(20) % 10).astype(np.uint8))
+    r = nnaccel("train", "--data", str(tiny), "--sizes", "16", "2", "10", "--cost", "cross-entropy", "--epochs", "2",
+                "--eta", "1", "--optimizer", optimizer, *extra, "--seed", "1", "--device", "cpu",
+                "--checkpoint", "c.npz", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"{optimizer}, full batch" in r.stdout and len(_epoch_lines(r.stdout)) == 2
     resumed = nnaccel("train", "--resume", "c.npz", "--epochs", "3", cwd=tmp_path)
