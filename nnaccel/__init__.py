@@ -1,27 +1,51 @@
 """nnaccel: the networks of Nielsen's *Neural Networks and Deep Learning*, on any array library.
 
-The names below are imported on first use, so that the command line starts, and answers a
-Ctrl-C in one line, before NumPy and the array libraries have loaded.
+The public API is the names in ``__all__``. The errors come with the package; the other names
+are imported when first used (PEP 562, from the fixed table below, nothing else), so that the
+``nnaccel`` command starts, and answers a Ctrl-C in one line, before NumPy has loaded.
+Submodules are imported by name: ``import nnaccel.data``.
 """
 
 import importlib
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .errors import DataError, Interrupted, NNAccelError, NotAnArchive, TrainingDiverged, TrainingInterrupted
 
-_EXPORTS = {"Backend": ".backend", "resolve": ".backend", "DataError": ".errors", "NNAccelError": ".errors",
-            "Network": ".network", "Population": ".population", "load": ".serialization"}
-__all__ = sorted(_EXPORTS)
+# name → (module, attribute): the public names that need NumPy, loaded on first use
+_LAZY = {
+    "Network": ("nnaccel.network", "Network"),
+    "Population": ("nnaccel.population", "Population"),
+    "train": ("nnaccel.trainer", "train"),
+    "load": ("nnaccel.network", "load"),
+    "save": ("nnaccel.network", "save"),
+    "to_onnx": ("nnaccel.network", "to_onnx"),
+    "Backend": ("nnaccel.backend", "Backend"),
+    "resolve_backend": ("nnaccel.backend", "resolve"),
+    "resolve": ("nnaccel.backend", "resolve"),  # the older name of resolve_backend
+}
+__all__ = sorted(["__version__", "DataError", "Interrupted", "NNAccelError", "NotAnArchive", "TrainingDiverged",
+                  "TrainingInterrupted", *_LAZY])
 
 
 def __getattr__(name):
-    """``nnaccel.Network`` and the rest of ``__all__``, and submodules such as ``nnaccel.data``."""
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    try:
-        return importlib.import_module(f".{name}", __name__)
-    except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{name}":  # the submodule exists but needs something missing
-            raise
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    """One of the names of ``_LAZY``, imported now; any other name is an AttributeError."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nnaccel' has no attribute {name!r}; import submodules by name "
+                             f"(import nnaccel.data), the public names are {', '.join(__all__)}")
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports these
+    from .backend import Backend, resolve
+    from .backend import resolve as resolve_backend
+    from .network import Network, load, save, to_onnx
+    from .population import Population
+    from .trainer import train

@@ -15,16 +15,28 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import __version__, files, helptext, memory, outputs, run_files
+from . import files, helptext, memory, outputs, run_files
+from ._version import __version__
 from .activations import check_trainable
-from .backend import BACKENDS
+from .backend import BACKENDS, gpu_names, make_rng
+from .bench import run as run_bench
+from .data import load_dataset
+from .data.datasets import FASHION_SYSTEM_DIR, check_sizes_fit, data_files, embedded_dir
+from .data.download import cache_dir
 from .dropout import check_dropout
 from .errors import NNAccelError, TrainingDiverged, TrainingInterrupted
+from .expand import check_expansion, expand
+from .experiments import EXPERIMENTS, run_experiment
+from .fast.c_epoch import available as c_kernel_level
 from .flags import EXIT_USAGE, _float, _int, _Parser, add_runtime_flags, add_scale_flag, add_train_flags
+from .network import Network, load
+from .plot import plot_history, require_matplotlib
 from .resume import TRAIN_SETTINGS, resume_settings, typed_flags
+from .schedules import check_schedule
 from .signals import GUARD, exit_code
 from .signals import name as signal_name
 from .summary import summary_line
+from .trainer import check_hyperparameters, train
 from .tuning import strip_dataset
 
 EXIT_BUG = 1
@@ -54,8 +66,6 @@ def build_parser():
                           help="add the L1 term (λ/n)Σ|w| to the cost (default: 0)")
 
     experiment = sub.add_parser("experiment", help="re-run one of the book's experiments (chapters 1-3)")
-    from .experiments import EXPERIMENTS
-
     experiment.add_argument("name", choices=list(EXPERIMENTS))
     experiment.add_argument("--out", default=".", metavar="DIR", help="where NAME.json and NAME.png go")
     experiment.add_argument("--scale", type=_float, default=1.0,
@@ -79,23 +89,7 @@ def build_parser():
 
 
 def _dataset(args):
-    from .data import load_dataset
-
     return load_dataset(args.dataset, args.data, progress=sys.stderr.isatty())
-
-
-def check_sizes_fit(sizes, dataset, flag="--sizes"):
-    """Raise NNAccelError unless the first layer matches the pixels and the last the classes."""
-    if sizes[0] != dataset.n_pixels:
-        raise NNAccelError(
-            f"{flag} starts with {sizes[0]} but {dataset.name} has {dataset.n_pixels} pixels per image; "
-            f"use {flag} {dataset.n_pixels} ... {sizes[-1]}"
-        )
-    if sizes[-1] != dataset.n_classes:
-        raise NNAccelError(
-            f"{flag} ends with {sizes[-1]} but {dataset.name} has {dataset.n_classes} classes; "
-            f"use {flag} {sizes[0]} ... {dataset.n_classes}"
-        )
 
 
 def check_writable(path, flag):
@@ -112,10 +106,6 @@ def check_suffix(path, flag, suffixes):
 
 
 def validate_train_args(args):
-    from .expand import check_expansion
-    from .schedules import check_schedule
-    from .trainer import check_hyperparameters
-
     check_methods(args)
     check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda, args.l1, args.momentum,
                           optimizer=args.optimizer, nesterov=args.nesterov, damping=args.damping,
@@ -131,15 +121,11 @@ def validate_train_args(args):
     check_suffix(args.save, "--save", MODEL_SUFFIXES)
     check_suffix(args.plot, "--plot", (".png",))
     if args.plot:
-        from .plot import require_matplotlib
-
         require_matplotlib()
 
 
 def check_train_files(args):
     """Every output of ``nnaccel train`` named, writable, distinct, and none of the files it reads."""
-    from .data.datasets import data_files
-
     inputs = [("a data file", path) for path in data_files(args.dataset, args.data)]
     inputs.append(("the checkpoint being resumed", args.resume))
     run_files.check([(f"--{flag}", getattr(args, flag)) for flag in ("save", "checkpoint", "history", "plot")],
@@ -175,11 +161,6 @@ def cmd_train(args, out=print):
     import secrets
 
     from tqdm import tqdm
-
-    from .backend import make_rng
-    from .expand import expand
-    from .network import Network
-    from .trainer import train
 
     resume = resume_settings(args, getattr(args, "typed", set())) if args.resume else None
     validate_train_args(args)
@@ -277,8 +258,6 @@ def _report_and_save(args, net, dataset, history, out):
         if problem:
             failed.append(problem)
     if args.plot:
-        from .plot import plot_history
-
         try:
             plot_history(history.records, args.plot, f"{net.describe()}, eta {args.eta}")
             out(f"nnaccel: plotted to {args.plot}")
@@ -292,16 +271,12 @@ def _report_and_save(args, net, dataset, history, out):
 
 
 def cmd_evaluate(args, out=print):
-    from .serialization import load
-
     dataset = strip_dataset(_dataset(args), args.classes)
     net = load(args.model, device=args.device, backend=args.backend, dtype=args.dtype)
     if not args.classes and net.sizes[-1] < dataset.n_classes:
         raise NNAccelError(f"{args.model} has {net.sizes[-1]} outputs but {dataset.name} has {dataset.n_classes} "
                            "classes; for a model trained with --classes, give evaluate the same --classes")
     check_sizes_fit(net.sizes, dataset, flag="the model's sizes")
-    from .trainer import check_hyperparameters
-
     check_hyperparameters(0, 1, 1.0, args.lmbda, args.l1)
     test = net.data(dataset.test, scale=args.scale)
     correct = net.accuracy(test)
@@ -317,10 +292,6 @@ def cmd_info(args, out=print):
     import importlib
     import platform
 
-    from .backend import gpu_names
-    from .data.datasets import FASHION_SYSTEM_DIR, embedded_dir
-    from .data.download import cache_dir
-
     out(f"nnaccel {__version__}, Python {platform.python_version()} on {platform.machine()}")
     for module in ("numpy", "array_api_compat", "cupy", "torch", "jax", "array_api_strict"):
         try:
@@ -333,9 +304,7 @@ def cmd_info(args, out=print):
         out(f"  GPU cuda:{i}         {name}")
     if not names:
         out("  GPUs              none seen by CuPy (training runs on the CPU with NumPy)")
-    from .fast.c_epoch import available
-
-    level = available()
+    level = c_kernel_level()
     out(f"  CPU kernel        {f'C, {level} instructions' if level else 'not compiled (the NumPy fast path runs; install with a C compiler for the C kernel)'}")
     out(f"  embedded data     {embedded_dir()}")
     out(f"  data cache        {cache_dir()}")
@@ -344,19 +313,15 @@ def cmd_info(args, out=print):
 
 
 def cmd_experiment(args, out=print):
-    from .experiments import run_experiment
-
     run_experiment(args.name, out_dir=args.out, scale=args.scale, dataset=args.dataset,
                    device=args.device, backend=args.backend, seed=args.seed, out=out)
     return 0
 
 
 def cmd_bench(args, out=print):
-    from .bench import run
-
     if len(args.sizes) < 2 or min(args.sizes) < 1 or args.mini_batch_size < 1:
         raise NNAccelError("--sizes needs two or more widths ≥ 1 and --mini-batch-size ≥ 1")
-    run(args.sizes, args.mini_batch_size, args.dtype, args.examples, out=out)
+    run_bench(args.sizes, args.mini_batch_size, args.dtype, args.examples, out=out)
     return 0
 
 

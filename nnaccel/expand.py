@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from .data.arrays import one_hot, DeviceData
 from .errors import NNAccelError
 
 EXPANSIONS = ("shifts", "rotations")
@@ -100,8 +101,6 @@ def check_expansion(expand, max_angle):
 
 def expand(backend, data, kind, rng, max_angle=15.0):
     """A new DeviceData: ``data`` expanded by "shifts" (5×) or "rotations" (2×), on the device."""
-    from .data.arrays import DeviceData, one_hot
-
     xp = backend.xp
     if data.labels is None:
         raise NNAccelError("expansion needs integer class labels")

@@ -13,18 +13,20 @@ import os
 from pathlib import Path
 
 from . import bitwise, decay, hessian_technique, perceptrons, run_files
+from .backend import resolve
+from .data import load_dataset
 from .data.datasets import data_files
 from .errors import NNAccelError
 from .files import atomic_write, fallback_path
+from .network import Network
+from .plot import require_matplotlib, save_figure
+from .trainer import train
 
 
 class Context:
     """What every experiment needs: the data set, where to compute, a seed, and a time scale."""
 
     def __init__(self, dataset="mnist-10k", device="auto", backend=None, seed=1, scale=1.0):
-        from .backend import resolve
-        from .data import load_dataset
-
         if not (0 < scale <= 1):
             raise NNAccelError(f"--scale must be in (0, 1], got {scale}; 1 runs the book's epochs")
         self.backend = resolve(device, backend)
@@ -40,14 +42,10 @@ class Context:
         return x[:size], y[:size]
 
     def net(self, sizes, **kw):
-        from .network import Network
-
         return Network(sizes, backend=self.backend, seed=self.seed, **kw)
 
     def run(self, net, training, epochs, m, eta, **kw):
         """Train with evaluation on the test set every epoch; the per-epoch records."""
-        from .trainer import train
-
         history = train(net, training, epochs, m, eta, evaluation_data=self.data.test,
                         monitor_evaluation_accuracy=True, monitor_evaluation_cost=True,
                         monitor_training_cost=True, monitor_training_accuracy=True, **kw)
@@ -225,8 +223,6 @@ PLOTS = {"saturation": _plot_saturation, "more-data": _plot_more_data, "perceptr
 
 
 def plot_experiment(name, result, path):
-    from .plot import require_matplotlib, save_figure
-
     plt = require_matplotlib()
     fig = PLOTS.get(name, _plot_curves)(result, plt)
     fig.suptitle(f"nnaccel experiment: {name}")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import run_files
+from .checkpoint import FORMAT as CHECKPOINT
+from .checkpoint import load_checkpoint
+from .data.npz import read_meta, read_npz
 from .errors import DataError, NNAccelError
+from .network import Network, load
+from .onnx_export import require_onnx
 
 
 def add_parser(sub):
@@ -17,12 +22,6 @@ def add_parser(sub):
 
 def load_model(path):
     """(Network on the CPU, training settings or None) from a model file or a checkpoint."""
-    from .checkpoint import FORMAT as CHECKPOINT
-    from .checkpoint import load_checkpoint
-    from .data.npz import read_meta, read_npz
-    from .network import Network
-    from .serialization import load
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"model file {path} does not exist; check the path")
@@ -49,8 +48,6 @@ def load_model(path):
 
 
 def cmd_export(args, out=print):
-    from .onnx_export import require_onnx
-
     run_files.check([("OUT", args.out)], [("the model being exported", args.model)])
     if not args.out.lower().endswith(".onnx"):
         raise NNAccelError(f"{args.out} does not end in .onnx; name the output e.g. model.onnx")

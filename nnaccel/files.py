@@ -15,6 +15,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import NNAccelError
 
 _UMASK_LOCK = threading.Lock()
 
@@ -44,8 +45,6 @@ def atomic_write(path, mode="wb"):
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        from .errors import NNAccelError
-
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
     prefix = _temp_prefix(path.name)
     _remove_orphans(directory, prefix)
@@ -104,8 +103,6 @@ def check_writable(path, what):
     Catches a missing folder, an existing folder as the target, a read-only folder or file
     system, and places such as /proc, before the hours of work that would be written there.
     """
-    from .errors import NNAccelError
-
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():

@@ -10,6 +10,7 @@ from . import optimizers
 from .activations import ACTIVATIONS
 from .backend import BACKENDS
 from .costs import COSTS
+from .data.datasets import NAMES
 from .dropout import MODES as DROPOUT_MODES
 
 EXIT_USAGE = 2
@@ -54,8 +55,6 @@ def add_model_flags(p):
 
 
 def add_runtime_flags(p):
-    from .data.datasets import NAMES
-
     p.add_argument("--dataset", default="mnist-10k", choices=list(NAMES),
                    help="a named data set (default: the embedded 10,000 MNIST digits)")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files, or Nielsen's mnist.pkl.gz")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from .errors import NNAccelError
+
 
 def default(rng, sizes):
     """Weights N(0, 1)/√n_in, biases N(0, 1): keeps z small so sigmoids start unsaturated."""
@@ -27,8 +29,6 @@ INITIALIZERS = {"default": default, "large": large}
 
 
 def get(name):
-    from .errors import NNAccelError
-
     if callable(name):
         return name
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .errors import NNAccelError
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 
 
 class LBFGSState(NamedTuple):

@@ -18,10 +18,13 @@ from . import initializers
 from .backend import Backend, make_rng, resolve
 from .data.arrays import DeviceData, to_device
 from .dropout import kept_fraction
-from .errors import NNAccelError
+from .errors import DataError, NNAccelError
 from .memory import check_network
 from .onnx_export import to_onnx as _to_onnx
 from .scalars import whole
+from .serialization import read_model
+from .serialization import save as _save
+from .trainer import train as _train
 
 EVAL_CHUNK = 4096  # rows per feedforward when evaluating, to bound device memory
 
@@ -179,9 +182,7 @@ class Network:
         dropout, the optimizer, early stopping, schedules, checkpoints) are those of
         :func:`nnaccel.trainer.train`.
         """
-        from .trainer import train
-
-        history = train(
+        history = _train(
             self, training_data, epochs, mini_batch_size, eta, lmbda=lmbda,
             evaluation_data=evaluation_data,
             monitor_evaluation_cost=monitor_evaluation_cost,
@@ -232,9 +233,7 @@ class Network:
     def save(self, path):
         """Save to ``path``: network2's JSON format for .json, a compact archive for .npz, with
         the inference weights (nnaccel.serialization.save)."""
-        from .serialization import save
-
-        save(self, path)
+        _save(self, path)
 
     def to_onnx(self, path, settings=None):
         """Write the network as an ONNX model, dropout's scaling and a softmax temperature folded
@@ -312,3 +311,23 @@ def _layer_activations(hidden, output, num_layers, softmax_temperature=1.0):
     return hidden_acts + [output]
 
 
+def load(path, device="auto", backend=None, dtype=None):
+    """Load a model saved by nnaccel (.json or .npz) or by network2.py onto ``device``."""
+    settings, weights, biases = read_model(path)
+    settings["dtype"] = dtype or settings["dtype"]
+    try:
+        return Network(init=lambda rng, s: (biases, weights), device=device, backend=backend, **settings)
+    except DataError:
+        raise
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+def save(net, path):
+    """``nnaccel.save(net, path)``: the same as ``net.save(path)``."""
+    net.save(path)
+
+
+def to_onnx(net, path, settings=None):
+    """``nnaccel.to_onnx(net, path)``: the same as ``net.to_onnx(path)``."""
+    return net.to_onnx(path, settings)

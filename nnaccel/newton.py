@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .errors import NNAccelError
-from .optimizers import Optimizer
+from .optimizer import Optimizer
 from .second_order import MAX_PARAMETERS, check_hessian_size, dense_hessian  # noqa: F401  (re-exported)
 
 

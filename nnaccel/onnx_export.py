@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from . import activations as _activations
+from ._version import __version__
 from .errors import NNAccelError
 from .files import atomic_write
 
@@ -32,17 +33,10 @@ def require_onnx():
     return onnx
 
 
-def _version():
-    # Read at call time: nnaccel/__init__ sets __version__ after importing network, which may import this.
-    from . import __version__
-
-    return __version__
-
-
 def metadata(net, settings=None) -> dict:
     """The metadata_props: the network's shape and cost, plus training settings when known."""
     props = {
-        "producer": f"nnaccel {_version()}",
+        "producer": f"nnaccel {__version__}",
         "sizes": json.dumps(net.sizes),
         "cost": net.cost.name,
         "activations": json.dumps([a.name for a in net.activations]),
@@ -97,7 +91,7 @@ def build_model(net, settings=None):
         initializer=initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="nnaccel", producer_version=_version())
+                              producer_name="nnaccel", producer_version=__version__)
     model.ir_version = IR_VERSION
     model.doc_string = net.describe()
     helper.set_model_props(model, metadata(net, settings))

@@ -21,6 +21,7 @@ from .data.png import read_png
 from .errors import DataError, NNAccelError
 from .files import atomic_write, check_writable
 from .flags import _float
+from .network import load
 
 FORMATS = ("csv", "json")
 
@@ -96,8 +97,6 @@ def render(rows, fmt):
 
 
 def cmd_predict(args, out=print):
-    from .serialization import load
-
     if args.out:
         check_writable(args.out, "--out")
         if Path(args.out).resolve() in {Path(p).resolve() for p in [args.model, *args.images]}:

@@ -165,10 +165,9 @@ def _read(path: Path):
     return meta, weights, biases
 
 
-def load(path, device="auto", backend=None, dtype=None):
-    """Load a model saved by nnaccel (.json or .npz) or by network2.py onto ``device``."""
-    from .network import Network
-
+def read_model(path):
+    """The checked parts of a model file (.json or .npz, nnaccel's or network2.py's): a dict of
+    Network's arguments (sizes, cost, activations, dtype, temperature) and the arrays."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"model file {path} is a folder; give the file saved by --save")
@@ -183,13 +182,5 @@ def load(path, device="auto", backend=None, dtype=None):
     except ValueError:
         raise DataError(f"{path}: unknown cost {cost!r}; expected one of QuadraticCost, "
                         "CrossEntropyCost, LogLikelihoodCost") from None
-    try:
-        return Network(
-            sizes, cost=cost, hidden_activation=list(acts[:-1]), output_activation=acts[-1],
-            init=lambda rng, s: (biases, weights), device=device, backend=backend,
-            dtype=dtype or saved_dtype, softmax_temperature=temperature,
-        )
-    except DataError:
-        raise
-    except ValueError as e:
-        raise DataError(f"{path}: {e}") from None
+    return dict(sizes=sizes, cost=cost, hidden_activation=list(acts[:-1]), output_activation=acts[-1],
+                dtype=saved_dtype, softmax_temperature=temperature), weights, biases

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, NNAccelError
+from .network import load
 from .signals import exit_code
 
 SIDE, BOX = 28, 20  # MNIST: the digit's bounding box scaled into 20×20, centred by mass in 28×28
@@ -333,8 +334,6 @@ def add_parser(sub):
 
 
 def cmd_serve(args, out=print):
-    from .serialization import load
-
     net = load(args.model, device="cpu")
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None
     server = make_server(net, args.history, args.host, args.port, log)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import defaultdict
 
+from .data import load_dataset
 from .errors import NNAccelError
 from .search_space import hidden_widths
 from .tuning import expand_host, holdout, population_class, strip_dataset, train_members
@@ -203,8 +204,6 @@ class Heartbeat:
 
 def load_data(args):
     """(dataset, training, validation): the validation split is the last N training images."""
-    from .data import load_dataset
-
     dataset = strip_dataset(load_dataset(args.dataset, args.data), getattr(args, "classes", None))
     if args.validation_size is None:
         args.validation_size = min(10000, len(dataset.train[1]) // 5)

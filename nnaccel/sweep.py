@@ -19,14 +19,18 @@ from collections import defaultdict
 
 from .activations import check_trainable
 from .backend import BACKENDS
+from .data import load_dataset
 from .errors import NNAccelError
+from .files import atomic_write
 from .flags import _int, add_model_flags
 from .network import Network
+from .plot import require_matplotlib
 from .schedules import check_schedule
 from .search_space import SearchSpace, hidden_widths
 from .studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                       run_worker, study_description, study_results)
 from .sweep_outputs import check_output_paths, check_outputs_against_inputs
+from .trainer import train
 from .tuning import expand_host, holdout, strip_dataset
 
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
@@ -120,8 +124,6 @@ def check_args(args, space):
                            "images, e.g. --validation-size 1000")
     check_output_paths(args)
     if args.plot:
-        from .plot import require_matplotlib
-
         require_matplotlib()
 
 
@@ -181,8 +183,6 @@ def cmd_sweep(args, out=print):
         return 0
     print_table(study, args.top, out)
     if args.results:
-        from .files import atomic_write
-
         with atomic_write(args.results, "w") as f:
             json.dump(study_results(study), f, indent=1)
         out(f"nnaccel: wrote {args.results}")
@@ -273,10 +273,6 @@ def retrain_best(args, study, out):
     the halving schedule needs the validation images, so it keeps the split. The test set is
     scored once, at the end.
     """
-    from .data import load_dataset
-    from .network import Network
-    from .trainer import train
-
     best = completed(study)
     if not best:
         raise NNAccelError(f"study {study.study_name!r} has no completed trial to save; run more --trials")

@@ -18,11 +18,14 @@ import os
 import time
 
 from . import run_files
-from .data.datasets import data_files
-from .errors import NNAccelError
 from .backend import BACKENDS
+from .data import load_dataset
+from .data.datasets import check_sizes_fit, data_files
+from .errors import NNAccelError
+from .files import atomic_write
 from .flags import _int, add_model_flags
 from .network import Network
+from .plot import require_matplotlib, save_figure
 from .trainer import train
 from .tuning import best_accuracy, holdout, strip_dataset, train_members
 
@@ -274,13 +277,9 @@ def reproduce_command(args, sizes, eta, epochs, lmbda, m, halve, patience):
 
 
 def cmd_tune(args, out=print):
-    from .cli import check_sizes_fit
-    from .data import load_dataset
     run_files.check_folder("--report", args.report, REPORT_FILES,
                            [("a data file", path) for path in data_files(args.dataset, args.data)])
     if args.report:
-        from .plot import require_matplotlib
-
         require_matplotlib()
     if args.mini_batch_size is not None and args.mini_batch_size < 1:
         raise NNAccelError(f"--mini-batch-size {args.mini_batch_size}: m must be ≥ 1, e.g. -m 10")
@@ -335,9 +334,6 @@ def cmd_tune(args, out=print):
 
 def write_report(folder, evidence, chosen, out):
     """tune.json, eta_ladder.png (cost per rung), lmbda_ladder.png (accuracy per λ), early_stopping.png."""
-    from .files import atomic_write
-    from .plot import require_matplotlib, save_figure
-
     plt = require_matplotlib()
     os.makedirs(folder, exist_ok=True)
     with atomic_write(os.path.join(folder, "tune.json"), "w") as f:

@@ -8,13 +8,13 @@ and applies, else one :class:`Network` after another with the same per-epoch cal
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 
 from .errors import NNAccelError
 from .expand import expand_shifts
 from .network import Network
+from .population import Population
 from .trainer import History, train
 
 
@@ -69,13 +69,7 @@ def expand_host(data, kind):
 
 
 def population_class():
-    """nnaccel.Population when it is installed, else None."""
-    if importlib.util.find_spec("nnaccel.population") is None:
-        return None
-    try:
-        from .population import Population
-    except ImportError:  # a population path not built here
-        return None
+    """nnaccel.Population (kept as a function: tune and sweep ask it which class trains members)."""
     return Population
 
 

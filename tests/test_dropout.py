@@ -7,7 +7,7 @@ import pytest
 import nnaccel
 from nnaccel import dropout
 from nnaccel.errors import NNAccelError
-from nnaccel.serialization import load
+from nnaccel.network import load
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

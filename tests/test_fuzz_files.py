@@ -26,7 +26,7 @@ import nnaccel
 from nnaccel.checkpoint import load_checkpoint
 from nnaccel.data import load_dataset, read_idx, to_device
 from nnaccel.data.safe_pickle import load_mnist_pkl
-from nnaccel.serialization import load
+from nnaccel.network import load
 from nnaccel.trainer import restore, train
 from tests.fuzz_support import Clock, check, fuzz_settings, mutated
 

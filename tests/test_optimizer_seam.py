@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nnaccel
+import nnaccel.trainer
 from nnaccel import fast, optimizers
 from nnaccel.checkpoint import load_checkpoint, optimizer_slots, save_checkpoint
 from nnaccel.epoch import EpochOptions, GenericEpoch, initial_state

@@ -222,7 +222,7 @@ def test_a_signal_after_the_last_epoch_lets_the_outputs_finish(args, write, tmp_
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert err == "nnaccel: SIGTERM received after training ended; its outputs were finished first\n"
-    assert nnaccel.serialization.load(tmp_path / "m.npz").sizes == [784, 20, 10]
+    assert nnaccel.load(tmp_path / "m.npz").sizes == [784, 20, 10]
     if "--checkpoint" in args:
         assert load_checkpoint(tmp_path / "c.npz")[0]["state"]["epoch"] == 2
 

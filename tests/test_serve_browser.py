@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pytest
 
-from nnaccel.serialization import load
+from nnaccel.network import load
 from nnaccel.serve import preprocess
 
 CHROMIUM = os.environ.get("NNACCEL_CHROMIUM", "/usr/bin/chromium")

@@ -10,7 +10,7 @@ import nnaccel
 from nnaccel import costs, second_order
 from nnaccel.activations import Softmax
 from nnaccel.errors import DataError, NNAccelError
-from nnaccel.serialization import load
+from nnaccel.network import load
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

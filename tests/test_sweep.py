@@ -325,7 +325,7 @@ def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
     assert len(trials) == 4 and all(t.user_attrs["trained_with"] == 4 for t in trials)
     assert len({t.params["eta"] for t in trials}) == 4
     from nnaccel.data import load_dataset
-    from nnaccel.serialization import load
+    from nnaccel.network import load
 
     validation = load_dataset("mnist-10k").train
     validation = (validation[0][-300:], validation[1][-300:])
@@ -345,7 +345,7 @@ def test_results_plots_and_the_saved_best_trial(tmp_path):
     assert result.returncode == 0, result.stderr
     import json
 
-    from nnaccel.serialization import load
+    from nnaccel.network import load
 
     results = json.loads((tmp_path / "results.json").read_text())
     best = results["trials"][0]

@@ -169,3 +169,17 @@ def load_dataset(name="mnist-10k", data=None, progress=False) -> Dataset:
     if name == "mnist":
         return from_idx_dir(_download_dir("mnist", MNIST_SHA256, MNIST_MIRRORS, progress), "mnist")
     raise DataError(f"unknown data set {name!r}; use one of {', '.join(NAMES)}, or --data DIR")
+
+
+def check_sizes_fit(sizes, dataset, flag="--sizes"):
+    """Raise NNAccelError unless the first layer matches the pixels and the last the classes."""
+    if sizes[0] != dataset.n_pixels:
+        raise NNAccelError(
+            f"{flag} starts with {sizes[0]} but {dataset.name} has {dataset.n_pixels} pixels per image; "
+            f"use {flag} {dataset.n_pixels} ... {sizes[-1]}"
+        )
+    if sizes[-1] != dataset.n_classes:
+        raise NNAccelError(
+            f"{flag} ends with {sizes[-1]} but {dataset.name} has {dataset.n_classes} classes; "
+            f"use {flag} {sizes[0]} ... {dataset.n_classes}"
+        )

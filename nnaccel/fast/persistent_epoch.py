@@ -22,6 +22,7 @@ from importlib import resources
 import numpy as np
 
 from ..epoch import EpochPath
+from ..optimizers import SGDState
 from .common import flat_size, flat_views, supported
 
 SOURCE = "epoch.cu"
@@ -130,8 +131,6 @@ class PersistentEpoch(EpochPath):
         self._identity = None
 
     def __call__(self, net, data, state):
-        from ..optimizers import SGDState
-
         xp, o, sizes = self.module, self.options, self.sizes
         dtype = data.targets.dtype
         params = xp.empty((1, flat_size(sizes)), dtype)
