@@ -33,7 +33,8 @@ from .errors import NNAccelError
 from .network import Network
 from .optimizers import SGDState
 
-ROOT = Path(__file__).resolve().parents[1]  # the source checkout nnaccel runs from
+# the source checkout nnaccel runs from: the folder that holds the package (wherever this module sits in it)
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "nnaccel" / "__init__.py").is_file())
 TEST_MARKERS = "cuda or gpu_emulated"
 # The benchmark rows timed (NNACCEL_BENCH_IMPLS of benchmarks/test_train_speed.py): every GPU
 # row, and the C kernel on the CPU on the book's networks, for the goals' ratios.
