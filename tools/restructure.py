@@ -50,6 +50,7 @@ MODULES = {
     "nnaccel.data.download": "nnaccel.data.download",
     "nnaccel.data.idx": "nnaccel.data.idx",
     "nnaccel.data.npz": "nnaccel.data.npz",
+    "nnaccel.data.png": "nnaccel.data.png",
     "nnaccel.data.safe_pickle": "nnaccel.data.safe_pickle",
     "nnaccel.data.validate": "nnaccel.data.validate",
     "nnaccel.expand": "nnaccel.data.expand",
@@ -59,6 +60,8 @@ MODULES = {
     "nnaccel.initializers": "nnaccel.core.initializers",
     "nnaccel.dropout": "nnaccel.core.dropout",
     "nnaccel.second_order": "nnaccel.core.second_order",
+    "nnaccel.scalars": "nnaccel.core.scalars",  # NumPy's scalar types taken as the numbers they equal
+    "nnaccel.memory": "nnaccel.core.memory",  # the bytes a network and its data need, from their sizes
     # optim: the seam, one module per optimizer, the registry in __init__
     "nnaccel.optimizers": "nnaccel.optim",
     "nnaccel.optimizer": "nnaccel.optim.base",
@@ -71,6 +74,7 @@ MODULES = {
     "nnaccel.checkpoint": "nnaccel.io.checkpoints",
     "nnaccel.onnx_export": "nnaccel.io.onnx",
     "nnaccel.plot": "nnaccel.io.plot",
+    "nnaccel.run_files": "nnaccel.io.run_files",  # a command's files, checked together before any work
     # epochs: the contract and generic path, the population's, the registry, the fast paths
     "nnaccel.epoch": "nnaccel.epochs.generic",
     "nnaccel.population_epoch": "nnaccel.epochs.population",
@@ -83,6 +87,9 @@ MODULES = {
     "nnaccel.fast.persistent_epoch": "nnaccel.epochs.fast.persistent_epoch",
     "nnaccel.fast.population_c": "nnaccel.epochs.fast.population_c",
     "nnaccel.fast.population_cuda": "nnaccel.epochs.fast.population_cuda",
+    "nnaccel.fast.jax_epoch": "nnaccel.epochs.fast.jax_epoch",
+    "nnaccel.fast.nvrtc": "nnaccel.epochs.fast.nvrtc",
+    "nnaccel.fast.register_epoch": "nnaccel.epochs.fast.register_epoch",  # issue 15a (with cuda/register_epoch.cu)
     "nnaccel.fast._sgd": "nnaccel.epochs.fast._sgd",  # compiled (setup.py)
     "nnaccel.fast._population": "nnaccel.epochs.fast._population",  # compiled (setup.py)
     # training: the loop and what a run needs around it
@@ -112,10 +119,15 @@ MODULES = {
     "nnaccel.sklearn": "nnaccel.tools.sklearn",
     "nnaccel.bench": "nnaccel.tools.bench",
     "nnaccel.selftest": "nnaccel.tools.selftest",
+    "nnaccel.epoch_timing": "nnaccel.tools.epoch_timing",  # what selftest measures of issue 15's goals
+    "nnaccel.predict": "nnaccel.tools.predict",
+    "nnaccel.sweep_outputs": "nnaccel.tools._sweep_outputs",  # what sweep writes, checked first
     # cli: the parser and train/evaluate/info, --resume
     "nnaccel.cli": "nnaccel.cli",
     "nnaccel.flags": "nnaccel.tools.flags",  # the flags train, tune and sweep share: below cli
     "nnaccel.resume": "nnaccel.cli.resume",
+    "nnaccel.helptext": "nnaccel.cli.helptext",  # what --help says
+    "nnaccel.summary": "nnaccel.cli.summary",  # the line train ends with
 }
 
 # Folders of non-Python files (package data, C and CUDA sources): old folder → new folder.
@@ -133,7 +145,7 @@ DIRS = {
 LAYERS = [
     ("nnaccel.cli", None),
     ("nnaccel.tools", "Tools over the API, one command or integration each: tune, sweep, serve, export, "
-                      "scikit-learn, bench, selftest; and the flags the commands share."),
+                      "predict, scikit-learn, bench, selftest; and the flags the commands share."),
     ("nnaccel.book", "The book's experiments, chapters 1-3, each a function of a Context."),
     ("nnaccel.nets", "The objects a user holds: Network (network2's, with SGD, save and to_onnx), "
                      "Population, and load."),
@@ -141,10 +153,11 @@ LAYERS = [
                          "outputs."),
     ("nnaccel.epochs", "One epoch of training: the contract and the generic array-API path (generic), the "
                        "population's (population), and the fast paths with their registry (fast/)."),
-    ("nnaccel.io", "Files on disk: models (network2's JSON, .npz), checkpoints, ONNX, figures."),
+    ("nnaccel.io", "Files on disk: models (network2's JSON, .npz), checkpoints, ONNX, figures, and a "
+                   "command's files checked together (run_files)."),
     ("nnaccel.optim", None),
     ("nnaccel.core", "The maths of the parts, pure functions of arrays: activations, costs, initialisers, "
-                     "dropout, second-order information."),
+                     "dropout, second-order information; scalars and memory estimates."),
     ("nnaccel.data", None),
     ("nnaccel.backend", None),
     ("nnaccel._files", None),
