@@ -327,8 +327,14 @@ def cmd_bench(args, out=print):
 
 # Subcommands that live in modules of their own: each has add_parser(sub), whose parser sets
 # defaults(run=function(args, out=print) -> exit code).
-COMMAND_MODULES = ("nnaccel.predict", "nnaccel.selftest", "nnaccel.export", "nnaccel.serve", "nnaccel.tune",
-                   "nnaccel.sweep")
+COMMAND_MODULES = (
+    "nnaccel.predict",
+    "nnaccel.selftest",
+    "nnaccel.export",
+    "nnaccel.serve",
+    "nnaccel.tune",
+    "nnaccel.sweep",
+)
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "experiment": cmd_experiment,
             "bench": cmd_bench, "info": cmd_info}

@@ -38,7 +38,7 @@ def _over_budget_known(kernel):
 
 
 def _pointer_tables(kernel):
-    source = (ROOT / "nnaccel" / "fast" / "cuda" / "epoch.cu").read_text()
+    source = (ROOT / "nnaccel/fast/cuda/epoch.cu").read_text()
     return kernel.startswith("sgd_epoch<") and POINTER_TABLES in source
 
 
