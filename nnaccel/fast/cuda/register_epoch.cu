@@ -1,0 +1,406 @@
+/* One epoch of mini-batch SGD in one launch, for the book's small networks: the first layer's
+ * weights live in registers for the whole epoch.
+ *
+ * For networks [n_in, n_hidden, n_out] with n_hidden ≤ 32 and n_out ≤ 32 ([784,30,10] is the
+ * book's), beside epoch.cu's general kernel (any depth, weights in shared or global memory).
+ * The formulas and the per-member η, λ, μ are epoch.cu's (see its header): feedforward,
+ * BP1–BP4, plain SGD with L2 or momentum; m is this mini-batch's size; K blocks train K networks
+ * on the same data in the host's permutation order.
+ *
+ * Block: W = blockDim.x / 32 warps (at most 256 threads: __launch_bounds__). Warp c owns the
+ * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"), lane j owns hidden neuron j: thread
+ * (c, j) holds w¹ⱼ,ₖ for its CAP columns in registers, from the first mini-batch to the last,
+ * and only it ever reads or writes them. Columns past n_in are zero weights facing zero inputs.
+ * The mini-batch is a register tile of exactly M examples (a template parameter: the host picks
+ * M = 10 for m = 10); a mini-batch of m > M runs in ⌈m/M⌉ passes and a short last mini-batch
+ * leaves its padded rows at δ = 0, so they add nothing.
+ *
+ * Dynamic shared memory, as offsets (in T) from the one extern __shared__ base, never as
+ * pointer tables (so no local memory: a 0-byte stack frame); register_epoch.py's
+ * RegisterTile.shared_bytes mirrors it, each region starting at a multiple of 4 values:
+ *   A0   rows × n_pad     the mini-batch's inputs a⁰ (n_pad = W·CAP, padding zero)
+ *   ZP   W × M × 32       each warp's partial sums zⱼ over its chunk, for one pass
+ *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
+ *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
+ *   VS                    their velocities (momentum only)
+ *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
+ *                         quad of columns are 512 consecutive bytes (momentum only)
+ * with rows = ⌈m/M⌉·M.
+ *
+ * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
+ * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
+ * `// TRIPS` expression (for M = 10, the host's choice at m = 10) for benchmarks/gpu_model.py;
+ * the mini-batch loop's is 1, as the model counts one mini-batch.
+ */
+
+enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
+
+#define WARP 32
+#define MAX_THREADS 256 /* register budget: CAP = 100 floats of w¹ per thread need ~150 registers */
+#define PREFETCH 8      /* 32-bit words of the next mini-batch each thread loads early */
+
+__device__ __forceinline__ float exp_(float z) { return expf(z); }
+__device__ __forceinline__ double exp_(double z) { return exp(z); }
+__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
+__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
+__device__ __forceinline__ float lowest(float) { return -3.402823466e38f; }
+__device__ __forceinline__ double lowest(double) { return -1.7976931348623157e308; }
+
+template <typename T>
+__device__ __forceinline__ T activate(int act, T z)
+{
+    switch (act) {
+    case SIGMOID: /* activations.py's form */
+        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
+    case TANH:
+        return tanh_(z);
+    case RELU:
+        return z > T(0) ? z : T(0);
+    default: /* LINEAR */
+        return z;
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ T prime(int act, T a)
+{
+    switch (act) {
+    case SIGMOID:
+        return a * (T(1) - a);
+    case TANH:
+        return T(1) - a * a;
+    case RELU:
+        return a > T(0) ? T(1) : T(0);
+    default:
+        return T(1);
+    }
+}
+
+/* Four consecutive values, aligned so that one load instruction (LDS.128; two for double) reads them. */
+template <typename T>
+struct alignas(4 * sizeof(T) > 16 ? 16 : 4 * sizeof(T)) Quad {
+    T v[4];
+};
+
+/* What one gather step moves: four pixels in one 32-bit word (rows of a multiple of 4
+ * pixels), else one input value. */
+template <typename Input>
+struct Word {
+    typedef Input type;
+};
+template <>
+struct Word<unsigned char> {
+    typedef unsigned int type;
+};
+
+template <typename Input>
+__device__ __forceinline__ typename Word<Input>::type load_word(const Input *x, long long row, int n_in, int c, bool)
+{
+    return x[row * n_in + c];
+}
+__device__ __forceinline__ unsigned int load_word(const unsigned char *x, long long row, int n_in, int c, bool four)
+{
+    return four ? reinterpret_cast<const unsigned int *>(x + row * n_in)[c] : x[row * n_in + c];
+}
+
+/* a⁰ values from a word: a float row's own value, or pixel / 255 in T exactly as DeviceData.x. */
+template <typename T, typename V>
+__device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
+{
+    shared[at] = T(word);
+}
+template <typename T>
+__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
+{
+    if (four) {
+#pragma unroll
+        for (int t = 0; t < 4; t++)
+            shared[at + t] = T((word >> (8 * t)) & 255u) / T(255);
+    } else {
+        shared[at] = T(word) / T(255);
+    }
+}
+
+template <typename T, typename Input, int M, int CAP>
+__global__ void __launch_bounds__(MAX_THREADS)
+sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
+                    int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
+                    const double *eta, const double *lmbda, const double *mu)
+{
+    extern __shared__ __align__(16) unsigned char shared[];
+    T *const s = reinterpret_cast<T *>(shared);
+    typedef typename Word<Input>::type W_t;
+    const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
+    const int k = blockIdx.x, n_pad = warps * CAP, k0 = warp * CAP;
+    const int passes = (m + M - 1) / M, rows = passes * M;
+    const int Q = 4; /* values per Quad */
+
+    /* PHASE other: the offsets of every region, the member's parameters on-chip */
+    const int nh = n_hidden, no = n_out;
+    const int round4 = 3;
+    const int A0 = 0, ZP = A0 + rows * n_pad, A1 = ZP + warps * M * WARP;
+    const int D1 = A1 + ((rows * nh + round4) & ~round4), D2 = D1 + ((rows * nh + round4) & ~round4);
+    const int SP = D2 + ((rows * no + round4) & ~round4), B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
+    const int small = (nh + no * nh + no + round4) & ~round4;
+    const int VS = SP + small, V1 = VS + small, dv = VS - SP; /* a small parameter's velocity: at + dv */
+    const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
+    const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
+    const bool momentum = mu_k != 0.0;
+    T *const mine = params + k * P;
+    T *const my_velocity = velocity + (momentum ? k * P : 0);
+
+    for (int i = tid; i < rows * n_pad; i += threads) // TRIPS -(-m // 10) * 10 * -(-n_in // 100) * 100 // threads
+        s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
+        s[SP + i] = mine[g_b1 + i];
+        if (momentum)
+            s[VS + i] = my_velocity[g_b1 + i];
+    }
+    T w[CAP]; /* w¹ⱼ,ₖ for k = k0 … k0 + CAP − 1: this thread's, for the whole epoch */
+#pragma unroll
+    for (int u = 0; u < CAP; u++)
+        w[u] = lane < nh && k0 + u < n_in ? mine[g_w1 + (long long)lane * n_in + k0 + u] : T(0);
+    if (momentum) {
+#pragma unroll
+        for (int q = 0; q < CAP / Q; q++)
+#pragma unroll
+            for (int i = 0; i < Q; i++) {
+                const int col = k0 + q * Q + i;
+                s[V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q + i] =
+                    lane < nh && col < n_in ? my_velocity[g_w1 + (long long)lane * n_in + col] : T(0);
+            }
+    }
+
+    /* The gather's walk over the mini-batch's words, word i ↦ (example e, word c of its row), in
+     * steps of `threads` words, computed once: no division inside the loops. */
+    const bool four = sizeof(Input) == 1 && n_in % 4 == 0;
+    const int per_word = four ? 4 : 1, row_words = n_in / per_word;
+    const int e_first = tid / row_words, c_first = tid % row_words;
+    const int e_step = threads / row_words, c_step = threads % row_words;
+    W_t ahead[PREFETCH]; /* the next mini-batch's first PREFETCH·threads words, loaded early */
+    {
+        int e = e_first, c = c_first;
+        const int mb = n < m ? n : m;
+#pragma unroll
+        for (int i = 0; i < PREFETCH; i++) {
+            ahead[i] = e < mb ? load_word(x, perm[e], n_in, c, four) : W_t(0);
+            e += e_step, c += c_step;
+            if (c >= row_words)
+                c -= row_words, e++;
+        }
+    }
+    __syncthreads();
+
+    for (int start = 0; start < n; start += m) { // TRIPS 1
+        const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
+
+        /* PHASE gather: the words loaded early go to a⁰, the rest are loaded now; then the
+         * next mini-batch's first words are requested, to arrive while this one trains. */
+        int e = e_first, c = c_first;
+#pragma unroll
+        for (int i = 0; i < PREFETCH; i++) {
+            if (e < mb)
+                store_word<T>(s, A0 + e * n_pad + c * per_word, ahead[i], four);
+            e += e_step, c += c_step;
+            if (c >= row_words)
+                c -= row_words, e++;
+        }
+        for (; e < mb;) { // TRIPS max(0, -(-m * n_in // 4 // threads) - 8)
+            store_word<T>(s, A0 + e * n_pad + c * per_word, load_word(x, perm[start + e], n_in, c, four),
+                                 four);
+            e += e_step, c += c_step;
+            if (c >= row_words)
+                c -= row_words, e++;
+        }
+        __syncthreads();
+        {
+            const int next = start + m, next_mb = n - next < m ? n - next : m;
+            int e = e_first, c = c_first;
+#pragma unroll
+            for (int i = 0; i < PREFETCH; i++) {
+                if (e < next_mb)
+                    ahead[i] = load_word(x, perm[next + e], n_in, c, four);
+                e += e_step, c += c_step;
+                if (c >= row_words)
+                    c -= row_words, e++;
+            }
+        }
+
+        /* PHASE feedforward: z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, j) adds up its
+         * chunk: CAP/4 × M broadcast 16-byte loads of a⁰ (every lane reads the same address) and
+         * 4 FMAs each on its registers; the W partial sums go through ZP and warp e adds them
+         * for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
+        for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
+            T z[M];
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                z[e] = T(0);
+            const int x0 = A0 + p * M * n_pad + k0;
+#pragma unroll
+            for (int q = 0; q < CAP / Q; q++) {
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * n_pad + q * Q);
+#pragma unroll
+                    for (int i = 0; i < Q; i++)
+                        z[e] += w[q * Q + i] * a.v[i];
+                }
+            }
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                s[ZP + (warp * M + e) * WARP + lane] = z[e];
+            __syncthreads();
+            for (int e = warp; e < M; e += warps) { // TRIPS -(-10 // (threads // 32))
+                if (lane < nh) {
+                    T sum = T(0);
+                    for (int chunk = 0; chunk < warps; chunk++) // TRIPS threads // 32
+                        sum += s[ZP + (chunk * M + e) * WARP + lane];
+                    s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
+                }
+            }
+            __syncthreads();
+        }
+
+        /* PHASE backprop: warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
+         * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
+         * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
+         * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
+         * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
+        for (int e = warp; e < rows; e += warps) { // TRIPS -(-m // 10) * 10 // (threads // 32)
+            const bool real = e < mb;
+            T z = T(0);
+            if (lane < no) {
+                for (int i = 0; i < nh; i++) // TRIPS n_hidden
+                    z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                z += s[B2 + lane];
+            }
+            T a;
+            if (act_out == SOFTMAX) {
+                T top = lane < no ? z : lowest(z);
+                for (int offset = WARP / 2; offset > 0; offset /= 2) {
+                    const T other = __shfl_xor_sync(0xffffffffu, top, offset);
+                    top = other > top ? other : top;
+                }
+                const T ez = lane < no ? exp_(z - top) : T(0);
+                T total = ez;
+                for (int offset = WARP / 2; offset > 0; offset /= 2)
+                    total += __shfl_xor_sync(0xffffffffu, total, offset);
+                a = ez / total;
+            } else {
+                a = activate(act_out, z);
+            }
+            T d2 = T(0);
+            if (real && lane < no) {
+                d2 = a - targets[perm[start + e] * no + lane];
+                if (quadratic)
+                    d2 *= prime(act_out, a);
+            }
+            if (lane < no)
+                s[D2 + e * no + lane] = d2;
+            T back = T(0);
+            for (int j = 0; j < no; j++) { // TRIPS n_out
+                const T d2j = __shfl_sync(0xffffffffu, d2, j);
+                if (lane < nh)
+                    back += s[W2 + j * nh + lane] * d2j;
+            }
+            if (lane < nh)
+                s[D1 + e * nh + lane] = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
+        }
+        __syncthreads();
+
+        /* PHASE update: BP4 for w¹ in registers, thread (c, j): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ, δ¹ₑⱼ for
+         * the pass's M examples in registers, a⁰ by the same broadcast loads as the
+         * feedforward; each of its weights (and velocity) updated where it lies. A mini-batch
+         * of several passes takes the decay (or μv − ηλw/n) with the first and w + v with the last. */
+        const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), m_ = T(mb);
+        const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
+        for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
+            T d[M];
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                d[e] = lane < nh ? s[D1 + (p * M + e) * nh + lane] : T(0);
+            const int x0 = A0 + p * M * n_pad + k0;
+            const bool first = p == 0, last = p == passes - 1;
+#pragma unroll
+            for (int q = 0; q < CAP / Q; q++) {
+                T g[Q] = {T(0), T(0), T(0), T(0)};
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * n_pad + q * Q);
+#pragma unroll
+                    for (int i = 0; i < Q; i++)
+                        g[i] += d[e] * a.v[i];
+                }
+                if (!momentum) {
+#pragma unroll
+                    for (int i = 0; i < Q; i++)
+                        w[q * Q + i] = first ? keep * w[q * Q + i] - step * g[i] : w[q * Q + i] - step * g[i];
+                } else {
+                    Quad<T> *const vq = reinterpret_cast<Quad<T> *>(s + V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q);
+                    Quad<T> v = *vq;
+#pragma unroll
+                    for (int i = 0; i < Q; i++) {
+                        v.v[i] = first ? mu_ * v.v[i] - eta_ * (g[i] / m_ + l2 * w[q * Q + i])
+                                       : v.v[i] - eta_ * (g[i] / m_);
+                        if (last)
+                            w[q * Q + i] = w[q * Q + i] + v.v[i];
+                    }
+                    *vq = v;
+                }
+            }
+        }
+
+        /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
+         * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
+        for (int j = warp; j < no; j += warps) { // TRIPS -(-n_out // (threads // 32))
+            if (lane < nh) {
+                T g = T(0);
+                for (int e = 0; e < mb; e++) // TRIPS m
+                    g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
+                const int at = W2 + j * nh + lane;
+                if (!momentum) {
+                    s[at] = keep * s[at] - step * g;
+                } else {
+                    s[at + dv] = mu_ * s[at + dv] - eta_ * (g / m_ + l2 * s[at]);
+                    s[at] = s[at] + s[at + dv];
+                }
+            }
+        }
+        for (int i = tid; i < nh + no; i += threads) { // TRIPS -(-(n_hidden + n_out) // threads)
+            const bool hidden = i < nh;
+            const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
+            T g = T(0);
+            for (int e = 0; e < mb; e++) // TRIPS m
+                g += s[from + e * width];
+            const int at = hidden ? B1 + i : B2 + i - nh;
+            if (!momentum) {
+                s[at] = s[at] - step * g;
+            } else {
+                s[at + dv] = mu_ * s[at + dv] - eta_ * (g / m_);
+                s[at] = s[at] + s[at + dv];
+            }
+        }
+        __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
+    }
+
+    /* PHASE other: the trained parameters (and velocities) back to global memory, once */
+#pragma unroll
+    for (int u = 0; u < CAP; u++)
+        if (lane < nh && k0 + u < n_in)
+            mine[g_w1 + (long long)lane * n_in + k0 + u] = w[u];
+    if (momentum) {
+#pragma unroll
+        for (int q = 0; q < CAP / Q; q++)
+#pragma unroll
+            for (int i = 0; i < Q; i++) {
+                const int col = k0 + q * Q + i;
+                if (lane < nh && col < n_in)
+                    my_velocity[g_w1 + (long long)lane * n_in + col] = s[V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q + i];
+            }
+    }
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
+        mine[g_b1 + i] = s[SP + i];
+        if (momentum)
+            my_velocity[g_b1 + i] = s[VS + i];
+    }
+}

@@ -1,0 +1,65 @@
+"""The register-tile kernel's geometry (nnaccel/fast/cuda/register_epoch.cu), for PersistentEpoch.
+
+For [n_in, n_hidden, n_out] with n_hidden, n_out ≤ 32 the first layer's weights fit in the
+registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane j its row j,
+for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
+launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
+This module only says which instantiation, how much shared memory and which block sizes.
+"""
+
+from __future__ import annotations
+
+SOURCE = "register_epoch.cu"
+KERNEL = "sgd_epoch_registers"
+MAX_THREADS = 256  # register_epoch.cu's __launch_bounds__
+MAX_WIDTH = 32  # a lane per hidden neuron and per output neuron
+TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
+# CAP: the w¹ columns one thread holds, a multiple of 4 (16-byte loads). float32: 100 columns
+# (~150 registers: 8 warps cover the book's 784 inputs, 2 % padding); float64 takes two
+# registers a value, so 32 columns (8 warps: 256 inputs) keep it under 255 without spills.
+CAPS = {"float32": (32, 100), "float64": (32,)}
+C_TYPES = {"float32": "float", "float64": "double"}
+
+
+def name_expression(dtype: str, pixels: bool, tile: int, cap: int) -> str:
+    """The template instantiation for a float type, uint8 or float inputs, M and CAP."""
+    t = C_TYPES[dtype]
+    return f"{KERNEL}<{t}, {'unsigned char' if pixels else t}, {tile}, {cap}>"
+
+
+def name_expressions() -> list:
+    """Every instantiation PersistentEpoch can launch."""
+    return [name_expression(dtype, pixels, tile, cap) for dtype in C_TYPES for pixels in (True, False)
+            for tile in TILES for cap in CAPS[dtype]]
+
+
+def mini_batch_tile(m: int) -> int:
+    """M: the tile that wastes least on ⌈m/M⌉·M padded rows (the larger one on a tie; 10 for m = 10)."""
+    return min(TILES, key=lambda t: (-(-m // t) * t, -t))
+
+
+def tile(sizes, m: int, dtype: str, block: int):
+    """(M, CAP) of the instantiation that trains ``sizes`` with ``block`` threads, or None where
+    the network is not [n_in, ≤ 32, ≤ 32], the block too large, or the inputs too wide for it."""
+    if len(sizes) != 3 or max(sizes[1:]) > MAX_WIDTH or block > MAX_THREADS or dtype not in CAPS:
+        return None
+    warps = block // 32
+    caps = [cap for cap in CAPS[dtype] if warps * cap >= sizes[0]]
+    return (mini_batch_tile(m), caps[0]) if caps else None
+
+
+def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
+    """Dynamic shared memory, carved as register_epoch.cu carves it (regions of multiples of 4
+    values): a⁰ (rows × W·CAP), the warps' partial sums, a¹, δ¹, δ², b¹ w² b², and for momentum
+    their velocities and w¹'s."""
+    n_in, nh, no = sizes
+    warps = block // 32
+    rows = -(-m // tile_m) * tile_m
+
+    def r4(v):
+        return -(-v // 4) * 4
+
+    small = r4(nh + no * nh + no)
+    values = (rows * warps * cap + warps * tile_m * 32 + 2 * r4(rows * nh) + r4(rows * no) + small
+              + (small + warps * cap * 32 if momentum else 0))
+    return values * itemsize
