@@ -18,7 +18,9 @@
  * Dynamic shared memory, as offsets (in T) from the one extern __shared__ base, never as
  * pointer tables (so no local memory: a 0-byte stack frame); register_epoch.py's
  * RegisterTile.shared_bytes mirrors it, each region starting at a multiple of 4 values:
- *   A0   rows × n_pad     the mini-batch's inputs a⁰ (n_pad = W·CAP, padding zero)
+ *   TB   256              the value of each pixel, T(p) / T(255)
+ *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
+ *                         so a thread's loads are one base register plus constant offsets
  *   ZP   W × M × 32       each warp's partial sums zⱼ over its chunk, for one pass
  *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
  *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
@@ -36,8 +38,8 @@
 enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
 #define WARP 32
-#define MAX_THREADS 256 /* register budget: CAP = 100 floats of w¹ per thread need ~150 registers */
-#define PREFETCH 8      /* 32-bit words of the next mini-batch each thread loads early */
+#define MAX_THREADS 256 /* register budget: CAP = 32 columns of w¹ take ~180-250 registers (ptxas) */
+#define PREFETCH 2      /* words of the next mini-batch each thread loads early (more spill at 255) */
 
 __device__ __forceinline__ float exp_(float z) { return expf(z); }
 __device__ __forceinline__ double exp_(double z) { return exp(z); }
@@ -103,21 +105,76 @@ __device__ __forceinline__ unsigned int load_word(const unsigned char *x, long l
     return four ? reinterpret_cast<const unsigned int *>(x + row * n_in)[c] : x[row * n_in + c];
 }
 
-/* a⁰ values from a word: a float row's own value, or pixel / 255 in T exactly as DeviceData.x. */
+/* a⁰ values from a word: a float row's own value, or a pixel's value T(pixel) / T(255) from the
+ * table of all 256 (divided once per launch, so the gather has no division and rounds exactly
+ * as DeviceData.x). */
 template <typename T, typename V>
-__device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
+__device__ __forceinline__ void store_word(T *shared, int at, V word, int, bool)
 {
     shared[at] = T(word);
 }
 template <typename T>
-__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
+__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, int table, bool four)
 {
     if (four) {
 #pragma unroll
         for (int t = 0; t < 4; t++)
-            shared[at + t] = T((word >> (8 * t)) & 255u) / T(255);
+            shared[at + t] = shared[table + ((word >> (8 * t)) & 255u)];
     } else {
-        shared[at] = T(word) / T(255);
+        shared[at] = shared[table + word];
+    }
+}
+
+/* Where a⁰ₑₖ lies: chunk k / CAP (a division by a constant: a multiply), row e, column k % CAP. */
+template <int CAP>
+__device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
+{
+    const int chunk = col / CAP;
+    return A0 + (chunk * rows + e) * CAP + col - chunk * CAP;
+}
+
+/* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
+ * δ¹ₑⱼ (e < M) in registers, ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ four columns at a time from the same
+ * broadcast loads as the feedforward, then the step. The same instructions for every pass (no
+ * branch to merge the registers at): the decay (or μv − ηλw/n) is multiplied in with the first
+ * pass's factors and 1 (or 0) after it, and w + v taken with the last pass's factor 1 (0 before). */
+template <bool MOMENTUM, typename T, int M, int CAP>
+__device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int passes,
+                                                   int lane, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
+{
+    for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
+        T d[M];
+#pragma unroll
+        for (int e = 0; e < M; e++)
+            d[e] = lane < nh ? s[D1 + (p * M + e) * nh + lane] : T(0);
+        const int x0 = x_base + p * M * CAP;
+        const T decay = p == 0 ? (MOMENTUM ? mu : keep) : T(1), l2_p = p == 0 ? l2 : T(0);
+        const T take = p == passes - 1 ? T(1) : T(0);
+#pragma unroll
+        for (int q = 0; q < CAP / 4; q++) {
+            T g[4] = {T(0), T(0), T(0), T(0)};
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+                    g[i] += d[e] * a.v[i];
+            }
+            if (!MOMENTUM) {
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+                    w[q * 4 + i] = decay * w[q * 4 + i] - step * g[i];
+            } else {
+                Quad<T> *const vq = reinterpret_cast<Quad<T> *>(s + v_base + (q * WARP + lane) * 4);
+                Quad<T> v = *vq;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    v.v[i] = decay * v.v[i] - eta * (g[i] * per_m + l2_p * w[q * 4 + i]);
+                    w[q * 4 + i] = w[q * 4 + i] + take * v.v[i];
+                }
+                *vq = v;
+            }
+        }
     }
 }
 
@@ -131,14 +188,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     T *const s = reinterpret_cast<T *>(shared);
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
-    const int k = blockIdx.x, n_pad = warps * CAP, k0 = warp * CAP;
+    const int k = blockIdx.x, k0 = warp * CAP;
     const int passes = (m + M - 1) / M, rows = passes * M;
     const int Q = 4; /* values per Quad */
 
     /* PHASE other: the offsets of every region, the member's parameters on-chip */
     const int nh = n_hidden, no = n_out;
     const int round4 = 3;
-    const int A0 = 0, ZP = A0 + rows * n_pad, A1 = ZP + warps * M * WARP;
+    const int TB = 0, A0 = TB + 256, ZP = A0 + warps * rows * CAP, A1 = ZP + warps * M * WARP;
     const int D1 = A1 + ((rows * nh + round4) & ~round4), D2 = D1 + ((rows * nh + round4) & ~round4);
     const int SP = D2 + ((rows * no + round4) & ~round4), B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int small = (nh + no * nh + no + round4) & ~round4;
@@ -149,7 +206,9 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     T *const mine = params + k * P;
     T *const my_velocity = velocity + (momentum ? k * P : 0);
 
-    for (int i = tid; i < rows * n_pad; i += threads) // TRIPS -(-m // 10) * 10 * -(-n_in // 100) * 100 // threads
+    for (int i = tid; i < 256; i += threads)
+        s[TB + i] = T(i) / T(255);
+    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS -(-m // 10) * 10 * -(-n_in // 100) * 100 // threads
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
         s[SP + i] = mine[g_b1 + i];
@@ -200,14 +259,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
         for (int i = 0; i < PREFETCH; i++) {
             if (e < mb)
-                store_word<T>(s, A0 + e * n_pad + c * per_word, ahead[i], four);
+                store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), ahead[i], TB, four);
             e += e_step, c += c_step;
             if (c >= row_words)
                 c -= row_words, e++;
         }
         for (; e < mb;) { // TRIPS max(0, -(-m * n_in // 4 // threads) - 8)
-            store_word<T>(s, A0 + e * n_pad + c * per_word, load_word(x, perm[start + e], n_in, c, four),
-                                 four);
+            store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, perm[start + e], n_in, c, four),
+                                 TB, four);
             e += e_step, c += c_step;
             if (c >= row_words)
                 c -= row_words, e++;
@@ -235,12 +294,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
             for (int e = 0; e < M; e++)
                 z[e] = T(0);
-            const int x0 = A0 + p * M * n_pad + k0;
+            const int x0 = A0 + (warp * rows + p * M) * CAP;
 #pragma unroll
             for (int q = 0; q < CAP / Q; q++) {
 #pragma unroll
                 for (int e = 0; e < M; e++) {
-                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * n_pad + q * Q);
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * Q);
 #pragma unroll
                     for (int i = 0; i < Q; i++)
                         z[e] += w[q * Q + i] * a.v[i];
@@ -312,43 +371,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * the pass's M examples in registers, a⁰ by the same broadcast loads as the
          * feedforward; each of its weights (and velocity) updated where it lies. A mini-batch
          * of several passes takes the decay (or μv − ηλw/n) with the first and w + v with the last. */
-        const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), m_ = T(mb);
+        const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
-        for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
-            T d[M];
-#pragma unroll
-            for (int e = 0; e < M; e++)
-                d[e] = lane < nh ? s[D1 + (p * M + e) * nh + lane] : T(0);
-            const int x0 = A0 + p * M * n_pad + k0;
-            const bool first = p == 0, last = p == passes - 1;
-#pragma unroll
-            for (int q = 0; q < CAP / Q; q++) {
-                T g[Q] = {T(0), T(0), T(0), T(0)};
-#pragma unroll
-                for (int e = 0; e < M; e++) {
-                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * n_pad + q * Q);
-#pragma unroll
-                    for (int i = 0; i < Q; i++)
-                        g[i] += d[e] * a.v[i];
-                }
-                if (!momentum) {
-#pragma unroll
-                    for (int i = 0; i < Q; i++)
-                        w[q * Q + i] = first ? keep * w[q * Q + i] - step * g[i] : w[q * Q + i] - step * g[i];
-                } else {
-                    Quad<T> *const vq = reinterpret_cast<Quad<T> *>(s + V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q);
-                    Quad<T> v = *vq;
-#pragma unroll
-                    for (int i = 0; i < Q; i++) {
-                        v.v[i] = first ? mu_ * v.v[i] - eta_ * (g[i] / m_ + l2 * w[q * Q + i])
-                                       : v.v[i] - eta_ * (g[i] / m_);
-                        if (last)
-                            w[q * Q + i] = w[q * Q + i] + v.v[i];
-                    }
-                    *vq = v;
-                }
-            }
-        }
+        if (!momentum)
+            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
+                                                 passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
+        else
+            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
+                                                passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
 
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
          * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
@@ -361,7 +391,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 if (!momentum) {
                     s[at] = keep * s[at] - step * g;
                 } else {
-                    s[at + dv] = mu_ * s[at + dv] - eta_ * (g / m_ + l2 * s[at]);
+                    s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m + l2 * s[at]);
                     s[at] = s[at] + s[at + dv];
                 }
             }
@@ -376,7 +406,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             if (!momentum) {
                 s[at] = s[at] - step * g;
             } else {
-                s[at + dv] = mu_ * s[at + dv] - eta_ * (g / m_);
+                s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m);
                 s[at] = s[at] + s[at + dv];
             }
         }
