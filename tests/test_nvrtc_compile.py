@@ -103,6 +103,39 @@ def test_the_persistent_kernel_compiles_in_every_instantiation(route, arch):
     assert not problems, "\n".join(problems)
 
 
+def _register_target():
+    (target,) = [t for t in persistent_targets() or () if t.detail.endswith("register_epoch.cu")]
+    return target
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_register_kernel_has_no_local_memory_in_any_instantiation(route, arch):
+    """register_epoch.cu holds w¹ in registers and addresses shared memory by offsets: every
+    instantiation has a 0-byte stack frame and no spill, and fits 256 threads' registers."""
+    target = _register_target()
+    compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
+    for name in target.name_expressions:
+        resources = compiled.functions[compiled.mapping[name]]
+        assert (resources.stack_frame, resources.spill_stores, resources.spill_loads) == (0, 0, 0), (name, resources)
+        assert not limit_problems(name, resources, arch, threads=target.threads), (name, resources)
+
+
+def test_the_launcher_refuses_a_block_the_compiled_registers_do_not_fit(route):
+    """PersistentEpoch's check_block, fed ptxas's register count for sm_90 (as cupy's
+    RawKernel.attributes gives num_regs on a GPU): 256 threads pass, 512 are refused."""
+    from nnaccel.errors import NNAccelError
+    from nnaccel.fast.persistent_epoch import check_block
+
+    target = _register_target()
+    compiled = compile_cuda(target.source, "90", target.options, target.name_expressions)
+    registers = max(r.registers for r in compiled.functions.values())
+    kernel = type("Kernel", (), {"attributes": {"num_regs": registers, "max_threads_per_block": 1024}})()
+    assert registers > 128  # so that 512 threads cannot fit
+    check_block(kernel, 256)
+    with pytest.raises(NNAccelError, match=f"{registers} registers"):
+        check_block(kernel, 512)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_books_network_keeps_its_weights_in_shared_memory_in_float32(route, arch):
     """[784, 30, 10] at m = 10 in float32 (the issue's 95 KB of weights, plus the batch's a and δ)

@@ -11,7 +11,7 @@ import pytest
 
 import nnaccel
 from nnaccel.epoch import EpochOptions
-from nnaccel.fast import persistent_epoch
+from nnaccel.fast import persistent_epoch, register_epoch
 from nnaccel.fast.persistent_epoch import PersistentEpoch, name_expression, shared_bytes
 
 H100_OPT_IN = 227 * 1024
@@ -65,12 +65,16 @@ def test_shared_bytes_counts_the_layer_table_the_weights_and_every_a_and_delta()
 
 
 def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
-    (target,) = persistent_epoch.compile_targets()
+    target, registers = persistent_epoch.compile_targets()
     assert target["source"] == persistent_epoch.source() and "#include" not in target["source"]
     wanted = {name_expression(dtype, pixels, on_chip) for dtype in ("float32", "float64")
               for pixels in (True, False) for on_chip in (True, False)}
     assert set(target["name_expressions"]) == wanted and len(wanted) == 8
     assert name_expression("float32", True, True) == "sgd_epoch<float, unsigned char, true>"
+    assert registers["source"] == persistent_epoch.source(register_epoch.SOURCE) and "#include" not in registers["source"]
+    tiles = {register_epoch.name_expression(dtype, pixels, *register_epoch.tile([200, 30, 10], m, dtype, 256))
+             for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)}
+    assert tiles == set(registers["name_expressions"]) and registers["threads"] == register_epoch.MAX_THREADS
 
 
 class _Recorder:
@@ -89,7 +93,7 @@ def test_each_variant_compiles_once_and_rebind_reuses_it():
     net = nnaccel.Network([6, 4, 3], device="cpu", seed=0)
     data = net.data((np.zeros((9, 6), np.uint8), np.zeros(9, int)))
     path = PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=64,
-                           shared_limit=H100_OPT_IN)
+                           shared_limit=H100_OPT_IN, placement="shared")
     for p in (path, path.rebind(eta=0.25), path):
         p(net, data, nnaccel.optimizers.SGDState())
     assert _Recorder.compiled == [(persistent_epoch.OPTIONS, (name_expression("float32", True, True),))]

@@ -51,7 +51,7 @@ def tile(sizes, m: int, dtype: str, block: int):
 
 def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
     """Dynamic shared memory, carved as register_epoch.cu carves it (regions of multiples of 4
-    values): a⁰ (rows × W·CAP), the warps' partial sums, a¹, δ¹, δ², b¹ w² b², and for momentum
+    values): the 256 pixel values, a⁰ (rows × W·CAP), the warps' partial sums, a¹, δ¹, δ², b¹ w² b², and for momentum
     their velocities and w¹'s."""
     n_in, nh, no = sizes
     warps = block // 32
@@ -61,6 +61,6 @@ def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int
         return -(-v // 4) * 4
 
     small = r4(nh + no * nh + no)
-    values = (rows * warps * cap + warps * tile_m * 32 + 2 * r4(rows * nh) + r4(rows * no) + small
+    values = (256 + rows * warps * cap + warps * tile_m * 32 + 2 * r4(rows * nh) + r4(rows * no) + small
               + (small + warps * cap * 32 if momentum else 0))
     return values * itemsize

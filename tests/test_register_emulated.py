@@ -1,0 +1,152 @@
+"""register_epoch.cu (w¹ in registers, an exact M-example tile) gives run_epoch's numbers, on the CPU.
+
+The kernel is compiled as C++ with tests/cuda_shim and driven by PersistentEpoch's own code on
+NumPy arrays with placement="registers", as tests/test_persistent_emulated.py drives epoch.cu.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel.epoch import EpochOptions
+from nnaccel.errors import NNAccelError
+from nnaccel.fast import persistent_epoch, register_epoch
+from nnaccel.fast.persistent_epoch import check_block
+from tests.cuda_shim.build import ShimModule, compiler, sanitized
+from tests.test_persistent_emulated import _assert_same, _data, _train
+
+pytestmark = [pytest.mark.gpu_emulated,
+              pytest.mark.skipif(compiler() is None, reason="no C++ compiler (g++) to build the CUDA shim")]
+
+SIZES = [20, 12, 5]  # 20 inputs: one warp's 32 columns, 12 of them padding
+
+
+def _shim(code, options=(), name_expressions=()):
+    """One shim library with every instantiation compile_targets() lists for the register kernel."""
+    return ShimModule(code, options, persistent_epoch.compile_targets()[1]["name_expressions"])
+
+
+def _registers(block=32, compile=_shim):
+    return dict(placement="registers", compile=compile, block=block)
+
+
+# The layers, costs and options of test_persistent_emulated's cases, on one hidden layer: m = 10 is
+# one pass of the M = 10 tile, m = 7 two passes of M = 4, m = 1 one padded pass of M = 4; 53 rows,
+# so the last mini-batch is smaller.
+CASES = [
+    (dict(cost="quadratic"), EpochOptions(10, 0.1), True),
+    (dict(cost="cross-entropy"), EpochOptions(10, 0.1, lmbda=2.0), False),
+    (dict(cost="cross-entropy", hidden_activation="relu"), EpochOptions(10, 0.01, lmbda=1.0, momentum=0.9), False),
+    (dict(cost="log-likelihood", output_activation="softmax", hidden_activation="linear"), EpochOptions(10, 0.1), True),
+    (dict(cost="quadratic", output_activation="linear", hidden_activation="tanh"), EpochOptions(10, 0.1), True),
+    (dict(cost="cross-entropy"), EpochOptions(7, 0.1, lmbda=3.0, momentum=0.5), True),
+    (dict(cost="cross-entropy"), EpochOptions(7, 0.5, lmbda=3.0, momentum=0.5, shuffle=False), True),
+    (dict(cost="cross-entropy"), EpochOptions(1, 0.1), False),
+]
+
+
+@pytest.mark.parametrize("net_kw, options, pixels", CASES,
+                         ids=[f"{c[0].get('output_activation', 'sigmoid')}-{c[0]['cost']}-"
+                              f"{'pixels' if c[2] else 'floats'}-m{c[1].mini_batch_size}"
+                              + ("-momentum" if c[1].momentum else "") + ("" if c[1].shuffle else "-in-order")
+                              for c in CASES])
+def test_weights_in_registers_train_as_run_epoch_does_to_1e_12(net_kw, options, pixels):
+    """float64, two epochs (the second from the first's velocity): every weight, bias and velocity
+    equals run_epoch's to 1e-12."""
+    data = _data(23 if options.mini_batch_size == 1 else 53, SIZES[0], SIZES[-1], pixels)
+    got = _train(SIZES, net_kw, options, data, _registers())
+    _assert_same(got, _train(SIZES, net_kw, options, data))
+
+
+@pytest.mark.parametrize("block", [64, 256])
+def test_blocks_of_several_warps_split_the_columns_and_give_the_same_numbers(block):
+    """8 warps (256 threads) hold 32 columns each, most of them padding: still run_epoch's numbers."""
+    options = EpochOptions(10, 0.1, lmbda=1.0, momentum=0.5)
+    kw = dict(cost="log-likelihood", output_activation="softmax", hidden_activation="tanh")
+    data = _data(33, SIZES[0], SIZES[-1], pixels=True)
+    got = _train(SIZES, kw, options, data, _registers(block), epochs=1)
+    _assert_same(got, _train(SIZES, kw, options, data, epochs=1))
+
+
+def test_float32_stays_float32_and_within_its_rounding(mnist10k):
+    """[64, 30, 10] on the first 64 pixels of 95 MNIST images, m = 10, momentum and L2, 64 threads."""
+    options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
+    x = np.ascontiguousarray(mnist10k.train[0][:95, 300:364])
+    data = (x, mnist10k.train[1][:95])
+    got = _train([64, 30, 10], {}, options, data, _registers(64), epochs=1, dtype="float32")
+    want = _train([64, 30, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_the_default_placement_takes_registers_where_the_tile_fits():
+    net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_shim, block=32,
+                                            shared_limit=227 * 1024)
+    path(net, net.data(_data(23, 20, 5, pixels=True)), nnaccel.optimizers.SGDState())
+    assert path.last_placement == "registers"
+    assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
+    assert register_epoch.tile([300, 30, 10], 10, "float32", 256) is None  # 300 inputs: above 8 × 32 columns
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
+    assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
+
+
+@pytest.mark.parametrize("kind", ["thread", "address"])
+def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epoch(kind):
+    """ThreadSanitizer finds no race between the CUDA threads and AddressSanitizer no access outside
+    an argument or the shared memory RegisterTile.shared_bytes asked for; [12, 7, 5], 37 rows, m = 5
+    (two passes of M = 4), momentum and L2, 64 threads."""
+    options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(37, 12, 5, pixels=True)
+    got = _train([12, 7, 5], {}, options, data, _registers(64, sanitized(kind)), epochs=1)
+    _assert_same(got, _train([12, 7, 5], {}, options, data, epochs=1))
+
+
+def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
+    """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
+    from nnaccel.epoch import run_epoch
+    from nnaccel.fast.common import flat_size, flat_views
+    from nnaccel.optimizers import SGDState
+
+    eta, lmbda, momentum = [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9]
+    data = _data(53, 20, 5, pixels=True)
+    members = [nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
+    params = np.empty((3, flat_size(SIZES)))
+    for row, net in zip(params, members):
+        for view, a in zip(flat_views(row, SIZES), [a for wb in zip(net.weights, net.biases) for a in wb]):
+            view[...] = a
+    start, velocity = params.copy(), np.zeros_like(params)
+    sampler = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, compile=_shim, block=32,
+                                            shared_limit=227 * 1024, placement="registers")
+    shared_data = sampler.data(data)
+    path.train(params, velocity, shared_data, path.permutation(sampler, 53), eta=eta, lmbda=lmbda, momentum=momentum)
+    for k in range(3):
+        net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+        views = flat_views(start[k], SIZES)
+        net.set_parameters(views[0::2], views[1::2])
+        state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
+                          SGDState())
+        got = flat_views(params[k], SIZES)
+        _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
+        if momentum[k]:
+            v = flat_views(velocity[k], SIZES)
+            _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
+        else:
+            assert not velocity[k].any()
+
+
+def test_the_launcher_refuses_a_block_whose_registers_exceed_the_sm():
+    """80 registers × 1024 threads = 80 K > 64 K: refused in one sentence, before any launch;
+    80 × 800 = 62.5 K fits; a block above the kernel's own maximum is refused too."""
+    kernel = types.SimpleNamespace(attributes={"num_regs": 80, "max_threads_per_block": 1024})
+    with pytest.raises(NNAccelError, match=r"80 registers .* 1024 threads .* 81920 of the 65536.*at most 800"):
+        check_block(kernel, 1024)
+    check_block(kernel, 800)
+    bounded = types.SimpleNamespace(attributes={"num_regs": 180, "max_threads_per_block": 256})
+    with pytest.raises(NNAccelError, match="at most 256"):
+        check_block(bounded, 512)
+    check_block(types.SimpleNamespace(), 1024)  # the shim's kernels carry no attributes: nothing to check
