@@ -179,7 +179,7 @@ __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, in
 }
 
 template <typename T, typename Input, int M, int CAP>
-__global__ void __launch_bounds__(MAX_THREADS)
+__global__ void __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
                     const double *eta, const double *lmbda, const double *mu)
