@@ -72,8 +72,9 @@ def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
     assert set(target["name_expressions"]) == wanted and len(wanted) == 8
     assert name_expression("float32", True, True) == "sgd_epoch<float, unsigned char, true>"
     assert registers["source"] == persistent_epoch.source(register_epoch.SOURCE) and "#include" not in registers["source"]
-    tiles = {register_epoch.name_expression(dtype, pixels, *register_epoch.tile([200, 30, 10], m, dtype, 256))
-             for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)}
+    tiles = {register_epoch.name_expression(dtype, pixels, *tile)
+             for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)
+             for n_in in (200, 784) if (tile := register_epoch.tile([n_in, 30, 10], m, dtype, 256))}
     assert tiles == set(registers["name_expressions"]) and registers["threads"] == register_epoch.MAX_THREADS
 
 

@@ -82,6 +82,22 @@ def test_float32_stays_float32_and_within_its_rounding(mnist10k):
     _assert_same(got, want, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momentum, mnist10k):
+    """[784, 30, 10], m = 10, float32, 8 warps × 100 columns of w¹ in registers (16 of them
+    padding): 23 MNIST images (a last batch of 3) end within float32 rounding of run_epoch."""
+    options = EpochOptions(10, 3.0, lmbda=1.0, momentum=momentum)
+    data = (mnist10k.train[0][:23], mnist10k.train[1][:23])
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, options, module=np, compile=_shim, block=256,
+                                            shared_limit=163 * 1024)
+    state = path(net, net.data(data), nnaccel.optimizers.SGDState())
+    assert path.last_placement == "registers"
+    want = _train([784, 30, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same([np.asarray(a) for a in net.weights + net.biases + state.velocity_w + state.velocity_b], want,
+                 atol=1e-6, rtol=1e-5)
+
+
 def test_the_default_placement_takes_registers_where_the_tile_fits():
     net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
     path = persistent_epoch.PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_shim, block=32,
@@ -89,7 +105,9 @@ def test_the_default_placement_takes_registers_where_the_tile_fits():
     path(net, net.data(_data(23, 20, 5, pixels=True)), nnaccel.optimizers.SGDState())
     assert path.last_placement == "registers"
     assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
-    assert register_epoch.tile([300, 30, 10], 10, "float32", 256) is None  # 300 inputs: above 8 × 32 columns
+    assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
+    assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 100 floats
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 100)
     assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
     assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
 

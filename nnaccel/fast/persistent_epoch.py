@@ -225,8 +225,12 @@ class PersistentEpoch(EpochPath):
             nbytes = _register_bytes(sizes, m, dtype, self.block, any(momentum))
             name = register_epoch.name_expression(dtype, pixels, *tile)
             kernel = self._kernel(name, register_epoch.SOURCE)
+            at = register_epoch.layout(sizes, m, self.block, tile[1], tile[0], any(momentum))
+            offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "GW")]
+            row_words = sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]  # 4 pixels a word
+            offsets += [np.int32(v) for v in (row_words, self.block // row_words, self.block % row_words)]
             args = (params, velocity, x, targets, perm, *(np.int32(v) for v in sizes),
-                    *(np.int32(v) for v in self.layout[-2:]), *scalars)
+                    *(np.int32(v) for v in self.layout[-2:]), *scalars, *offsets)
             self._launch(kernel, name, K, nbytes, args)
             return
         on_chip = self.placement == "shared" or (

@@ -14,11 +14,10 @@ KERNEL = "sgd_epoch_registers"
 MAX_THREADS = 256  # register_epoch.cu's __launch_bounds__
 MAX_WIDTH = 32  # a lane per hidden neuron and per output neuron
 TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
-# CAP: the w¹ columns one thread holds, a multiple of 4 (16-byte loads); 8 warps × 32 columns
-# cover 256 inputs. ptxas (NVRTC 12.9) gives 180-250 registers and no spill at CAP = 32; at
-# CAP = 100 (what the book's 784 inputs need in 8 warps) it still spills 12-56 bytes, so that
-# instantiation is left out until it compiles clean (tests/test_nvrtc_compile.py checks).
-CAPS = {"float32": (32,), "float64": (32,)}
+# CAP: the w¹ columns one thread holds, a multiple of 4 (16-byte loads). float32: 32, or 100
+# for the book's 784 inputs (8 warps × 100 columns, 2 % padding; ptxas gives 251-255 registers
+# and no spill); float64 takes two registers a value, so 32 (8 warps: 256 inputs).
+CAPS = {"float32": (32, 100), "float64": (32,)}
 C_TYPES = {"float32": "float", "float64": "double"}
 
 
@@ -49,10 +48,11 @@ def tile(sizes, m: int, dtype: str, block: int):
     return (mini_batch_tile(m), caps[0]) if caps else None
 
 
-def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
-    """Dynamic shared memory, carved as register_epoch.cu carves it (regions of multiples of 4
-    values): the 256 pixel values, a⁰ (rows × W·CAP), the warps' partial sums, a¹, δ¹, δ², b¹ w² b², and for momentum
-    their velocities and w¹'s."""
+def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
+    """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
+    them, each a multiple of 4: the 256 pixel values, a⁰ (W × rows × CAP), the warps' partial
+    sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², for momentum their velocities and w¹'s (W·CAP·32),
+    and an int per thread for the gather; "end" is where the last region ends."""
     n_in, nh, no = sizes
     warps = block // 32
     rows = -(-m // tile_m) * tile_m
@@ -61,6 +61,18 @@ def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int
         return -(-v // 4) * 4
 
     small = r4(nh + no * nh + no)
-    values = (256 + rows * warps * cap + warps * tile_m * 32 + 2 * r4(rows * nh) + r4(rows * no) + small
-              + (small + warps * cap * 32 if momentum else 0))
-    return values * itemsize
+    at = {"rows": rows, "ZP": 256 + warps * rows * cap}
+    at["A1"] = at["ZP"] + warps * tile_m * 32
+    at["D1"] = at["A1"] + r4(rows * nh)
+    at["D2"] = at["D1"] + r4(rows * nh)
+    at["SP"] = at["D2"] + r4(rows * no)
+    at["VS"] = at["SP"] + small
+    at["V1"] = at["VS"] + small
+    at["GW"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
+    at["end"] = at["GW"] + block  # an int per thread (a value's slot holds one)
+    return at
+
+
+def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
+    """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
+    return layout(sizes, m, block, cap, tile_m, momentum)["end"] * itemsize

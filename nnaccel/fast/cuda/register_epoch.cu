@@ -16,8 +16,8 @@
  * leaves its padded rows at δ = 0, so they add nothing.
  *
  * Dynamic shared memory, as offsets (in T) from the one extern __shared__ base, never as
- * pointer tables (so no local memory: a 0-byte stack frame); register_epoch.py's
- * RegisterTile.shared_bytes mirrors it, each region starting at a multiple of 4 values:
+ * pointer tables (so no local memory: a 0-byte stack frame); nnaccel.fast.register_epoch.layout
+ * computes them and passes them in, each region starting at a multiple of 4 values:
  *   TB   256              the value of each pixel, T(p) / T(255)
  *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
  *                         so a thread's loads are one base register plus constant offsets
@@ -27,6 +27,7 @@
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
  *                         quad of columns are 512 consecutive bytes (momentum only)
+ *   GW   threads ints     each thread's start in the gather's walk
  * with rows = ⌈m/M⌉·M.
  *
  * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
@@ -182,24 +183,23 @@ template <typename T, typename Input, int M, int CAP>
 __global__ void __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
-                    const double *eta, const double *lmbda, const double *mu)
+                    const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
+                    int D2, int SP, int VS, int V1, int GW, int row_words, int e_step, int c_step)
 {
     extern __shared__ __align__(16) unsigned char shared[];
     T *const s = reinterpret_cast<T *>(shared);
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
     const int k = blockIdx.x, k0 = warp * CAP;
-    const int passes = (m + M - 1) / M, rows = passes * M;
+    const int passes = rows / M; /* a division by a constant */
     const int Q = 4; /* values per Quad */
 
-    /* PHASE other: the offsets of every region, the member's parameters on-chip */
+    /* PHASE other: the member's parameters on-chip. The regions' offsets come as parameters
+     * (register_epoch.layout computes them), so they cost no register: the kernel parameters
+     * are operands in the constant bank. */
     const int nh = n_hidden, no = n_out;
-    const int round4 = 3;
-    const int TB = 0, A0 = TB + 256, ZP = A0 + warps * rows * CAP, A1 = ZP + warps * M * WARP;
-    const int D1 = A1 + ((rows * nh + round4) & ~round4), D2 = D1 + ((rows * nh + round4) & ~round4);
-    const int SP = D2 + ((rows * no + round4) & ~round4), B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
-    const int small = (nh + no * nh + no + round4) & ~round4;
-    const int VS = SP + small, V1 = VS + small, dv = VS - SP; /* a small parameter's velocity: at + dv */
+    const int TB = 0, A0 = TB + 256, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
+    const int dv = VS - SP; /* a small parameter's velocity: at + dv */
     const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
     const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
     const bool momentum = mu_k != 0.0;
@@ -219,26 +219,28 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
     for (int u = 0; u < CAP; u++)
         w[u] = lane < nh && k0 + u < n_in ? mine[g_w1 + (long long)lane * n_in + k0 + u] : T(0);
-    if (momentum) {
-#pragma unroll
-        for (int q = 0; q < CAP / Q; q++)
-#pragma unroll
-            for (int i = 0; i < Q; i++) {
-                const int col = k0 + q * Q + i;
-                s[V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q + i] =
-                    lane < nh && col < n_in ? my_velocity[g_w1 + (long long)lane * n_in + col] : T(0);
-            }
+    if (momentum) { /* w¹'s velocity in the interleaved layout (a loop: no register holds it) */
+#pragma unroll 1
+        for (int u = 0; u < CAP; u++) {
+            const int col = k0 + u;
+            s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
+                lane < nh && col < n_in ? my_velocity[g_w1 + (long long)lane * n_in + col] : T(0);
+        }
     }
 
     /* The gather's walk over the mini-batch's words, word i ↦ (example e, word c of its row), in
-     * steps of `threads` words, computed once: no division inside the loops. */
-    const bool four = sizeof(Input) == 1 && n_in % 4 == 0;
-    const int per_word = four ? 4 : 1, row_words = n_in / per_word;
-    const int e_first = tid / row_words, c_first = tid % row_words;
-    const int e_step = threads / row_words, c_step = threads % row_words;
+     * steps of `threads` words = e_step rows and c_step words (the host divides): no division
+     * inside the loops. A row is row_words words: n_in / 4 when four pixels make a word. */
+    const bool four = row_words != n_in;
+    const int per_word = four ? 4 : 1;
+    int *const walk = reinterpret_cast<int *>(s + GW); /* each thread's first (e, c), packed: no register */
+    {
+        const int e_first = tid / row_words;
+        walk[tid] = e_first << 16 | (tid - e_first * row_words);
+    }
     W_t ahead[PREFETCH]; /* the next mini-batch's first PREFETCH·threads words, loaded early */
     {
-        int e = e_first, c = c_first;
+        int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
         const int mb = n < m ? n : m;
 #pragma unroll
         for (int i = 0; i < PREFETCH; i++) {
@@ -255,7 +257,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 
         /* PHASE gather: the words loaded early go to a⁰, the rest are loaded now; then the
          * next mini-batch's first words are requested, to arrive while this one trains. */
-        int e = e_first, c = c_first;
+        int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
 #pragma unroll
         for (int i = 0; i < PREFETCH; i++) {
             if (e < mb)
@@ -274,7 +276,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
         {
             const int next = start + m, next_mb = n - next < m ? n - next : m;
-            int e = e_first, c = c_first;
+            int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
 #pragma unroll
             for (int i = 0; i < PREFETCH; i++) {
                 if (e < next_mb)
@@ -419,14 +421,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         if (lane < nh && k0 + u < n_in)
             mine[g_w1 + (long long)lane * n_in + k0 + u] = w[u];
     if (momentum) {
-#pragma unroll
-        for (int q = 0; q < CAP / Q; q++)
-#pragma unroll
-            for (int i = 0; i < Q; i++) {
-                const int col = k0 + q * Q + i;
-                if (lane < nh && col < n_in)
-                    my_velocity[g_w1 + (long long)lane * n_in + col] = s[V1 + ((warp * (CAP / Q) + q) * WARP + lane) * Q + i];
-            }
+#pragma unroll 1
+        for (int u = 0; u < CAP; u++) {
+            const int col = k0 + u;
+            if (lane < nh && col < n_in)
+                my_velocity[g_w1 + (long long)lane * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
+        }
     }
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
         mine[g_b1 + i] = s[SP + i];
