@@ -32,8 +32,8 @@
  *
  * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
  * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
- * `// TRIPS` expression (for M = 10, the host's choice at m = 10) for benchmarks/gpu_model.py;
- * the mini-batch loop's is 1, as the model counts one mini-batch.
+ * `// TRIPS` expression (per execution of what encloses them; M and CAP as the host picks them)
+ * and the momentum blocks a `// TAKEN`, for benchmarks/gpu_model.py.
  */
 
 enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
@@ -143,7 +143,7 @@ template <bool MOMENTUM, typename T, int M, int CAP>
 __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int passes,
                                                    int lane, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
 {
-    for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
+    for (int p = 0; p < passes; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
         T d[M];
 #pragma unroll
         for (int e = 0; e < M; e++)
@@ -208,9 +208,9 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 
     for (int i = tid; i < 256; i += threads)
         s[TB + i] = T(i) / T(255);
-    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS -(-m // 10) * 10 * -(-n_in // 100) * 100 // threads
+    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 100), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
-    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         s[SP + i] = mine[g_b1 + i];
         if (momentum)
             s[VS + i] = my_velocity[g_b1 + i];
@@ -219,9 +219,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
     for (int u = 0; u < CAP; u++)
         w[u] = lane < nh && k0 + u < n_in ? mine[g_w1 + (long long)lane * n_in + k0 + u] : T(0);
-    if (momentum) { /* w¹'s velocity in the interleaved layout (a loop: no register holds it) */
+    /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
+    if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) {
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 100)
             const int col = k0 + u;
             s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
                 lane < nh && col < n_in ? my_velocity[g_w1 + (long long)lane * n_in + col] : T(0);
@@ -252,7 +253,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     }
     __syncthreads();
 
-    for (int start = 0; start < n; start += m) { // TRIPS 1
+    for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
         /* PHASE gather: the words loaded early go to a⁰, the rest are loaded now; then the
@@ -266,7 +267,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             if (c >= row_words)
                 c -= row_words, e++;
         }
-        for (; e < mb;) { // TRIPS max(0, -(-m * n_in // 4 // threads) - 8)
+        for (; e < mb;) { // TRIPS max(0, cdiv(m * n_in // 4, threads) - 2)
             store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, perm[start + e], n_in, c, four),
                                  TB, four);
             e += e_step, c += c_step;
@@ -291,7 +292,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * chunk: CAP/4 × M broadcast 16-byte loads of a⁰ (every lane reads the same address) and
          * 4 FMAs each on its registers; the W partial sums go through ZP and warp e adds them
          * for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
-        for (int p = 0; p < passes; p++) { // TRIPS -(-m // 10)
+        for (int p = 0; p < passes; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
             T z[M];
 #pragma unroll
             for (int e = 0; e < M; e++)
@@ -311,10 +312,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             for (int e = 0; e < M; e++)
                 s[ZP + (warp * M + e) * WARP + lane] = z[e];
             __syncthreads();
-            for (int e = warp; e < M; e += warps) { // TRIPS -(-10 // (threads // 32))
+            for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
                 if (lane < nh) {
                     T sum = T(0);
-                    for (int chunk = 0; chunk < warps; chunk++) // TRIPS threads // 32
+                    for (int chunk = 0; chunk < warps; chunk++) // TRIPS warps
                         sum += s[ZP + (chunk * M + e) * WARP + lane];
                     s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
                 }
@@ -327,7 +328,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
          * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
          * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
-        for (int e = warp; e < rows; e += warps) { // TRIPS -(-m // 10) * 10 // (threads // 32)
+        for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
             const bool real = e < mb;
             T z = T(0);
             if (lane < no) {
@@ -375,39 +376,40 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * of several passes takes the decay (or μv − ηλw/n) with the first and w + v with the last. */
         const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
-        if (!momentum)
+        if (!momentum) { // TAKEN 1 - momentum
             update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
                                                  passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
-        else
+        } else { // TAKEN momentum
             update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
                                                 passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
+        }
 
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
          * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
-        for (int j = warp; j < no; j += warps) { // TRIPS -(-n_out // (threads // 32))
+        for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
             if (lane < nh) {
                 T g = T(0);
                 for (int e = 0; e < mb; e++) // TRIPS m
                     g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
                 const int at = W2 + j * nh + lane;
-                if (!momentum) {
+                if (!momentum) { // TAKEN 1 - momentum
                     s[at] = keep * s[at] - step * g;
-                } else {
+                } else { // TAKEN momentum
                     s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m + l2 * s[at]);
                     s[at] = s[at] + s[at + dv];
                 }
             }
         }
-        for (int i = tid; i < nh + no; i += threads) { // TRIPS -(-(n_hidden + n_out) // threads)
+        for (int i = tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
             const bool hidden = i < nh;
             const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
             T g = T(0);
             for (int e = 0; e < mb; e++) // TRIPS m
                 g += s[from + e * width];
             const int at = hidden ? B1 + i : B2 + i - nh;
-            if (!momentum) {
+            if (!momentum) { // TAKEN 1 - momentum
                 s[at] = s[at] - step * g;
-            } else {
+            } else { // TAKEN momentum
                 s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m);
                 s[at] = s[at] + s[at + dv];
             }
@@ -420,15 +422,15 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     for (int u = 0; u < CAP; u++)
         if (lane < nh && k0 + u < n_in)
             mine[g_w1 + (long long)lane * n_in + k0 + u] = w[u];
-    if (momentum) {
+    if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) {
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 100)
             const int col = k0 + u;
             if (lane < nh && col < n_in)
                 my_velocity[g_w1 + (long long)lane * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
         }
     }
-    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS (n_out * n_hidden + n_hidden + n_out) // threads
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         mine[g_b1 + i] = s[SP + i];
         if (momentum)
             my_velocity[g_b1 + i] = s[VS + i];
