@@ -112,19 +112,20 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
                           const double *eta, const double *lmbda, const double *mu)
 {
     extern __shared__ __align__(16) unsigned char shared[];
+    // PHASE other
     const int L = layers, k = blockIdx.x, tid = threadIdx.x, threads = blockDim.x;
     const int lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
     if (L < 1 || L > MAX_LAYERS) /* the driver never asks for this; leave the parameters as they are */
         return;
 
     int *size = reinterpret_cast<int *>(shared), *act = size + L + 1;
-    for (int i = tid; i < 2 * (L + 1); i += threads)
+    for (int i = tid; i < 2 * (L + 1); i += threads) // TRIPS 1
         size[i] = layout[i];
     __syncthreads();
 
     /* Where each layer's numbers live (layers counted from 1 as in the book; a[0] is the input). */
     long long P = 0;
-    for (int l = 1; l <= L; l++)
+    for (int l = 1; l <= L; l++) // TRIPS layers
         P += (long long)size[l] * (size[l - 1] + 1);
     const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
     T *const mine = params + k * P, *const my_velocity = mu_k != 0.0 ? velocity + k * P : nullptr;
@@ -135,45 +136,47 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
     long long offset = 0;
     T *next = buffers + (SHARED_WEIGHTS ? P : 0);
     a[0] = next, next += m * size[0];
-    for (int l = 1; l <= L; l++) {
+    for (int l = 1; l <= L; l++) { // TRIPS layers
         w[l] = weights + offset, vw[l] = my_velocity ? my_velocity + offset : nullptr;
         offset += (long long)size[l] * size[l - 1];
         b[l] = weights + offset, vb[l] = my_velocity ? my_velocity + offset : nullptr;
         offset += size[l];
         a[l] = next, next += m * size[l];
     }
-    for (int l = 1; l <= L; l++)
+    for (int l = 1; l <= L; l++) // TRIPS layers
         delta[l] = next, next += m * size[l];
 
     if (SHARED_WEIGHTS) { /* the member's parameters move on-chip for the whole epoch */
-        for (long long i = tid; i < P; i += threads)
+        for (long long i = tid; i < P; i += threads) // TRIPS cdiv(params, threads)
             weights[i] = mine[i];
     }
     const int nL = size[L];
 
-    for (int start = 0; start < n; start += m) {
+    for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
+        // PHASE gather
         /* The mini-batch's inputs into a⁰, rows in the order of the host's permutation; one
          * thread per input value, consecutive threads on consecutive values of a row. */
-        for (int idx = tid; idx < mb * size[0]; idx += threads) {
+        for (int idx = tid; idx < mb * size[0]; idx += threads) { // TRIPS cdiv(m * n_in, threads)
             const int e = idx / size[0], i = idx % size[0];
             a[0][idx] = input_value<T>(x[perm[start + e] * size[0] + i]);
         }
         __syncthreads();
 
+        // PHASE feedforward
         /* Feedforward, layer by layer: a warp per neuron j; its lanes split the dot products
          * wⱼ·aˡ⁻¹ₑ over the inputs (stride 32, so a warp reads 32 neighbouring values) for TILE
          * examples at once, warp_sums adds the lanes' parts, and lanes 0, 4, 8, … write the
          * TILE values aₑⱼ = f(Σ + bⱼ). */
-        for (int l = 1; l <= L; l++) {
+        for (int l = 1; l <= L; l++) { // TRIPS layers
             const int n_in = size[l - 1], n_out = size[l];
-            for (int j = warp; j < n_out; j += warps) {
-                for (int e0 = 0; e0 < mb; e0 += TILE) {
+            for (int j = warp; j < n_out; j += warps) { // TRIPS (cdiv(n_hidden, warps) + cdiv(n_out, warps)) / 2
+                for (int e0 = 0; e0 < mb; e0 += TILE) { // TRIPS cdiv(m, 8)
                     T sum[TILE];
-                    for (int t = 0; t < TILE; t++)
+                    for (int t = 0; t < TILE; t++) // TRIPS 8
                         sum[t] = T(0);
-                    for (int i = lane; i < n_in; i += WARP) {
+                    for (int i = lane; i < n_in; i += WARP) { // TRIPS (cdiv(n_hidden, warps) * cdiv(n_in, 32) + cdiv(n_out, warps) * cdiv(n_hidden, 32)) / (cdiv(n_hidden, warps) + cdiv(n_out, warps))
                         const T wji = w[l][j * n_in + i];
 #pragma unroll
                         for (int t = 0; t < TILE; t++)
@@ -188,24 +191,25 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
             }
             __syncthreads();
         }
-        if (act[L] == SOFTMAX) { /* one thread per example: aᴸ = e^(z − max z) / Σ e^(z − max z) */
-            for (int e = tid; e < mb; e += threads) {
+        if (act[L] == SOFTMAX) { /* one thread per example: aᴸ = e^(z − max z) / Σ e^(z − max z) */ // TAKEN softmax
+            for (int e = tid; e < mb; e += threads) { // TRIPS cdiv(m, threads)
                 T *row = a[L] + e * nL, top = row[0], total = T(0);
-                for (int j = 1; j < nL; j++)
+                for (int j = 1; j < nL; j++) // TRIPS n_out
                     top = row[j] > top ? row[j] : top;
-                for (int j = 0; j < nL; j++) {
+                for (int j = 0; j < nL; j++) { // TRIPS n_out
                     row[j] = exp_(row[j] - top);
                     total += row[j];
                 }
-                for (int j = 0; j < nL; j++)
+                for (int j = 0; j < nL; j++) // TRIPS n_out
                     row[j] /= total;
             }
             __syncthreads();
         }
 
+        // PHASE backprop
         /* BP1, one thread per output value: δᴸ = aᴸ − y (cross-entropy with σ, log-likelihood
          * with softmax), ⊙ f'(zᴸ) for the quadratic cost; y is read where it lies, through perm. */
-        for (int idx = tid; idx < mb * nL; idx += threads) {
+        for (int idx = tid; idx < mb * nL; idx += threads) { // TRIPS cdiv(m * n_out, threads)
             const int e = idx / nL, j = idx % nL;
             const T d = a[L][idx] - targets[perm[start + e] * nL + j];
             delta[L][idx] = quadratic ? d * prime(act[L], a[L][idx]) : d;
@@ -215,18 +219,19 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
         /* BP2, back through the layers, one thread per (example, neuron) of layer l − 1:
          * δˡ⁻¹ₑᵢ = (Σⱼ wˡⱼᵢ δˡₑⱼ) f'(zˡ⁻¹ₑᵢ). Consecutive threads read consecutive wⱼᵢ; all read
          * the same δˡₑⱼ. No weight has changed yet. */
-        for (int l = L; l > 1; l--) {
+        for (int l = L; l > 1; l--) { // TRIPS layers - 1
             const int n_in = size[l - 1], n_out = size[l];
-            for (int idx = tid; idx < mb * n_in; idx += threads) {
+            for (int idx = tid; idx < mb * n_in; idx += threads) { // TRIPS cdiv(m * n_hidden, threads)
                 const int e = idx / n_in, i = idx % n_in;
                 T s = T(0);
-                for (int j = 0; j < n_out; j++)
+                for (int j = 0; j < n_out; j++) // TRIPS n_out
                     s += w[l][j * n_in + i] * delta[l][e * n_out + j];
                 delta[l - 1][idx] = s * prime(act[l - 1], a[l - 1][idx]);
             }
             __syncthreads();
         }
 
+        // PHASE update
         /* BP3, BP4 and the update, one thread per parameter: a weight's gradient
          * Σₑ δˡₑⱼ aˡ⁻¹ₑᵢ (BP4) and a bias's Σₑ δˡₑⱼ (BP3) are summed over the mini-batch straight
          * from the δ and a in shared memory, then the parameter (and its velocity) is
@@ -234,18 +239,18 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
          * barrier between them; the one at the end keeps the next gather off a⁰. */
         const T m_ = T(mb), keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
-        for (int l = 1; l <= L; l++) {
+        for (int l = 1; l <= L; l++) { // TRIPS layers
             const int n_in = size[l - 1], n_out = size[l];
-            for (int idx = tid; idx < n_out * (n_in + 1); idx += threads) {
+            for (int idx = tid; idx < n_out * (n_in + 1); idx += threads) { // TRIPS (cdiv(n_hidden * (n_in + 1), threads) + cdiv(n_out * (n_hidden + 1), threads)) / 2
                 const bool bias = idx >= n_out * n_in; /* the biases come after the weights */
                 const int j = bias ? idx - n_out * n_in : idx / n_in, i = bias ? 0 : idx % n_in;
                 T g = T(0);
-                for (int e = 0; e < mb; e++)
+                for (int e = 0; e < mb; e++) // TRIPS m
                     g += delta[l][e * n_out + j] * (bias ? T(1) : a[l - 1][e * n_in + i]);
                 T *p = bias ? &b[l][j] : &w[l][idx];
-                if (mu_k == 0.0) {
+                if (mu_k == 0.0) { // TAKEN not momentum
                     *p = bias ? *p - step * g : keep * *p - step * g;
-                } else {
+                } else { // TAKEN momentum
                     T *v = bias ? &vb[l][j] : &vw[l][idx];
                     *v = mu_ * *v - eta_ * (bias ? g / m_ : g / m_ + l2 * *p);
                     *p = *p + *v;
@@ -255,8 +260,9 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
         __syncthreads();
     }
 
+    // PHASE other
     if (SHARED_WEIGHTS) { /* the trained parameters back to global memory, once */
-        for (long long i = tid; i < P; i += threads)
+        for (long long i = tid; i < P; i += threads) // TRIPS cdiv(params, threads)
             mine[i] = weights[i];
     }
 }
