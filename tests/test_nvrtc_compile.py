@@ -109,15 +109,19 @@ def _register_target():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_the_register_kernel_has_no_local_memory_in_any_instantiation(route, arch):
-    """register_epoch.cu holds w¹ in registers and addresses shared memory by offsets: every
-    instantiation has a 0-byte stack frame and no spill, and fits 256 threads' registers."""
+def test_the_persistent_kernels_have_no_local_memory_in_any_instantiation(route, arch):
+    """Both kernels address shared memory by offsets from its base (no pointer table) and
+    register_epoch.cu holds w¹ in registers: every instantiation has a 0-byte stack frame and no
+    spill; register_epoch.cu's fit 256 threads' registers (its __launch_bounds__)."""
+    for target in persistent_targets():
+        compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
+        for name in target.name_expressions:
+            resources = compiled.functions[compiled.mapping[name]]
+            assert (resources.stack_frame, resources.spill_stores, resources.spill_loads) == (0, 0, 0), (name, resources)
     target = _register_target()
     compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
     for name in target.name_expressions:
-        resources = compiled.functions[compiled.mapping[name]]
-        assert (resources.stack_frame, resources.spill_stores, resources.spill_loads) == (0, 0, 0), (name, resources)
-        assert not limit_problems(name, resources, arch, threads=target.threads), (name, resources)
+        assert not limit_problems(name, compiled.functions[compiled.mapping[name]], arch, threads=target.threads)
 
 
 def test_the_launcher_refuses_a_block_the_compiled_registers_do_not_fit(route):
@@ -224,4 +228,7 @@ def test_the_ptxas_report_is_written_for_every_kernel_and_arch(route, tmp_path):
     assert {r["arch"] for r in rows} == {f"sm_{a}" for a in ARCHS}
     assert {"nnaccel_sigmoid", "nnaccel_update", "nnaccel_update_momentum"} <= {r["kernel"] for r in rows}
     assert all(r["registers"] > 0 and r["spill_stores"] == 0 for r in rows)
+    cuda = [r for r in rows if r["kind"] == "cuda"]
+    assert {r["kernel"].split("<")[0] for r in cuda} == {"sgd_epoch", "sgd_epoch_registers"}
+    assert all(r["stack_frame"] == 0 for r in cuda)
     assert report["cupy"] == nvrtc.PINNED_CUPY and report["nvrtc"].startswith("12.")

@@ -59,9 +59,9 @@ def test_large_work_deep_networks_and_buffers_beyond_shared_memory_go_elsewhere(
 
 
 def test_shared_bytes_counts_the_layer_table_the_weights_and_every_a_and_delta():
-    """[12, 7, 5], m = 5, float64: 6 ints → 32 bytes; 91 + 40 parameters; a: 5·24, δ: 5·12."""
-    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=False) == 32 + 8 * (5 * 24 + 5 * 12)
-    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=True) == 32 + 8 * (131 + 5 * 24 + 5 * 12)
+    """[12, 7, 5], m = 5, float64: 15 ints → 64 bytes; 91 + 40 parameters; a: 5·24, δ: 5·12."""
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=False) == 64 + 8 * (5 * 24 + 5 * 12)
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=True) == 64 + 8 * (131 + 5 * 24 + 5 * 12)
 
 
 def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():

@@ -91,9 +91,10 @@ def compile_targets() -> list:
 
 def shared_bytes(sizes, m, itemsize, shared_weights) -> int:
     """Dynamic shared memory one block needs, carved as epoch.cu carves it: the layer table
-    (2(L+1) ints, rounded up to 16 bytes), the parameters if on-chip, then m × width values of
-    every layer's a (the input included) and of every layer's δ."""
-    header = -(-(2 * len(sizes) * 4) // 16) * 16
+    (5(L+1) ints: widths, activations, offsets of w, a and δ; rounded up to 16 bytes), the
+    parameters if on-chip, then m × width values of every layer's a (the input included) and
+    of every layer's δ."""
+    header = -(-(5 * len(sizes) * 4) // 16) * 16
     values = m * (sum(sizes) + sum(sizes[1:])) + (flat_size(sizes) if shared_weights else 0)
     return header + values * itemsize
 
