@@ -168,3 +168,30 @@ def test_the_launcher_refuses_a_block_whose_registers_exceed_the_sm():
     with pytest.raises(NNAccelError, match="at most 256"):
         check_block(bounded, 512)
     check_block(types.SimpleNamespace(), 1024)  # the shim's kernels carry no attributes: nothing to check
+
+
+def _without_weight_decay(code, options=(), name_expressions=()):
+    plain = "w[q * 4 + i] = decay * w[q * 4 + i] - step * g[i];"
+    assert plain in code, "register_epoch.cu's plain update changed: update this test"
+    return _shim(code.replace(plain, "w[q * 4 + i] = w[q * 4 + i] - step * g[i];"), options, name_expressions)
+
+
+def test_the_first_use_check_passes_the_register_kernel_and_turns_off_a_wrong_one():
+    """selfcheck.verified, as a GPU's first use runs it, accepts register_epoch.cu for plain SGD with
+    L2 and for momentum; the same kernel with w¹'s (1 − ηλ/n) decay lost is turned off, with a warning."""
+    from nnaccel.fast import selfcheck
+
+    def on_the_shim(compile):
+        class ShimRegisterEpoch(persistent_epoch.PersistentEpoch):
+            def __init__(self, net, options):
+                super().__init__(net, options, module=np, compile=compile, block=32, shared_limit=227 * 1024,
+                                 placement="registers")
+
+        return ShimRegisterEpoch
+
+    net = nnaccel.Network([12, 7, 5], device="cpu", dtype="float64", seed=0)
+    right = on_the_shim(_shim)
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0))
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5))
+    with pytest.warns(RuntimeWarning, match="turned off the CUDA persistent kernel"):
+        assert not selfcheck.verified(on_the_shim(_without_weight_decay), net, EpochOptions(10, 0.5, lmbda=1.0))

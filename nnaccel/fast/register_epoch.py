@@ -51,8 +51,8 @@ def tile(sizes, m: int, dtype: str, block: int):
 def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
     them, each a multiple of 4: the 256 pixel values, a⁰ (W × rows × CAP), the warps' partial
-    sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², for momentum their velocities and w¹'s (W·CAP·32),
-    and an int per thread for the gather; "end" is where the last region ends."""
+    sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
+    (W·CAP·32); "end" is where the last region ends."""
     n_in, nh, no = sizes
     warps = block // 32
     rows = -(-m // tile_m) * tile_m
@@ -68,8 +68,7 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
     at["SP"] = at["D2"] + r4(rows * no)
     at["VS"] = at["SP"] + small
     at["V1"] = at["VS"] + small
-    at["GW"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
-    at["end"] = at["GW"] + block  # an int per thread (a value's slot holds one)
+    at["end"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
     return at
 
 

@@ -27,7 +27,6 @@
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
  *                         quad of columns are 512 consecutive bytes (momentum only)
- *   GW   threads ints     each thread's start in the gather's walk
  * with rows = ⌈m/M⌉·M.
  *
  * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
@@ -40,7 +39,6 @@ enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
 #define WARP 32
 #define MAX_THREADS 256 /* register budget: CAP = 32 columns of w¹ take ~180-250 registers (ptxas) */
-#define PREFETCH 2      /* words of the next mini-batch each thread loads early (more spill at 255) */
 
 __device__ __forceinline__ float exp_(float z) { return expf(z); }
 __device__ __forceinline__ double exp_(double z) { return exp(z); }
@@ -184,7 +182,7 @@ __global__ void __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
                     const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
-                    int D2, int SP, int VS, int V1, int GW, int row_words, int e_step, int c_step)
+                    int D2, int SP, int VS, int V1, int row_words)
 {
     extern __shared__ __align__(16) unsigned char shared[];
     T *const s = reinterpret_cast<T *>(shared);
@@ -193,8 +191,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int k = blockIdx.x, k0 = warp * CAP;
     const int passes = rows / M; /* a division by a constant */
     const int Q = 4; /* values per Quad */
+    /* rows of the next mini-batch each thread loads early: a register each, one at CAP = 100
+     * (where a second one spills on sm_80) */
+    constexpr int PREFETCH = CAP > 32 ? 1 : 2;
 
-    /* PHASE other: the member's parameters on-chip. The regions' offsets come as parameters
+    // PHASE other
+    /* The member's parameters on-chip. The regions' offsets come as parameters
      * (register_epoch.layout computes them), so they cost no register: the kernel parameters
      * are operands in the constant bank. */
     const int nh = n_hidden, no = n_out;
@@ -229,66 +231,46 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
     }
 
-    /* The gather's walk over the mini-batch's words, word i ↦ (example e, word c of its row), in
-     * steps of `threads` words = e_step rows and c_step words (the host divides): no division
-     * inside the loops. A row is row_words words: n_in / 4 when four pixels make a word. */
+    /* The gather: a row is row_words words (n_in / 4 when four pixels make a word: the host
+     * decides); thread t moves word t of every row (and t + threads, … of wider rows), so where
+     * it lands in a⁰ is one offset computed here plus e·CAP: no division in the loops. */
     const bool four = row_words != n_in;
     const int per_word = four ? 4 : 1;
-    int *const walk = reinterpret_cast<int *>(s + GW); /* each thread's first (e, c), packed: no register */
-    {
-        const int e_first = tid / row_words;
-        walk[tid] = e_first << 16 | (tid - e_first * row_words);
-    }
-    W_t ahead[PREFETCH]; /* the next mini-batch's first PREFETCH·threads words, loaded early */
-    {
-        int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
-        const int mb = n < m ? n : m;
+    const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 */
+    W_t ahead[PREFETCH]; /* the next mini-batch's word tid of its first PREFETCH rows, loaded early */
 #pragma unroll
-        for (int i = 0; i < PREFETCH; i++) {
-            ahead[i] = e < mb ? load_word(x, perm[e], n_in, c, four) : W_t(0);
-            e += e_step, c += c_step;
-            if (c >= row_words)
-                c -= row_words, e++;
-        }
-    }
+    for (int r = 0; r < PREFETCH; r++)
+        ahead[r] = r < (n < m ? n : m) && tid < row_words ? load_word(x, perm[r], n_in, tid, four) : W_t(0);
     __syncthreads();
 
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
-        /* PHASE gather: the words loaded early go to a⁰, the rest are loaded now; then the
-         * next mini-batch's first words are requested, to arrive while this one trains. */
-        int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
+        // PHASE gather
+        /* The words loaded early go to a⁰, the rest are loaded now; then the next mini-batch's
+         * first words are requested, to arrive while this one trains. */
 #pragma unroll
-        for (int i = 0; i < PREFETCH; i++) {
-            if (e < mb)
-                store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), ahead[i], TB, four);
-            e += e_step, c += c_step;
-            if (c >= row_words)
-                c -= row_words, e++;
-        }
-        for (; e < mb;) { // TRIPS max(0, cdiv(m * n_in // 4, threads) - 2)
-            store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, perm[start + e], n_in, c, four),
-                                 TB, four);
-            e += e_step, c += c_step;
-            if (c >= row_words)
-                c -= row_words, e++;
+        for (int r = 0; r < PREFETCH; r++)
+            if (r < mb && tid < row_words)
+                store_word<T>(s, mine_at + r * CAP, ahead[r], TB, four);
+        for (int e = 0; e < mb; e++) { // TRIPS m
+            const long long row = perm[start + e];
+            if (e >= PREFETCH && tid < row_words)
+                store_word<T>(s, mine_at + e * CAP, load_word(x, row, n_in, tid, four), TB, four);
+            for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
+                store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, row, n_in, c, four), TB, four);
         }
         __syncthreads();
         {
             const int next = start + m, next_mb = n - next < m ? n - next : m;
-            int e = walk[tid] >> 16, c = walk[tid] & 0xffff;
 #pragma unroll
-            for (int i = 0; i < PREFETCH; i++) {
-                if (e < next_mb)
-                    ahead[i] = load_word(x, perm[next + e], n_in, c, four);
-                e += e_step, c += c_step;
-                if (c >= row_words)
-                    c -= row_words, e++;
-            }
+            for (int r = 0; r < PREFETCH; r++)
+                if (r < next_mb && tid < row_words)
+                    ahead[r] = load_word(x, perm[next + r], n_in, tid, four);
         }
 
-        /* PHASE feedforward: z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, j) adds up its
+        // PHASE feedforward
+        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, j) adds up its
          * chunk: CAP/4 × M broadcast 16-byte loads of a⁰ (every lane reads the same address) and
          * 4 FMAs each on its registers; the W partial sums go through ZP and warp e adds them
          * for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
@@ -323,7 +305,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             __syncthreads();
         }
 
-        /* PHASE backprop: warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
+        // PHASE backprop
+        /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
          * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
@@ -370,7 +353,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
         __syncthreads();
 
-        /* PHASE update: BP4 for w¹ in registers, thread (c, j): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ, δ¹ₑⱼ for
+        // PHASE update
+        /* BP4 for w¹ in registers, thread (c, j): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ, δ¹ₑⱼ for
          * the pass's M examples in registers, a⁰ by the same broadcast loads as the
          * feedforward; each of its weights (and velocity) updated where it lies. A mini-batch
          * of several passes takes the decay (or μv − ηλw/n) with the first and w + v with the last. */
@@ -417,7 +401,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
     }
 
-    /* PHASE other: the trained parameters (and velocities) back to global memory, once */
+    // PHASE other
+    /* The trained parameters (and velocities) back to global memory, once */
 #pragma unroll
     for (int u = 0; u < CAP; u++)
         if (lane < nh && k0 + u < n_in)
