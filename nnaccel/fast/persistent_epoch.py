@@ -227,7 +227,7 @@ class PersistentEpoch(EpochPath):
             name = register_epoch.name_expression(dtype, pixels, *tile)
             kernel = self._kernel(name, register_epoch.SOURCE)
             at = register_epoch.layout(sizes, m, self.block, tile[1], tile[0], any(momentum))
-            offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1")]
+            offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "PM")]
             offsets.append(np.int32(sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]))  # words a row
             args = (params, velocity, x, targets, perm, *(np.int32(v) for v in sizes),
                     *(np.int32(v) for v in self.layout[-2:]), *scalars, *offsets)

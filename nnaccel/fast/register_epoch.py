@@ -52,7 +52,7 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
     them, each a multiple of 4: the 256 pixel values, a⁰ (W × rows × CAP), the warps' partial
     sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
-    (W·CAP·32); "end" is where the last region ends."""
+    (W·CAP·32), then the mini-batch's row numbers (ints); "end" is where the last region ends."""
     n_in, nh, no = sizes
     warps = block // 32
     rows = -(-m // tile_m) * tile_m
@@ -68,7 +68,8 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
     at["SP"] = at["D2"] + r4(rows * no)
     at["VS"] = at["SP"] + small
     at["V1"] = at["VS"] + small
-    at["end"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
+    at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
+    at["end"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
     return at
 
 

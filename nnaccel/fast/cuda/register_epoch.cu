@@ -27,6 +27,7 @@
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
  *                         quad of columns are 512 consecutive bytes (momentum only)
+ *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
  * with rows = ⌈m/M⌉·M.
  *
  * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
@@ -182,7 +183,7 @@ __global__ void __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
                     const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
-                    int D2, int SP, int VS, int V1, int row_words)
+                    int D2, int SP, int VS, int V1, int PM, int row_words)
 {
     extern __shared__ __align__(16) unsigned char shared[];
     T *const s = reinterpret_cast<T *>(shared);
@@ -238,9 +239,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int per_word = four ? 4 : 1;
     const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 */
     W_t ahead[PREFETCH]; /* the next mini-batch's word tid of its first PREFETCH rows, loaded early */
+    int *const rows_of = reinterpret_cast<int *>(s + PM);
 #pragma unroll
     for (int r = 0; r < PREFETCH; r++)
         ahead[r] = r < (n < m ? n : m) && tid < row_words ? load_word(x, perm[r], n_in, tid, four) : W_t(0);
+    for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
+        rows_of[r] = int(perm[r]);
     __syncthreads();
 
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
@@ -253,8 +257,9 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         for (int r = 0; r < PREFETCH; r++)
             if (r < mb && tid < row_words)
                 store_word<T>(s, mine_at + r * CAP, ahead[r], TB, four);
+#pragma unroll 2
         for (int e = 0; e < mb; e++) { // TRIPS m
-            const long long row = perm[start + e];
+            const long long row = rows_of[e]; /* in shared memory: one global latency a row, not two */
             if (e >= PREFETCH && tid < row_words)
                 store_word<T>(s, mine_at + e * CAP, load_word(x, row, n_in, tid, four), TB, four);
             for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
@@ -267,6 +272,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             for (int r = 0; r < PREFETCH; r++)
                 if (r < next_mb && tid < row_words)
                     ahead[r] = load_word(x, perm[next + r], n_in, tid, four);
+            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
+                rows_of[r] = int(perm[next + r]); /* a⁰ is gathered: the next barrier orders these */
         }
 
         // PHASE feedforward
