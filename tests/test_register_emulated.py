@@ -98,6 +98,16 @@ def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momen
                  atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n_in, pixels", [(100, False), (98, True)])
+def test_rows_wider_than_the_block_are_gathered_in_several_words_a_thread(n_in, pixels):
+    """float32 at 32 threads holds 100 columns a thread: a row of 100 floats, or of 98 pixels (not a
+    multiple of 4, so one pixel a word), has more words than threads; still run_epoch's numbers."""
+    options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(33, n_in, 5, pixels)
+    got = _train([n_in, 12, 5], {}, options, data, _registers(32), epochs=1, dtype="float32")
+    _assert_same(got, _train([n_in, 12, 5], {}, options, data, epochs=1, dtype="float32"), atol=1e-6, rtol=1e-5)
+
+
 def test_the_default_placement_takes_registers_where_the_tile_fits():
     net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
     path = persistent_epoch.PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_shim, block=32,
