@@ -8,9 +8,11 @@
  * on the same data in the host's permutation order.
  *
  * Block: W = blockDim.x / 32 warps (at most 256 threads: __launch_bounds__). Warp c owns the
- * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"), lane j owns hidden neuron j: thread
- * (c, j) holds w¹ⱼ,ₖ for its CAP columns in registers, from the first mini-batch to the last,
- * and only it ever reads or writes them. Columns past n_in are zero weights facing zero inputs.
+ * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"); its lane l = 16h + r owns half h of them
+ * (CAP/2 columns from c·CAP + h·CAP/2) for the two hidden neurons r and r + 16: thread (c, l)
+ * holds those 2 × CAP/2 values of w¹ in registers, from the first mini-batch to the last, and
+ * only it ever reads or writes them. So each a⁰ quad a thread reads feeds 8 FMAs (two rows),
+ * not 4. Columns past n_in are zero weights facing zero inputs, rows past n_hidden zero weights.
  * The mini-batch is a register tile of exactly M examples (a template parameter: the host picks
  * M = 10 for m = 10); a mini-batch of m > M runs in ⌈m/M⌉ passes and a short last mini-batch
  * leaves its padded rows at δ = 0, so they add nothing.
@@ -21,12 +23,12 @@
  *   TB   256              the value of each pixel, T(p) / T(255)
  *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
  *                         so a thread's loads are one base register plus constant offsets
- *   ZP   W × M × 32       each warp's partial sums zⱼ over its chunk, for one pass
+ *   ZP   2W × M × 32      each half warp's partial sums zⱼ over its half chunk, for one pass
  *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
  *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
- *                         quad of columns are 512 consecutive bytes (momentum only)
+ *                         quad of its registers are 512 consecutive bytes (momentum only)
  *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
  * with rows = ⌈m/M⌉·M.
  *
@@ -39,7 +41,8 @@
 enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
 #define WARP 32
-#define MAX_THREADS 256 /* register budget: CAP = 32 columns of w¹ take ~180-250 registers (ptxas) */
+#define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
+#define HALF 16 /* lanes per half warp: lane l holds rows l % HALF and l % HALF + HALF */
 
 __device__ __forceinline__ float exp_(float z) { return expf(z); }
 __device__ __forceinline__ double exp_(double z) { return exp(z); }
@@ -134,45 +137,84 @@ __device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
 }
 
 /* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
- * δ¹ₑⱼ (e < M) in registers, ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ four columns at a time from the same
- * broadcast loads as the feedforward, then the step. The same instructions for every pass (no
- * branch to merge the registers at): the decay (or μv − ηλw/n) is multiplied in with the first
- * pass's factors and 1 (or 0) after it, and w + v taken with the last pass's factor 1 (0 before). */
+ * δ¹ₑᵣ of its two rows (e < M) in registers, ∂C/∂w¹ᵣₖ = Σₑ δ¹ₑᵣ a⁰ₑₖ four columns at a time from
+ * the same broadcast loads as the feedforward (each quad feeds both rows), then the step. The
+ * same instructions for every pass (no branch to merge the registers at): the decay (or
+ * μv − ηλw/n) is multiplied in with the first pass's factors and 1 (or 0) after it, and w + v
+ * taken with the last pass's factor 1 (0 before). w[r·CAP/2 + u] is row r's column u. */
 template <bool MOMENTUM, typename T, int M, int CAP>
-__device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int passes,
-                                                   int lane, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
+__device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int rows,
+                                                   int row, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
 {
-    for (int p = 0; p < passes; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-        T d[M];
+    constexpr int H = CAP / 2; /* columns of one row */
+    const int lane = row + (threadIdx.x % WARP >= HALF ? HALF : 0);
+    for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+        T d0[M], d1[M];
 #pragma unroll
-        for (int e = 0; e < M; e++)
-            d[e] = lane < nh ? s[D1 + (p * M + e) * nh + lane] : T(0);
+        for (int e = 0; e < M; e++) {
+            d0[e] = row < nh ? s[D1 + (p * M + e) * nh + row] : T(0);
+            d1[e] = row + HALF < nh ? s[D1 + (p * M + e) * nh + row + HALF] : T(0);
+        }
         const int x0 = x_base + p * M * CAP;
         const T decay = p == 0 ? (MOMENTUM ? mu : keep) : T(1), l2_p = p == 0 ? l2 : T(0);
-        const T take = p == passes - 1 ? T(1) : T(0);
-#pragma unroll
-        for (int q = 0; q < CAP / 4; q++) {
-            T g[4] = {T(0), T(0), T(0), T(0)};
+        const T take = (p + 1) * M >= rows ? T(1) : T(0);
+        if (!MOMENTUM) {
+            /* w ← decay·w − Σₑ (step·δ¹ₑᵣ) a⁰ₑₖ, accumulated in w itself: no gradient registers */
 #pragma unroll
             for (int e = 0; e < M; e++) {
-                const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-                    g[i] += d[e] * a.v[i];
+                d0[e] *= -step;
+                d1[e] *= -step;
             }
-            if (!MOMENTUM) {
 #pragma unroll
-                for (int i = 0; i < 4; i++)
-                    w[q * 4 + i] = decay * w[q * 4 + i] - step * g[i];
-            } else {
-                Quad<T> *const vq = reinterpret_cast<Quad<T> *>(s + v_base + (q * WARP + lane) * 4);
-                Quad<T> v = *vq;
+            for (int q = 0; q < H / 4; q++) {
 #pragma unroll
                 for (int i = 0; i < 4; i++) {
-                    v.v[i] = decay * v.v[i] - eta * (g[i] * per_m + l2_p * w[q * 4 + i]);
-                    w[q * 4 + i] = w[q * 4 + i] + take * v.v[i];
+                    w[q * 4 + i] *= decay;
+                    w[H + q * 4 + i] *= decay;
                 }
-                *vq = v;
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        w[q * 4 + i] += d0[e] * a.v[i];
+                        w[H + q * 4 + i] += d1[e] * a.v[i];
+                    }
+                }
+            }
+        } else {
+            /* v ← μv − η(λ/n)w − Σₑ (η/m·δ¹ₑᵣ) a⁰ₑₖ accumulated in v's registers, then w ← w + v */
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                d0[e] *= -eta * per_m;
+                d1[e] *= -eta * per_m;
+            }
+#pragma unroll
+            for (int q = 0; q < H / 4; q++) {
+                Quad<T> *const vq0 = reinterpret_cast<Quad<T> *>(s + v_base + (q * WARP + lane) * 4);
+                Quad<T> *const vq1 = reinterpret_cast<Quad<T> *>(s + v_base + ((H / 4 + q) * WARP + lane) * 4);
+                Quad<T> v0 = *vq0, v1 = *vq1;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    v0.v[i] = decay * v0.v[i] - eta * l2_p * w[q * 4 + i];
+                    v1.v[i] = decay * v1.v[i] - eta * l2_p * w[H + q * 4 + i];
+                }
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        v0.v[i] += d0[e] * a.v[i];
+                        v1.v[i] += d1[e] * a.v[i];
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    w[q * 4 + i] += take * v0.v[i];
+                    w[H + q * 4 + i] += take * v1.v[i];
+                }
+                *vq0 = v0;
+                *vq1 = v1;
             }
         }
     }
@@ -189,12 +231,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     T *const s = reinterpret_cast<T *>(shared);
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
-    const int k = blockIdx.x, k0 = warp * CAP;
-    const int passes = rows / M; /* a division by a constant */
+    const int row = lane % HALF, half = lane / HALF; /* rows row and row + HALF, half `half` of the chunk */
+    constexpr int H = CAP / 2;
+    const int k = blockIdx.x, k0 = warp * CAP + half * H; /* the thread's first column */
+    /* rows / M passes of M examples: p * M < rows (no register holds their number) */
     const int Q = 4; /* values per Quad */
-    /* rows of the next mini-batch each thread loads early: a register each, one at CAP = 100
-     * (where a second one spills on sm_80) */
-    constexpr int PREFETCH = CAP > 32 ? 1 : 2;
 
     // PHASE other
     /* The member's parameters on-chip. The regions' offsets come as parameters
@@ -204,31 +245,32 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int TB = 0, A0 = TB + 256, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int dv = VS - SP; /* a small parameter's velocity: at + dv */
     const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
-    const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
-    const bool momentum = mu_k != 0.0;
+    const bool momentum = mu[k] != 0.0; /* η, λ and μ are read again per mini-batch: no register holds them */
     T *const mine = params + k * P;
     T *const my_velocity = velocity + (momentum ? k * P : 0);
 
     for (int i = tid; i < 256; i += threads)
         s[TB + i] = T(i) / T(255);
-    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 100), threads)
+    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 104), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         s[SP + i] = mine[g_b1 + i];
         if (momentum)
             s[VS + i] = my_velocity[g_b1 + i];
     }
-    T w[CAP]; /* w¹ⱼ,ₖ for k = k0 … k0 + CAP − 1: this thread's, for the whole epoch */
+    T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·HALF, k = k0 + u % H: this thread's, for the whole epoch */
 #pragma unroll
-    for (int u = 0; u < CAP; u++)
-        w[u] = lane < nh && k0 + u < n_in ? mine[g_w1 + (long long)lane * n_in + k0 + u] : T(0);
+    for (int u = 0; u < CAP; u++) {
+        const int j = row + u / H * HALF, col = k0 + u % H;
+        w[u] = j < nh && col < n_in ? mine[g_w1 + (long long)j * n_in + col] : T(0);
+    }
     /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
     if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 100)
-            const int col = k0 + u;
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
+            const int j = row + u / H * HALF, col = k0 + u % H;
             s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
-                lane < nh && col < n_in ? my_velocity[g_w1 + (long long)lane * n_in + col] : T(0);
+                j < nh && col < n_in ? my_velocity[g_w1 + (long long)j * n_in + col] : T(0);
         }
     }
 
@@ -237,12 +279,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
      * it lands in a⁰ is one offset computed here plus e·CAP: no division in the loops. */
     const bool four = row_words != n_in;
     const int per_word = four ? 4 : 1;
-    const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 */
-    W_t ahead[PREFETCH]; /* the next mini-batch's word tid of its first PREFETCH rows, loaded early */
     int *const rows_of = reinterpret_cast<int *>(s + PM);
-#pragma unroll
-    for (int r = 0; r < PREFETCH; r++)
-        ahead[r] = r < (n < m ? n : m) && tid < row_words ? load_word(x, perm[r], n_in, tid, four) : W_t(0);
     for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
         rows_of[r] = int(perm[r]);
     __syncthreads();
@@ -251,61 +288,73 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
         // PHASE gather
-        /* The words loaded early go to a⁰, the rest are loaded now; then the next mini-batch's
-         * first words are requested, to arrive while this one trains. */
+        /* The next mini-batch's first row number is requested first; then, M rows at a time,
+         * the M words of this thread are all requested before the first is stored (one global
+         * latency for M rows, not M). */
+        const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
+        for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+            W_t word[M];
 #pragma unroll
-        for (int r = 0; r < PREFETCH; r++)
-            if (r < mb && tid < row_words)
-                store_word<T>(s, mine_at + r * CAP, ahead[r], TB, four);
-#pragma unroll 2
-        for (int e = 0; e < mb; e++) { // TRIPS m
-            const long long row = rows_of[e]; /* in shared memory: one global latency a row, not two */
-            if (e >= PREFETCH && tid < row_words)
-                store_word<T>(s, mine_at + e * CAP, load_word(x, row, n_in, tid, four), TB, four);
-            for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
-                store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, row, n_in, c, four), TB, four);
+            for (int e = 0; e < M; e++)
+                word[e] = p * M + e < mb && tid < row_words ? load_word(x, rows_of[p * M + e], n_in, tid, four) : W_t(0);
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                if (p * M + e < mb && tid < row_words)
+                    store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], TB, four);
+        }
+        if (row_words > threads) { // TAKEN (1 if n_in // 4 > threads else 0)
+            /* rows of more words than threads: word t + threads, … too, a row at a time */
+            for (int e = 0; e < mb; e++) { // TRIPS m
+                const long long x_row = rows_of[e];
+                for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
+                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, x_row, n_in, c, four), TB,
+                                  four);
+            }
         }
         __syncthreads();
         {
             const int next = start + m, next_mb = n - next < m ? n - next : m;
-#pragma unroll
-            for (int r = 0; r < PREFETCH; r++)
-                if (r < next_mb && tid < row_words)
-                    ahead[r] = load_word(x, perm[next + r], n_in, tid, four);
             for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
                 rows_of[r] = int(perm[next + r]); /* a⁰ is gathered: the next barrier orders these */
         }
 
         // PHASE feedforward
-        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, j) adds up its
-         * chunk: CAP/4 × M broadcast 16-byte loads of a⁰ (every lane reads the same address) and
-         * 4 FMAs each on its registers; the W partial sums go through ZP and warp e adds them
-         * for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
-        for (int p = 0; p < passes; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-            T z[M];
+        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 16h + r) adds up its half chunk
+         * for rows r and r + 16: CAP/8 × M broadcast 16-byte loads of a⁰ (a half warp reads one
+         * address) and 8 FMAs each on its registers; the 2W partial sums go through ZP and warp e
+         * adds them for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
+        for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+            T z0[M], z1[M];
 #pragma unroll
-            for (int e = 0; e < M; e++)
-                z[e] = T(0);
-            const int x0 = A0 + (warp * rows + p * M) * CAP;
+            for (int e = 0; e < M; e++) {
+                z0[e] = T(0);
+                z1[e] = T(0);
+            }
+            const int x0 = A0 + (warp * rows + p * M) * CAP + half * H;
 #pragma unroll
-            for (int q = 0; q < CAP / Q; q++) {
+            for (int q = 0; q < H / Q; q++) {
 #pragma unroll
                 for (int e = 0; e < M; e++) {
                     const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * Q);
 #pragma unroll
-                    for (int i = 0; i < Q; i++)
-                        z[e] += w[q * Q + i] * a.v[i];
+                    for (int i = 0; i < Q; i++) {
+                        z0[e] += w[q * Q + i] * a.v[i];
+                        z1[e] += w[H + q * Q + i] * a.v[i];
+                    }
                 }
             }
+            const int chunk = 2 * warp + half;
 #pragma unroll
-            for (int e = 0; e < M; e++)
-                s[ZP + (warp * M + e) * WARP + lane] = z[e];
+            for (int e = 0; e < M; e++) {
+                s[ZP + (chunk * M + e) * WARP + row] = z0[e];
+                s[ZP + (chunk * M + e) * WARP + row + HALF] = z1[e];
+            }
             __syncthreads();
             for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
                 if (lane < nh) {
                     T sum = T(0);
-                    for (int chunk = 0; chunk < warps; chunk++) // TRIPS warps
-                        sum += s[ZP + (chunk * M + e) * WARP + lane];
+                    for (int c = 0; c < 2 * warps; c++) // TRIPS 2 * warps
+                        sum += s[ZP + (c * M + e) * WARP + lane];
                     s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
                 }
             }
@@ -361,20 +410,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
 
         // PHASE update
-        /* BP4 for w¹ in registers, thread (c, j): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ, δ¹ₑⱼ for
-         * the pass's M examples in registers, a⁰ by the same broadcast loads as the
-         * feedforward; each of its weights (and velocity) updated where it lies. A mini-batch
-         * of several passes takes the decay (or μv − ηλw/n) with the first and w + v with the last. */
+        /* η, λ/n and μ read again (no register holds them all epoch) */
+        const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
         const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
-        if (!momentum) { // TAKEN 1 - momentum
-            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
-                                                 passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
-        } else { // TAKEN momentum
-            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP, V1 + warp * (CAP / 4) * WARP * 4,
-                                                passes, lane, nh, keep, step, mu_, eta_, l2, per_m);
-        }
-
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
          * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
         for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
@@ -405,21 +444,38 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 s[at] = s[at] + s[at + dv];
             }
         }
+        /* then BP4 for w¹ in registers (after the small ones: fewer values live beside w¹),
+         * thread (c, 16h + r): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ for its rows j = r, r + 16, δ¹ₑⱼ for the
+         * pass's M examples in registers, a⁰ by the same broadcast loads as the feedforward; each
+         * weight (and velocity) updated where it lies. A mini-batch of several passes takes the
+         * decay (or μv − ηλw/n) with the first and w + v with the last. */
+        if (!momentum) { // TAKEN 1 - momentum
+            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
+                                                 mu_, eta_, l2, per_m);
+        } else { // TAKEN momentum
+            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+                                                V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
+                                                mu_, eta_, l2, per_m);
+        }
+
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
     }
 
     // PHASE other
     /* The trained parameters (and velocities) back to global memory, once */
 #pragma unroll
-    for (int u = 0; u < CAP; u++)
-        if (lane < nh && k0 + u < n_in)
-            mine[g_w1 + (long long)lane * n_in + k0 + u] = w[u];
+    for (int u = 0; u < CAP; u++) {
+        const int j = row + u / H * HALF, col = k0 + u % H;
+        if (j < nh && col < n_in)
+            mine[g_w1 + (long long)j * n_in + col] = w[u];
+    }
     if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 100)
-            const int col = k0 + u;
-            if (lane < nh && col < n_in)
-                my_velocity[g_w1 + (long long)lane * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
+            const int j = row + u / H * HALF, col = k0 + u % H;
+            if (j < nh && col < n_in)
+                my_velocity[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
         }
     }
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
