@@ -288,9 +288,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
         // PHASE gather
-        /* The next mini-batch's first row number is requested first; then, M rows at a time,
-         * the M words of this thread are all requested before the first is stored (one global
-         * latency for M rows, not M). */
+        /* M rows at a time, the M words of this thread are all requested before the first is
+         * stored (one global latency for M rows, not M). */
         const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
         for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
             W_t word[M];
@@ -312,11 +311,6 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
         }
         __syncthreads();
-        {
-            const int next = start + m, next_mb = n - next < m ? n - next : m;
-            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
-                rows_of[r] = int(perm[next + r]); /* a⁰ is gathered: the next barrier orders these */
-        }
 
         // PHASE feedforward
         /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 16h + r) adds up its half chunk
@@ -392,7 +386,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
             T d2 = T(0);
             if (real && lane < no) {
-                d2 = a - targets[perm[start + e] * no + lane];
+                d2 = a - targets[(long long)rows_of[e] * no + lane]; /* the row number from shared memory */
                 if (quadratic)
                     d2 *= prime(act_out, a);
             }
@@ -410,6 +404,13 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
 
         // PHASE update
+        {
+            /* backprop has read this mini-batch's row numbers: the next one's, for its gather
+             * (the loop's last barrier orders these) */
+            const int next = start + m, next_mb = n - next < m ? n - next : m;
+            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
+                rows_of[r] = int(perm[next + r]);
+        }
         /* η, λ/n and μ read again (no register holds them all epoch) */
         const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
         const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
