@@ -7,6 +7,7 @@ NumPy arrays with placement="registers", as tests/test_persistent_emulated.py dr
 from __future__ import annotations
 
 import types
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -205,3 +206,26 @@ def test_the_first_use_check_passes_the_register_kernel_and_turns_off_a_wrong_on
     assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5))
     with pytest.warns(RuntimeWarning, match="turned off the CUDA persistent kernel"):
         assert not selfcheck.verified(on_the_shim(_without_weight_decay), net, EpochOptions(10, 0.5, lmbda=1.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_pixels_value_by_one_corrected_product_rounds_as_the_division(dtype):
+    """register_epoch.cu's pixel_value: q = p·r (r = 1/255 rounded), then fma(r, fma(−q, 255, p), q),
+    each step rounded once, in exact rational arithmetic, equals T(p) / T(255) for all 256 pixels
+    (DeviceData.x's value); the plain product alone does not."""
+    bits = np.uint32 if dtype is np.float32 else np.uint64
+
+    def rounded(x):  # a rational rounded to the nearest dtype value, ties to the even one
+        near = dtype(float(x))
+        candidates = [np.nextafter(near, dtype(-1)), near, np.nextafter(near, dtype(2))]
+        return min(candidates, key=lambda c: (abs(Fraction(float(c)) - x), int(np.array(c).view(bits)) & 1))
+
+    r = rounded(Fraction(1, 255))
+    plain_differs = 0
+    for p in range(256):
+        q = rounded(p * Fraction(float(r)))
+        residual = rounded(p - Fraction(float(q)) * 255)
+        got = rounded(Fraction(float(q)) + Fraction(float(residual)) * Fraction(float(r)))
+        assert got == dtype(p) / dtype(255), p
+        plain_differs += q != dtype(p) / dtype(255)
+    assert plain_differs > 0

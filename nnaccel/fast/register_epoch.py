@@ -51,7 +51,7 @@ def tile(sizes, m: int, dtype: str, block: int):
 
 def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
-    them, each a multiple of 4: the 256 pixel values, a⁰ (W × rows × CAP), the half warps'
+    them, each a multiple of 4: a⁰ (W × rows × CAP), the half warps'
     partial sums (2W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
     (W·CAP·32), then the mini-batch's row numbers (ints); "end" is where the last region ends."""
     n_in, nh, no = sizes
@@ -62,7 +62,7 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
         return -(-v // 4) * 4
 
     small = r4(nh + no * nh + no)
-    at = {"rows": rows, "ZP": 256 + warps * rows * cap}
+    at = {"rows": rows, "ZP": warps * rows * cap}
     at["A1"] = at["ZP"] + 2 * warps * tile_m * 32
     at["D1"] = at["A1"] + r4(rows * nh)
     at["D2"] = at["D1"] + r4(rows * nh)

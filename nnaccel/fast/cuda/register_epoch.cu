@@ -20,7 +20,6 @@
  * Dynamic shared memory, as offsets (in T) from the one extern __shared__ base, never as
  * pointer tables (so no local memory: a 0-byte stack frame); nnaccel.fast.register_epoch.layout
  * computes them and passes them in, each region starting at a multiple of 4 values:
- *   TB   256              the value of each pixel, T(p) / T(255)
  *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
  *                         so a thread's loads are one base register plus constant offsets
  *   ZP   2W × M × 32      each half warp's partial sums zⱼ over its half chunk, for one pass
@@ -48,6 +47,8 @@ __device__ __forceinline__ float exp_(float z) { return expf(z); }
 __device__ __forceinline__ double exp_(double z) { return exp(z); }
 __device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
 __device__ __forceinline__ double tanh_(double z) { return tanh(z); }
+__device__ __forceinline__ float fma_(float a, float b, float c) { return fmaf(a, b, c); }
+__device__ __forceinline__ double fma_(double a, double b, double c) { return fma(a, b, c); }
 __device__ __forceinline__ float lowest(float) { return -3.402823466e38f; }
 __device__ __forceinline__ double lowest(double) { return -1.7976931348623157e308; }
 
@@ -108,23 +109,31 @@ __device__ __forceinline__ unsigned int load_word(const unsigned char *x, long l
     return four ? reinterpret_cast<const unsigned int *>(x + row * n_in)[c] : x[row * n_in + c];
 }
 
-/* a⁰ values from a word: a float row's own value, or a pixel's value T(pixel) / T(255) from the
- * table of all 256 (divided once per launch, so the gather has no division and rounds exactly
- * as DeviceData.x). */
+/* A pixel's value T(p) / T(255), rounded exactly as DeviceData.x divides it: p·(1/255) and
+ * one correction by its residual (equal to the division for every p < 256 in float and double:
+ * tests/test_register_emulated.py checks it in exact arithmetic), no table lookup. */
+template <typename T>
+__device__ __forceinline__ T pixel_value(unsigned int p)
+{
+    const T r = T(1) / T(255), x = T(int(p)), q = x * r;
+    return fma_(r, fma_(-q, T(255), x), q);
+}
+
+/* a⁰ values from a word: a float row's own value, or the values of its four pixels. */
 template <typename T, typename V>
-__device__ __forceinline__ void store_word(T *shared, int at, V word, int, bool)
+__device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
 {
     shared[at] = T(word);
 }
 template <typename T>
-__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, int table, bool four)
+__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
 {
     if (four) {
 #pragma unroll
         for (int t = 0; t < 4; t++)
-            shared[at + t] = shared[table + ((word >> (8 * t)) & 255u)];
+            shared[at + t] = pixel_value<T>((word >> (8 * t)) & 255u);
     } else {
-        shared[at] = shared[table + word];
+        shared[at] = pixel_value<T>(word);
     }
 }
 
@@ -242,15 +251,13 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
      * (register_epoch.layout computes them), so they cost no register: the kernel parameters
      * are operands in the constant bank. */
     const int nh = n_hidden, no = n_out;
-    const int TB = 0, A0 = TB + 256, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
+    const int A0 = 0, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int dv = VS - SP; /* a small parameter's velocity: at + dv */
     const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
     const bool momentum = mu[k] != 0.0; /* η, λ and μ are read again per mini-batch: no register holds them */
     T *const mine = params + k * P;
     T *const my_velocity = velocity + (momentum ? k * P : 0);
 
-    for (int i = tid; i < 256; i += threads)
-        s[TB + i] = T(i) / T(255);
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 104), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
@@ -299,15 +306,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
             for (int e = 0; e < M; e++)
                 if (p * M + e < mb && tid < row_words)
-                    store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], TB, four);
+                    store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], four);
         }
         if (row_words > threads) { // TAKEN (1 if n_in // 4 > threads else 0)
             /* rows of more words than threads: word t + threads, … too, a row at a time */
             for (int e = 0; e < mb; e++) { // TRIPS m
                 const long long x_row = rows_of[e];
                 for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
-                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, x_row, n_in, c, four), TB,
-                                  four);
+                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, x_row, n_in, c, four), four);
             }
         }
         __syncthreads();
