@@ -369,6 +369,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
         for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
             const bool real = e < mb;
+            /* yₑⱼ requested first: its global latency passes while z² is computed */
+            const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
             T z = T(0);
             if (lane < no) {
                 for (int i = 0; i < nh; i++) // TRIPS n_hidden
@@ -392,7 +394,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
             T d2 = T(0);
             if (real && lane < no) {
-                d2 = a - targets[(long long)rows_of[e] * no + lane]; /* the row number from shared memory */
+                d2 = a - y;
                 if (quadratic)
                     d2 *= prime(act_out, a);
             }
