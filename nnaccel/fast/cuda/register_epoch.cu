@@ -241,6 +241,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
     const int row = lane % HALF, half = lane / HALF; /* rows row and row + HALF, half `half` of the chunk */
+    static_assert(CAP % 8 == 0, "CAP: a multiple of 8, so that each half warp's CAP / 2 columns are whole quads");
     constexpr int H = CAP / 2;
     const int k = blockIdx.x, k0 = warp * CAP + half * H; /* the thread's first column */
     /* rows / M passes of M examples: p * M < rows (no register holds their number) */
