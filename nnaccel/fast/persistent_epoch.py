@@ -41,8 +41,10 @@ DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a launch may use without opt
 # has run this kernel; `nnaccel selftest` measures it): m × weights of [784, h, 10] at m = 10
 # where the kernel chosen below is predicted (sm_90, float32) to take as long per mini-batch as
 # the fused CuPy path's 14 launches at 10 µs each (140 µs; the low end of cupy_epoch.py's 10–20
-# µs). 5 µs a launch would give 220,000, 20 µs 950,000. Keeps [784,30,10] (0.24 M at m = 10).
-MAX_WORK = 460_000
+# µs). With the register kernel for hidden layers up to 32 wide and epoch.cu beyond, the
+# crossing falls between [784,64,10] (0.51 M, 133 µs) and [784,80,10] (0.64 M, 162 µs). Keeps
+# [784,30,10] (0.24 M at m = 10); [784,100,10] (0.79 M) goes to the fused path.
+MAX_WORK = 530_000
 
 
 REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers of one block, sm_80 and sm_90 (and sm_70, sm_86, sm_89)
