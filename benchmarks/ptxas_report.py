@@ -4,7 +4,8 @@
 
 Compiles, with NVRTC 12 from PyPI and no GPU, what tests/test_nvrtc_compile.py compiles (the
 CuPy fast path's ElementwiseKernels in every recorded layout, the persistent kernel in every
-instantiation) and writes registers, spills, stack and shared memory per kernel and arch.
+instantiation) and writes registers, spills, stack and shared memory per kernel and arch;
+exits 1 on a problem, or on any local memory (stack frame) in a persistent kernel.
 Needs the packages of the ``cuda`` extra (cupy-cuda12x, nvidia-cuda-nvrtc-cu12).
 """
 
@@ -70,9 +71,13 @@ def main(argv=None):
     report = json.loads(path.read_text())
     for r in report["kernels"]:
         print(f"{r['arch']}  {r['kernel']:<28} {r['detail']:<60} {r['registers']:>3} regs  "
-              f"{r['spill_stores']:>4} B spilled  {r['shared']:>6} B smem")
+              f"{r['spill_stores']:>4} B spilled  {r['stack_frame']:>4} B stack  {r['shared']:>6} B smem")
     print(f"wrote {path}")
-    return 0 if not any(r["problems"] for r in report["kernels"]) else 1
+    local = [r for r in report["kernels"] if r["kind"] == "cuda" and r["stack_frame"]]
+    for r in local:
+        print(f"{r['arch']} {r['kernel']}: {r['stack_frame']} B of local memory (a stack frame): the persistent "
+              "kernels must have none", file=sys.stderr)
+    return 0 if not any(r["problems"] for r in report["kernels"]) and not local else 1
 
 
 if __name__ == "__main__":

@@ -103,6 +103,43 @@ def test_the_persistent_kernel_compiles_in_every_instantiation(route, arch):
     assert not problems, "\n".join(problems)
 
 
+def _register_target():
+    (target,) = [t for t in persistent_targets() or () if t.detail.endswith("register_epoch.cu")]
+    return target
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_persistent_kernels_have_no_local_memory_in_any_instantiation(route, arch):
+    """Both kernels address shared memory by offsets from its base (no pointer table) and
+    register_epoch.cu holds w¹ in registers: every instantiation has a 0-byte stack frame and no
+    spill; register_epoch.cu's fit 256 threads' registers (its __launch_bounds__)."""
+    for target in persistent_targets():
+        compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
+        for name in target.name_expressions:
+            resources = compiled.functions[compiled.mapping[name]]
+            assert (resources.stack_frame, resources.spill_stores, resources.spill_loads) == (0, 0, 0), (name, resources)
+    target = _register_target()
+    compiled = compile_cuda(target.source, arch, target.options, target.name_expressions)
+    for name in target.name_expressions:
+        assert not limit_problems(name, compiled.functions[compiled.mapping[name]], arch, threads=target.threads)
+
+
+def test_the_launcher_refuses_a_block_the_compiled_registers_do_not_fit(route):
+    """PersistentEpoch's check_block, fed ptxas's register count for sm_90 (as cupy's
+    RawKernel.attributes gives num_regs on a GPU): 256 threads pass, 512 are refused."""
+    from nnaccel.errors import NNAccelError
+    from nnaccel.fast.persistent_epoch import check_block
+
+    target = _register_target()
+    compiled = compile_cuda(target.source, "90", target.options, target.name_expressions)
+    registers = max(r.registers for r in compiled.functions.values())
+    kernel = type("Kernel", (), {"attributes": {"num_regs": registers, "max_threads_per_block": 1024}})()
+    assert registers > 128  # so that 512 threads cannot fit
+    check_block(kernel, 256)
+    with pytest.raises(NNAccelError, match=f"{registers} registers"):
+        check_block(kernel, 512)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_books_network_keeps_its_weights_in_shared_memory_in_float32(route, arch):
     """[784, 30, 10] at m = 10 in float32 (the issue's 95 KB of weights, plus the batch's a and δ)
@@ -191,4 +228,7 @@ def test_the_ptxas_report_is_written_for_every_kernel_and_arch(route, tmp_path):
     assert {r["arch"] for r in rows} == {f"sm_{a}" for a in ARCHS}
     assert {"nnaccel_sigmoid", "nnaccel_update", "nnaccel_update_momentum"} <= {r["kernel"] for r in rows}
     assert all(r["registers"] > 0 and r["spill_stores"] == 0 for r in rows)
+    cuda = [r for r in rows if r["kind"] == "cuda"]
+    assert {r["kernel"].split("<")[0] for r in cuda} == {"sgd_epoch", "sgd_epoch_registers"}
+    assert all(r["stack_frame"] == 0 for r in cuda)
     assert report["cupy"] == nvrtc.PINNED_CUPY and report["nvrtc"].startswith("12.")

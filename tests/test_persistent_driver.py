@@ -11,7 +11,7 @@ import pytest
 
 import nnaccel
 from nnaccel.epoch import EpochOptions
-from nnaccel.fast import persistent_epoch
+from nnaccel.fast import persistent_epoch, register_epoch
 from nnaccel.fast.persistent_epoch import PersistentEpoch, name_expression, shared_bytes
 
 H100_OPT_IN = 227 * 1024
@@ -59,18 +59,23 @@ def test_large_work_deep_networks_and_buffers_beyond_shared_memory_go_elsewhere(
 
 
 def test_shared_bytes_counts_the_layer_table_the_weights_and_every_a_and_delta():
-    """[12, 7, 5], m = 5, float64: 6 ints → 32 bytes; 91 + 40 parameters; a: 5·24, δ: 5·12."""
-    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=False) == 32 + 8 * (5 * 24 + 5 * 12)
-    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=True) == 32 + 8 * (131 + 5 * 24 + 5 * 12)
+    """[12, 7, 5], m = 5, float64: 15 ints → 64 bytes; 91 + 40 parameters; a: 5·24, δ: 5·12."""
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=False) == 64 + 8 * (5 * 24 + 5 * 12)
+    assert shared_bytes([12, 7, 5], 5, 8, shared_weights=True) == 64 + 8 * (131 + 5 * 24 + 5 * 12)
 
 
 def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
-    (target,) = persistent_epoch.compile_targets()
+    target, registers = persistent_epoch.compile_targets()
     assert target["source"] == persistent_epoch.source() and "#include" not in target["source"]
     wanted = {name_expression(dtype, pixels, on_chip) for dtype in ("float32", "float64")
               for pixels in (True, False) for on_chip in (True, False)}
     assert set(target["name_expressions"]) == wanted and len(wanted) == 8
     assert name_expression("float32", True, True) == "sgd_epoch<float, unsigned char, true>"
+    assert registers["source"] == persistent_epoch.source(register_epoch.SOURCE) and "#include" not in registers["source"]
+    tiles = {register_epoch.name_expression(dtype, pixels, *tile)
+             for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)
+             for n_in in (200, 784) if (tile := register_epoch.tile([n_in, 30, 10], m, dtype, 256))}
+    assert tiles == set(registers["name_expressions"]) and registers["threads"] == register_epoch.MAX_THREADS
 
 
 class _Recorder:
@@ -89,7 +94,7 @@ def test_each_variant_compiles_once_and_rebind_reuses_it():
     net = nnaccel.Network([6, 4, 3], device="cpu", seed=0)
     data = net.data((np.zeros((9, 6), np.uint8), np.zeros(9, int)))
     path = PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=64,
-                           shared_limit=H100_OPT_IN)
+                           shared_limit=H100_OPT_IN, placement="shared")
     for p in (path, path.rebind(eta=0.25), path):
         p(net, data, nnaccel.optimizers.SGDState())
     assert _Recorder.compiled == [(persistent_epoch.OPTIONS, (name_expression("float32", True, True),))]

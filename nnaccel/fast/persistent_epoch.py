@@ -1,4 +1,4 @@
-"""The CUDA persistent path: one kernel launch trains one epoch (nnaccel/fast/cuda/epoch.cu).
+"""The CUDA persistent path: one kernel launch trains one epoch (nnaccel/fast/cuda/*.cu).
 
 On a GPU the book's networks are launch-bound: the fused CuPy path makes 6L + 2 launches per
 mini-batch, ~14 for [784,30,10], more CPU time than the GPU spends computing. Here one thread
@@ -6,7 +6,11 @@ block keeps a network in shared memory (global memory, L2-resident, when it does
 runs every mini-batch of the epoch itself: the gather, the feedforward, BP1–BP4 and the update.
 So an epoch is one launch whatever the number of mini-batches, and nothing is read back.
 
-The kernel's grid is one block per network: ``train`` trains K networks of one shape at once
+Two kernels: for the book's [n_in, ≤ 32, ≤ 32] networks, register_epoch.cu keeps the first
+layer's weights in registers (nnaccel.fast.register_epoch picks its instantiation); elsewhere
+epoch.cu, the general one, keeps them in shared memory, or in global memory where they do not fit.
+
+Each kernel's grid is one block per network: ``train`` trains K networks of one shape at once
 (a population, each with its own η, λ, μ); a path call trains the one network with K = 1.
 
 The same source runs on the CPU in the tests, compiled as C++ with a shim for CUDA's few
@@ -22,7 +26,9 @@ from importlib import resources
 import numpy as np
 
 from ..epoch import EpochPath
+from ..errors import NNAccelError
 from ..optimizers import SGDState
+from . import register_epoch
 from .common import flat_size, flat_views, supported
 
 SOURCE = "epoch.cu"
@@ -36,13 +42,33 @@ DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a launch may use without opt
 # has run this kernel; `nnaccel selftest` measures it): m × weights of [784, h, 10] at m = 10
 # where the kernel chosen below is predicted (sm_90, float32) to take as long per mini-batch as
 # the fused CuPy path's 14 launches at 10 µs each (140 µs; the low end of cupy_epoch.py's 10–20
-# µs). 5 µs a launch would give 220,000, 20 µs 950,000. Keeps [784,30,10] (0.24 M at m = 10).
-MAX_WORK = 460_000
+# µs). With the register kernel for hidden layers up to 32 wide and epoch.cu beyond, the
+# crossing falls between [784,64,10] (0.51 M, 133 µs) and [784,80,10] (0.64 M, 162 µs). Keeps
+# [784,30,10] (0.24 M at m = 10); [784,100,10] (0.79 M) goes to the fused path.
+MAX_WORK = 530_000
 
 
-def source() -> str:
-    """The kernel's CUDA source text, from the installed package."""
-    return resources.files(__package__).joinpath("cuda", SOURCE).read_text(encoding="utf-8")
+REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers of one block, sm_80 and sm_90 (and sm_70, sm_86, sm_89)
+PLACEMENTS = ("registers", "shared", "global")  # where the weights live: register_epoch.cu, epoch.cu on-chip or not
+
+
+def source(name: str = SOURCE) -> str:
+    """A kernel's CUDA source text, from the installed package."""
+    return resources.files(__package__).joinpath("cuda", name).read_text(encoding="utf-8")
+
+
+def check_block(kernel, block: int, name: str = KERNEL) -> None:
+    """Refuses, before a launch that would fail, a block whose registers × threads exceed the
+    SM's 64 K (or above the kernel's own maximum), from the compiled kernel's attributes
+    (cupy.RawKernel.attributes: num_regs, max_threads_per_block; none in the shim)."""
+    attributes = getattr(kernel, "attributes", None) or {}
+    registers = int(attributes.get("num_regs", 0))
+    allocated = -(-registers // 8) * 8 * block  # a warp's registers are allocated in units of 256
+    most = int(attributes.get("max_threads_per_block", block))
+    if allocated > REGISTERS_PER_BLOCK or block > most:
+        raise NNAccelError(f"{name} uses {registers} registers a thread, so {block} threads per block need "
+                           f"{allocated} of the {REGISTERS_PER_BLOCK} a block has (at most {most} threads); "
+                           f"use a block of at most {min(most, REGISTERS_PER_BLOCK // max(1, -(-registers // 8) * 8)) // 32 * 32} threads")
 
 
 def name_expression(dtype: str, pixels: bool, shared_weights: bool) -> str:
@@ -54,19 +80,24 @@ def name_expression(dtype: str, pixels: bool, shared_weights: bool) -> str:
 def compile_targets() -> list:
     """Every CUDA compilation training can ask of this path, for NVRTC checks without a GPU.
 
-    The activations and the cost are runtime codes, so the variants are the float types × the
-    input types × the two weight placements.
+    The activations and the cost are runtime codes, so epoch.cu's variants are the float types
+    × the input types × the two weight placements; register_epoch.cu's add its tile M and
+    register slice CAP (register_epoch.name_expressions), at most 256 threads a block.
     """
     names = [name_expression(dtype, pixels, shared) for dtype in C_TYPES for pixels in (True, False)
              for shared in (True, False)]
-    return [{"name": SOURCE, "source": source(), "name_expressions": names, "options": list(OPTIONS)}]
+    return [{"name": SOURCE, "source": source(), "name_expressions": names, "options": list(OPTIONS)},
+            {"name": register_epoch.SOURCE, "source": source(register_epoch.SOURCE),
+             "name_expressions": register_epoch.name_expressions(), "options": list(OPTIONS),
+             "threads": register_epoch.MAX_THREADS}]
 
 
 def shared_bytes(sizes, m, itemsize, shared_weights) -> int:
     """Dynamic shared memory one block needs, carved as epoch.cu carves it: the layer table
-    (2(L+1) ints, rounded up to 16 bytes), the parameters if on-chip, then m × width values of
-    every layer's a (the input included) and of every layer's δ."""
-    header = -(-(2 * len(sizes) * 4) // 16) * 16
+    (5(L+1) ints: widths, activations, offsets of w, a and δ; rounded up to 16 bytes), the
+    parameters if on-chip, then m × width values of every layer's a (the input included) and
+    of every layer's δ."""
+    header = -(-(5 * len(sizes) * 4) // 16) * 16
     values = m * (sum(sizes) + sum(sizes[1:])) + (flat_size(sizes) if shared_weights else 0)
     return header + values * itemsize
 
@@ -88,7 +119,8 @@ class PersistentEpoch(EpochPath):
     cupy.RawModule's keywords (code, options, name_expressions) whose result has
     ``get_function``; ``block`` is the threads per block (a multiple of 32); ``shared_limit``
     the device's opt-in shared memory per block (asked of the GPU when not given); ``placement``
-    "shared" or "global" forces where the weights live (by default: shared where they fit).
+    "registers" (register_epoch.cu), "shared" or "global" (epoch.cu) forces where the weights
+    live (by default: registers where they fit, else shared where they fit, else global).
     """
 
     name = "CUDA persistent kernel"
@@ -104,7 +136,9 @@ class PersistentEpoch(EpochPath):
         if len(sizes) - 1 > MAX_LAYERS or m * weights > MAX_WORK:
             return False
         itemsize = np.dtype(str(net.dtype)).itemsize
-        return shared_bytes(sizes, m, itemsize, shared_weights=False) <= opt_in_shared_limit()
+        limit = opt_in_shared_limit()
+        return (shared_bytes(sizes, m, itemsize, shared_weights=False) <= limit
+                or _register_bytes(sizes, m, str(net.dtype), register_epoch.MAX_THREADS, True) <= limit)
 
     def __init__(self, net, options, *, module=None, compile=None, block=256, shared_limit=None,
                  placement=None):
@@ -112,8 +146,8 @@ class PersistentEpoch(EpochPath):
             raise ValueError(f"block must be a multiple of 32 from 32 to 1024 threads, got {block}")
         if not 1 <= len(net.sizes) - 1 <= MAX_LAYERS:
             raise ValueError(f"the persistent kernel trains 1 to {MAX_LAYERS} layers, not {len(net.sizes) - 1}")
-        if placement not in (None, "shared", "global"):
-            raise ValueError(f"placement must be 'shared', 'global' or None, got {placement!r}")
+        if placement not in (None, *PLACEMENTS):
+            raise ValueError(f"placement must be one of {PLACEMENTS} or None, got {placement!r}")
         super().__init__(net, options)
         self.sizes = list(net.sizes)
         self.layout = self.sizes + [-1] + [CODES[a.name] for a in net.activations]  # epoch.cu's size[], act[]
@@ -127,7 +161,7 @@ class PersistentEpoch(EpochPath):
         self.block = block
         self.shared_limit = shared_limit
         self.placement = placement
-        self.last_placement = None  # where the weights lived in the last launch: "shared" or "global"
+        self.last_placement = None  # where the weights lived in the last launch: one of PLACEMENTS
         self._identity = None
 
     def __call__(self, net, data, state):
@@ -179,26 +213,61 @@ class PersistentEpoch(EpochPath):
         targets = xp.ascontiguousarray(data.targets)
         itemsize = np.dtype(dtype).itemsize
         limit = self.shared_limit if self.shared_limit is not None else opt_in_shared_limit()
+        if velocity is None:
+            velocity = xp.zeros((1,), dtype)  # never touched: every μ is 0
+        scalars = (np.int32(n), np.int32(m), np.int32(self.quadratic),
+                   *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
+        tile = None
+        if self.placement in (None, "registers"):
+            tile = register_epoch.tile(sizes, m, dtype, self.block)
+            if tile and _register_bytes(sizes, m, dtype, self.block, any(momentum)) > limit:
+                tile = None
+            if tile is None and self.placement == "registers":
+                raise ValueError(f"register_epoch.cu cannot train {sizes} at m = {m} in {dtype} with "
+                                 f"{self.block} threads within {limit} bytes of shared memory")
+        if tile:
+            self.last_placement = "registers"
+            nbytes = _register_bytes(sizes, m, dtype, self.block, any(momentum))
+            name = register_epoch.name_expression(dtype, pixels, *tile)
+            kernel = self._kernel(name, register_epoch.SOURCE)
+            at = register_epoch.layout(sizes, m, self.block, tile[1], tile[0], any(momentum))
+            offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "PM")]
+            offsets.append(np.int32(sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]))  # words a row
+            args = (params, velocity, x, targets, perm, *(np.int32(v) for v in sizes),
+                    *(np.int32(v) for v in self.layout[-2:]), *scalars, *offsets)
+            self._launch(kernel, name, K, nbytes, args)
+            return
         on_chip = self.placement == "shared" or (
             self.placement is None and shared_bytes(sizes, m, itemsize, True) <= limit)
         self.last_placement = "shared" if on_chip else "global"
         nbytes = shared_bytes(sizes, m, itemsize, on_chip)
-        kernel = self._kernel(name_expression(dtype, pixels, on_chip))
+        name = name_expression(dtype, pixels, on_chip)
+        kernel = self._kernel(name)
+        args = (params, velocity, x, targets, perm, xp.asarray(np.asarray(self.layout, np.int32)),
+                np.int32(len(sizes) - 1), *scalars)
+        self._launch(kernel, name, K, nbytes, args)
+
+    def _launch(self, kernel, name, blocks, nbytes, args):
+        check_block(kernel, self.block, name)
         if nbytes > DEFAULT_SHARED:  # opt in to the large shared memory
             kernel.max_dynamic_shared_size_bytes = nbytes
-        if velocity is None:
-            velocity = xp.zeros((1,), dtype)  # never touched: every μ is 0
-        args = (params, velocity, x, targets, perm, xp.asarray(np.asarray(self.layout, np.int32)),
-                np.int32(len(sizes) - 1), np.int32(n), np.int32(m), np.int32(self.quadratic),
-                *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
-        kernel((K,), (self.block,), args, shared_mem=nbytes)
+        kernel((blocks,), (self.block,), args, shared_mem=nbytes)
 
-    def _kernel(self, name):
+    def _kernel(self, name, file=SOURCE):
         key = (self.compile, name)
         if key not in _KERNELS:
-            module = self.compile(code=source(), options=OPTIONS, name_expressions=[name])
+            module = self.compile(code=source(file), options=OPTIONS, name_expressions=[name])
             _KERNELS[key] = module.get_function(name)
         return _KERNELS[key]
+
+
+def _register_bytes(sizes, m, dtype, block, momentum):
+    """register_epoch.cu's shared memory for this launch (infinite where it cannot train it)."""
+    tile = register_epoch.tile(sizes, m, dtype, block)
+    if tile is None:
+        return float("inf")
+    tile_m, cap = tile
+    return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, cap, tile_m, momentum)
 
 
 def _pack(flat, weights, biases, sizes):

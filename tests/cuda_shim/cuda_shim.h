@@ -26,6 +26,7 @@
 #define __forceinline__ inline
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
+#define __launch_bounds__(...)
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
@@ -64,6 +65,24 @@ inline thread_local int shuffle_turn = 0; /* which of its warp's two slot rows a
 alignas(64) inline unsigned char shared[shim::shared_capacity]; /* the kernels' `extern __shared__ shared[]` */
 
 inline void __syncthreads() { shim::block->sync.arrive_and_wait(); }
+
+/* Every lane gets lane src_lane's v (a broadcast), as __shfl_xor_sync below exchanges. */
+template <typename T>
+T __shfl_sync(unsigned mask, T v, int src_lane, int width = shim::warp_size)
+{
+    static_assert(sizeof(T) <= sizeof(unsigned long long));
+    if (mask != 0xffffffffu || width != shim::warp_size || src_lane < 0 || src_lane >= shim::warp_size)
+        std::abort();
+    const int lane = threadIdx.x % shim::warp_size;
+    shim::Warp &warp = *shim::block->warps[threadIdx.x / shim::warp_size];
+    auto &row = warp.slots[shim::shuffle_turn];
+    shim::shuffle_turn ^= 1;
+    std::memcpy(&row[lane], &v, sizeof(T));
+    warp.sync.arrive_and_wait();
+    T got;
+    std::memcpy(&got, &row[src_lane], sizeof(T));
+    return got;
+}
 
 /* Every lane gets lane (its own ^ lane_mask)'s v. A lane writes its v, waits for the warp,
  * reads its partner's. The two rows of slots alternate: a lane writes a row again only after

@@ -24,6 +24,8 @@
  *
  * Dynamic shared memory, carved in this order (PersistentEpoch.shared_bytes mirrors it):
  *   size[0..L], act[0..L]   the layer widths and activation codes (int; act[0] unused)
+ *   wo, ao, dof [0..L]       offsets: of wˡ in the parameters (bˡ follows it; wo[0] holds P),
+ *                           of aˡ and δˡ from where the values start (int, by thread 0)
  *   w¹ b¹ … wᴸ bᴸ           the member's parameters, when SHARED_WEIGHTS (else they stay
  *                           in global memory, where the next mini-batch finds them in L2)
  *   a⁰ a¹ … aᴸ              m × size[l] each: the gathered inputs and every activation
@@ -118,39 +120,47 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
     if (L < 1 || L > MAX_LAYERS) /* the driver never asks for this; leave the parameters as they are */
         return;
 
-    int *size = reinterpret_cast<int *>(shared), *act = size + L + 1;
+    /* The layer table in shared memory: widths, activation codes, and where each layer's numbers
+     * live as offsets (no pointer table in local memory): wo[l] of wˡ in the parameters (bˡ
+     * follows it), ao[l] of aˡ and dof[l] of δˡ from `buffers` (layers from 1 as in the book). */
+    int *size = reinterpret_cast<int *>(shared), *act = size + L + 1, *wo = act + L + 1, *ao = wo + L + 1,
+        *dof = ao + L + 1;
     for (int i = tid; i < 2 * (L + 1); i += threads) // TRIPS 1
         size[i] = layout[i];
     __syncthreads();
+    if (tid == 0) {
+        int params_at = 0, values_at = 0;
+        for (int l = 1; l <= L; l++) { // TRIPS layers
+            wo[l] = params_at;
+            params_at += size[l] * (size[l - 1] + 1);
+        }
+        values_at = SHARED_WEIGHTS ? params_at : 0;
+        for (int l = 0; l <= L; l++) { // TRIPS layers + 1
+            ao[l] = values_at;
+            values_at += m * size[l];
+        }
+        for (int l = 1; l <= L; l++) { // TRIPS layers
+            dof[l] = values_at;
+            values_at += m * size[l];
+        }
+        wo[0] = params_at; /* P, the parameters of one network */
+    }
+    __syncthreads();
 
-    /* Where each layer's numbers live (layers counted from 1 as in the book; a[0] is the input). */
-    long long P = 0;
-    for (int l = 1; l <= L; l++) // TRIPS layers
-        P += (long long)size[l] * (size[l - 1] + 1);
+    const long long P = wo[0];
     const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
     T *const mine = params + k * P, *const my_velocity = mu_k != 0.0 ? velocity + k * P : nullptr;
-    T *const buffers = reinterpret_cast<T *>(shared + ((2 * (L + 1) * sizeof(int) + 15) / 16) * 16);
+    T *const buffers = reinterpret_cast<T *>(shared + ((5 * (L + 1) * sizeof(int) + 15) / 16) * 16);
     T *const weights = SHARED_WEIGHTS ? buffers : mine;
-    T *w[MAX_LAYERS + 1], *b[MAX_LAYERS + 1], *vw[MAX_LAYERS + 1], *vb[MAX_LAYERS + 1];
-    T *a[MAX_LAYERS + 1], *delta[MAX_LAYERS + 1];
-    long long offset = 0;
-    T *next = buffers + (SHARED_WEIGHTS ? P : 0);
-    a[0] = next, next += m * size[0];
-    for (int l = 1; l <= L; l++) { // TRIPS layers
-        w[l] = weights + offset, vw[l] = my_velocity ? my_velocity + offset : nullptr;
-        offset += (long long)size[l] * size[l - 1];
-        b[l] = weights + offset, vb[l] = my_velocity ? my_velocity + offset : nullptr;
-        offset += size[l];
-        a[l] = next, next += m * size[l];
-    }
-    for (int l = 1; l <= L; l++) // TRIPS layers
-        delta[l] = next, next += m * size[l];
 
     if (SHARED_WEIGHTS) { /* the member's parameters move on-chip for the whole epoch */
         for (long long i = tid; i < P; i += threads) // TRIPS cdiv(params, threads)
             weights[i] = mine[i];
     }
-    const int nL = size[L];
+    const int nL = size[L], n0 = size[0], aL = ao[L], dL = dof[L];
+    /* Walks over (example, value) pairs in steps of `threads`, divided once here: none in a loop. */
+    const int gather_e = tid / n0, gather_i = tid % n0, gather_de = threads / n0, gather_di = threads % n0;
+    const int out_e = tid / nL, out_j = tid % nL, out_de = threads / nL, out_dj = threads % nL;
 
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
@@ -158,9 +168,11 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
         // PHASE gather
         /* The mini-batch's inputs into a⁰, rows in the order of the host's permutation; one
          * thread per input value, consecutive threads on consecutive values of a row. */
-        for (int idx = tid; idx < mb * size[0]; idx += threads) { // TRIPS cdiv(m * n_in, threads)
-            const int e = idx / size[0], i = idx % size[0];
-            a[0][idx] = input_value<T>(x[perm[start + e] * size[0] + i]);
+        for (int e = gather_e, i = gather_i; e < mb;) { // TRIPS cdiv(m * n_in, threads)
+            buffers[ao[0] + e * n0 + i] = input_value<T>(x[perm[start + e] * n0 + i]);
+            e += gather_de, i += gather_di;
+            if (i >= n0)
+                i -= n0, e++;
         }
         __syncthreads();
 
@@ -170,30 +182,30 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
          * examples at once, warp_sums adds the lanes' parts, and lanes 0, 4, 8, … write the
          * TILE values aₑⱼ = f(Σ + bⱼ). */
         for (int l = 1; l <= L; l++) { // TRIPS layers
-            const int n_in = size[l - 1], n_out = size[l];
+            const int n_in = size[l - 1], n_out = size[l], wl = wo[l], bl = wl + n_out * n_in, in = ao[l - 1];
             for (int j = warp; j < n_out; j += warps) { // TRIPS (cdiv(n_hidden, warps) + cdiv(n_out, warps)) / 2
                 for (int e0 = 0; e0 < mb; e0 += TILE) { // TRIPS cdiv(m, 8)
                     T sum[TILE];
                     for (int t = 0; t < TILE; t++) // TRIPS 8
                         sum[t] = T(0);
                     for (int i = lane; i < n_in; i += WARP) { // TRIPS (cdiv(n_hidden, warps) * cdiv(n_in, 32) + cdiv(n_out, warps) * cdiv(n_hidden, 32)) / (cdiv(n_hidden, warps) + cdiv(n_out, warps))
-                        const T wji = w[l][j * n_in + i];
+                        const T wji = weights[wl + j * n_in + i];
 #pragma unroll
                         for (int t = 0; t < TILE; t++)
                             if (e0 + t < mb)
-                                sum[t] += wji * a[l - 1][(e0 + t) * n_in + i];
+                                sum[t] += wji * buffers[in + (e0 + t) * n_in + i];
                     }
-                    const T z = warp_sums(sum, lane) + b[l][j];
+                    const T z = warp_sums(sum, lane) + weights[bl + j];
                     const int e = e0 + lane / (WARP / TILE);
                     if (lane % (WARP / TILE) == 0 && e < mb)
-                        a[l][e * n_out + j] = act[l] == SOFTMAX ? z : activate(act[l], z);
+                        buffers[ao[l] + e * n_out + j] = act[l] == SOFTMAX ? z : activate(act[l], z);
                 }
             }
             __syncthreads();
         }
         if (act[L] == SOFTMAX) { /* one thread per example: aᴸ = e^(z − max z) / Σ e^(z − max z) */ // TAKEN softmax
             for (int e = tid; e < mb; e += threads) { // TRIPS cdiv(m, threads)
-                T *row = a[L] + e * nL, top = row[0], total = T(0);
+                T *row = buffers + aL + e * nL, top = row[0], total = T(0);
                 for (int j = 1; j < nL; j++) // TRIPS n_out
                     top = row[j] > top ? row[j] : top;
                 for (int j = 0; j < nL; j++) { // TRIPS n_out
@@ -209,10 +221,13 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
         // PHASE backprop
         /* BP1, one thread per output value: δᴸ = aᴸ − y (cross-entropy with σ, log-likelihood
          * with softmax), ⊙ f'(zᴸ) for the quadratic cost; y is read where it lies, through perm. */
-        for (int idx = tid; idx < mb * nL; idx += threads) { // TRIPS cdiv(m * n_out, threads)
-            const int e = idx / nL, j = idx % nL;
-            const T d = a[L][idx] - targets[perm[start + e] * nL + j];
-            delta[L][idx] = quadratic ? d * prime(act[L], a[L][idx]) : d;
+        for (int e = out_e, j = out_j; e < mb;) { // TRIPS cdiv(m * n_out, threads)
+            const int idx = e * nL + j;
+            const T d = buffers[aL + idx] - targets[perm[start + e] * nL + j];
+            buffers[dL + idx] = quadratic ? d * prime(act[L], buffers[aL + idx]) : d;
+            e += out_de, j += out_dj;
+            if (j >= nL)
+                j -= nL, e++;
         }
         __syncthreads();
 
@@ -220,13 +235,16 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
          * δˡ⁻¹ₑᵢ = (Σⱼ wˡⱼᵢ δˡₑⱼ) f'(zˡ⁻¹ₑᵢ). Consecutive threads read consecutive wⱼᵢ; all read
          * the same δˡₑⱼ. No weight has changed yet. */
         for (int l = L; l > 1; l--) { // TRIPS layers - 1
-            const int n_in = size[l - 1], n_out = size[l];
-            for (int idx = tid; idx < mb * n_in; idx += threads) { // TRIPS cdiv(m * n_hidden, threads)
-                const int e = idx / n_in, i = idx % n_in;
+            const int n_in = size[l - 1], n_out = size[l], wl = wo[l], dl = dof[l], below = dof[l - 1], al = ao[l - 1];
+            const int de = threads / n_in, di = threads % n_in; /* per layer, outside the loops below */
+            for (int e = tid / n_in, i = tid % n_in; e < mb;) { // TRIPS cdiv(m * n_hidden, threads)
                 T s = T(0);
                 for (int j = 0; j < n_out; j++) // TRIPS n_out
-                    s += w[l][j * n_in + i] * delta[l][e * n_out + j];
-                delta[l - 1][idx] = s * prime(act[l - 1], a[l - 1][idx]);
+                    s += weights[wl + j * n_in + i] * buffers[dl + e * n_out + j];
+                buffers[below + e * n_in + i] = s * prime(act[l - 1], buffers[al + e * n_in + i]);
+                e += de, i += di;
+                if (i >= n_in)
+                    i -= n_in, e++;
             }
             __syncthreads();
         }
@@ -240,21 +258,26 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
         const T m_ = T(mb), keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
         for (int l = 1; l <= L; l++) { // TRIPS layers
-            const int n_in = size[l - 1], n_out = size[l];
+            const int n_in = size[l - 1], n_out = size[l], wl = wo[l], dl = dof[l], al = ao[l - 1];
+            const int dj = threads / n_in, di = threads % n_in; /* per layer, outside the loops below */
+            int j = tid / n_in, i = tid % n_in; /* of weight idx while idx < n_out · n_in */
             for (int idx = tid; idx < n_out * (n_in + 1); idx += threads) { // TRIPS (cdiv(n_hidden * (n_in + 1), threads) + cdiv(n_out * (n_hidden + 1), threads)) / 2
                 const bool bias = idx >= n_out * n_in; /* the biases come after the weights */
-                const int j = bias ? idx - n_out * n_in : idx / n_in, i = bias ? 0 : idx % n_in;
+                const int jb = bias ? idx - n_out * n_in : j;
                 T g = T(0);
                 for (int e = 0; e < mb; e++) // TRIPS m
-                    g += delta[l][e * n_out + j] * (bias ? T(1) : a[l - 1][e * n_in + i]);
-                T *p = bias ? &b[l][j] : &w[l][idx];
+                    g += buffers[dl + e * n_out + jb] * (bias ? T(1) : buffers[al + e * n_in + i]);
+                T *p = weights + wl + idx; /* a bias's idx is n_out · n_in + j: where bˡⱼ lies */
                 if (mu_k == 0.0) { // TAKEN not momentum
                     *p = bias ? *p - step * g : keep * *p - step * g;
                 } else { // TAKEN momentum
-                    T *v = bias ? &vb[l][j] : &vw[l][idx];
+                    T *v = my_velocity + wl + idx;
                     *v = mu_ * *v - eta_ * (bias ? g / m_ : g / m_ + l2 * *p);
                     *p = *p + *v;
                 }
+                j += dj, i += di;
+                if (i >= n_in)
+                    i -= n_in, j++;
             }
         }
         __syncthreads();

@@ -1,0 +1,231 @@
+"""register_epoch.cu (w¹ in registers, an exact M-example tile) gives run_epoch's numbers, on the CPU.
+
+The kernel is compiled as C++ with tests/cuda_shim and driven by PersistentEpoch's own code on
+NumPy arrays with placement="registers", as tests/test_persistent_emulated.py drives epoch.cu.
+"""
+
+from __future__ import annotations
+
+import types
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel.epoch import EpochOptions
+from nnaccel.errors import NNAccelError
+from nnaccel.fast import persistent_epoch, register_epoch
+from nnaccel.fast.persistent_epoch import check_block
+from tests.cuda_shim.build import ShimModule, compiler, sanitized
+from tests.test_persistent_emulated import _assert_same, _data, _train
+
+pytestmark = [pytest.mark.gpu_emulated,
+              pytest.mark.skipif(compiler() is None, reason="no C++ compiler (g++) to build the CUDA shim")]
+
+SIZES = [20, 12, 5]  # 20 inputs: one warp's 32 columns, 12 of them padding
+
+
+def _shim(code, options=(), name_expressions=()):
+    """One shim library with every instantiation compile_targets() lists for the register kernel."""
+    return ShimModule(code, options, persistent_epoch.compile_targets()[1]["name_expressions"])
+
+
+def _registers(block=32, compile=_shim):
+    return dict(placement="registers", compile=compile, block=block)
+
+
+# The layers, costs and options of test_persistent_emulated's cases, on one hidden layer: m = 10 is
+# one pass of the M = 10 tile, m = 7 two passes of M = 4, m = 1 one padded pass of M = 4; 53 rows,
+# so the last mini-batch is smaller.
+CASES = [
+    (dict(cost="quadratic"), EpochOptions(10, 0.1), True),
+    (dict(cost="cross-entropy"), EpochOptions(10, 0.1, lmbda=2.0), False),
+    (dict(cost="cross-entropy", hidden_activation="relu"), EpochOptions(10, 0.01, lmbda=1.0, momentum=0.9), False),
+    (dict(cost="log-likelihood", output_activation="softmax", hidden_activation="linear"), EpochOptions(10, 0.1), True),
+    (dict(cost="quadratic", output_activation="linear", hidden_activation="tanh"), EpochOptions(10, 0.1), True),
+    (dict(cost="cross-entropy"), EpochOptions(7, 0.1, lmbda=3.0, momentum=0.5), True),
+    (dict(cost="cross-entropy"), EpochOptions(7, 0.5, lmbda=3.0, momentum=0.5, shuffle=False), True),
+    (dict(cost="cross-entropy"), EpochOptions(1, 0.1), False),
+]
+
+
+@pytest.mark.parametrize("net_kw, options, pixels", CASES,
+                         ids=[f"{c[0].get('output_activation', 'sigmoid')}-{c[0]['cost']}-"
+                              f"{'pixels' if c[2] else 'floats'}-m{c[1].mini_batch_size}"
+                              + ("-momentum" if c[1].momentum else "") + ("" if c[1].shuffle else "-in-order")
+                              for c in CASES])
+def test_weights_in_registers_train_as_run_epoch_does_to_1e_12(net_kw, options, pixels):
+    """float64, two epochs (the second from the first's velocity): every weight, bias and velocity
+    equals run_epoch's to 1e-12."""
+    data = _data(23 if options.mini_batch_size == 1 else 53, SIZES[0], SIZES[-1], pixels)
+    got = _train(SIZES, net_kw, options, data, _registers())
+    _assert_same(got, _train(SIZES, net_kw, options, data))
+
+
+@pytest.mark.parametrize("block", [64, 256])
+def test_blocks_of_several_warps_split_the_columns_and_give_the_same_numbers(block):
+    """8 warps (256 threads) hold 32 columns each, most of them padding: still run_epoch's numbers."""
+    options = EpochOptions(10, 0.1, lmbda=1.0, momentum=0.5)
+    kw = dict(cost="log-likelihood", output_activation="softmax", hidden_activation="tanh")
+    data = _data(33, SIZES[0], SIZES[-1], pixels=True)
+    got = _train(SIZES, kw, options, data, _registers(block), epochs=1)
+    _assert_same(got, _train(SIZES, kw, options, data, epochs=1))
+
+
+def test_float32_stays_float32_and_within_its_rounding(mnist10k):
+    """[64, 30, 10] on the first 64 pixels of 95 MNIST images, m = 10, momentum and L2, 64 threads."""
+    options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
+    x = np.ascontiguousarray(mnist10k.train[0][:95, 300:364])
+    data = (x, mnist10k.train[1][:95])
+    got = _train([64, 30, 10], {}, options, data, _registers(64), epochs=1, dtype="float32")
+    want = _train([64, 30, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same(got, want, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momentum, mnist10k):
+    """[784, 30, 10], m = 10, float32, 8 warps × 104 columns of w¹ in registers (48 of them
+    padding): 23 MNIST images (a last batch of 3) end within float32 rounding of run_epoch."""
+    options = EpochOptions(10, 3.0, lmbda=1.0, momentum=momentum)
+    data = (mnist10k.train[0][:23], mnist10k.train[1][:23])
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, options, module=np, compile=_shim, block=256,
+                                            shared_limit=163 * 1024)
+    state = path(net, net.data(data), nnaccel.optimizers.SGDState())
+    assert path.last_placement == "registers"
+    want = _train([784, 30, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same([np.asarray(a) for a in net.weights + net.biases + state.velocity_w + state.velocity_b], want,
+                 atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_in, pixels", [(100, False), (98, True)])
+def test_rows_wider_than_the_block_are_gathered_in_several_words_a_thread(n_in, pixels):
+    """float32 at 32 threads holds 104 columns in its one warp: a row of 100 floats, or of 98 pixels (not a
+    multiple of 4, so one pixel a word), has more words than threads; still run_epoch's numbers."""
+    options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(33, n_in, 5, pixels)
+    got = _train([n_in, 12, 5], {}, options, data, _registers(32), epochs=1, dtype="float32")
+    _assert_same(got, _train([n_in, 12, 5], {}, options, data, epochs=1, dtype="float32"), atol=1e-6, rtol=1e-5)
+
+
+def test_the_default_placement_takes_registers_where_the_tile_fits():
+    net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_shim, block=32,
+                                            shared_limit=227 * 1024)
+    path(net, net.data(_data(23, 20, 5, pixels=True)), nnaccel.optimizers.SGDState())
+    assert path.last_placement == "registers"
+    assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
+    assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
+    assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 104 floats
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 104)
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
+    assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
+
+
+@pytest.mark.parametrize("kind", ["thread", "address"])
+def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epoch(kind):
+    """ThreadSanitizer finds no race between the CUDA threads and AddressSanitizer no access outside
+    an argument or the shared memory RegisterTile.shared_bytes asked for; [12, 7, 5], 37 rows, m = 5
+    (two passes of M = 4), momentum and L2, 64 threads."""
+    options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(37, 12, 5, pixels=True)
+    got = _train([12, 7, 5], {}, options, data, _registers(64, sanitized(kind)), epochs=1)
+    _assert_same(got, _train([12, 7, 5], {}, options, data, epochs=1))
+
+
+def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
+    """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
+    from nnaccel.epoch import run_epoch
+    from nnaccel.fast.common import flat_size, flat_views
+    from nnaccel.optimizers import SGDState
+
+    eta, lmbda, momentum = [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9]
+    data = _data(53, 20, 5, pixels=True)
+    members = [nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
+    params = np.empty((3, flat_size(SIZES)))
+    for row, net in zip(params, members):
+        for view, a in zip(flat_views(row, SIZES), [a for wb in zip(net.weights, net.biases) for a in wb]):
+            view[...] = a
+    start, velocity = params.copy(), np.zeros_like(params)
+    sampler = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, compile=_shim, block=32,
+                                            shared_limit=227 * 1024, placement="registers")
+    shared_data = sampler.data(data)
+    path.train(params, velocity, shared_data, path.permutation(sampler, 53), eta=eta, lmbda=lmbda, momentum=momentum)
+    for k in range(3):
+        net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
+        views = flat_views(start[k], SIZES)
+        net.set_parameters(views[0::2], views[1::2])
+        state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
+                          SGDState())
+        got = flat_views(params[k], SIZES)
+        _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
+        if momentum[k]:
+            v = flat_views(velocity[k], SIZES)
+            _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
+        else:
+            assert not velocity[k].any()
+
+
+def test_the_launcher_refuses_a_block_whose_registers_exceed_the_sm():
+    """80 registers × 1024 threads = 80 K > 64 K: refused in one sentence, before any launch;
+    80 × 800 = 62.5 K fits; a block above the kernel's own maximum is refused too."""
+    kernel = types.SimpleNamespace(attributes={"num_regs": 80, "max_threads_per_block": 1024})
+    with pytest.raises(NNAccelError, match=r"80 registers .* 1024 threads .* 81920 of the 65536.*at most 800"):
+        check_block(kernel, 1024)
+    check_block(kernel, 800)
+    bounded = types.SimpleNamespace(attributes={"num_regs": 180, "max_threads_per_block": 256})
+    with pytest.raises(NNAccelError, match="at most 256"):
+        check_block(bounded, 512)
+    check_block(types.SimpleNamespace(), 1024)  # the shim's kernels carry no attributes: nothing to check
+
+
+def _without_weight_decay(code, options=(), name_expressions=()):
+    plain = "w[q * 4 + i] = decay * w[q * 4 + i] - step * g[i];"
+    assert plain in code, "register_epoch.cu's plain update changed: update this test"
+    return _shim(code.replace(plain, "w[q * 4 + i] = w[q * 4 + i] - step * g[i];"), options, name_expressions)
+
+
+def test_the_first_use_check_passes_the_register_kernel_and_turns_off_a_wrong_one():
+    """selfcheck.verified, as a GPU's first use runs it, accepts register_epoch.cu for plain SGD with
+    L2 and for momentum; the same kernel with w¹'s (1 − ηλ/n) decay lost is turned off, with a warning."""
+    from nnaccel.fast import selfcheck
+
+    def on_the_shim(compile):
+        class ShimRegisterEpoch(persistent_epoch.PersistentEpoch):
+            def __init__(self, net, options):
+                super().__init__(net, options, module=np, compile=compile, block=32, shared_limit=227 * 1024,
+                                 placement="registers")
+
+        return ShimRegisterEpoch
+
+    net = nnaccel.Network([12, 7, 5], device="cpu", dtype="float64", seed=0)
+    right = on_the_shim(_shim)
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0))
+    assert selfcheck.verified(right, net, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5))
+    with pytest.warns(RuntimeWarning, match="turned off the CUDA persistent kernel"):
+        assert not selfcheck.verified(on_the_shim(_without_weight_decay), net, EpochOptions(10, 0.5, lmbda=1.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_pixels_value_by_one_corrected_product_rounds_as_the_division(dtype):
+    """register_epoch.cu's pixel_value: q = p·r (r = 1/255 rounded), then fma(r, fma(−q, 255, p), q),
+    each step rounded once, in exact rational arithmetic, equals T(p) / T(255) for all 256 pixels
+    (DeviceData.x's value); the plain product alone does not."""
+    bits = np.uint32 if dtype is np.float32 else np.uint64
+
+    def rounded(x):  # a rational rounded to the nearest dtype value, ties to the even one
+        near = dtype(float(x))
+        candidates = [np.nextafter(near, dtype(-1)), near, np.nextafter(near, dtype(2))]
+        return min(candidates, key=lambda c: (abs(Fraction(float(c)) - x), int(np.array(c).view(bits)) & 1))
+
+    r = rounded(Fraction(1, 255))
+    plain_differs = 0
+    for p in range(256):
+        q = rounded(p * Fraction(float(r)))
+        residual = rounded(p - Fraction(float(q)) * 255)
+        got = rounded(Fraction(float(q)) + Fraction(float(residual)) * Fraction(float(r)))
+        assert got == dtype(p) / dtype(255), p
+        plain_differs += q != dtype(p) / dtype(255)
+    assert plain_differs > 0
