@@ -1,4 +1,4 @@
-"""Build the optional C extensions of nnaccel.fast; everything else is in pyproject.toml.
+"""Build the optional C extensions of nnaccel.epochs.fast; everything else is in pyproject.toml.
 
 The extensions are optional: where no C compiler is found the build goes on without them and
 nnaccel uses its NumPy fast path instead (``nnaccel info`` says which one runs).
@@ -9,7 +9,7 @@ import sys
 from setuptools import Extension, setup
 
 flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
-depends = ["nnaccel/fast/_extension.h", "nnaccel/fast/_sgd_kernel.h", "nnaccel/fast/_sgd_level.h"]
+depends = ["nnaccel/epochs/fast/_extension.h", "nnaccel/epochs/fast/_sgd_kernel.h", "nnaccel/epochs/fast/_sgd_level.h"]
 
 
 def extension(name, source, headers=()):
@@ -18,8 +18,8 @@ def extension(name, source, headers=()):
 
 
 setup(ext_modules=[
-    extension("nnaccel.fast._sgd", "nnaccel/fast/_sgd.c"),
+    extension("nnaccel.epochs.fast._sgd", "nnaccel/epochs/fast/_sgd.c"),
     # many networks of one shape at once (nnaccel.Population)
-    extension("nnaccel.fast._population", "nnaccel/fast/_population.c",
-              ["nnaccel/fast/_population_kernel.h", "nnaccel/fast/_population_level.h"]),
+    extension("nnaccel.epochs.fast._population", "nnaccel/epochs/fast/_population.c",
+              ["nnaccel/epochs/fast/_population_kernel.h", "nnaccel/epochs/fast/_population_level.h"]),
 ])

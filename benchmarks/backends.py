@@ -37,8 +37,8 @@ def _nnaccel(backend, path, sizes, m, x, y):
 def _generic_with(backend, sizes, m, x, y, in_place):
     """The generic path with the in-place update (``in_place``) or the pure one JAX needs."""
     import nnaccel
-    from nnaccel.epoch import EpochOptions, GenericEpoch
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs.generic import EpochOptions, GenericEpoch
+    from nnaccel.optim import SGDState
 
     net = nnaccel.Network(sizes, device="cpu", backend=backend, dtype="float32", seed=0)
     net.backend = dataclasses.replace(net.backend, in_place=in_place)

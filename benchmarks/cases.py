@@ -68,9 +68,9 @@ def nnaccel_runner(backend, device, sizes, m, cost, dtype, x, y, path=None):
     """One epoch through nnaccel: the path choose() picks (path None), the generic one ("generic"),
     or the registered class of that name; None where that class does not apply or fails its self-check."""
     import nnaccel
-    from nnaccel import fast
-    from nnaccel.epoch import EpochOptions, GenericEpoch
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs import fast
+    from nnaccel.epochs.generic import EpochOptions, GenericEpoch
+    from nnaccel.optim import SGDState
 
     net = nnaccel.Network(sizes, cost=cost, device=device, backend=backend, dtype=dtype, seed=0)
     d = net.data((x, y))

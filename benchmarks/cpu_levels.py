@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 import nnaccel
-from nnaccel.fast import c_epoch
+from nnaccel.epochs.fast import c_epoch
 
 rng = np.random.default_rng(0)
 x, y = rng.integers(0, 256, (10000, 784), dtype=np.uint8), rng.integers(0, 10, 10000)

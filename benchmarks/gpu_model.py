@@ -5,7 +5,7 @@
 
 Compiles the kernel that PersistentEpoch would launch for the network (or ``--kernel`` of
 ``--source``) with NVRTC from PyPI and -lineinfo, exactly as the NVRTC tests do
-(nnaccel/fast/nvrtc.py), disassembles it with nvdisasm, counts each phase's instructions by
+(nnaccel/epochs/fast/nvrtc.py), disassembles it with nvdisasm, counts each phase's instructions by
 kind times the trip counts that the .cu's TRIPS comments give (benchmarks/sass.py), and turns
 them into cycles (benchmarks/gpu_cycles.py). Every figure it prints is a prediction: no GPU has
 run this kernel. It also compiles every instantiation of every kernel for sm_80 and sm_90 and
@@ -46,9 +46,9 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     import numpy as np
 
     import nnaccel
-    from nnaccel.epoch import EpochOptions
-    from nnaccel.fast.persistent_epoch import PersistentEpoch
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs.generic import EpochOptions
+    from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch
+    from nnaccel.optim import SGDState
 
     seen = {}
 
@@ -73,8 +73,8 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
 
 
 def every_instantiation():
-    """[(file, source, options, [name expressions])] of every kernel in nnaccel/fast/cuda."""
-    from nnaccel.fast import persistent_epoch
+    """[(file, source, options, [name expressions])] of every kernel in nnaccel/epochs/fast/cuda."""
+    from nnaccel.epochs.fast import persistent_epoch
 
     return [(t["name"], t["source"], tuple(t.get("options", ())), list(t.get("name_expressions", ())))
             for t in persistent_epoch.compile_targets()]
@@ -82,7 +82,7 @@ def every_instantiation():
 
 def compile_kernel(source, options, name, arch):
     """(listing, ptxas Resources) of one instantiation compiled as the tests compile it."""
-    from nnaccel.fast import nvrtc
+    from nnaccel.epochs.fast import nvrtc
 
     compiled = nvrtc.compile_cuda(source, arch, nvrtc.cupy_options(options), [name], line_info=True)
     lowered = compiled.mapping.get(name, name)
@@ -120,7 +120,7 @@ def instantiations(archs=("80", "90")):
 # When the persistent kernel applies
 
 # The fused CuPy path that the persistent kernel replaces makes 6L + 2 launches per mini-batch,
-# each 10–20 µs of CPU whatever its size (nnaccel/fast/cupy_epoch.py; not measured here, no GPU:
+# each 10–20 µs of CPU whatever its size (nnaccel/epochs/fast/cupy_epoch.py; not measured here, no GPU:
 # `nnaccel selftest` times both paths on one). The low end is taken: the persistent kernel must
 # beat the fused path at its fastest. MAX_WORK is the m × weights at which the kernel's
 # predicted time per mini-batch reaches that floor.

@@ -50,7 +50,7 @@ def build():
         "cupy": cupy.__version__,
         "nvrtc": f"{major}.{minor}",
         "archs": [f"sm_{a}" for a in nvrtc.ARCHS],
-        "persistent_kernel": "compiled" if cuda else "nnaccel/fast/persistent_epoch.compile_targets() not found",
+        "persistent_kernel": "compiled" if cuda else "nnaccel/epochs/fast/persistent_epoch.compile_targets() not found",
         "limits": {"static_shared": nvrtc.STATIC_SHARED_LIMIT,
                    "shared_opt_in": {f"sm_{a}": v for a, v in nvrtc.SHARED_OPT_IN_LIMIT.items()}},
         "kernels": rows(targets),

@@ -40,8 +40,8 @@ def test_api_epoch(benchmark, impl):
     else:
         run = cases.naive_runner(SIZES, M, COST, "float32", x, y)
     if impl.startswith("nnaccel"):
-        from nnaccel import fast
-        from nnaccel.epoch import EpochOptions
+        from nnaccel.epochs import fast
+        from nnaccel.epochs.generic import EpochOptions
 
         path = fast.choose(net, EpochOptions(M, ETA)).name
     benchmark.extra_info.update(config="api-book-30", sizes=SIZES, mini_batch_size=M, cost=COST, dtype="float32",

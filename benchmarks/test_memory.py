@@ -14,9 +14,9 @@ from benchmarks import cases
 @pytest.mark.parametrize("fused", [True, False], ids=["fast", "generic"])
 def test_epoch_memory(benchmark, fused):
     import nnaccel
-    from nnaccel import fast
-    from nnaccel.epoch import EpochOptions
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs import fast
+    from nnaccel.epochs.generic import EpochOptions
+    from nnaccel.optim import SGDState
 
     (x, y), source = cases.data()
     n = 6_000 if cases.QUICK else cases.EPOCH

@@ -43,8 +43,8 @@ def _data():
 
 
 def population_runner(backend, k, fused, x, y, threads=None):
-    from nnaccel.fast import population_c
-    from nnaccel.population import Population
+    from nnaccel.epochs.fast import population_c
+    from nnaccel.nets.population import Population
 
     pop = Population(SIZES, seeds=list(range(k)), cost=COST, backend=backend, device="auto", dtype=DTYPE)
     data = pop.data((x, y))
@@ -66,9 +66,9 @@ def population_runner(backend, k, fused, x, y, threads=None):
 
 def sequential_runner(backend, k, x, y, fused=True):
     import nnaccel
-    from nnaccel import fast
-    from nnaccel.epoch import EpochOptions
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs import fast
+    from nnaccel.epochs.generic import EpochOptions
+    from nnaccel.optim import SGDState
 
     nets = [nnaccel.Network(SIZES, cost=COST, backend=backend, device="auto", dtype=DTYPE, seed=i) for i in range(k)]
     data = nets[0].data((x, y))
@@ -85,13 +85,13 @@ def sequential_runner(backend, k, x, y, fused=True):
 
 
 def _c_threads():
-    from nnaccel.fast import population_c
+    from nnaccel.epochs.fast import population_c
 
     return population_c.THREADS
 
 
 def _options(k, etas):
-    from nnaccel.population_epoch import PopulationOptions
+    from nnaccel.epochs.population import PopulationOptions
 
     return PopulationOptions(M, tuple(etas), (0.0,) * k, (0.0,) * k)
 

@@ -14,7 +14,7 @@ import pytest
 from benchmarks import cases
 
 # (row name, device, library it needs, the nnaccel path it forces: a class name in
-# nnaccel.fast.REGISTRY, "generic", or None for what choose() picks)
+# nnaccel.epochs.fast.REGISTRY, "generic", or None for what choose() picks)
 IMPLS = [
     ("nnaccel-numpy", "cpu", None, None),
     ("nnaccel-numpy-generic", "cpu", None, "generic"),

@@ -39,7 +39,7 @@ SECONDS = re.compile(r"\d+(?:\.\d+)? s\b")  # a timing inside a printed line
 
 def stamp():
     """The machine and the code path that produced a set of timings."""
-    from nnaccel.fast.c_epoch import available
+    from nnaccel.epochs.fast.c_epoch import available
 
     cpu = next((line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines()
                 if line.startswith("model name")), platform.processor() or platform.machine())
@@ -82,7 +82,7 @@ def train_sample():
 
 def experiment(name):
     def run(write=False):
-        from nnaccel.experiments import run_experiment
+        from nnaccel.book.experiments import run_experiment
 
         lines = []
         with tempfile.TemporaryDirectory() as scratch:
@@ -131,7 +131,7 @@ def fashion():
         lines = _nnaccel(*FASHION_COMMAND, "--history", Path(scratch) / "history.jsonl")
         records = Path(scratch, "history.jsonl").read_text()
     history.write_text(records)
-    from nnaccel.plot import plot_history
+    from nnaccel.io.plot import plot_history
 
     plot_history([json.loads(line) for line in records.splitlines()], history.with_suffix(".png"),
                  "[784, 100, 10] on Fashion-MNIST (docs/experiments.md), seed 1")

@@ -14,12 +14,12 @@ from .errors import DataError, Interrupted, NNAccelError, NotAnArchive, Training
 
 # name → (module, attribute): the public names that need NumPy, loaded on first use
 _LAZY = {
-    "Network": ("nnaccel.network", "Network"),
-    "Population": ("nnaccel.population", "Population"),
-    "train": ("nnaccel.trainer", "train"),
-    "load": ("nnaccel.network", "load"),
-    "save": ("nnaccel.network", "save"),
-    "to_onnx": ("nnaccel.network", "to_onnx"),
+    "Network": ("nnaccel.nets.network", "Network"),
+    "Population": ("nnaccel.nets.population", "Population"),
+    "train": ("nnaccel.training.trainer", "train"),
+    "load": ("nnaccel.nets.network", "load"),
+    "save": ("nnaccel.nets.network", "save"),
+    "to_onnx": ("nnaccel.nets.network", "to_onnx"),
     "Backend": ("nnaccel.backend", "Backend"),
     "resolve_backend": ("nnaccel.backend", "resolve"),
     "resolve": ("nnaccel.backend", "resolve"),  # the older name of resolve_backend
@@ -46,6 +46,6 @@ def __dir__():
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports these
     from .backend import Backend, resolve
     from .backend import resolve as resolve_backend
-    from .network import Network, load, save, to_onnx
-    from .population import Population
-    from .trainer import train
+    from .nets.network import Network, load, save, to_onnx
+    from .nets.population import Population
+    from .training.trainer import train

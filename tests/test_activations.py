@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as xp
 
-from nnaccel import activations as A
+from nnaccel.core import activations as A
 
 EPS = 1e-6
 

@@ -1,7 +1,7 @@
 """`nnaccel bench` and the benchmark report render real numbers (timings are not asserted)."""
 
 from benchmarks import report
-from nnaccel.fast.c_epoch import available
+from nnaccel.epochs.fast.c_epoch import available
 from tests.test_cli import nnaccel
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import bitwise as B
+from nnaccel.book import bitwise as B
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nnaccel.fast import c_epoch
+from nnaccel.epochs.fast import c_epoch
 
 pytestmark = pytest.mark.skipif(c_epoch.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
                                 reason="the C kernel was not compiled here (no C compiler at install time)")
@@ -16,7 +16,7 @@ SIZES = (4, 3)
 
 
 def _sgd():
-    from nnaccel.fast import _sgd
+    from nnaccel.epochs.fast import _sgd
 
     return _sgd
 

@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 import nnaccel
-from nnaccel.checkpoint import load_checkpoint
-from nnaccel.trainer import TrainingInterrupted, train
+from nnaccel.io.checkpoints import load_checkpoint
+from nnaccel.training.trainer import TrainingInterrupted, train
 
 RUN = ["train", "--sizes", "784", "40", "10", "--expand", "shifts", "--epochs", "4", "--seed", "5",
        "--momentum", "0.5", "--eta", "0.5", "--cost", "cross-entropy", "--schedule", "halve",
@@ -65,7 +65,7 @@ def test_killed_mid_epoch_and_resumed_gives_bit_identical_weights(tmp_path):
 def test_a_write_removes_the_temporary_files_of_killed_writers_of_its_target(tmp_path):
     """SIGKILL cannot be cleaned up after at once: the next write of that file does it, and leaves
     the temporary files of live processes and of other files alone."""
-    from nnaccel.files import atomic_write
+    from nnaccel._files import atomic_write
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nnaccel import cli
-from nnaccel.checkpoint import load_checkpoint
 from nnaccel.errors import DataError
+from nnaccel.io.checkpoints import load_checkpoint
 
 SMALL = ["--sizes", "784", "6", "10", "--seed", "2", "--device", "cpu", "--validation-size", "7600",
          "--schedule", "halve", "--early-stopping", "3"]

@@ -77,7 +77,7 @@ def test_each_experiment_runs_and_writes_its_numbers_and_figure(name, tmp_path):
 
 def test_the_saturation_experiment_reproduces_the_books_numbers(tmp_path):
     """Quadratic cost from (w, b) = (0.6, 0.9) ends at output 0.09, from (2, 2) at 0.20 (300 epochs)."""
-    from nnaccel.experiments import run_experiment
+    from nnaccel.book.experiments import run_experiment
 
     result = run_experiment("saturation", out_dir=tmp_path, device="cpu", out=lambda *_: None)
     runs = result["runs"]

@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from nnaccel import cli
-from nnaccel.helptext import DESCRIPTIONS
+from nnaccel.cli.helptext import DESCRIPTIONS
 
 PARSER = cli.build_parser()
 COMMANDS = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction)).choices

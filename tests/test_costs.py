@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as xp
 
-from nnaccel import activations as A
-from nnaccel import costs as C
+from nnaccel.core import activations as A
+from nnaccel.core import costs as C
 from nnaccel.errors import NNAccelError
 
 ACCEPTED = [(c, o) for c in ("quadratic", "cross-entropy", "log-likelihood")

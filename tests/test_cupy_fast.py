@@ -11,10 +11,10 @@ import pytest
 
 import nnaccel
 from nnaccel.backend import cuda_available
-from nnaccel.epoch import EpochOptions, GenericEpoch
-from nnaccel.fast import cupy_epoch, selfcheck
-from nnaccel.fast.cupy_epoch import CupyEpoch
-from nnaccel.optimizers import SGDState
+from nnaccel.epochs.fast import cupy_epoch, selfcheck
+from nnaccel.epochs.fast.cupy_epoch import CupyEpoch
+from nnaccel.epochs.generic import EpochOptions, GenericEpoch
+from nnaccel.optim import SGDState
 from tests.kernel_emulator import ElementwiseKernel
 from tests.test_fast import CASES
 
@@ -149,7 +149,7 @@ def test_a_kernel_that_fails_to_build_is_turned_off_too():
 @pytest.mark.gpu_emulated
 def test_choose_steps_past_a_path_that_fails_its_selfcheck(monkeypatch):
     """A registered path with selfcheck = True that computes wrongly is never the one chosen."""
-    from nnaccel import fast
+    from nnaccel.epochs import fast
 
     wrong = broken("nnaccel_update", "p = p * keep + step * g")
     always = classmethod(lambda cls, net, options: True)

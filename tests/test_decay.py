@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import decay
+from nnaccel.book import decay
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import dropout
+from nnaccel.core import dropout
 from nnaccel.errors import NNAccelError
-from nnaccel.network import load
+from nnaccel.nets.network import load
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

@@ -14,8 +14,8 @@ import shutil
 import numpy as np
 import pytest
 
-from nnaccel.activations import ACTIVATIONS
-from nnaccel.fast.cupy_epoch import Kernels
+from nnaccel.core.activations import ACTIVATIONS
+from nnaccel.epochs.fast.cupy_epoch import Kernels
 from tests.elementwise_cpp import Library
 from tests.gpu_compile.elementwise import KernelSpec, Recorder
 from tests.kernel_emulator import ElementwiseKernel

@@ -1,4 +1,4 @@
-"""What selftest measures of issue 15's goals (nnaccel/epoch_timing.py), as far as a CPU can run it:
+"""What selftest measures of issue 15's goals (nnaccel/tools/epoch_timing.py), as far as a CPU can run it:
 the 60k rows, the rounds and their spread, the verdicts, why a path stepped aside."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import epoch_timing
 from nnaccel.data.datasets import load_dataset
-from nnaccel.epoch import EpochOptions
-from nnaccel.fast import selfcheck
-from nnaccel.fast.persistent_epoch import PersistentEpoch
+from nnaccel.epochs.fast import selfcheck
+from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch
+from nnaccel.epochs.generic import EpochOptions
+from nnaccel.tools import epoch_timing
 
 GOAL_30, GOAL_100, GOAL_POPULATION = epoch_timing.GOALS
 

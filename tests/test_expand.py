@@ -7,8 +7,8 @@ import pytest
 
 import nnaccel
 from nnaccel.backend import make_rng
+from nnaccel.data.expand import check_expansion, expand, rotate
 from nnaccel.errors import NNAccelError
-from nnaccel.expand import check_expansion, expand, rotate
 from tests.conftest import make_backend
 
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from nnaccel import experiments
-from nnaccel.experiments import EXPERIMENTS, PLOTS, Context, run_experiment
+from nnaccel.book import experiments
+from nnaccel.book.experiments import EXPERIMENTS, PLOTS, Context, run_experiment
 
 NEW = ["perceptrons", "bitwise", "hessian", "decay", "dropout"]
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import fast
-from nnaccel.epoch import EpochOptions, GenericEpoch
-from nnaccel.fast import c_epoch, choose
-from nnaccel.fast.c_epoch import CEpoch
-from nnaccel.fast.numpy_epoch import NumpyEpoch
-from nnaccel.optimizers import SGDState
+from nnaccel.epochs import fast
+from nnaccel.epochs.fast import c_epoch, choose
+from nnaccel.epochs.fast.c_epoch import CEpoch
+from nnaccel.epochs.fast.numpy_epoch import NumpyEpoch
+from nnaccel.epochs.generic import EpochOptions, GenericEpoch
+from nnaccel.optim import SGDState
 
 needs_c = pytest.mark.skipif(c_epoch.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
                              reason="the C kernel was not compiled here (no C compiler at install time)")
@@ -111,7 +111,7 @@ def test_the_c_kernel_is_built_where_ci_asks_for_it():
 
 LEVEL_RUN = """
 import hashlib, json, numpy as np, nnaccel
-from nnaccel.fast import c_epoch, population_c
+from nnaccel.epochs.fast import c_epoch, population_c
 rng = np.random.default_rng(0)
 x, y = rng.integers(0, 256, (203, 50), dtype=np.uint8), rng.integers(0, 10, 203)
 out = {"level": c_epoch.available(), "population_level": population_c.available()}

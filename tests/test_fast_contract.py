@@ -1,4 +1,4 @@
-"""The fast-path contract (nnaccel.epoch, nnaccel.fast): options are bound once, when a path is
+"""The fast-path contract (nnaccel.epochs.generic, nnaccel.epochs.fast): options are bound once, when a path is
 chosen, so no path can be handed an option it would ignore; and whatever choose() returns
 trains exactly as run_epoch does."""
 
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 import nnaccel
-import nnaccel.epoch
-import nnaccel.fast.c_epoch
-from nnaccel import fast
-from nnaccel.epoch import EpochOptions, EpochPath, GenericEpoch, run_epoch
-from nnaccel.fast.c_epoch import CEpoch
-from nnaccel.fast.cupy_epoch import CupyEpoch
-from nnaccel.fast.numpy_epoch import NumpyEpoch
-from nnaccel.optimizers import SGDState
+import nnaccel.epochs.generic
+import nnaccel.epochs.fast.c_epoch
+from nnaccel.epochs import fast
+from nnaccel.epochs.fast.c_epoch import CEpoch
+from nnaccel.epochs.fast.cupy_epoch import CupyEpoch
+from nnaccel.epochs.fast.numpy_epoch import NumpyEpoch
+from nnaccel.epochs.generic import EpochOptions, EpochPath, GenericEpoch, run_epoch
+from nnaccel.optim import SGDState
 from tests.kernel_emulator import ElementwiseKernel
 
 
@@ -158,7 +158,7 @@ def test_a_schedule_trains_the_same_on_the_fast_and_the_generic_path(mnist10k):
 
 
 def test_nnaccel_bench_names_the_path_that_ran(monkeypatch):
-    from nnaccel import bench
+    from nnaccel.tools import bench
 
     monkeypatch.setitem(fast.REGISTRY, "numpy", (NumpyEpoch,))  # as where C was not compiled
     seconds, name = bench.time_epoch("cpu", "numpy", True, [20, 5, 4], 10, "float32", 40)
@@ -180,12 +180,12 @@ def _imports(path):
 
 
 def test_the_epoch_and_the_fast_paths_never_import_the_trainer():
-    """No cycle hidden by a deferred import: epoch.py and nnaccel/fast/* stand below the trainer,
+    """No cycle hidden by a deferred import: epoch.py and nnaccel/epochs/fast/* stand below the trainer,
     and epoch.py (a core module) imports no array library."""
-    fast_paths = Path(nnaccel.fast.c_epoch.__file__).parent  # found by module, wherever the layout puts it
-    files = [Path(nnaccel.epoch.__file__)] + sorted(fast_paths.glob("*.py"))
+    fast_paths = Path(nnaccel.epochs.fast.c_epoch.__file__).parent  # found by module, wherever the layout puts it
+    files = [Path(nnaccel.epochs.generic.__file__)] + sorted(fast_paths.glob("*.py"))
     for path in files:
         imports = _imports(path)
         assert not any("trainer" in name for name in imports), path
         assert not any("network" in name for name in imports), path  # a module needing a Network receives one
-    assert not {"numpy", "cupy", "torch", "jax"} & {n.split(".")[0] for n in _imports(Path(nnaccel.epoch.__file__))}
+    assert not {"numpy", "cupy", "torch", "jax"} & {n.split(".")[0] for n in _imports(Path(nnaccel.epochs.generic.__file__))}

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import second_order
+from nnaccel.core import second_order
 from nnaccel.errors import NNAccelError
-from nnaccel.newton import MAX_PARAMETERS
-from nnaccel.trainer import train
+from nnaccel.optim.newton import MAX_PARAMETERS
+from nnaccel.training.trainer import train
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
@@ -148,14 +148,14 @@ def test_training_step_neurons_is_refused_with_the_books_reason_before_any_epoch
     assert epochs == [] and "\n" not in str(e.value)
 
 
-# Dropout through the trainer (the masks and thinned backprop are nnaccel.dropout's and network's).
+# Dropout through the trainer (the masks and thinned backprop are nnaccel.core.dropout's and network's).
 
 def test_run_epoch_draws_the_masks_from_the_networks_generator():
     """One mini-batch of dropout equals draw_masks from the same generator state, then backprop
     through the thinned network and the SGD step."""
-    from nnaccel.dropout import draw_masks
-    from nnaccel.epoch import EpochOptions, run_epoch
-    from nnaccel.optimizers import SGDState
+    from nnaccel.core.dropout import draw_masks
+    from nnaccel.epochs.generic import EpochOptions, run_epoch
+    from nnaccel.optim import SGDState
 
     x, y = _classes()
     net, ref = _net(), _net()
@@ -171,7 +171,7 @@ def test_run_epoch_draws_the_masks_from_the_networks_generator():
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("mode", ["per-batch", "per-example"])
 def test_resume_with_dropout_is_bit_identical_and_records_p(tmp_path, mode, backend):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     data = _classes()
     opts = dict(dropout=0.5, dropout_mode=mode, momentum=0.5, evaluation_data=data, monitor_evaluation_accuracy=True)

@@ -23,11 +23,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nnaccel
-from nnaccel.checkpoint import load_checkpoint
 from nnaccel.data import load_dataset, read_idx, to_device
 from nnaccel.data.safe_pickle import load_mnist_pkl
-from nnaccel.network import load
-from nnaccel.trainer import restore, train
+from nnaccel.io.checkpoints import load_checkpoint
+from nnaccel.nets.network import load
+from nnaccel.training.trainer import restore, train
 from tests.fuzz_support import Clock, check, fuzz_settings, mutated
 
 pytestmark = pytest.mark.fuzz

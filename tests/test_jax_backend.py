@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import fast
-from nnaccel.epoch import EpochOptions, GenericEpoch, run_epoch
+from nnaccel.epochs import fast
+from nnaccel.epochs.fast.jax_epoch import JaxEpoch
+from nnaccel.epochs.generic import EpochOptions, GenericEpoch, run_epoch
 from nnaccel.errors import NNAccelError
-from nnaccel.fast.jax_epoch import JaxEpoch
-from nnaccel.optimizers import SGDState
+from nnaccel.optim import SGDState
 
 jax = pytest.importorskip("jax", reason="JAX not installed (pip install 'nnaccel[jax]')")
 
@@ -212,6 +212,6 @@ def test_nnaccel_and_its_fast_paths_load_without_importing_jax():
     import subprocess
     import sys
 
-    code = "import sys, nnaccel.fast, nnaccel.trainer, nnaccel.cli; print('jax' in sys.modules)"
+    code = "import sys, nnaccel.epochs.fast, nnaccel.training.trainer, nnaccel.cli; print('jax' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr

@@ -6,8 +6,9 @@ net.feedforward computes."""
 import numpy as np
 import pytest
 
-from nnaccel import load, onnx_export, serialization
-from nnaccel.network import Network
+from nnaccel import load
+from nnaccel.io import onnx as onnx_export, models as serialization
+from nnaccel.nets.network import Network
 
 CASES = {
     "dropout": dict(dropout=0.5, temperature=1.0),

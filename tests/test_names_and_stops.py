@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import cli, files, outputs
+from nnaccel import cli, _files as files
+from nnaccel.training import outputs
 
 SMALL = ["--sizes", "784", "6", "10", "--seed", "2", "--device", "cpu", "--validation-size", "7600"]
 

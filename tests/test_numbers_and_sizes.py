@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import cli, memory, second_order
+from nnaccel import cli
+from nnaccel.core import memory, second_order
 from nnaccel.errors import NNAccelError
 
 X = np.random.default_rng(0).random((40, 4)).astype(np.float32)
@@ -90,7 +91,7 @@ def test_second_order_hessian_refuses_sizes_as_newton_does():
 
 def test_partial_fit_takes_classes_as_a_list():
     pytest.importorskip("sklearn")
-    from nnaccel.sklearn import NNAccelClassifier
+    from nnaccel.tools.sklearn import NNAccelClassifier
 
     clf = NNAccelClassifier(sizes=(3,), epochs=1, random_state=0, device="cpu")
     clf.partial_fit(X, Y, classes=[0, 1])

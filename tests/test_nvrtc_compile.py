@@ -97,7 +97,7 @@ def test_every_elementwise_kernel_compiles_without_spills(route, recorder, arch)
 def test_the_persistent_kernel_compiles_in_every_instantiation(route, arch):
     targets = persistent_targets()
     if targets is None:
-        pytest.skip("nnaccel/fast/persistent_epoch.py does not define compile_targets() yet")
+        pytest.skip("nnaccel/epochs/fast/persistent_epoch.py does not define compile_targets() yet")
     assert targets and all(t.name_expressions for t in targets), "compile_targets() lists no instantiation"
     problems = _compile_all(targets, arch)
     assert not problems, "\n".join(problems)
@@ -128,7 +128,7 @@ def test_the_launcher_refuses_a_block_the_compiled_registers_do_not_fit(route):
     """PersistentEpoch's check_block, fed ptxas's register count for sm_90 (as cupy's
     RawKernel.attributes gives num_regs on a GPU): 256 threads pass, 512 are refused."""
     from nnaccel.errors import NNAccelError
-    from nnaccel.fast.persistent_epoch import check_block
+    from nnaccel.epochs.fast.persistent_epoch import check_block
 
     target = _register_target()
     compiled = compile_cuda(target.source, "90", target.options, target.name_expressions)
@@ -146,8 +146,8 @@ def test_the_books_network_keeps_its_weights_in_shared_memory_in_float32(route, 
     fits the opt-in shared memory of a block on the A100 and on the H100."""
     targets = persistent_targets()
     if targets is None:
-        pytest.skip("nnaccel/fast/persistent_epoch.py does not define compile_targets() yet")
-    from nnaccel.fast.persistent_epoch import shared_bytes
+        pytest.skip("nnaccel/epochs/fast/persistent_epoch.py does not define compile_targets() yet")
+    from nnaccel.epochs.fast.persistent_epoch import shared_bytes
 
     static = max(r.shared for t in targets
                  for r in compile_cuda(t.source, arch, t.options, t.name_expressions).functions.values())

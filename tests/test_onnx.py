@@ -9,8 +9,8 @@ onnx = pytest.importorskip("onnx", reason="onnx not installed (pip install 'nnac
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'nnaccel[onnx]')")
 
 from nnaccel import cli, load  # noqa: E402
-from nnaccel.network import Network  # noqa: E402
-from nnaccel.onnx_export import to_onnx  # noqa: E402
+from nnaccel.io.onnx import to_onnx  # noqa: E402
+from nnaccel.nets.network import Network  # noqa: E402
 
 
 def _trained(mnist10k, hidden="sigmoid", output="sigmoid", cost="cross-entropy", dtype="float32"):
@@ -96,8 +96,8 @@ def test_network_to_onnx_writes_the_same_model(tmp_path):
 
 
 def test_nnaccel_export_writes_a_model_and_a_checkpoints_training_settings(mnist10k, tmp_path, capsys):
-    from nnaccel.checkpoint import save_checkpoint
-    from nnaccel.trainer import TrainState
+    from nnaccel.io.checkpoints import save_checkpoint
+    from nnaccel.training.trainer import TrainState
 
     net = _trained(mnist10k)
     net.save(tmp_path / "m.npz")

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 import nnaccel
-import nnaccel.trainer
-from nnaccel import fast, optimizers
-from nnaccel.checkpoint import load_checkpoint, optimizer_slots, save_checkpoint
-from nnaccel.epoch import EpochOptions, GenericEpoch, initial_state
+import nnaccel.training.trainer
+from nnaccel import optim as optimizers
+from nnaccel.epochs import fast
+from nnaccel.epochs.generic import EpochOptions, GenericEpoch, initial_state
 from nnaccel.errors import NNAccelError
-from nnaccel.lbfgs import two_loop
-from nnaccel.optimizers import Batch, SGDState, sgd
-from nnaccel.trainer import TrainState, restore
+from nnaccel.io.checkpoints import load_checkpoint, optimizer_slots, save_checkpoint
+from nnaccel.optim import Batch, SGDState, sgd
+from nnaccel.optim.lbfgs import two_loop
+from nnaccel.training.trainer import TrainState, restore
 from tests.conftest import make_backend
 
 FULL_BATCH = ("newton", "hessian-free", "lbfgs")
@@ -86,7 +87,7 @@ def _problem(seed=3):
 def test_full_batch_update_moves_params_from_the_objective(name):
     """init(params) gives a NamedTuple; update(∇C, state, params, objective) returns new params
     that lower the cost (newton with damping: a step down (H + δI)⁻¹∇C)."""
-    from nnaccel.second_order import Objective
+    from nnaccel.core.second_order import Objective
 
     net, data = _problem()
     opt = optimizers.make(EpochOptions(10, 1.0, optimizer=name, damping=1.0 if name != "lbfgs" else None))
@@ -138,7 +139,7 @@ def test_a_checkpoint_of_the_momentum_format_reads_as_sgd_slots(tmp_path, small_
     import json
 
     net = nnaccel.Network([12, 5, 4], dtype="float64", device="cpu", seed=1)
-    nnaccel.trainer.train(net, small_data, 1, 10, 0.5, momentum=0.5, checkpoint=tmp_path / "c.npz")
+    nnaccel.training.trainer.train(net, small_data, 1, 10, 0.5, momentum=0.5, checkpoint=tmp_path / "c.npz")
     with np.load(tmp_path / "c.npz", allow_pickle=False) as z:
         meta = json.loads(str(z["meta"][()]))
         arrays = {k: z[k] for k in z.files if k != "meta"}
@@ -152,9 +153,9 @@ def test_a_checkpoint_of_the_momentum_format_reads_as_sgd_slots(tmp_path, small_
 
 def test_resuming_with_another_optimizer_is_refused_in_one_line(tmp_path, small_data):
     net = nnaccel.Network([12, 5, 4], dtype="float64", device="cpu", seed=1)
-    nnaccel.trainer.train(net, small_data, 1, 10, 0.5, optimizer="lbfgs", checkpoint=tmp_path / "c.npz")
+    nnaccel.training.trainer.train(net, small_data, 1, 10, 0.5, optimizer="lbfgs", checkpoint=tmp_path / "c.npz")
     with pytest.raises(NNAccelError, match="trained with --optimizer lbfgs; resume it with --optimizer lbfgs"):
-        nnaccel.trainer.train(net, small_data, 2, 10, 0.5, resume=tmp_path / "c.npz")
+        nnaccel.training.trainer.train(net, small_data, 2, 10, 0.5, resume=tmp_path / "c.npz")
 
 
 OPTIMIZER_WORDS = ("sgd", "velocit", "nesterov", "newton", "hessian", "lbfgs", "vw", "vb", "damping_")
@@ -179,7 +180,7 @@ def _names(tree):
 def test_the_trainer_names_no_optimizer():
     """trainer.py holds no optimizer's name, state type or slot; momentum and nesterov appear only
     as options passed through to EpochOptions and the checks (not as slots or updates)."""
-    tree = ast.parse(Path(nnaccel.trainer.__file__).read_text())
+    tree = ast.parse(Path(nnaccel.training.trainer.__file__).read_text())
     found = sorted({n for n in _names(tree) for w in OPTIMIZER_WORDS if w in n.lower() and n != "nesterov"})
     assert found == []
     passed_through = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in ("momentum", "nesterov")}

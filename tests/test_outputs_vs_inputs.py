@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from nnaccel import cli, run_files
+from nnaccel import cli
 from nnaccel.data import write_idx
 from nnaccel.errors import NNAccelError
+from nnaccel.io import run_files
 
 TRAIN = ["train", "--data", "data", "--sizes", "16", "5", "3", "--epochs", "1", "--device", "cpu", "--seed", "1"]
 DATA = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

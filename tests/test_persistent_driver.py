@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel.epoch import EpochOptions
-from nnaccel.fast import persistent_epoch, register_epoch
-from nnaccel.fast.persistent_epoch import PersistentEpoch, name_expression, shared_bytes
+from nnaccel.epochs.fast import persistent_epoch, register_epoch
+from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch, name_expression, shared_bytes
+from nnaccel.epochs.generic import EpochOptions
 
 H100_OPT_IN = 227 * 1024
 
@@ -96,7 +96,7 @@ def test_each_variant_compiles_once_and_rebind_reuses_it():
     path = PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=64,
                            shared_limit=H100_OPT_IN, placement="shared")
     for p in (path, path.rebind(eta=0.25), path):
-        p(net, data, nnaccel.optimizers.SGDState())
+        p(net, data, nnaccel.optim.SGDState())
     assert _Recorder.compiled == [(persistent_epoch.OPTIONS, (name_expression("float32", True, True),))]
     assert path.rebind(eta=0.25).options.eta == 0.25 and path.options.eta == 0.5
 

@@ -1,6 +1,6 @@
 """The persistent CUDA kernel gives run_epoch's numbers, proven on the CPU.
 
-nnaccel/fast/cuda/epoch.cu is compiled as C++ with tests/cuda_shim (one std::thread per CUDA
+nnaccel/epochs/fast/cuda/epoch.cu is compiled as C++ with tests/cuda_shim (one std::thread per CUDA
 thread, __syncthreads as a std::barrier) and driven by PersistentEpoch's own code on NumPy
 arrays, in blocks of 32 threads. No GPU has run it; these tests are what says it is right.
 """
@@ -12,11 +12,11 @@ import pytest
 
 import nnaccel
 from nnaccel.data.arrays import DeviceData
-from nnaccel.epoch import EpochOptions, run_epoch
-from nnaccel.fast import persistent_epoch
-from nnaccel.fast.common import flat_size, flat_views
-from nnaccel.fast.persistent_epoch import PersistentEpoch
-from nnaccel.optimizers import SGDState
+from nnaccel.epochs.fast import persistent_epoch
+from nnaccel.epochs.fast.common import flat_size, flat_views
+from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch
+from nnaccel.epochs.generic import EpochOptions, run_epoch
+from nnaccel.optim import SGDState
 from tests.cuda_shim.build import H100_OPT_IN, SanitizerFailure, ShimModule, compiler, sanitized
 
 pytestmark = [pytest.mark.gpu_emulated,
@@ -246,7 +246,7 @@ def test_address_sanitizer_would_catch_too_little_shared_memory(monkeypatch):
         path(net, net.data(_data(37, 12, 5, pixels=True)), SGDState())
 
 
-# ---- the check a real GPU runs on first use (nnaccel/fast/selfcheck.py), through the shim ----
+# ---- the check a real GPU runs on first use (nnaccel/epochs/fast/selfcheck.py), through the shim ----
 def _on_the_shim(compile):
     class ShimPersistentEpoch(PersistentEpoch):
         def __init__(self, net, options):
@@ -265,7 +265,7 @@ def _without_weight_decay(code, options=(), name_expressions=()):
 def test_the_first_use_check_passes_this_kernel_and_turns_off_a_wrong_one():
     """selfcheck.verified, as it runs on a GPU's first use, accepts the kernel for plain SGD with
     L2 and for momentum; the same kernel with L2's (1 − ηλ/n) decay lost is turned off, with a warning."""
-    from nnaccel.fast import selfcheck
+    from nnaccel.epochs.fast import selfcheck
 
     net = nnaccel.Network([12, 7, 5], device="cpu", dtype="float64", seed=0)
     right = _on_the_shim(_shim)

@@ -8,8 +8,8 @@ import pytest
 
 import nnaccel
 from nnaccel.data.arrays import DeviceData
-from nnaccel.epoch import EpochOptions
-from nnaccel.fast.persistent_epoch import PersistentEpoch
+from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch
+from nnaccel.epochs.generic import EpochOptions
 
 
 class _Unreachable:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import nnaccel
+from nnaccel.epochs.fast import population_c
+from nnaccel.epochs.fast.population_c import PopulationCEpoch
+from nnaccel.epochs.fast.population_cuda import PopulationPersistentEpoch
+from nnaccel.epochs.population import GenericPopulationEpoch, PopulationOptions, Stacks
 from nnaccel.errors import NNAccelError
-from nnaccel.fast import population_c
-from nnaccel.fast.population_c import PopulationCEpoch
-from nnaccel.fast.population_cuda import PopulationPersistentEpoch
-from nnaccel.population import Population
-from nnaccel.population_epoch import GenericPopulationEpoch, PopulationOptions, Stacks
+from nnaccel.nets.population import Population
 
 needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ.get("NNACCEL_REQUIRE_C"),
                              reason="the C population kernel was not compiled here (no C compiler at install time)")
@@ -22,7 +22,7 @@ needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ
 
 def require_c():
     """Under NNACCEL_REQUIRE_C=1 (CI) a missing kernel fails the test rather than skipping it."""
-    assert population_c.available() is not None, "nnaccel.fast._population was not compiled"
+    assert population_c.available() is not None, "nnaccel.epochs.fast._population was not compiled"
 
 SIZES = [784, 12, 10]
 SEEDS = [1, 2, 3]
@@ -188,7 +188,7 @@ def _options(m, eta=ETAS, momentum=0.0):
 def test_the_persistent_cuda_kernel_trains_a_population_as_the_array_api_path_does(pixels):
     """One launch of epoch.cu with K = 3 blocks per epoch: every member's weights, biases and
     velocity equal the array-API population path's to 1e-12 after two epochs (μ = 0, 0.5, 0.9)."""
-    from nnaccel.fast import persistent_epoch
+    from nnaccel.epochs.fast import persistent_epoch
     from tests.cuda_shim.build import H100_OPT_IN, ShimModule
 
     def shim(code, options=(), name_expressions=()):
@@ -218,8 +218,8 @@ def test_the_persistent_cuda_kernel_trains_a_population_as_the_array_api_path_do
 def test_a_gpu_kernel_is_checked_for_every_kind_of_update_and_steps_aside_if_wrong(monkeypatch):
     """Members with and without μ, with and without λ use different branches of the kernel: each
     is checked before first use; a kernel that fails the check leaves the array-API path in place."""
-    from nnaccel import population
-    from nnaccel.fast import population_cuda
+    from nnaccel.nets import population
+    from nnaccel.epochs.fast import population_cuda
 
     options = PopulationOptions(10, (0.1, 0.2, 0.3), (0.0, 1.0, 1.0), (0.0, 0.5, 0.5))
     assert [(o.momentum > 0, o.lmbda > 0) for o in population_cuda._kinds(options)] == [(False, False), (True, True)]
@@ -284,7 +284,7 @@ def test_early_stopping_is_per_member_and_each_keeps_its_best_network(mnist10k):
     assert any(h.stopped.startswith("early stopping") for h in histories)
     for i, seed in enumerate(SEEDS):
         net = nnaccel.Network(SIZES, seed=seed, dtype="float64", device="cpu")
-        alone = nnaccel.trainer.train(net, train, 12, 10, etas[i], lmbda=0.5, evaluation_data=valid, early_stopping=2,
+        alone = nnaccel.training.trainer.train(net, train, 12, 10, etas[i], lmbda=0.5, evaluation_data=valid, early_stopping=2,
                                       monitor_evaluation_cost=True, shuffle=False)
         assert histories[i].evaluation_accuracy == alone.evaluation_accuracy
         np.testing.assert_allclose(histories[i].evaluation_cost, alone.evaluation_cost, rtol=1e-9)

@@ -16,7 +16,7 @@ from nnaccel.data import load_dataset
 from nnaccel.data.idx import write_idx
 from nnaccel.data.png import decode_png
 from nnaccel.errors import DataError
-from nnaccel.network import Network
+from nnaccel.nets.network import Network
 
 
 def _paeth(a, b, c):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel.epoch import EpochOptions
+from nnaccel.epochs.fast import persistent_epoch, register_epoch
+from nnaccel.epochs.fast.persistent_epoch import check_block
+from nnaccel.epochs.generic import EpochOptions
 from nnaccel.errors import NNAccelError
-from nnaccel.fast import persistent_epoch, register_epoch
-from nnaccel.fast.persistent_epoch import check_block
 from tests.cuda_shim.build import ShimModule, compiler, sanitized
 from tests.test_persistent_emulated import _assert_same, _data, _train
 
@@ -92,7 +92,7 @@ def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momen
     net = nnaccel.Network([784, 30, 10], device="cpu", seed=3)
     path = persistent_epoch.PersistentEpoch(net, options, module=np, compile=_shim, block=256,
                                             shared_limit=163 * 1024)
-    state = path(net, net.data(data), nnaccel.optimizers.SGDState())
+    state = path(net, net.data(data), nnaccel.optim.SGDState())
     assert path.last_placement == "registers"
     want = _train([784, 30, 10], {}, options, data, epochs=1, dtype="float32")
     _assert_same([np.asarray(a) for a in net.weights + net.biases + state.velocity_w + state.velocity_b], want,
@@ -113,7 +113,7 @@ def test_the_default_placement_takes_registers_where_the_tile_fits():
     net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
     path = persistent_epoch.PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_shim, block=32,
                                             shared_limit=227 * 1024)
-    path(net, net.data(_data(23, 20, 5, pixels=True)), nnaccel.optimizers.SGDState())
+    path(net, net.data(_data(23, 20, 5, pixels=True)), nnaccel.optim.SGDState())
     assert path.last_placement == "registers"
     assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
     assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
@@ -136,9 +136,9 @@ def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epo
 
 def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
     """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
-    from nnaccel.epoch import run_epoch
-    from nnaccel.fast.common import flat_size, flat_views
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs.generic import run_epoch
+    from nnaccel.epochs.fast.common import flat_size, flat_views
+    from nnaccel.optim import SGDState
 
     eta, lmbda, momentum = [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9]
     data = _data(53, 20, 5, pixels=True)
@@ -190,7 +190,7 @@ def _without_weight_decay(code, options=(), name_expressions=()):
 def test_the_first_use_check_passes_the_register_kernel_and_turns_off_a_wrong_one():
     """selfcheck.verified, as a GPU's first use runs it, accepts register_epoch.cu for plain SGD with
     L2 and for momentum; the same kernel with w¹'s (1 − ηλ/n) decay lost is turned off, with a warning."""
-    from nnaccel.fast import selfcheck
+    from nnaccel.epochs.fast import selfcheck
 
     def on_the_shim(compile):
         class ShimRegisterEpoch(persistent_epoch.PersistentEpoch):

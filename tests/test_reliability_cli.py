@@ -11,7 +11,7 @@ import pytest
 
 import nnaccel
 from nnaccel import cli
-from nnaccel.checkpoint import load_checkpoint
+from nnaccel.io.checkpoints import load_checkpoint
 
 SMALL = ["--sizes", "784", "8", "10", "--seed", "4", "--eta", "0.5", "--momentum", "0.5",
          "--cost", "cross-entropy", "--device", "cpu"]

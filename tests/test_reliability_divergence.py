@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import costs
+from nnaccel.core import costs
 from nnaccel.data.arrays import DeviceData
-from nnaccel.divergence import likely_cause
 from nnaccel.errors import NNAccelError
-from nnaccel.trainer import TrainingDiverged, train
+from nnaccel.training.divergence import likely_cause
+from nnaccel.training.trainer import TrainingDiverged, train
 
 
 @pytest.mark.parametrize("name", ["quadratic", "cross-entropy", "log-likelihood"])

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import nnaccel
-import nnaccel.trainer
+import nnaccel.training.trainer
 from nnaccel import cli
-from nnaccel.checkpoint import load_checkpoint
-from nnaccel.network import load
-from nnaccel.trainer import train
+from nnaccel.io.checkpoints import load_checkpoint
+from nnaccel.nets.network import load
+from nnaccel.training.trainer import train
 from tests.test_cli import nnaccel as run_cli
 
 QUICK = ["--sizes", "784", "5", "10", "--epochs", "1", "--device", "cpu"]
@@ -66,7 +66,7 @@ def test_a_model_whose_folder_vanished_is_saved_to_a_fallback(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "out"
     folder.mkdir()
-    real = nnaccel.trainer.train
+    real = nnaccel.training.trainer.train
 
     def train_then_remove_the_folder(*args, **kw):
         history = real(*args, **kw)
@@ -88,7 +88,7 @@ def test_a_history_whose_folder_vanished_goes_on_in_a_fallback(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "logs"
     folder.mkdir()
-    real = nnaccel.trainer.train
+    real = nnaccel.training.trainer.train
 
     def train_removing_the_folder_after_epoch_0(*args, callback, **kw):
         def callback_then_remove(record):
@@ -124,8 +124,8 @@ def test_a_checkpoint_whose_folder_vanished_goes_on_in_a_fallback(small_data, tm
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_files_get_the_mode_the_umask_says(umask, mode, small_data, tmp_path):
-    from nnaccel.checkpoint import save_checkpoint
-    from nnaccel.trainer import TrainState
+    from nnaccel.io.checkpoints import save_checkpoint
+    from nnaccel.training.trainer import TrainState
 
     net = nnaccel.Network([12, 5, 4], device="cpu", seed=1)
     old = os.umask(umask)
@@ -149,7 +149,7 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
 
 
 def test_experiment_results_whose_folder_vanished_go_to_a_fallback(tmp_path, monkeypatch):
-    from nnaccel import experiments
+    from nnaccel.book import experiments
 
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "results"

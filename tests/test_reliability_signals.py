@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import nnaccel
-import nnaccel.checkpoint
-import nnaccel.serialization
-from nnaccel.checkpoint import load_checkpoint
-from nnaccel.signals import GUARD
-from nnaccel.trainer import TrainingInterrupted, train
+import nnaccel.io.checkpoints
+import nnaccel.io.models
+from nnaccel.io.checkpoints import load_checkpoint
+from nnaccel.training.signals import GUARD
+from nnaccel.training.trainer import TrainingInterrupted, train
 
 RUN = ["train", "--sizes", "784", "20", "10", "--seed", "11", "--momentum", "0.5", "--eta", "0.5",
        "--cost", "cross-entropy", "--schedule", "halve", "--patience", "1", "--device", "cpu"]
@@ -162,7 +162,7 @@ def test_an_interrupt_inside_the_checkpoint_write_leaves_one_epochs_state(small_
     kw = dict(evaluation_data=small_data, momentum=0.7, schedule="halve", patience=1)
     whole = nnaccel.Network([12, 5, 4], device="cpu", dtype="float64", seed=2)
     train(whole, small_data, 5, 10, 0.5, **kw)
-    real = nnaccel.checkpoint.save_checkpoint
+    real = nnaccel.io.checkpoints.save_checkpoint
     for after_rename in (False, True):
         calls = {"n": 0}
 
@@ -174,12 +174,12 @@ def test_an_interrupt_inside_the_checkpoint_write_leaves_one_epochs_state(small_
                 raise KeyboardInterrupt
             real(path, net, state, config)
 
-        monkeypatch.setattr(nnaccel.checkpoint, "save_checkpoint", interrupted_save)
+        monkeypatch.setattr(nnaccel.io.checkpoints, "save_checkpoint", interrupted_save)
         net = nnaccel.Network([12, 5, 4], device="cpu", dtype="float64", seed=2)
         ckpt = tmp_path / f"c{after_rename}.npz"
         with pytest.raises(TrainingInterrupted) as info:
             train(net, small_data, 5, 10, 0.5, checkpoint=ckpt, **kw)
-        monkeypatch.setattr(nnaccel.checkpoint, "save_checkpoint", real)
+        monkeypatch.setattr(nnaccel.io.checkpoints, "save_checkpoint", real)
         meta, arrays = load_checkpoint(ckpt)
         assert meta["state"]["epoch"] == info.value.epoch == len(meta["state"]["records"])
         for got, want in zip(arrays["w"], net.weights):  # the network holds the saved epoch too

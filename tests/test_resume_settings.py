@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nnaccel import cli
-from nnaccel.checkpoint import load_checkpoint
+from nnaccel.io.checkpoints import load_checkpoint
 
 SMALL = ["--sizes", "784", "12", "10", "--seed", "4", "--eta", "0.5", "--momentum", "0.5", "-m", "7",
          "--cost", "cross-entropy", "--device", "cpu", "--validation-size", "7400"]

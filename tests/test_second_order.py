@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import second_order
+from nnaccel.core import second_order
 from tests.conftest import BACKEND_PARAMS, make_backend
 from tests.test_costs import ACCEPTED
 

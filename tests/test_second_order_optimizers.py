@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import second_order
-from nnaccel.hessian_free import conjugate_gradient, hessian_free
-from nnaccel.lbfgs import lbfgs, two_loop
-from nnaccel.newton import newton
+from nnaccel.core import second_order
+from nnaccel.optim.hessian_free import conjugate_gradient, hessian_free
+from nnaccel.optim.lbfgs import lbfgs, two_loop
+from nnaccel.optim.newton import newton
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
@@ -143,8 +143,8 @@ def test_each_step_lowers_the_cost_of_a_sigmoid_network(make):
 def test_newton_leaves_the_saturated_neurons_plateau_that_gradient_descent_crawls_along():
     """(w, b) = (2, 2), input 1 → 0: damped Newton gets the cost down 90 % in a tenth of the
     epochs gradient descent needs; with too little damping it goes uphill instead."""
-    from nnaccel.experiments import Context
-    from nnaccel.hessian_technique import _first_below, saturated_neuron
+    from nnaccel.book.experiments import Context
+    from nnaccel.book.hessian_technique import _first_below, saturated_neuron
 
     runs = saturated_neuron(Context(device="cpu", backend="numpy"))
     gd = _first_below(runs["gradient descent η=0.15"]["cost"], 0.1)

@@ -12,11 +12,11 @@ import pytest
 
 import nnaccel
 from benchmarks import cases, test_train_speed
-from nnaccel import selftest
 from nnaccel.backend import cuda_available
-from nnaccel.epoch import EpochOptions
-from nnaccel.fast.c_epoch import CEpoch
-from nnaccel.fast.numpy_epoch import NumpyEpoch
+from nnaccel.epochs.fast.c_epoch import CEpoch
+from nnaccel.epochs.fast.numpy_epoch import NumpyEpoch
+from nnaccel.epochs.generic import EpochOptions
+from nnaccel.tools import selftest
 
 no_gpu = pytest.mark.skipif(cuda_available(), reason="this machine has a GPU: the no-GPU branch does not run")
 
@@ -99,7 +99,7 @@ def test_the_comparison_names_a_path_that_differs_fails_or_does_not_apply(data):
 
 
 def test_a_path_that_fails_its_selfcheck_is_reported_so(data, monkeypatch):
-    from nnaccel.fast import selfcheck
+    from nnaccel.epochs.fast import selfcheck
 
     monkeypatch.setattr(selfcheck, "_VERIFIED", {})
     checked = type("CheckedWrong", (WrongEta,), {"selfcheck": True, "name": "checked wrong path"})
@@ -246,7 +246,7 @@ def test_the_benchmarks_run_with_the_selftests_rows_in_the_source_checkout(tmp_p
 @pytest.mark.gpu_emulated
 def test_the_comparison_runs_the_cupy_paths_own_code_emulated(data):
     """compare_paths on the CuPy fused path's code, its kernels through tests/kernel_emulator.py."""
-    from nnaccel.fast import supported
+    from nnaccel.epochs.fast import supported
     from tests.test_cupy_fast import emulated
 
     on_numpy = type("EmulatedOnNumpy", (emulated(),), {"applies": classmethod(lambda cls, net, o: supported(net, o))})

@@ -170,7 +170,7 @@ def test_unreadable_model_paths(tmp_path):
 # ---- checkpoints (issue 9, item 4): a corrupt or foreign file is one line, never a traceback ----
 
 def _checkpoint(tmp_path, small_data):
-    from nnaccel.trainer import train
+    from nnaccel.training.trainer import train
 
     net = nnaccel.Network([12, 5, 4], device="cpu", dtype="float64", seed=1)
     train(net, small_data, 2, 10, 0.5, momentum=0.5, checkpoint=tmp_path / "c.npz")
@@ -189,14 +189,14 @@ def _rewrite(path, edit_meta=None, edit_arrays=None):
 
 
 def test_a_checkpoint_loads_back(tmp_path, small_data):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     meta, arrays = load_checkpoint(_checkpoint(tmp_path, small_data))
     assert meta["state"]["epoch"] == 2 and [a.shape for a in arrays["vw"]] == [(5, 12), (4, 5)]
 
 
 def test_a_truncated_checkpoint_is_a_data_error_not_badzipfile(tmp_path, small_data):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     blob = _checkpoint(tmp_path, small_data).read_bytes()
     for cut in range(0, len(blob), max(1, len(blob) // 40)):
@@ -208,7 +208,7 @@ def test_a_truncated_checkpoint_is_a_data_error_not_badzipfile(tmp_path, small_d
 
 @pytest.mark.parametrize("suffix", [".json", ".npz"])
 def test_a_model_given_as_checkpoint_says_so(tmp_path, suffix):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     net, _ = _trained(tmp_path)
     net.save(tmp_path / f"m{suffix}")
@@ -252,7 +252,7 @@ def _drop(key):
     (None, lambda a: a.update(b1=np.full(4, np.inf)), "NaN or infinite"),
 ])
 def test_a_damaged_checkpoint_names_the_field(tmp_path, small_data, edit_meta, edit_arrays, match):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     path = _checkpoint(tmp_path, small_data)
     _rewrite(path, edit_meta, edit_arrays)
@@ -262,7 +262,7 @@ def test_a_damaged_checkpoint_names_the_field(tmp_path, small_data, edit_meta, e
 
 
 def test_a_checkpoint_with_an_object_array_is_refused_without_unpickling(tmp_path, small_data):
-    from nnaccel.checkpoint import load_checkpoint
+    from nnaccel.io.checkpoints import load_checkpoint
 
     path = _checkpoint(tmp_path, small_data)
     _rewrite(path, edit_arrays=lambda a: a.update(w0=np.array([{"x": 1}], dtype=object)))

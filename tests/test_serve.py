@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from nnaccel import cli
-from nnaccel.network import Network
-from nnaccel.serve import MAX_BODY, make_server, preprocess, resize, url_of
+from nnaccel.nets.network import Network
+from nnaccel.tools.serve import MAX_BODY, make_server, preprocess, resize, url_of
 
 
 # ---- preprocessing --------------------------------------------------------------------
@@ -142,7 +142,7 @@ def test_the_page_loads_nothing_from_another_host():
     from importlib import resources
 
     for name in ("index.html", "app.js", "style.css"):
-        text = resources.files("nnaccel.web").joinpath(name).read_text()
+        text = resources.files("nnaccel.tools.web").joinpath(name).read_text()
         assert re.findall(r"[a-z]+://[^\s\"'`)]+", text) in ([], ["http://www.w3.org/2000/svg"]), name
 
 

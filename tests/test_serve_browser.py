@@ -16,8 +16,8 @@ import zlib
 import numpy as np
 import pytest
 
-from nnaccel.network import load
-from nnaccel.serve import preprocess
+from nnaccel.nets.network import load
+from nnaccel.tools.serve import preprocess
 
 CHROMIUM = os.environ.get("NNACCEL_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import nnaccel  # noqa: E402
 from nnaccel.backend import cuda_available  # noqa: E402
-from nnaccel.sklearn import NNAccelClassifier, NNAccelRegressor, expected_failed_checks  # noqa: E402
+from nnaccel.tools.sklearn import NNAccelClassifier, NNAccelRegressor, expected_failed_checks  # noqa: E402
 
 
 @parametrize_with_checks([NNAccelClassifier(), NNAccelRegressor()],

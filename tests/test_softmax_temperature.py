@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import costs, second_order
-from nnaccel.activations import Softmax
+from nnaccel.core import costs, second_order
+from nnaccel.core.activations import Softmax
 from nnaccel.errors import DataError, NNAccelError
-from nnaccel.network import load
+from nnaccel.nets.network import load
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from nnaccel.errors import NNAccelError
-from nnaccel.search_space import Choice, Range, SearchSpace, parse_dimension
-from nnaccel.tuning import holdout, select_classes
+from nnaccel.tools._search_space import Choice, Range, SearchSpace, parse_dimension
+from nnaccel.tools._tuning import holdout, select_classes
 
 # ---- the search space ---------------------------------------------------------------------
 
@@ -310,7 +310,7 @@ def test_jobs_runs_local_workers_that_share_the_budget(tmp_path):
 @pytest.mark.slow
 def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
     """Four trials asked at once train as one population, and each keeps its own network."""
-    from nnaccel.tuning import population_class
+    from nnaccel.tools._tuning import population_class
 
     if population_class() is None:
         pytest.skip("nnaccel.Population is not available")
@@ -325,7 +325,7 @@ def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
     assert len(trials) == 4 and all(t.user_attrs["trained_with"] == 4 for t in trials)
     assert len({t.params["eta"] for t in trials}) == 4
     from nnaccel.data import load_dataset
-    from nnaccel.network import load
+    from nnaccel.nets.network import load
 
     validation = load_dataset("mnist-10k").train
     validation = (validation[0][-300:], validation[1][-300:])
@@ -345,7 +345,7 @@ def test_results_plots_and_the_saved_best_trial(tmp_path):
     assert result.returncode == 0, result.stderr
     import json
 
-    from nnaccel.network import load
+    from nnaccel.nets.network import load
 
     results = json.loads((tmp_path / "results.json").read_text())
     best = results["trials"][0]
@@ -405,7 +405,7 @@ def test_workers_opening_one_new_database_at_the_same_instant_all_get_it(tmp_pat
     SQLite file made some fail (7 rounds in 10 before the fix); every one opens it now."""
     import threading
 
-    from nnaccel.studies import open_storage
+    from nnaccel.tools._studies import open_storage
 
     for round_ in range(8):
         url, errors = f"sqlite:///{tmp_path}/race-{round_}.db", []
@@ -501,7 +501,7 @@ def _run_concurrently(folder, case):
     import threading
 
     from nnaccel.cli import build_parser
-    from nnaccel.sweep import cmd_sweep
+    from nnaccel.tools.sweep import cmd_sweep
 
     url = f"sqlite:///{folder}/fuzz.db"
     etas = ",".join(str(0.5 + i) for i in range(case["points"]))

@@ -56,7 +56,7 @@ def test_a_study_on_postgresql_refuses_another_search_space(postgres_url):
 
 def test_an_unreachable_server_is_one_line(postgres_url):
     from nnaccel.errors import NNAccelError
-    from nnaccel.studies import open_storage
+    from nnaccel.tools._studies import open_storage
 
     port = postgres_url.rsplit(":", 1)[1].split("/")[0]
     wrong = postgres_url.replace(f":{port}/", ":1/")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import nnaccel
-from nnaccel import schedules
 from nnaccel.errors import NNAccelError
-from nnaccel.optimizers import SGDState, sgd_update
+from nnaccel.optim import SGDState, sgd_update
+from nnaccel.training import schedules
 from tests.conftest import make_backend
 
 
@@ -117,7 +117,7 @@ def _plateau_run(**kw):
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 12)), rng.integers(0, 4, 40)
     net = _net()
-    history = nnaccel.trainer.train(net, (x, y), 100, 10, 1e-9, evaluation_data=(x, y), **kw)
+    history = nnaccel.training.trainer.train(net, (x, y), 100, 10, 1e-9, evaluation_data=(x, y), **kw)
     return net, history
 
 
@@ -126,7 +126,7 @@ def test_early_stopping_stops_after_n_epochs_without_improvement_and_keeps_the_b
     assert len(history.records) == 5 and "no improvement in 4 epochs" in history.stopped
     x, y = small_data
     net = _net()
-    h = nnaccel.trainer.train(net, (x[:40], y[:40]), 30, 10, 5.0, evaluation_data=(x[40:], y[40:]),
+    h = nnaccel.training.trainer.train(net, (x[:40], y[:40]), 30, 10, 5.0, evaluation_data=(x[40:], y[40:]),
                               early_stopping=3, monitor_evaluation_cost=True)
     best = max(range(len(h.evaluation_accuracy)), key=lambda i: (h.evaluation_accuracy[i], -i))
     assert net.accuracy((x[40:], y[40:])) == h.evaluation_accuracy[best]
@@ -146,16 +146,16 @@ def test_halve_schedule_stops_at_eta0_over_128():
 ])
 def test_bad_technique_settings_are_refused(small_data, kw, match):
     with pytest.raises(NNAccelError, match=match):
-        nnaccel.trainer.train(_net(), small_data, 1, 10, 0.5, evaluation_data=small_data, **kw)
+        nnaccel.training.trainer.train(_net(), small_data, 1, 10, 0.5, evaluation_data=small_data, **kw)
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
 def test_divergence_names_the_epoch_and_suggests_a_smaller_eta(small_data):
     net = _net(hidden_activation="linear", output_activation="linear", cost="quadratic")
-    with pytest.raises(nnaccel.trainer.TrainingDiverged, match="diverged at epoch \\d+: the cost became (nan|inf).*smaller eta"):
+    with pytest.raises(nnaccel.training.trainer.TrainingDiverged, match="diverged at epoch \\d+: the cost became (nan|inf).*smaller eta"):
         net.SGD(small_data, 50, 10, 100.0, evaluation_data=small_data, monitor_evaluation_cost=True)
     unmonitored = _net(hidden_activation="linear", output_activation="linear", cost="quadratic")
-    with pytest.raises(nnaccel.trainer.TrainingDiverged, match="the weights became nan or infinite"):
+    with pytest.raises(nnaccel.training.trainer.TrainingDiverged, match="the weights became nan or infinite"):
         unmonitored.SGD(small_data, 50, 10, 100.0)
 
 

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from nnaccel import cli
-from nnaccel.experiments import run_experiment
-from nnaccel.tune import MINI_BATCH_SIZES, cmd_tune
+from nnaccel.book.experiments import run_experiment
+from nnaccel.tools.tune import MINI_BATCH_SIZES, cmd_tune
 
 
 def nnaccel(*args):

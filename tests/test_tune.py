@@ -11,10 +11,10 @@ import pytest
 
 from nnaccel import cli
 from nnaccel.data import load_dataset
-from nnaccel.network import Network
-from nnaccel.trainer import train
-from nnaccel.tune import cmd_tune, falls
-from nnaccel.tuning import holdout, strip_dataset
+from nnaccel.nets.network import Network
+from nnaccel.tools._tuning import holdout, strip_dataset
+from nnaccel.tools.tune import cmd_tune, falls
+from nnaccel.training.trainer import train
 
 
 def test_a_rung_falls_only_if_the_cost_falls_every_epoch():

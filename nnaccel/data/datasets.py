@@ -142,7 +142,7 @@ def _candidates(directory: Path):
 
 def data_files(name="mnist-10k", data=None) -> list:
     """The files :func:`load_dataset` reads for ``name`` or ``data``, found without reading or
-    downloading anything: what a run's outputs must never overwrite (nnaccel.run_files)."""
+    downloading anything: what a run's outputs must never overwrite (nnaccel.io.run_files)."""
     if data is not None:
         path = Path(data)
         return [path] if not os.path.isdir(path) else [p for p in _candidates(path) if os.path.exists(p)]

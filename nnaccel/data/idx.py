@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
 from ..errors import DataError
-from ..files import atomic_write
 
 TYPES = {
     0x08: np.dtype(np.uint8),

@@ -140,10 +140,10 @@ def record_fast_path():
     activation with every supported output and cost, plain, L2 and momentum, float32 and
     float64, five examples in mini-batches of 2, 2 and 1. Returns the Recorder."""
     import nnaccel
-    from nnaccel.epoch import EpochOptions
-    from nnaccel.fast.common import HIDDEN, OUTPUT_COSTS
-    from nnaccel.fast.cupy_epoch import CupyEpoch
-    from nnaccel.optimizers import SGDState
+    from nnaccel.epochs.generic import EpochOptions
+    from nnaccel.epochs.fast.common import HIDDEN, OUTPUT_COSTS
+    from nnaccel.epochs.fast.cupy_epoch import CupyEpoch
+    from nnaccel.optim import SGDState
 
     recorder = Recorder()
     rng = np.random.default_rng(0)

@@ -1,8 +1,8 @@
 """Everything the GPU can be asked to run, as NVRTC compile targets, per architecture.
 
 Two kinds: the fast path's ElementwiseKernels in every recorded layout (elementwise.py), and
-the CUDA sources in nnaccel/fast/cuda loaded with cupy.RawModule, as
-``nnaccel.fast.persistent_epoch.compile_targets()`` lists them with every template
+the CUDA sources in nnaccel/epochs/fast/cuda loaded with cupy.RawModule, as
+``nnaccel.epochs.fast.persistent_epoch.compile_targets()`` lists them with every template
 instantiation. Both are compiled with the options CuPy would use (nvrtc.cupy_options).
 """
 
@@ -60,9 +60,9 @@ def persistent_targets():
     optionally "dynamic_shared" (the most bytes a launch requests) and "threads" (the most
     threads per block; by default PersistentEpoch's default ``block``)."""
     try:
-        module = importlib.import_module("nnaccel.fast.persistent_epoch")
+        module = importlib.import_module("nnaccel.epochs.fast.persistent_epoch")
     except ModuleNotFoundError as error:
-        if error.name != "nnaccel.fast.persistent_epoch":
+        if error.name != "nnaccel.epochs.fast.persistent_epoch":
             raise
         return None
     if not hasattr(module, "compile_targets"):
@@ -71,5 +71,5 @@ def persistent_targets():
     default = block.default if block is not None and isinstance(block.default, int) else 1024
     return [raw_module_target(t["name"], t["source"], t.get("options", ()), t.get("name_expressions", ()),
                               int(t.get("dynamic_shared", 0)), int(t.get("threads", default)),
-                              detail="nnaccel/fast/cuda/" + t["name"])
+                              detail="nnaccel/epochs/fast/cuda/" + t["name"])
             for t in module.compile_targets()]

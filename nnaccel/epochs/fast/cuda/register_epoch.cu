@@ -1,0 +1,496 @@
+/* One epoch of mini-batch SGD in one launch, for the book's small networks: the first layer's
+ * weights live in registers for the whole epoch.
+ *
+ * For networks [n_in, n_hidden, n_out] with n_hidden ≤ 32 and n_out ≤ 32 ([784,30,10] is the
+ * book's), beside epoch.cu's general kernel (any depth, weights in shared or global memory).
+ * The formulas and the per-member η, λ, μ are epoch.cu's (see its header): feedforward,
+ * BP1–BP4, plain SGD with L2 or momentum; m is this mini-batch's size; K blocks train K networks
+ * on the same data in the host's permutation order.
+ *
+ * Block: W = blockDim.x / 32 warps (at most 256 threads: __launch_bounds__). Warp c owns the
+ * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"); its lane l = 16h + r owns half h of them
+ * (CAP/2 columns from c·CAP + h·CAP/2) for the two hidden neurons r and r + 16: thread (c, l)
+ * holds those 2 × CAP/2 values of w¹ in registers, from the first mini-batch to the last, and
+ * only it ever reads or writes them. So each a⁰ quad a thread reads feeds 8 FMAs (two rows),
+ * not 4. Columns past n_in are zero weights facing zero inputs, rows past n_hidden zero weights.
+ * The mini-batch is a register tile of exactly M examples (a template parameter: the host picks
+ * M = 10 for m = 10); a mini-batch of m > M runs in ⌈m/M⌉ passes and a short last mini-batch
+ * leaves its padded rows at δ = 0, so they add nothing.
+ *
+ * Dynamic shared memory, as offsets (in T) from the one extern __shared__ base, never as
+ * pointer tables (so no local memory: a 0-byte stack frame); nnaccel.epochs.fast.register_epoch.layout
+ * computes them and passes them in, each region starting at a multiple of 4 values:
+ *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
+ *                         so a thread's loads are one base register plus constant offsets
+ *   ZP   2W × M × 32      each half warp's partial sums zⱼ over its half chunk, for one pass
+ *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
+ *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
+ *   VS                    their velocities (momentum only)
+ *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
+ *                         quad of its registers are 512 consecutive bytes (momentum only)
+ *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
+ * with rows = ⌈m/M⌉·M.
+ *
+ * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
+ * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
+ * `// TRIPS` expression (per execution of what encloses them; M and CAP as the host picks them)
+ * and the momentum blocks a `// TAKEN`, for benchmarks/gpu_model.py.
+ */
+
+enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
+
+#define WARP 32
+#define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
+#define HALF 16 /* lanes per half warp: lane l holds rows l % HALF and l % HALF + HALF */
+
+__device__ __forceinline__ float exp_(float z) { return expf(z); }
+__device__ __forceinline__ double exp_(double z) { return exp(z); }
+__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
+__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
+__device__ __forceinline__ float fma_(float a, float b, float c) { return fmaf(a, b, c); }
+__device__ __forceinline__ double fma_(double a, double b, double c) { return fma(a, b, c); }
+__device__ __forceinline__ float lowest(float) { return -3.402823466e38f; }
+__device__ __forceinline__ double lowest(double) { return -1.7976931348623157e308; }
+
+template <typename T>
+__device__ __forceinline__ T activate(int act, T z)
+{
+    switch (act) {
+    case SIGMOID: /* activations.py's form */
+        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
+    case TANH:
+        return tanh_(z);
+    case RELU:
+        return z > T(0) ? z : T(0);
+    default: /* LINEAR */
+        return z;
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ T prime(int act, T a)
+{
+    switch (act) {
+    case SIGMOID:
+        return a * (T(1) - a);
+    case TANH:
+        return T(1) - a * a;
+    case RELU:
+        return a > T(0) ? T(1) : T(0);
+    default:
+        return T(1);
+    }
+}
+
+/* Four consecutive values, aligned so that one load instruction (LDS.128; two for double) reads them. */
+template <typename T>
+struct alignas(4 * sizeof(T) > 16 ? 16 : 4 * sizeof(T)) Quad {
+    T v[4];
+};
+
+/* What one gather step moves: four pixels in one 32-bit word (rows of a multiple of 4
+ * pixels), else one input value. */
+template <typename Input>
+struct Word {
+    typedef Input type;
+};
+template <>
+struct Word<unsigned char> {
+    typedef unsigned int type;
+};
+
+template <typename Input>
+__device__ __forceinline__ typename Word<Input>::type load_word(const Input *x, long long row, int n_in, int c, bool)
+{
+    return x[row * n_in + c];
+}
+__device__ __forceinline__ unsigned int load_word(const unsigned char *x, long long row, int n_in, int c, bool four)
+{
+    return four ? reinterpret_cast<const unsigned int *>(x + row * n_in)[c] : x[row * n_in + c];
+}
+
+/* A pixel's value T(p) / T(255), rounded exactly as DeviceData.x divides it: p·(1/255) and
+ * one correction by its residual (equal to the division for every p < 256 in float and double:
+ * tests/test_register_emulated.py checks it in exact arithmetic), no table lookup. */
+template <typename T>
+__device__ __forceinline__ T pixel_value(unsigned int p)
+{
+    const T r = T(1) / T(255), x = T(int(p)), q = x * r;
+    return fma_(r, fma_(-q, T(255), x), q);
+}
+
+/* a⁰ values from a word: a float row's own value, or the values of its four pixels. */
+template <typename T, typename V>
+__device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
+{
+    shared[at] = T(word);
+}
+template <typename T>
+__device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
+{
+    if (four) {
+#pragma unroll
+        for (int t = 0; t < 4; t++)
+            shared[at + t] = pixel_value<T>((word >> (8 * t)) & 255u);
+    } else {
+        shared[at] = pixel_value<T>(word);
+    }
+}
+
+/* Where a⁰ₑₖ lies: chunk k / CAP (a division by a constant: a multiply), row e, column k % CAP. */
+template <int CAP>
+__device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
+{
+    const int chunk = col / CAP;
+    return A0 + (chunk * rows + e) * CAP + col - chunk * CAP;
+}
+
+/* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
+ * δ¹ₑᵣ of its two rows (e < M) in registers, ∂C/∂w¹ᵣₖ = Σₑ δ¹ₑᵣ a⁰ₑₖ four columns at a time from
+ * the same broadcast loads as the feedforward (each quad feeds both rows), then the step. The
+ * same instructions for every pass (no branch to merge the registers at): the decay (or
+ * μv − ηλw/n) is multiplied in with the first pass's factors and 1 (or 0) after it, and w + v
+ * taken with the last pass's factor 1 (0 before). w[r·CAP/2 + u] is row r's column u. */
+template <bool MOMENTUM, typename T, int M, int CAP>
+__device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int rows,
+                                                   int row, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
+{
+    constexpr int H = CAP / 2; /* columns of one row */
+    const int lane = row + (threadIdx.x % WARP >= HALF ? HALF : 0);
+    for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+        T d0[M], d1[M];
+#pragma unroll
+        for (int e = 0; e < M; e++) {
+            d0[e] = row < nh ? s[D1 + (p * M + e) * nh + row] : T(0);
+            d1[e] = row + HALF < nh ? s[D1 + (p * M + e) * nh + row + HALF] : T(0);
+        }
+        const int x0 = x_base + p * M * CAP;
+        const T decay = p == 0 ? (MOMENTUM ? mu : keep) : T(1), l2_p = p == 0 ? l2 : T(0);
+        const T take = (p + 1) * M >= rows ? T(1) : T(0);
+        if (!MOMENTUM) {
+            /* w ← decay·w − Σₑ (step·δ¹ₑᵣ) a⁰ₑₖ, accumulated in w itself: no gradient registers */
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                d0[e] *= -step;
+                d1[e] *= -step;
+            }
+#pragma unroll
+            for (int q = 0; q < H / 4; q++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    w[q * 4 + i] *= decay;
+                    w[H + q * 4 + i] *= decay;
+                }
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        w[q * 4 + i] += d0[e] * a.v[i];
+                        w[H + q * 4 + i] += d1[e] * a.v[i];
+                    }
+                }
+            }
+        } else {
+            /* v ← μv − η(λ/n)w − Σₑ (η/m·δ¹ₑᵣ) a⁰ₑₖ accumulated in v's registers, then w ← w + v */
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                d0[e] *= -eta * per_m;
+                d1[e] *= -eta * per_m;
+            }
+#pragma unroll
+            for (int q = 0; q < H / 4; q++) {
+                Quad<T> *const vq0 = reinterpret_cast<Quad<T> *>(s + v_base + (q * WARP + lane) * 4);
+                Quad<T> *const vq1 = reinterpret_cast<Quad<T> *>(s + v_base + ((H / 4 + q) * WARP + lane) * 4);
+                Quad<T> v0 = *vq0, v1 = *vq1;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    v0.v[i] = decay * v0.v[i] - eta * l2_p * w[q * 4 + i];
+                    v1.v[i] = decay * v1.v[i] - eta * l2_p * w[H + q * 4 + i];
+                }
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        v0.v[i] += d0[e] * a.v[i];
+                        v1.v[i] += d1[e] * a.v[i];
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    w[q * 4 + i] += take * v0.v[i];
+                    w[H + q * 4 + i] += take * v1.v[i];
+                }
+                *vq0 = v0;
+                *vq1 = v1;
+            }
+        }
+    }
+}
+
+template <typename T, typename Input, int M, int CAP>
+__global__ void __launch_bounds__(MAX_THREADS, 1)
+sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
+                    int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
+                    const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
+                    int D2, int SP, int VS, int V1, int PM, int row_words)
+{
+    extern __shared__ __align__(16) unsigned char shared[];
+    T *const s = reinterpret_cast<T *>(shared);
+    typedef typename Word<Input>::type W_t;
+    const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
+    const int row = lane % HALF, half = lane / HALF; /* rows row and row + HALF, half `half` of the chunk */
+    static_assert(CAP % 8 == 0, "CAP: a multiple of 8, so that each half warp's CAP / 2 columns are whole quads");
+    constexpr int H = CAP / 2;
+    const int k = blockIdx.x, k0 = warp * CAP + half * H; /* the thread's first column */
+    /* rows / M passes of M examples: p * M < rows (no register holds their number) */
+    const int Q = 4; /* values per Quad */
+
+    // PHASE other
+    /* The member's parameters on-chip. The regions' offsets come as parameters
+     * (register_epoch.layout computes them), so they cost no register: the kernel parameters
+     * are operands in the constant bank. */
+    const int nh = n_hidden, no = n_out;
+    const int A0 = 0, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
+    const int dv = VS - SP; /* a small parameter's velocity: at + dv */
+    const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
+    const bool momentum = mu[k] != 0.0; /* η, λ and μ are read again per mini-batch: no register holds them */
+    T *const mine = params + k * P;
+    T *const my_velocity = velocity + (momentum ? k * P : 0);
+
+    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 104), threads)
+        s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
+        s[SP + i] = mine[g_b1 + i];
+        if (momentum)
+            s[VS + i] = my_velocity[g_b1 + i];
+    }
+    T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·HALF, k = k0 + u % H: this thread's, for the whole epoch */
+#pragma unroll
+    for (int u = 0; u < CAP; u++) {
+        const int j = row + u / H * HALF, col = k0 + u % H;
+        w[u] = j < nh && col < n_in ? mine[g_w1 + (long long)j * n_in + col] : T(0);
+    }
+    /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
+    if (momentum) { // TAKEN momentum
+#pragma unroll 1
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
+            const int j = row + u / H * HALF, col = k0 + u % H;
+            s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
+                j < nh && col < n_in ? my_velocity[g_w1 + (long long)j * n_in + col] : T(0);
+        }
+    }
+
+    /* The gather: a row is row_words words (n_in / 4 when four pixels make a word: the host
+     * decides); thread t moves word t of every row (and t + threads, … of wider rows), so where
+     * it lands in a⁰ is one offset computed here plus e·CAP: no division in the loops. */
+    const bool four = row_words != n_in;
+    const int per_word = four ? 4 : 1;
+    int *const rows_of = reinterpret_cast<int *>(s + PM);
+    for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
+        rows_of[r] = int(perm[r]);
+    __syncthreads();
+
+    for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
+        const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
+
+        // PHASE gather
+        /* M rows at a time, the M words of this thread are all requested before the first is
+         * stored (one global latency for M rows, not M). */
+        const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
+        for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+            W_t word[M];
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                word[e] = p * M + e < mb && tid < row_words ? load_word(x, rows_of[p * M + e], n_in, tid, four) : W_t(0);
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                if (p * M + e < mb && tid < row_words)
+                    store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], four);
+        }
+        if (row_words > threads) { // TAKEN (1 if n_in // 4 > threads else 0)
+            /* rows of more words than threads: word t + threads, … too, a row at a time */
+            for (int e = 0; e < mb; e++) { // TRIPS m
+                const long long x_row = rows_of[e];
+                for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
+                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, x_row, n_in, c, four), four);
+            }
+        }
+        __syncthreads();
+
+        // PHASE feedforward
+        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 16h + r) adds up its half chunk
+         * for rows r and r + 16: CAP/8 × M broadcast 16-byte loads of a⁰ (a half warp reads one
+         * address) and 8 FMAs each on its registers; the 2W partial sums go through ZP and warp e
+         * adds them for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
+        for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+            T z0[M], z1[M];
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                z0[e] = T(0);
+                z1[e] = T(0);
+            }
+            const int x0 = A0 + (warp * rows + p * M) * CAP + half * H;
+#pragma unroll
+            for (int q = 0; q < H / Q; q++) {
+#pragma unroll
+                for (int e = 0; e < M; e++) {
+                    const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * Q);
+#pragma unroll
+                    for (int i = 0; i < Q; i++) {
+                        z0[e] += w[q * Q + i] * a.v[i];
+                        z1[e] += w[H + q * Q + i] * a.v[i];
+                    }
+                }
+            }
+            const int chunk = 2 * warp + half;
+#pragma unroll
+            for (int e = 0; e < M; e++) {
+                s[ZP + (chunk * M + e) * WARP + row] = z0[e];
+                s[ZP + (chunk * M + e) * WARP + row + HALF] = z1[e];
+            }
+            __syncthreads();
+            for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
+                if (lane < nh) {
+                    T sum = T(0);
+                    for (int c = 0; c < 2 * warps; c++) // TRIPS 2 * warps
+                        sum += s[ZP + (c * M + e) * WARP + lane];
+                    s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
+                }
+            }
+            __syncthreads();
+        }
+
+        // PHASE backprop
+        /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
+         * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
+         * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
+         * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
+         * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
+        for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+            const bool real = e < mb;
+            /* yₑⱼ requested first: its global latency passes while z² is computed */
+            const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
+            T z = T(0);
+            if (lane < no) {
+                for (int i = 0; i < nh; i++) // TRIPS n_hidden
+                    z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                z += s[B2 + lane];
+            }
+            T a;
+            if (act_out == SOFTMAX) {
+                T top = lane < no ? z : lowest(z);
+                for (int offset = WARP / 2; offset > 0; offset /= 2) {
+                    const T other = __shfl_xor_sync(0xffffffffu, top, offset);
+                    top = other > top ? other : top;
+                }
+                const T ez = lane < no ? exp_(z - top) : T(0);
+                T total = ez;
+                for (int offset = WARP / 2; offset > 0; offset /= 2)
+                    total += __shfl_xor_sync(0xffffffffu, total, offset);
+                a = ez / total;
+            } else {
+                a = activate(act_out, z);
+            }
+            T d2 = T(0);
+            if (real && lane < no) {
+                d2 = a - y;
+                if (quadratic)
+                    d2 *= prime(act_out, a);
+            }
+            if (lane < no)
+                s[D2 + e * no + lane] = d2;
+            T back = T(0);
+            for (int j = 0; j < no; j++) { // TRIPS n_out
+                const T d2j = __shfl_sync(0xffffffffu, d2, j);
+                if (lane < nh)
+                    back += s[W2 + j * nh + lane] * d2j;
+            }
+            if (lane < nh)
+                s[D1 + e * nh + lane] = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
+        }
+        __syncthreads();
+
+        // PHASE update
+        {
+            /* backprop has read this mini-batch's row numbers: the next one's, for its gather
+             * (the loop's last barrier orders these) */
+            const int next = start + m, next_mb = n - next < m ? n - next : m;
+            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
+                rows_of[r] = int(perm[next + r]);
+        }
+        /* η, λ/n and μ read again (no register holds them all epoch) */
+        const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
+        const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
+        const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
+        /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
+         * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
+        for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
+            if (lane < nh) {
+                T g = T(0);
+                for (int e = 0; e < mb; e++) // TRIPS m
+                    g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
+                const int at = W2 + j * nh + lane;
+                if (!momentum) { // TAKEN 1 - momentum
+                    s[at] = keep * s[at] - step * g;
+                } else { // TAKEN momentum
+                    s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m + l2 * s[at]);
+                    s[at] = s[at] + s[at + dv];
+                }
+            }
+        }
+        for (int i = tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
+            const bool hidden = i < nh;
+            const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
+            T g = T(0);
+            for (int e = 0; e < mb; e++) // TRIPS m
+                g += s[from + e * width];
+            const int at = hidden ? B1 + i : B2 + i - nh;
+            if (!momentum) { // TAKEN 1 - momentum
+                s[at] = s[at] - step * g;
+            } else { // TAKEN momentum
+                s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m);
+                s[at] = s[at] + s[at + dv];
+            }
+        }
+        /* then BP4 for w¹ in registers (after the small ones: fewer values live beside w¹),
+         * thread (c, 16h + r): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ for its rows j = r, r + 16, δ¹ₑⱼ for the
+         * pass's M examples in registers, a⁰ by the same broadcast loads as the feedforward; each
+         * weight (and velocity) updated where it lies. A mini-batch of several passes takes the
+         * decay (or μv − ηλw/n) with the first and w + v with the last. */
+        if (!momentum) { // TAKEN 1 - momentum
+            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
+                                                 mu_, eta_, l2, per_m);
+        } else { // TAKEN momentum
+            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+                                                V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
+                                                mu_, eta_, l2, per_m);
+        }
+
+        __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
+    }
+
+    // PHASE other
+    /* The trained parameters (and velocities) back to global memory, once */
+#pragma unroll
+    for (int u = 0; u < CAP; u++) {
+        const int j = row + u / H * HALF, col = k0 + u % H;
+        if (j < nh && col < n_in)
+            mine[g_w1 + (long long)j * n_in + col] = w[u];
+    }
+    if (momentum) { // TAKEN momentum
+#pragma unroll 1
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
+            const int j = row + u / H * HALF, col = k0 + u % H;
+            if (j < nh && col < n_in)
+                my_velocity[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
+        }
+    }
+    for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
+        mine[g_b1 + i] = s[SP + i];
+        if (momentum)
+            my_velocity[g_b1 + i] = s[VS + i];
+    }
+}

@@ -1,0 +1,79 @@
+"""The register-tile kernel's geometry (nnaccel/epochs/fast/cuda/register_epoch.cu), for PersistentEpoch.
+
+For [n_in, n_hidden, n_out] with n_hidden, n_out ≤ 32 the first layer's weights fit in the
+registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane 16h + r
+half h of them for the rows r and r + 16, for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
+launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
+This module only says which instantiation, how much shared memory and which block sizes.
+"""
+
+from __future__ import annotations
+
+SOURCE = "register_epoch.cu"
+KERNEL = "sgd_epoch_registers"
+MAX_THREADS = 256  # register_epoch.cu's __launch_bounds__
+MAX_WIDTH = 32  # a lane per hidden neuron and per output neuron
+TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
+# CAP: the w¹ columns one warp holds, a multiple of 8 (each half warp's CAP/2 columns are whole
+# 16-byte quads); a thread holds CAP values (two rows × CAP/2 columns). float32: 32, or 104 for
+# the book's 784 inputs (8 warps × 104 columns, 6 % padding); float64 takes two registers a
+# value, so 32 (8 warps: 256 inputs).
+CAPS = {"float32": (32, 104), "float64": (32,)}
+C_TYPES = {"float32": "float", "float64": "double"}
+
+
+def name_expression(dtype: str, pixels: bool, tile: int, cap: int) -> str:
+    """The template instantiation for a float type, uint8 or float inputs, M and CAP."""
+    t = C_TYPES[dtype]
+    return f"{KERNEL}<{t}, {'unsigned char' if pixels else t}, {tile}, {cap}>"
+
+
+def name_expressions() -> list:
+    """Every instantiation PersistentEpoch can launch."""
+    return [name_expression(dtype, pixels, tile, cap) for dtype in C_TYPES for pixels in (True, False)
+            for tile in TILES for cap in CAPS[dtype]]
+
+
+def mini_batch_tile(m: int) -> int:
+    """M: the tile that wastes least on ⌈m/M⌉·M padded rows (the larger one on a tie; 10 for m = 10)."""
+    return min(TILES, key=lambda t: (-(-m // t) * t, -t))
+
+
+def tile(sizes, m: int, dtype: str, block: int):
+    """(M, CAP) of the instantiation that trains ``sizes`` with ``block`` threads, or None where
+    the network is not [n_in, ≤ 32, ≤ 32], the block too large, or the inputs too wide for it."""
+    if len(sizes) != 3 or max(sizes[1:]) > MAX_WIDTH or block > MAX_THREADS or dtype not in CAPS:
+        return None
+    warps = block // 32
+    caps = [cap for cap in CAPS[dtype] if warps * cap >= sizes[0]]
+    return (mini_batch_tile(m), caps[0]) if caps else None
+
+
+def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
+    """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
+    them, each a multiple of 4: a⁰ (W × rows × CAP), the half warps'
+    partial sums (2W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
+    (W·CAP·32), then the mini-batch's row numbers (ints); "end" is where the last region ends."""
+    n_in, nh, no = sizes
+    warps = block // 32
+    rows = -(-m // tile_m) * tile_m
+
+    def r4(v):
+        return -(-v // 4) * 4
+
+    small = r4(nh + no * nh + no)
+    at = {"rows": rows, "ZP": warps * rows * cap}
+    at["A1"] = at["ZP"] + 2 * warps * tile_m * 32
+    at["D1"] = at["A1"] + r4(rows * nh)
+    at["D2"] = at["D1"] + r4(rows * nh)
+    at["SP"] = at["D2"] + r4(rows * no)
+    at["VS"] = at["SP"] + small
+    at["V1"] = at["VS"] + small
+    at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
+    at["end"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
+    return at
+
+
+def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
+    """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
+    return layout(sizes, m, block, cap, tile_m, momentum)["end"] * itemsize

@@ -1,0 +1,120 @@
+"""``nnaccel predict MODEL IMAGES...``: the label a saved model gives each image.
+
+Images come as IDX files (MNIST's format, one or many images), .npy arrays (one image of
+height × width, or a stack of them) or PNG files (one image, greyscale or colour, read by
+nnaccel.data.png without Pillow). Pixels are as MNIST's: white ink on black, 0-255 (uint8) or
+floats in [0, 1]; ``--invert`` reads dark ink on a light background. The labels go out as CSV
+(file, index, label) or JSON, on stdout or atomically into ``--out``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._files import atomic_write, check_writable
+from ..data.idx import read_idx
+from ..data.png import read_png
+from ..errors import DataError, NNAccelError
+from ..nets.network import load
+from .flags import _float
+
+FORMATS = ("csv", "json")
+
+
+def add_parser(sub):
+    p = sub.add_parser("predict", help="label images (IDX, .npy or PNG) with a saved model, as CSV or JSON")
+    p.add_argument("model", help="a model file saved by nnaccel train --save or network2.py")
+    p.add_argument("images", nargs="+", metavar="IMAGES",
+                   help="IDX files (e.g. t10k-images-idx3-ubyte.gz), .npy arrays, or PNG images")
+    p.add_argument("--format", default="csv", choices=FORMATS,
+                   help="csv: a header, then file,index,label per image; json: a list of those objects")
+    p.add_argument("--out", metavar="FILE", help="write the labels here (atomically) instead of stdout")
+    p.add_argument("--invert", action="store_true",
+                   help="the images are dark ink on a light background: use 255 - pixel (MNIST is white on black)")
+    p.add_argument("--scale", type=_float, metavar="S",
+                   help="divide float pixels by S, e.g. 255 for 0-255 values stored as floats "
+                        "(uint8 pixels are divided by 255 without it)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.set_defaults(run=cmd_predict)
+
+
+def read_images(path):
+    """(n, height·width) pixels of one file, uint8 or float, by its suffix (or, for IDX, content)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        images = read_png(path)[None]
+    elif suffix == ".npy":
+        images = _read_npy(path)
+        images = images[None] if images.ndim == 2 else images
+    else:
+        images = read_idx(path)
+        if images.ndim != 3:
+            raise DataError(f"{path} holds an IDX array of shape {list(images.shape)}; predict reads images "
+                            "(an idx3 file of n × height × width), not labels")
+    if images.ndim != 3 or 0 in images.shape:
+        raise DataError(f"{path} holds an array of shape {list(images.shape)}; give images of height × width, "
+                        "or a stack n × height × width")
+    if images.dtype.kind not in "fiu" or images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise DataError(f"{path} holds {images.dtype} values that are not finite numbers; give pixels")
+    return images.reshape(len(images), -1)
+
+
+def _read_npy(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; give a .npy file") from None
+    except (ValueError, EOFError, OSError) as e:
+        raise DataError(f"{path} is not a readable .npy array ({e}); save it with numpy.save") from None
+
+
+def predict_labels(net, images, scale=None, invert=False):
+    """The argmax of the output layer for each row of ``images`` (host pixels), as a NumPy array."""
+    if invert:  # dark ink on light paper → MNIST's white on black
+        images = 255 - images if images.dtype == np.uint8 else (scale or 1.0) - images.astype(np.float64)
+    data = net.data((images, np.zeros(len(images), dtype=np.int64)), scale=scale)
+    return np.concatenate([np.asarray(net.backend.to_numpy(net.xp.argmax(a, axis=1)))
+                           for _, _, a in net._chunks(data)])
+
+
+def render(rows, fmt):
+    """The (file, index, label) rows as CSV or JSON text."""
+    if fmt == "json":
+        return json.dumps([{"file": f, "index": i, "label": label} for f, i, label in rows], indent=1) + "\n"
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["file", "index", "label"])
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def cmd_predict(args, out=print):
+    if args.out:
+        check_writable(args.out, "--out")
+        if Path(args.out).resolve() in {Path(p).resolve() for p in [args.model, *args.images]}:
+            raise NNAccelError(f"--out {args.out} is one of the inputs; give the labels a file of their own")
+    net = load(args.model, device=args.device)
+    rows = []
+    for path in args.images:
+        images = read_images(path)
+        if images.shape[1] != net.sizes[0]:
+            raise DataError(f"{path}: images of {images.shape[1]} pixels, but the model's first layer takes "
+                            f"{net.sizes[0]}; give images of that size (MNIST: 28×28)")
+        labels = predict_labels(net, images, args.scale, args.invert)
+        rows += [(str(path), i, int(label)) for i, label in enumerate(labels)]
+    text = render(rows, args.format)
+    if args.out:
+        with atomic_write(args.out, "w") as f:
+            f.write(text)
+        out(f"nnaccel: wrote {len(rows)} labels to {args.out}")
+    else:
+        out(text, end="")
+    return 0
