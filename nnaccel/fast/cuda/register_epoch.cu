@@ -368,6 +368,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
 
         // PHASE backprop
+        /* requested before backprop, so that their global latency passes while it runs: the
+         * next mini-batch's first row number of this thread, and η, λ and μ (read again each
+         * mini-batch: no register holds them all epoch) */
+        const int next = start + m, next_mb = n - next < m ? n - next : m;
+        const int first_next = tid < next_mb ? int(perm[next + tid]) : 0;
+        const double eta_k = eta[k], lmbda_k = lmbda[k], mu_k = mu[k];
         /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
@@ -379,6 +385,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
             T z = T(0);
             if (lane < no) {
+#pragma unroll 5
                 for (int i = 0; i < nh; i++) // TRIPS n_hidden
                     z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
                 z += s[B2 + lane];
@@ -407,6 +414,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             if (lane < no)
                 s[D2 + e * no + lane] = d2;
             T back = T(0);
+#pragma unroll 5
             for (int j = 0; j < no; j++) { // TRIPS n_out
                 const T d2j = __shfl_sync(0xffffffffu, d2, j);
                 if (lane < nh)
@@ -418,15 +426,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
 
         // PHASE update
-        {
-            /* backprop has read this mini-batch's row numbers: the next one's, for its gather
-             * (the loop's last barrier orders these) */
-            const int next = start + m, next_mb = n - next < m ? n - next : m;
-            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
-                rows_of[r] = int(perm[next + r]);
-        }
-        /* η, λ/n and μ read again (no register holds them all epoch) */
-        const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
+        /* backprop has read this mini-batch's row numbers: the next one's, for its gather
+         * (the loop's last barrier orders these; the first was requested before backprop) */
+        for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
+            rows_of[r] = r == tid ? first_next : int(perm[next + r]);
+        const double l2_k = lmbda_k / n;
         const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
@@ -434,8 +438,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
             if (lane < nh) {
                 T g = T(0);
-                for (int e = 0; e < mb; e++) // TRIPS m
-                    g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
+                for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+#pragma unroll
+                    for (int e = p * M; e < p * M + M; e++)
+                        if (e < mb)
+                            g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
                 const int at = W2 + j * nh + lane;
                 if (!momentum) { // TAKEN 1 - momentum
                     s[at] = keep * s[at] - step * g;
@@ -449,8 +456,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             const bool hidden = i < nh;
             const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
             T g = T(0);
-            for (int e = 0; e < mb; e++) // TRIPS m
-                g += s[from + e * width];
+            for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+#pragma unroll
+                for (int e = p * M; e < p * M + M; e++)
+                    if (e < mb)
+                        g += s[from + e * width];
             const int at = hidden ? B1 + i : B2 + i - nh;
             if (!momentum) { // TAKEN 1 - momentum
                 s[at] = s[at] - step * g;
