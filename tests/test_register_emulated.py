@@ -85,7 +85,7 @@ def test_float32_stays_float32_and_within_its_rounding(mnist10k):
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momentum, mnist10k):
-    """[784, 30, 10], m = 10, float32, 8 warps × 104 columns of w¹ in registers (48 of them
+    """[784, 30, 10], m = 10, float32, 8 warps × 112 columns of w¹ in registers (112 of them
     padding): 23 MNIST images (a last batch of 3) end within float32 rounding of run_epoch."""
     options = EpochOptions(10, 3.0, lmbda=1.0, momentum=momentum)
     data = (mnist10k.train[0][:23], mnist10k.train[1][:23])
@@ -101,7 +101,7 @@ def test_the_books_network_in_float32_trains_in_registers_with_256_threads(momen
 
 @pytest.mark.parametrize("n_in, pixels", [(100, False), (98, True)])
 def test_rows_wider_than_the_block_are_gathered_in_several_words_a_thread(n_in, pixels):
-    """float32 at 32 threads holds 104 columns in its one warp: a row of 100 floats, or of 98 pixels (not a
+    """float32 at 32 threads holds 112 columns in its one warp: a row of 100 floats, or of 98 pixels (not a
     multiple of 4, so one pixel a word), has more words than threads; still run_epoch's numbers."""
     options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
     data = _data(33, n_in, 5, pixels)
@@ -117,8 +117,8 @@ def test_the_default_placement_takes_registers_where_the_tile_fits():
     assert path.last_placement == "registers"
     assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
     assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
-    assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 104 floats
-    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 104)
+    assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 112 floats
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 112)
     assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
     assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
 

@@ -1,8 +1,8 @@
 """The register-tile kernel's geometry (nnaccel/epochs/fast/cuda/register_epoch.cu), for PersistentEpoch.
 
 For [n_in, n_hidden, n_out] with n_hidden, n_out ≤ 32 the first layer's weights fit in the
-registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane 16h + r
-half h of them for the rows r and r + 16, for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
+registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane 8g + r
+quarter g of them for the rows r, r + 8, r + 16 and r + 24, for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
 launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
 This module only says which instantiation, how much shared memory and which block sizes.
 """
@@ -14,11 +14,11 @@ KERNEL = "sgd_epoch_registers"
 MAX_THREADS = 256  # register_epoch.cu's __launch_bounds__
 MAX_WIDTH = 32  # a lane per hidden neuron and per output neuron
 TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
-# CAP: the w¹ columns one warp holds, a multiple of 8 (each half warp's CAP/2 columns are whole
-# 16-byte quads); a thread holds CAP values (two rows × CAP/2 columns). float32: 32, or 104 for
-# the book's 784 inputs (8 warps × 104 columns, 6 % padding); float64 takes two registers a
+# CAP: the w¹ columns one warp holds, a multiple of 16 (each quarter warp's CAP/4 columns are whole
+# 16-byte quads); a thread holds CAP values (four rows × CAP/4 columns). float32: 32, or 112 for
+# the book's 784 inputs (8 warps × 112 columns, 14 % padding); float64 takes two registers a
 # value, so 32 (8 warps: 256 inputs).
-CAPS = {"float32": (32, 104), "float64": (32,)}
+CAPS = {"float32": (32, 112), "float64": (32,)}
 C_TYPES = {"float32": "float", "float64": "double"}
 
 
@@ -51,8 +51,8 @@ def tile(sizes, m: int, dtype: str, block: int):
 
 def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
-    them, each a multiple of 4: a⁰ (W × rows × CAP), the half warps'
-    partial sums (2W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
+    them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
+    partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
     (W·CAP·32), then the mini-batch's row numbers (ints); "end" is where the last region ends."""
     n_in, nh, no = sizes
     warps = block // 32
@@ -63,7 +63,7 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
 
     small = r4(nh + no * nh + no)
     at = {"rows": rows, "ZP": warps * rows * cap}
-    at["A1"] = at["ZP"] + 2 * warps * tile_m * 32
+    at["A1"] = at["ZP"] + warps * tile_m * 32
     at["D1"] = at["A1"] + r4(rows * nh)
     at["D2"] = at["D1"] + r4(rows * nh)
     at["SP"] = at["D2"] + r4(rows * no)

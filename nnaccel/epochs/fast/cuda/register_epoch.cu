@@ -8,11 +8,11 @@
  * on the same data in the host's permutation order.
  *
  * Block: W = blockDim.x / 32 warps (at most 256 threads: __launch_bounds__). Warp c owns the
- * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"); its lane l = 16h + r owns half h of them
- * (CAP/2 columns from c·CAP + h·CAP/2) for the two hidden neurons r and r + 16: thread (c, l)
- * holds those 2 × CAP/2 values of w¹ in registers, from the first mini-batch to the last, and
- * only it ever reads or writes them. So each a⁰ quad a thread reads feeds 8 FMAs (two rows),
- * not 4. Columns past n_in are zero weights facing zero inputs, rows past n_hidden zero weights.
+ * input columns k ∈ [c·CAP, (c+1)·CAP) (the "chunk"); its lane l = 8g + r owns quarter g of them
+ * (CAP/4 columns from c·CAP + g·CAP/4) for the four hidden neurons r, r + 8, r + 16, r + 24:
+ * thread (c, l) holds those 4 × CAP/4 values of w¹ in registers, from the first mini-batch to
+ * the last, and only it ever reads or writes them. So each a⁰ quad a thread reads feeds 16 FMAs
+ * (four rows): a warp issues a quarter as many 16-byte loads of a⁰ as it has FMAs to feed. Columns past n_in are zero weights facing zero inputs, rows past n_hidden zero weights.
  * The mini-batch is a register tile of exactly M examples (a template parameter: the host picks
  * M = 10 for m = 10); a mini-batch of m > M runs in ⌈m/M⌉ passes and a short last mini-batch
  * leaves its padded rows at δ = 0, so they add nothing.
@@ -22,7 +22,7 @@
  * computes them and passes them in, each region starting at a multiple of 4 values:
  *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
  *                         so a thread's loads are one base register plus constant offsets
- *   ZP   2W × M × 32      each half warp's partial sums zⱼ over its half chunk, for one pass
+ *   ZP   W × M × 32       each warp's partial sums zⱼ over its chunk, for one pass
  *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
  *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
  *   VS                    their velocities (momentum only)
@@ -41,7 +41,8 @@ enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
 #define WARP 32
 #define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
-#define HALF 16 /* lanes per half warp: lane l holds rows l % HALF and l % HALF + HALF */
+#define QUARTER 8 /* lanes per quarter warp: lane l holds rows l % QUARTER + QUARTER·i, i < ROWS */
+#define ROWS 4 /* rows of w¹ a lane holds (ROWS × QUARTER = 32 hidden neurons) */
 
 __device__ __forceinline__ float exp_(float z) { return expf(z); }
 __device__ __forceinline__ double exp_(double z) { return exp(z); }
@@ -146,84 +147,84 @@ __device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
 }
 
 /* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
- * δ¹ₑᵣ of its two rows (e < M) in registers, ∂C/∂w¹ᵣₖ = Σₑ δ¹ₑᵣ a⁰ₑₖ four columns at a time from
- * the same broadcast loads as the feedforward (each quad feeds both rows), then the step. The
+ * δ¹ₑᵣ of its four rows (e < M) in registers, ∂C/∂w¹ᵣₖ = Σₑ δ¹ₑᵣ a⁰ₑₖ four columns at a time from
+ * the same broadcast loads as the feedforward (each quad feeds all four rows), then the step. The
  * same instructions for every pass (no branch to merge the registers at): the decay (or
  * μv − ηλw/n) is multiplied in with the first pass's factors and 1 (or 0) after it, and w + v
- * taken with the last pass's factor 1 (0 before). w[r·CAP/2 + u] is row r's column u. */
+ * taken with the last pass's factor 1 (0 before). w[i·CAP/4 + u] is row r + 8i's column u. */
 template <bool MOMENTUM, typename T, int M, int CAP>
 __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int rows,
                                                    int row, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
 {
-    constexpr int H = CAP / 2; /* columns of one row */
-    const int lane = row + (threadIdx.x % WARP >= HALF ? HALF : 0);
+    constexpr int H = CAP / ROWS; /* columns of one row */
+    const int lane = threadIdx.x % WARP;
     for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-        T d0[M], d1[M];
+        T d[ROWS][M];
 #pragma unroll
-        for (int e = 0; e < M; e++) {
-            d0[e] = row < nh ? s[D1 + (p * M + e) * nh + row] : T(0);
-            d1[e] = row + HALF < nh ? s[D1 + (p * M + e) * nh + row + HALF] : T(0);
-        }
+        for (int i = 0; i < ROWS; i++)
+#pragma unroll
+            for (int e = 0; e < M; e++)
+                d[i][e] = row + i * QUARTER < nh ? s[D1 + (p * M + e) * nh + row + i * QUARTER] : T(0);
         const int x0 = x_base + p * M * CAP;
         const T decay = p == 0 ? (MOMENTUM ? mu : keep) : T(1), l2_p = p == 0 ? l2 : T(0);
         const T take = (p + 1) * M >= rows ? T(1) : T(0);
         if (!MOMENTUM) {
             /* w ← decay·w − Σₑ (step·δ¹ₑᵣ) a⁰ₑₖ, accumulated in w itself: no gradient registers */
 #pragma unroll
-            for (int e = 0; e < M; e++) {
-                d0[e] *= -step;
-                d1[e] *= -step;
-            }
+            for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                for (int e = 0; e < M; e++)
+                    d[i][e] *= -step;
 #pragma unroll
             for (int q = 0; q < H / 4; q++) {
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    w[q * 4 + i] *= decay;
-                    w[H + q * 4 + i] *= decay;
-                }
+                for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                    for (int t = 0; t < 4; t++)
+                        w[i * H + q * 4 + t] *= decay;
 #pragma unroll
                 for (int e = 0; e < M; e++) {
                     const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
 #pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        w[q * 4 + i] += d0[e] * a.v[i];
-                        w[H + q * 4 + i] += d1[e] * a.v[i];
-                    }
+                    for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                        for (int t = 0; t < 4; t++)
+                            w[i * H + q * 4 + t] += d[i][e] * a.v[t];
                 }
             }
         } else {
             /* v ← μv − η(λ/n)w − Σₑ (η/m·δ¹ₑᵣ) a⁰ₑₖ accumulated in v's registers, then w ← w + v */
 #pragma unroll
-            for (int e = 0; e < M; e++) {
-                d0[e] *= -eta * per_m;
-                d1[e] *= -eta * per_m;
-            }
+            for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                for (int e = 0; e < M; e++)
+                    d[i][e] *= -eta * per_m;
 #pragma unroll
             for (int q = 0; q < H / 4; q++) {
-                Quad<T> *const vq0 = reinterpret_cast<Quad<T> *>(s + v_base + (q * WARP + lane) * 4);
-                Quad<T> *const vq1 = reinterpret_cast<Quad<T> *>(s + v_base + ((H / 4 + q) * WARP + lane) * 4);
-                Quad<T> v0 = *vq0, v1 = *vq1;
+                Quad<T> v[ROWS];
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    v0.v[i] = decay * v0.v[i] - eta * l2_p * w[q * 4 + i];
-                    v1.v[i] = decay * v1.v[i] - eta * l2_p * w[H + q * 4 + i];
+                for (int i = 0; i < ROWS; i++) {
+                    v[i] = *reinterpret_cast<Quad<T> *>(s + v_base + ((i * (H / 4) + q) * WARP + lane) * 4);
+#pragma unroll
+                    for (int t = 0; t < 4; t++)
+                        v[i].v[t] = decay * v[i].v[t] - eta * l2_p * w[i * H + q * 4 + t];
                 }
 #pragma unroll
                 for (int e = 0; e < M; e++) {
                     const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * 4);
 #pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        v0.v[i] += d0[e] * a.v[i];
-                        v1.v[i] += d1[e] * a.v[i];
-                    }
+                    for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                        for (int t = 0; t < 4; t++)
+                            v[i].v[t] += d[i][e] * a.v[t];
                 }
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    w[q * 4 + i] += take * v0.v[i];
-                    w[H + q * 4 + i] += take * v1.v[i];
+                for (int i = 0; i < ROWS; i++) {
+#pragma unroll
+                    for (int t = 0; t < 4; t++)
+                        w[i * H + q * 4 + t] += take * v[i].v[t];
+                    *reinterpret_cast<Quad<T> *>(s + v_base + ((i * (H / 4) + q) * WARP + lane) * 4) = v[i];
                 }
-                *vq0 = v0;
-                *vq1 = v1;
             }
         }
     }
@@ -240,10 +241,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     T *const s = reinterpret_cast<T *>(shared);
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
-    const int row = lane % HALF, half = lane / HALF; /* rows row and row + HALF, half `half` of the chunk */
-    static_assert(CAP % 8 == 0, "CAP: a multiple of 8, so that each half warp's CAP / 2 columns are whole quads");
-    constexpr int H = CAP / 2;
-    const int k = blockIdx.x, k0 = warp * CAP + half * H; /* the thread's first column */
+    const int row = lane % QUARTER, quarter = lane / QUARTER; /* rows row + QUARTER·i, quarter `quarter` of the chunk */
+    static_assert(CAP % (4 * ROWS) == 0, "CAP: a multiple of 16, so that each quarter warp's CAP / 4 columns are whole quads");
+    constexpr int H = CAP / ROWS;
+    const int k = blockIdx.x, k0 = warp * CAP + quarter * H; /* the thread's first column */
     /* rows / M passes of M examples: p * M < rows (no register holds their number) */
     const int Q = 4; /* values per Quad */
 
@@ -259,24 +260,24 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     T *const mine = params + k * P;
     T *const my_velocity = velocity + (momentum ? k * P : 0);
 
-    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 104), threads)
+    for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         s[SP + i] = mine[g_b1 + i];
         if (momentum)
             s[VS + i] = my_velocity[g_b1 + i];
     }
-    T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·HALF, k = k0 + u % H: this thread's, for the whole epoch */
+    T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·QUARTER, k = k0 + u % H: this thread's, for the whole epoch */
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
-        const int j = row + u / H * HALF, col = k0 + u % H;
+        const int j = row + u / H * QUARTER, col = k0 + u % H;
         w[u] = j < nh && col < n_in ? mine[g_w1 + (long long)j * n_in + col] : T(0);
     }
     /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
     if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
-            const int j = row + u / H * HALF, col = k0 + u % H;
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
+            const int j = row + u / H * QUARTER, col = k0 + u % H;
             s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
                 j < nh && col < n_in ? my_velocity[g_w1 + (long long)j * n_in + col] : T(0);
         }
@@ -320,41 +321,45 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
 
         // PHASE feedforward
-        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 16h + r) adds up its half chunk
-         * for rows r and r + 16: CAP/8 × M broadcast 16-byte loads of a⁰ (a half warp reads one
-         * address) and 8 FMAs each on its registers; the 2W partial sums go through ZP and warp e
-         * adds them for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
+        /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 8g + r) adds up its quarter chunk
+         * for rows r, r + 8, r + 16, r + 24: CAP/16 × M broadcast 16-byte loads of a⁰ (a quarter
+         * warp reads one address) and 16 FMAs each on its registers; shuffles add up the
+         * quarters, the W partial sums go through ZP and warp e adds them for example e, lane j for neuron j: a¹ₑⱼ = f(Σ + b¹ⱼ). */
         for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-            T z0[M], z1[M];
+            T z[ROWS][M];
 #pragma unroll
-            for (int e = 0; e < M; e++) {
-                z0[e] = T(0);
-                z1[e] = T(0);
-            }
-            const int x0 = A0 + (warp * rows + p * M) * CAP + half * H;
+            for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                for (int e = 0; e < M; e++)
+                    z[i][e] = T(0);
+            const int x0 = A0 + (warp * rows + p * M) * CAP + quarter * H;
 #pragma unroll
             for (int q = 0; q < H / Q; q++) {
 #pragma unroll
                 for (int e = 0; e < M; e++) {
                     const Quad<T> a = *reinterpret_cast<const Quad<T> *>(s + x0 + e * CAP + q * Q);
 #pragma unroll
-                    for (int i = 0; i < Q; i++) {
-                        z0[e] += w[q * Q + i] * a.v[i];
-                        z1[e] += w[H + q * Q + i] * a.v[i];
-                    }
+                    for (int i = 0; i < ROWS; i++)
+#pragma unroll
+                        for (int t = 0; t < Q; t++)
+                            z[i][e] += w[i * H + q * Q + t] * a.v[t];
                 }
             }
-            const int chunk = 2 * warp + half;
+            /* the four quarters' sums by a reduce-scatter across the warp: lanes 16 apart swap
+             * rows {0,1} against {2,3}, then lanes 8 apart row 0 against 1, so that lane l ends
+             * with its warp's sum for neuron l (row r + 8g, g = 2·bit1 + bit0 of its quarter) */
+            const bool hi = quarter & 2, odd = quarter & 1;
 #pragma unroll
             for (int e = 0; e < M; e++) {
-                s[ZP + (chunk * M + e) * WARP + row] = z0[e];
-                s[ZP + (chunk * M + e) * WARP + row + HALF] = z1[e];
+                const T k0 = (hi ? z[2][e] : z[0][e]) + __shfl_xor_sync(0xffffffffu, hi ? z[0][e] : z[2][e], 2 * QUARTER);
+                const T k1 = (hi ? z[3][e] : z[1][e]) + __shfl_xor_sync(0xffffffffu, hi ? z[1][e] : z[3][e], 2 * QUARTER);
+                s[ZP + (warp * M + e) * WARP + lane] = (odd ? k1 : k0) + __shfl_xor_sync(0xffffffffu, odd ? k0 : k1, QUARTER);
             }
             __syncthreads();
             for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
                 if (lane < nh) {
                     T sum = T(0);
-                    for (int c = 0; c < 2 * warps; c++) // TRIPS 2 * warps
+                    for (int c = 0; c < warps; c++) // TRIPS warps
                         sum += s[ZP + (c * M + e) * WARP + lane];
                     s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
                 }
@@ -363,6 +368,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
 
         // PHASE backprop
+        /* requested before backprop, so that their global latency passes while it runs: the
+         * next mini-batch's first row number of this thread, and η, λ and μ (read again each
+         * mini-batch: no register holds them all epoch) */
+        const int next = start + m, next_mb = n - next < m ? n - next : m;
+        const int first_next = tid < next_mb ? int(perm[next + tid]) : 0;
+        const double eta_k = eta[k], lmbda_k = lmbda[k], mu_k = mu[k];
         /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
@@ -374,6 +385,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
             T z = T(0);
             if (lane < no) {
+#pragma unroll 5
                 for (int i = 0; i < nh; i++) // TRIPS n_hidden
                     z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
                 z += s[B2 + lane];
@@ -402,6 +414,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             if (lane < no)
                 s[D2 + e * no + lane] = d2;
             T back = T(0);
+#pragma unroll 5
             for (int j = 0; j < no; j++) { // TRIPS n_out
                 const T d2j = __shfl_sync(0xffffffffu, d2, j);
                 if (lane < nh)
@@ -413,15 +426,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         __syncthreads();
 
         // PHASE update
-        {
-            /* backprop has read this mini-batch's row numbers: the next one's, for its gather
-             * (the loop's last barrier orders these) */
-            const int next = start + m, next_mb = n - next < m ? n - next : m;
-            for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
-                rows_of[r] = int(perm[next + r]);
-        }
-        /* η, λ/n and μ read again (no register holds them all epoch) */
-        const double eta_k = eta[k], l2_k = lmbda[k] / n, mu_k = mu[k];
+        /* backprop has read this mini-batch's row numbers: the next one's, for its gather
+         * (the loop's last barrier orders these; the first was requested before backprop) */
+        for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
+            rows_of[r] = r == tid ? first_next : int(perm[next + r]);
+        const double l2_k = lmbda_k / n;
         const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
@@ -429,8 +438,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
             if (lane < nh) {
                 T g = T(0);
-                for (int e = 0; e < mb; e++) // TRIPS m
-                    g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
+                for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+#pragma unroll
+                    for (int e = p * M; e < p * M + M; e++)
+                        if (e < mb)
+                            g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
                 const int at = W2 + j * nh + lane;
                 if (!momentum) { // TAKEN 1 - momentum
                     s[at] = keep * s[at] - step * g;
@@ -444,8 +456,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             const bool hidden = i < nh;
             const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
             T g = T(0);
-            for (int e = 0; e < mb; e++) // TRIPS m
-                g += s[from + e * width];
+            for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+#pragma unroll
+                for (int e = p * M; e < p * M + M; e++)
+                    if (e < mb)
+                        g += s[from + e * width];
             const int at = hidden ? B1 + i : B2 + i - nh;
             if (!momentum) { // TAKEN 1 - momentum
                 s[at] = s[at] - step * g;
@@ -455,16 +470,16 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
         }
         /* then BP4 for w¹ in registers (after the small ones: fewer values live beside w¹),
-         * thread (c, 16h + r): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ for its rows j = r, r + 16, δ¹ₑⱼ for the
+         * thread (c, 8g + r): ∂C/∂w¹ⱼₖ = Σₑ δ¹ₑⱼ a⁰ₑₖ for its rows j = r + 8i, δ¹ₑⱼ for the
          * pass's M examples in registers, a⁰ by the same broadcast loads as the feedforward; each
          * weight (and velocity) updated where it lies. A mini-batch of several passes takes the
          * decay (or μv − ηλw/n) with the first and w + v with the last. */
         if (!momentum) { // TAKEN 1 - momentum
-            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+            update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + quarter * H,
                                                  V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
                                                  mu_, eta_, l2, per_m);
         } else { // TAKEN momentum
-            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + half * H,
+            update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + quarter * H,
                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
                                                 mu_, eta_, l2, per_m);
         }
@@ -476,14 +491,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     /* The trained parameters (and velocities) back to global memory, once */
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
-        const int j = row + u / H * HALF, col = k0 + u % H;
+        const int j = row + u / H * QUARTER, col = k0 + u % H;
         if (j < nh && col < n_in)
             mine[g_w1 + (long long)j * n_in + col] = w[u];
     }
     if (momentum) { // TAKEN momentum
 #pragma unroll 1
-        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 104)
-            const int j = row + u / H * HALF, col = k0 + u % H;
+        for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
+            const int j = row + u / H * QUARTER, col = k0 + u % H;
             if (j < nh && col < n_in)
                 my_velocity[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
         }
