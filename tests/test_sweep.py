@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -307,6 +308,61 @@ def test_jobs_runs_local_workers_that_share_the_budget(tmp_path):
     assert "validation" in result.stdout  # the results table
 
 
+def _children(pid):
+    """The pids whose parent is ``pid`` (from /proc: Linux only)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_sweep_stopped_by_sigterm_stops_its_local_workers(tmp_path):
+    """SIGTERM to `nnaccel sweep --jobs 2` alone (a scheduler's stop, not the terminal's Ctrl-C
+    that reaches the whole group): the workers stop with it instead of training on, orphaned."""
+    url = f"sqlite:///{tmp_path}/sweep.db"
+    parent = subprocess.Popen([sys.executable, "-m", "nnaccel", "sweep", "--storage", url, "--study", "stop",
+                               "--trials", "400", "--jobs", "2", "--sampler", "random", "--eta", "0.1..3:log",
+                               "--dataset", "mnist-10k", "--train-size", "6000", "--validation-size", "300",
+                               "--hidden", "5", "--epochs", "30", "--quiet"],  # minutes of trials: far past the test
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers, deadline = [], time.monotonic() + 60
+    try:
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+            workers = _children(parent.pid)
+        assert len(workers) == 2, f"the workers never started: {parent.poll()}"
+        time.sleep(1.0)  # into their first trials
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=60)
+        deadline = time.monotonic() + 15  # a worker finishes the write it is in, then stops
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(_alive, workers)), "local workers outlived the sweep that started them"
+        assert parent.returncode == 143
+    finally:
+        for pid in [parent.pid, *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        parent.wait()
+
+
 @pytest.mark.slow
 def test_trials_of_one_shape_and_m_train_together_as_one_population(tmp_path):
     """Four trials asked at once train as one population, and each keeps its own network."""
@@ -387,7 +443,8 @@ def test_the_median_pruner_stops_poor_trials_mid_population(tmp_path):
 # the real command, with its workers let onto the new database at the same instant.
 AT_ONCE = """
 import os, sys, time
-from nnaccel import cli, sweep
+from nnaccel import cli
+from nnaccel.tools import sweep
 real, folder, racers = sweep.open_storage, sys.argv[1], int(sys.argv[2])
 def at_once(*args):
     open(os.path.join(folder, f"ready-{os.getpid()}"), "w").close()

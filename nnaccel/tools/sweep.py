@@ -33,6 +33,7 @@ from ..training.trainer import train
 from ._sweep_outputs import check_output_paths, check_outputs_against_inputs
 from ._tuning import expand_host, holdout, strip_dataset
 
+WORKER_STOP_S = 10  # how long a local worker may take to finish its write after SIGTERM
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
 
 
@@ -168,10 +169,7 @@ def cmd_sweep(args, out=print):
     study = open_study(optuna, storage, args.study, study_description(args, space),
                        make_sampler(optuna, args.sampler, None), pruner, grid)
     if args.jobs > 1:
-        workers = [subprocess.Popen(worker_command(args)) for _ in range(args.jobs)]
-        codes = [w.wait() for w in workers]
-        if any(codes):
-            raise NNAccelError(f"a worker exited with code {max(codes)}; see its message above")
+        run_local_workers(args)
     else:
         if not args.quiet:
             out(f"nnaccel: study {args.study!r} in {args.storage}: {space.describe()}, "
@@ -191,6 +189,27 @@ def cmd_sweep(args, out=print):
     if args.save:
         retrain_best(args, study, out)
     return 0
+
+
+def run_local_workers(args):
+    """``--jobs N``: N worker processes on the study. Whatever stops this process (a signal, an
+    error) stops them too, each losing only its trial in flight, so none outlives the command."""
+    workers = []
+    try:
+        workers += [subprocess.Popen(worker_command(args)) for _ in range(args.jobs)]
+        codes = [w.wait() for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+        for w in workers:
+            try:
+                w.wait(timeout=WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+    if any(codes):
+        raise NNAccelError(f"a worker exited with code {max(codes)}; see its message above")
 
 
 def print_table(study, top, out):
