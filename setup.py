@@ -9,7 +9,7 @@ import sys
 from setuptools import Extension, setup
 
 flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
-depends = ["nnaccel/epochs/fast/_extension.h", "nnaccel/epochs/fast/_sgd_kernel.h", "nnaccel/epochs/fast/_sgd_level.h"]
+depends = ["nnaccel/epochs/fast/_extension.h", "nnaccel/epochs/fast/_levels.h", "nnaccel/epochs/fast/_sgd_kernel.h", "nnaccel/epochs/fast/_sgd_level.h"]
 
 
 def extension(name, source, headers=()):

@@ -56,51 +56,10 @@ typedef struct {
 #define ENTRY "nnaccel.epochs.fast._population.epoch"
 #include "_extension.h"
 
-#define LEVEL base
-#include "_population_level.h"
-#undef LEVEL
-
-/* The portable level: the same operations in the same order on every CPU (no FMA, sums in
- * fixed lanes), compiled for SSE2 and, on x86-64, for AVX2 (the same numbers, faster). */
-#define FIXED_ORDER
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-#define LEVEL portable
-#include "_population_level.h"
-#undef LEVEL
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("avx2")
-#define LEVEL portable_avx2
-#include "_population_level.h"
-#undef LEVEL
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#undef FIXED_ORDER
-
-/* As _sgd.c: on x86-64 GCC also compiles the kernels for AVX2 + FMA and AVX-512 and runs the
- * best level the CPU has. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC target("avx2", "fma")
-#define LEVEL avx2
-#include "_population_level.h"
-#undef LEVEL
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq", "prefer-vector-width=512")
-#define LEVEL avx512
-#include "_population_level.h"
-#undef LEVEL
-#pragma GCC pop_options
-
-#define LEVELS 3
-#else
-#define LEVELS 1
-#endif
+/* The kernels, once for each instruction-set level (see _levels.h). */
+#define LEVEL_HEADER "_population_level.h"
+#include "_levels.h"
+#undef LEVEL_HEADER
 
 static int (*population_f32)(const population_job *) = population_epoch_f32_base;
 static int (*population_f64)(const population_job *) = population_epoch_f64_base;

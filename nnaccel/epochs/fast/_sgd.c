@@ -46,53 +46,10 @@ typedef struct {
 #define ENTRY "nnaccel.epochs.fast._sgd.epoch"
 #include "_extension.h"
 
-/* The kernels for one instruction-set level: float and double. */
-#define LEVEL base
-#include "_sgd_level.h"
-#undef LEVEL
-
-/* The portable level: the same operations in the same order on every CPU (no FMA, sums in
- * fixed lanes), compiled for SSE2 and, on x86-64, for AVX2 (the same numbers, faster). */
-#define FIXED_ORDER
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-#define LEVEL portable
-#include "_sgd_level.h"
-#undef LEVEL
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("avx2")
-#define LEVEL portable_avx2
-#include "_sgd_level.h"
-#undef LEVEL
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#undef FIXED_ORDER
-
-/* GCC on x86-64 compiles them twice more, for AVX2 + FMA and for AVX-512, and runs the best
- * level the CPU has (wheels are built for plain x86-64, where the book's loops would run
- * at a quarter of the speed). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC target("avx2", "fma")
-#define LEVEL avx2
-#include "_sgd_level.h"
-#undef LEVEL
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq", "prefer-vector-width=512")
-#define LEVEL avx512
-#include "_sgd_level.h"
-#undef LEVEL
-#pragma GCC pop_options
-
-#define LEVELS 3
-#else
-#define LEVELS 1
-#endif
+/* The kernels, once for each instruction-set level (see _levels.h). */
+#define LEVEL_HEADER "_sgd_level.h"
+#include "_levels.h"
+#undef LEVEL_HEADER
 
 static int (*epoch_f32)(const sgd_job *) = epoch_f32_base;
 static int (*epoch_f64)(const sgd_job *) = epoch_f64_base;
