@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One call of the workplace's `device` tool on a lent GPU machine (docs/gpu.md, "On a lent GPU"):
+# setup, `nnaccel selftest` without its pytest and benchmark parts (the paths on the device and
+# issue 15's goals), the CUDA tests, then the full selftest (benchmark rows too; its goals are a
+# second, independent timing). Each stage has its own time limit, so a slow stage costs only
+# itself; everything lands in $OUT (run.log, core/, full/, cuda-tests.xml).
+# Carry: .whl (array-api-compat, array-api-strict wheels) and the cp312 C extensions built here.
+set -u
+export PYTHONUNBUFFERED=1
+LOG=$OUT/run.log
+stage() { echo "=== $(date -u +%T) $*" | tee -a "$LOG"; }
+stage setup
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >>"$LOG" 2>&1
+export PYTHONPATH=$PWD:/tmp/site
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$LOG"
+python3 -c "import sys, numpy, cupy; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'runtime', cupy.cuda.runtime.runtimeGetVersion(), 'nvrtc', cupy.cuda.nvrtc.getVersion())" 2>&1 | tee -a "$LOG"
+python3 -c "from nnaccel.epochs.fast import c_epoch; print('C kernel available:', c_epoch.available())" 2>&1 | tee -a "$LOG"
+stage "selftest core (paths + goals)"
+timeout "${CORE_S:-170}" python3 -m nnaccel selftest --device cuda --skip-tests --skip-benchmarks --out "$OUT/core" 2>&1 | tee -a "$LOG"
+stage "pytest -m cuda"
+timeout "${TESTS_S:-110}" python3 -m pytest -m cuda -q -p no:cacheprovider --junitxml="$OUT/cuda-tests.xml" tests 2>&1 | tail -n 40 | tee -a "$LOG"
+stage "selftest full (benchmark rows)"
+timeout "${FULL_S:-280}" python3 -m nnaccel selftest --device cuda --skip-tests --out "$OUT/full" 2>&1 | tee -a "$LOG"
+stage done
