@@ -17,6 +17,8 @@ python3 -c "import sys, numpy, cupy; print(sys.version.split()[0], 'numpy', nump
 python3 -c "from nnaccel.epochs.fast import c_epoch; print('C kernel available:', c_epoch.available())" 2>&1 | tee -a "$LOG"
 stage "selftest core (paths + goals)"
 timeout "${CORE_S:-170}" python3 -m nnaccel selftest --device cuda --skip-tests --skip-benchmarks --out "$OUT/core" 2>&1 | tee -a "$LOG"
+stage "placements (register kernel, cluster, epoch.cu shared/global)"
+timeout "${PLACE_S:-90}" python3 -m benchmarks.placements --out "$OUT/placements.json" 2>&1 | tee -a "$LOG"
 stage "pytest -m cuda"
 timeout "${TESTS_S:-110}" python3 -m pytest -m cuda -q -p no:cacheprovider --junitxml="$OUT/cuda-tests.xml" tests 2>&1 | tail -n 40 | tee -a "$LOG"
 stage "selftest full (benchmark rows)"

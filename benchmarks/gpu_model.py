@@ -38,11 +38,11 @@ POPULATION_GOAL = 5000  # network-epochs per second on 132 SMs
 # What to compile
 
 
-def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024, threads=None):
+def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024, threads=None, clusters=True):
     """What PersistentEpoch's own code launches for this network on a GPU with ``shared_limit``
-    bytes of opt-in shared memory (an H100's 227 KB): {"source", "options", "name", "threads",
-    "shared"}. Its compile and launch are recorded, not run. ``threads``: the block size (by
-    default PersistentEpoch's)."""
+    bytes of opt-in shared memory (an H100's 227 KB) and (``clusters``) sm_90's thread block
+    clusters: {"source", "options", "name", "threads", "shared", "blocks"}. Its compile and launch
+    are recorded, not run. ``threads``: the block size (by default PersistentEpoch's)."""
     import numpy as np
 
     import nnaccel
@@ -54,7 +54,7 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
 
     class Kernel:
         def __call__(self, grid, block, args, shared_mem=0):
-            seen.update(threads=int(block[0]), shared=int(shared_mem))
+            seen.update(threads=int(block[0]), shared=int(shared_mem), blocks=int(grid[0]))
 
     class Module:
         def __init__(self, code, options=(), name_expressions=()):
@@ -67,8 +67,8 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     rows = np.zeros((m, sizes[0]), np.uint8 if pixels else dtype)
     data = net.data((rows, np.zeros(m, np.int64)))
     block = {} if threads is None else {"block": threads}
-    PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit, **block)(
-        net, data, SGDState())
+    PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit,
+                    clusters=clusters, **block)(net, data, SGDState())
     return seen
 
 
@@ -76,7 +76,8 @@ def every_instantiation():
     """[(file, source, options, [name expressions])] of every kernel in nnaccel/epochs/fast/cuda."""
     from nnaccel.epochs.fast import persistent_epoch
 
-    return [(t["name"], t["source"], tuple(t.get("options", ())), list(t.get("name_expressions", ())))
+    return [(t["name"], t["source"], tuple(t.get("options", ())), list(t.get("name_expressions", ())),
+             tuple(t.get("archs", ())))
             for t in persistent_epoch.compile_targets()]
 
 
@@ -89,15 +90,19 @@ def compile_kernel(source, options, name, arch):
     return sass.disassemble(compiled.cubin), compiled.functions.get(lowered), lowered
 
 
-def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None, broadcast=False):
+def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None, broadcast=False,
+            clusters=None):
     """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks (or
-    ``kernel`` in ``source``), plus its registers and local memory."""
-    chosen = chosen_kernel(sizes, m, dtype, threads=threads)
+    ``kernel`` in ``source``), plus its registers and local memory. ``clusters``: whether the GPU
+    has thread block clusters (by default: sm_90 and later). A cluster kernel's figure is one
+    block's (the CL blocks of a network run side by side); its cluster barrier is not modelled."""
+    clusters = int(arch) >= 90 if clusters is None else clusters
+    chosen = chosen_kernel(sizes, m, dtype, threads=threads, clusters=clusters)
     code = Path(source).read_text() if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
     result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast)
-    result.update(dtype=dtype, shared_bytes=chosen["shared"], registers=resources.registers if resources else None,
+    result.update(dtype=dtype, shared_bytes=chosen["shared"], blocks_per_network=chosen["blocks"], registers=resources.registers if resources else None,
                   stack_frame=resources.stack_frame if resources else None,
                   local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
     return result
@@ -106,8 +111,10 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
 def instantiations(archs=("80", "90")):
     """Registers, stack frame and LDL/STL count of every instantiation of every kernel."""
     rows = []
-    for file, source, options, names in every_instantiation():
+    for file, source, options, names, only in every_instantiation():
         for arch in archs:
+            if only and arch not in only:
+                continue  # the cluster kernel: sm_90 and later
             for name in names:
                 listing, resources, _ = compile_kernel(source, options, name, arch)
                 rows.append(dict(file=file, kernel=name, arch=f"sm_{arch}", registers=resources.registers,
@@ -119,12 +126,14 @@ def instantiations(archs=("80", "90")):
 # ---------------------------------------------------------------------------------------------
 # When the persistent kernel applies
 
-# The fused CuPy path that the persistent kernel replaces makes 6L + 2 launches per mini-batch,
-# each 10–20 µs of CPU whatever its size (nnaccel/epochs/fast/cupy_epoch.py; not measured here, no GPU:
-# `nnaccel selftest` times both paths on one). The low end is taken: the persistent kernel must
-# beat the fused path at its fastest. MAX_WORK is the m × weights at which the kernel's
-# predicted time per mini-batch reaches that floor.
-LAUNCH_S = 10e-6
+# The fused CuPy path that the persistent kernel replaces makes 6L + 2 launches per mini-batch.
+# Measured on an H200 (benchmarks/results/nvidia-h200.md, 2026-12-04): [784,30,10] m = 10 float32
+# 2.03 s per 60k epoch, 338 µs a mini-batch of 14 launches, 24 µs a launch ([784,100,10]: 35).
+# The low end is taken: the persistent kernel must beat the fused path at its fastest. MAX_WORK
+# is the m × weights at which epoch.cu's predicted time per mini-batch reaches that floor; the
+# register kernel (one block, or a cluster on sm_90) is taken wherever it fits, MAX_WORK aside:
+# measured at 9.5 µs a mini-batch, it is far under the floor.
+LAUNCH_S = 24e-6
 SWEEP_HIDDEN = (10, 16, 24, 30, 32, 40, 50, 64, 80, 100, 128, 160, 200, 256, 320, 400)
 
 
@@ -139,7 +148,7 @@ def max_work(m=10, arch="90", dtype="float32", hidden=SWEEP_HIDDEN, launch_s=LAU
     floor = fused_floor_s(2, launch_s)
     sweep = []
     for h in hidden:
-        r = predict([784, h, 10], m, dtype, arch)
+        r = predict([784, h, 10], m, dtype, arch, clusters=False)  # epoch.cu past 32: what MAX_WORK governs
         sweep.append(dict(hidden=h, work=m * (784 * h + h * 10), kernel=r["kernel"],
                           seconds_per_batch=r["seconds"] / r["batches"]))
     previous = None

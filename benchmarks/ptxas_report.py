@@ -28,6 +28,8 @@ def rows(targets):
     out = []
     for arch in nvrtc.ARCHS:
         for t in targets:
+            if not t.builds_for(arch):
+                continue
             compiled = nvrtc.compile_cuda(t.source, arch, t.options, t.name_expressions)
             names = {v: k for k, v in compiled.mapping.items()}  # lowered name -> name expression
             for lowered, resources in compiled.functions.items():

@@ -10,7 +10,7 @@ import pytest
 
 import nnaccel
 from nnaccel.data.datasets import load_dataset
-from nnaccel.epochs.fast import selfcheck
+from nnaccel.epochs.fast import persistent_epoch, selfcheck
 from nnaccel.epochs.fast.persistent_epoch import PersistentEpoch
 from nnaccel.epochs.generic import EpochOptions
 from nnaccel.tools import epoch_timing
@@ -73,6 +73,8 @@ def _cupy_net(sizes):
 
 
 def test_the_reason_names_max_work_or_the_self_check(monkeypatch):
+    monkeypatch.setattr(persistent_epoch, "opt_in_shared_limit", lambda: 163 * 1024)  # an A100:
+    monkeypatch.setattr(persistent_epoch, "has_clusters", lambda: False)  # no clusters, so epoch.cu
     reason = epoch_timing.stepped_aside(PersistentEpoch, _cupy_net((784, 100, 10)), EpochOptions(32, 0.5))
     assert reason.startswith("m × weights = 2,540,800 is above persistent_epoch.MAX_WORK")
     monkeypatch.setattr(PersistentEpoch, "applies", classmethod(lambda cls, net, options: True))

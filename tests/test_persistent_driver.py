@@ -20,6 +20,7 @@ H100_OPT_IN = 227 * 1024
 @pytest.fixture(autouse=True)
 def h100(monkeypatch):
     monkeypatch.setattr(persistent_epoch, "opt_in_shared_limit", lambda: H100_OPT_IN)
+    monkeypatch.setattr(persistent_epoch, "has_clusters", lambda: True)  # sm_90
 
 
 def _cupy_net(sizes=(784, 30, 10), dtype="float32", **kw):
@@ -49,8 +50,15 @@ def test_it_is_for_cupy_networks_only():
 
 
 def test_large_work_deep_networks_and_buffers_beyond_shared_memory_go_elsewhere(monkeypatch):
-    """Above MAX_WORK multiply-adds per mini-batch one block is expected to lose to cuBLAS; more than
-    MAX_LAYERS layers exceed the kernel's tables; a's and δ's that do not fit shared memory cannot run."""
+    """The register kernel (a cluster on sm_90) takes [784, 100, 10] whatever m; without clusters
+    epoch.cu above MAX_WORK multiply-adds per mini-batch is expected to lose to the fused path; more
+    than MAX_LAYERS layers exceed the kernel's tables; a's and δ's that do not fit shared memory
+    cannot run."""
+    assert PersistentEpoch.applies(_cupy_net((784, 100, 10)), EpochOptions(32, 3.0))  # a cluster of 4, M = 4
+    assert not PersistentEpoch.applies(_cupy_net((784, 100, 10)), EpochOptions(32, 3.0, momentum=0.5))  # 32 rows
+    # of a⁰ and w¹'s velocity: 229 KB of shared memory, above the H100's 227 (and MAX_WORK refuses epoch.cu)
+    assert not PersistentEpoch.applies(_cupy_net((784, 300, 10)), EpochOptions(32, 3.0))  # 7.6 M, > 8 × 32 hidden
+    monkeypatch.setattr(persistent_epoch, "has_clusters", lambda: False)  # an A100
     assert not PersistentEpoch.applies(_cupy_net((784, 100, 10)), EpochOptions(32, 3.0))  # 2.5 M
     assert not PersistentEpoch.applies(_cupy_net((4,) * 10), EpochOptions(10, 3.0))  # 9 layers
     assert shared_bytes([784, 30, 10], 36, 8, shared_weights=False) > H100_OPT_IN
@@ -65,7 +73,7 @@ def test_shared_bytes_counts_the_layer_table_the_weights_and_every_a_and_delta()
 
 
 def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
-    target, registers = persistent_epoch.compile_targets()
+    target, registers, clusters = persistent_epoch.compile_targets()
     assert target["source"] == persistent_epoch.source() and "#include" not in target["source"]
     wanted = {name_expression(dtype, pixels, on_chip) for dtype in ("float32", "float64")
               for pixels in (True, False) for on_chip in (True, False)}
@@ -76,6 +84,12 @@ def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
              for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)
              for n_in in (200, 784) if (tile := register_epoch.tile([n_in, 30, 10], m, dtype, 256))}
     assert tiles == set(registers["name_expressions"]) and registers["threads"] == register_epoch.MAX_THREADS
+    assert clusters["source"] == registers["source"] and clusters["archs"] == ["90"]  # sm_90's clusters
+    wide = {register_epoch.name_expression(dtype, pixels, *tile)
+            for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)
+            for n_in in (200, 784) for hidden in (40, 100, 200)
+            if (tile := register_epoch.tile([n_in, hidden, 10], m, dtype, 256, clusters=True))}
+    assert wide == set(clusters["name_expressions"])
 
 
 class _Recorder:
@@ -105,3 +119,14 @@ def test_block_sizes_are_whole_warps():
     net = nnaccel.Network([6, 4, 3], device="cpu", seed=0)
     with pytest.raises(ValueError, match="multiple of 32"):
         PersistentEpoch(net, EpochOptions(4, 0.5), module=np, compile=_Recorder, block=48)
+
+
+def test_a_forced_placement_that_does_not_fit_is_refused_in_a_sentence():
+    """[784, 100, 10]'s 79,510 float32 weights (318 KB) cannot sit in an H100's 227 KB: refused
+    before the launch (on the H200 the driver said only CUDA_ERROR_INVALID_VALUE)."""
+    net = nnaccel.Network([784, 100, 10], device="cpu", seed=0)
+    data = net.data((np.zeros((20, 784), np.uint8), np.zeros(20, int)))
+    path = PersistentEpoch(net, EpochOptions(10, 0.5), module=np, compile=_Recorder, shared_limit=H100_OPT_IN,
+                           placement="shared")
+    with pytest.raises(ValueError, match=r"cannot hold its weights.*use placement='global'"):
+        path(net, data, nnaccel.optim.SGDState())

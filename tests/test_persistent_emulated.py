@@ -33,9 +33,9 @@ def _shim(code, options=(), name_expressions=()):
     return ShimModule(code, options, names)
 
 
-def _path(net, options, placement=None, compile=_shim, shared_limit=H100_OPT_IN, block=32):
+def _path(net, options, placement=None, compile=_shim, shared_limit=H100_OPT_IN, block=32, clusters=False):
     return PersistentEpoch(net, options, module=np, compile=compile, block=block, shared_limit=shared_limit,
-                           placement=placement)
+                           placement=placement, clusters=clusters)
 
 
 def _data(rows, n_in, n_out, pixels, seed=1):

@@ -118,7 +118,7 @@ def test_the_default_placement_takes_registers_where_the_tile_fits():
     assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
     assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
     assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 112 floats
-    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 112)
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 112, 1)
     assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
     assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
 
@@ -229,3 +229,71 @@ def test_a_pixels_value_by_one_corrected_product_rounds_as_the_division(dtype):
         assert got == dtype(p) / dtype(255), p
         plain_differs += q != dtype(p) / dtype(255)
     assert plain_differs > 0
+
+
+# ---- clusters: a wider hidden layer split over CL blocks (sm_90's thread block clusters) ----------
+def _cluster_shim(code, options=(), name_expressions=()):
+    """A shim library with the cluster kernel's instantiations (compile_targets()'s sm_90 entry)."""
+    (target,) = [t for t in persistent_epoch.compile_targets() if t.get("archs")]
+    return ShimModule(code, options, target["name_expressions"])
+
+
+def _cluster(block=32, compile=_cluster_shim):
+    return dict(placement="registers", compile=compile, block=block, clusters=True)
+
+
+# n_hidden 40 → 2 blocks of 20; 70 → 4 blocks of 18, 18, 18, 16 (a shorter last slice); 130 → 8 of
+# 17 (the last 11). float64 clusters take M = 4: m = 10 is three passes, the last one padded.
+CLUSTER_CASES = [
+    ([20, 40, 5], dict(cost="quadratic"), EpochOptions(10, 0.1), True),
+    ([20, 70, 5], dict(cost="cross-entropy"), EpochOptions(10, 0.5, lmbda=2.0, momentum=0.5), False),
+    ([20, 70, 5], dict(cost="log-likelihood", output_activation="softmax", hidden_activation="relu"),
+     EpochOptions(7, 0.1, lmbda=1.0), True),
+    ([12, 130, 3], dict(cost="cross-entropy", hidden_activation="tanh"), EpochOptions(5, 0.1, momentum=0.9), True),
+]
+
+
+@pytest.mark.parametrize("sizes, net_kw, options, pixels", CLUSTER_CASES,
+                         ids=[f"{c[0][1]}-hidden-{c[1]['cost']}-m{c[2].mini_batch_size}" for c in CLUSTER_CASES])
+def test_a_cluster_of_blocks_trains_a_wide_hidden_layer_as_run_epoch_does_to_1e_12(sizes, net_kw, options, pixels):
+    """float64, two epochs: each block's slice of w¹, b¹ and w², the shared b², and every
+    velocity equal run_epoch's to 1e-12 (z² summed across the cluster in rank order)."""
+    data = _data(53, sizes[0], sizes[-1], pixels)
+    tile = register_epoch.tile(sizes, options.mini_batch_size, "float64", 32, clusters=True)
+    assert tile.cluster == {40: 2, 70: 4, 130: 8}[sizes[1]]
+    got = _train(sizes, net_kw, options, data, _cluster())
+    _assert_same(got, _train(sizes, net_kw, options, data))
+
+
+def test_the_books_wider_network_in_float32_trains_in_a_cluster_of_four(mnist10k):
+    """[784, 100, 10], m = 10, float32, 256 threads: four blocks of 25 hidden neurons, within
+    float32 rounding of run_epoch after 23 MNIST images (a last batch of 3)."""
+    options = EpochOptions(10, 3.0, lmbda=1.0, momentum=0.5)
+    data = (mnist10k.train[0][:23], mnist10k.train[1][:23])
+    net = nnaccel.Network([784, 100, 10], device="cpu", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, options, module=np, compile=_cluster_shim, block=256,
+                                            shared_limit=227 * 1024, clusters=True)
+    state = path(net, net.data(data), nnaccel.optim.SGDState())
+    assert path.last_placement == "registers"
+    want = _train([784, 100, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same([np.asarray(a) for a in net.weights + net.biases + state.velocity_w + state.velocity_b], want,
+                 atol=1e-6, rtol=1e-5)
+
+
+def test_without_clusters_a_wide_hidden_layer_has_no_register_tile():
+    """Before sm_90 (or a GPU that says it has none) a hidden layer over 32 goes to epoch.cu."""
+    assert register_epoch.tile([784, 100, 10], 10, "float32", 256) is None
+    assert register_epoch.tile([784, 100, 10], 10, "float32", 256, clusters=True) == (10, 112, 4)
+    assert register_epoch.tile([784, 257, 10], 10, "float32", 256, clusters=True) is None  # above 8 × 32
+    assert register_epoch.tile([200, 100, 10], 10, "float64", 256, clusters=True) == (4, 32, 4)
+
+
+@pytest.mark.parametrize("kind", ["thread", "address"])
+def test_under_a_sanitizer_the_cluster_kernel_is_clean_and_still_equals_run_epoch(kind):
+    """ThreadSanitizer finds no race between the blocks of a cluster (their shared memory read
+    across the cluster barrier), AddressSanitizer no access outside what was asked for; [12, 40,
+    5], 37 rows, m = 5, momentum and L2, 2 blocks of 64 threads."""
+    options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(37, 12, 5, pixels=True)
+    got = _train([12, 40, 5], {}, options, data, _cluster(64, sanitized(kind)), epochs=1)
+    _assert_same(got, _train([12, 40, 5], {}, options, data, epochs=1))

@@ -38,10 +38,23 @@ def compiler() -> str | None:
     return shutil.which(CXX)
 
 
+# Kernels built with __cluster_dims__(CL): which template argument is CL (it must be a
+# compile-time constant); a name expression that leaves it out takes its default, 1.
+CLUSTER_ARGUMENT = {"sgd_epoch_registers": 4}
+
+
+def cluster_size(name_expression: str) -> int:
+    """The blocks of a cluster the kernel is built for (1: none)."""
+    kernel, _, arguments = name_expression.partition("<")
+    arguments = [a.strip() for a in arguments.rstrip("> ").split(",")]
+    at = CLUSTER_ARGUMENT.get(kernel.strip())
+    return int(arguments[at]) if at is not None and at < len(arguments) else 1
+
+
 def build(source: str, name_expressions, mode: str = "library") -> Path:
     """The shim library (mode "library") or standalone program ("thread", "address") for ``source``."""
     shim_files = [HERE / "cuda_shim.h", HERE / "launcher.cpp", HERE / "standalone.cpp"]
-    table = "".join(f'{{"{name}", launcher<&{name}>}},\n' for name in name_expressions)
+    table = "".join(f'{{"{name}", launcher<&{name}>, {cluster_size(name)}}},\n' for name in name_expressions)
     key = hashlib.sha256("\0".join([source, table, mode, CXX, *FLAGS, *MODES[mode]]
                                    + [f.read_text() for f in shim_files]).encode()).hexdigest()[:20]
     home = Path(tempfile.gettempdir()) / "nnaccel-cuda-shim" / key

@@ -1,13 +1,17 @@
 /* Just enough CUDA for a kernel's source to compile and run as C++20 on the CPU.
  *
- * One std::thread per CUDA thread, one block at a time (blocks of a grid are independent, so
- * running them in turn is one legal CUDA schedule). threadIdx, blockIdx, blockDim and gridDim
- * are thread_local; __syncthreads() is a std::barrier over the block's threads, and a warp's
- * __shfl_xor_sync a std::barrier over its 32 lanes. Dynamic shared memory (`extern __shared__ …
- * shared[]`) is one static buffer that each block finds filled with NaN bytes (0xFF), so a
- * read before a write shows in the results; under AddressSanitizer the bytes beyond what the
- * launch asked for are poisoned. Because the threads are real threads, ThreadSanitizer sees
- * a missing __syncthreads() as the data race it is.
+ * One std::thread per CUDA thread, one cluster of blocks at a time (clusters of a grid are
+ * independent, so running them in turn is one legal CUDA schedule; a kernel without
+ * __cluster_dims__ has clusters of one block). threadIdx, blockIdx, blockDim and gridDim are
+ * thread_local; __syncthreads() is a std::barrier over the block's threads, a warp's
+ * __shfl_xor_sync a std::barrier over its 32 lanes, and the cluster barrier (sm_90's
+ * __cluster_barrier_arrive/wait) a std::barrier over the cluster's threads. Each block's dynamic
+ * shared memory (the kernels declare it with DYNAMIC_SHARED) is its own buffer, found filled
+ * with NaN bytes (0xFF), so a read before a write shows in the results; under
+ * AddressSanitizer the bytes beyond what the launch asked for are poisoned, and
+ * __cluster_map_shared_rank maps an address into another block's buffer at the same offset.
+ * Because the threads are real threads, ThreadSanitizer sees a missing __syncthreads() or
+ * cluster barrier as the data race it is.
  */
 #pragma once
 
@@ -16,7 +20,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #define __global__
@@ -27,6 +33,7 @@
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
+#define __cluster_dims__(...)
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
@@ -50,6 +57,8 @@ struct Warp {
 struct Block {
     std::barrier<> sync;
     std::vector<std::unique_ptr<Warp>> warps;
+    std::unique_ptr<unsigned char, void (*)(void *)> memory{
+        static_cast<unsigned char *>(std::aligned_alloc(64, shared_capacity)), &std::free}; /* dynamic shared memory */
     explicit Block(int threads) : sync(threads)
     {
         for (int w = 0; w < threads / warp_size; w++)
@@ -57,14 +66,46 @@ struct Block {
     }
 };
 
-inline Block *block = nullptr;           /* the block running now */
-inline thread_local int shuffle_turn = 0; /* which of its warp's two slot rows a lane writes next */
+struct Cluster {
+    std::barrier<> sync;
+    std::vector<Block *> blocks; /* by rank */
+    explicit Cluster(int threads) : sync(threads) {}
+};
+
+inline thread_local Block *block = nullptr;     /* the calling thread's block */
+inline thread_local Cluster *cluster = nullptr; /* and its cluster */
+inline thread_local unsigned cluster_rank = 0;  /* the block's rank in it */
+inline thread_local std::optional<std::barrier<>::arrival_token> arrival; /* between arrive and wait */
+inline thread_local int shuffle_turn = 0;       /* which of its warp's two slot rows a lane writes next */
 
 }  // namespace shim
 
-alignas(64) inline unsigned char shared[shim::shared_capacity]; /* the kernels' `extern __shared__ shared[]` */
+/* The block's dynamic shared memory, as the kernels name it (on a GPU: extern __shared__). */
+#define DYNAMIC_SHARED(name) unsigned char *const name = shim::block->memory.get()
 
 inline void __syncthreads() { shim::block->sync.arrive_and_wait(); }
+
+inline unsigned __clusterRelativeBlockRank() { return shim::cluster_rank; }
+
+inline void __cluster_barrier_arrive() { shim::arrival.emplace(shim::cluster->sync.arrive()); }
+
+inline void __cluster_barrier_wait()
+{
+    if (!shim::arrival)
+        std::abort(); /* a wait without its arrive */
+    shim::cluster->sync.wait(std::move(*shim::arrival));
+    shim::arrival.reset();
+}
+
+/* p, an address in this block's shared memory, at the same offset in block `rank`'s. */
+inline void *__cluster_map_shared_rank(const void *p, unsigned rank)
+{
+    const auto *base = shim::block->memory.get();
+    const auto offset = static_cast<const unsigned char *>(p) - base;
+    if (offset < 0 || static_cast<std::size_t>(offset) >= shim::shared_capacity || rank >= shim::cluster->blocks.size())
+        std::abort();
+    return shim::cluster->blocks[rank]->memory.get() + offset;
+}
 
 /* Every lane gets lane src_lane's v (a broadcast), as __shfl_xor_sync below exchanges. */
 template <typename T>

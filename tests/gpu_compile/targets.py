@@ -28,6 +28,10 @@ class Target:
     name_expressions: tuple = ()
     dynamic_shared: int = 0  # bytes of dynamic shared memory the launch may request
     threads: int = 0  # the most threads per block it is launched with
+    archs: tuple = ()  # the architectures it is built for ("90": sm_90's clusters); empty: every one
+
+    def builds_for(self, arch) -> bool:
+        return not self.archs or str(arch) in self.archs
 
 
 def elementwise_targets(recorder):
@@ -40,12 +44,13 @@ def elementwise_targets(recorder):
     return targets
 
 
-def raw_module_target(name, source, options=(), name_expressions=(), dynamic_shared=0, threads=0, detail=""):
+def raw_module_target(name, source, options=(), name_expressions=(), dynamic_shared=0, threads=0, detail="",
+                      archs=()):
     """A target compiled as cupy.RawModule(code=source, options=options, name_expressions=…) compiles it."""
     from .nvrtc import cupy_options
 
     return Target("cuda", name, detail, source, cupy_options(options), tuple(name_expressions), dynamic_shared,
-                  threads)
+                  threads, tuple(str(a) for a in archs))
 
 
 def sample_target():
@@ -54,11 +59,12 @@ def sample_target():
                              detail=SAMPLE.name)
 
 
-def persistent_targets():
+def persistent_targets(arch=None):
     """The persistent kernel's targets from ``compile_targets()``, or None where that function
     does not exist yet. Each entry: {"name", "source", "name_expressions", "options"}, and
     optionally "dynamic_shared" (the most bytes a launch requests) and "threads" (the most
-    threads per block; by default PersistentEpoch's default ``block``)."""
+    threads per block; by default PersistentEpoch's default ``block``), and "archs" (only those
+    compile it). With ``arch``: the targets built for that architecture."""
     try:
         module = importlib.import_module("nnaccel.epochs.fast.persistent_epoch")
     except ModuleNotFoundError as error:
@@ -71,5 +77,5 @@ def persistent_targets():
     default = block.default if block is not None and isinstance(block.default, int) else 1024
     return [raw_module_target(t["name"], t["source"], t.get("options", ()), t.get("name_expressions", ()),
                               int(t.get("dynamic_shared", 0)), int(t.get("threads", default)),
-                              detail="nnaccel/epochs/fast/cuda/" + t["name"])
-            for t in module.compile_targets()]
+                              detail="nnaccel/epochs/fast/cuda/" + t["name"], archs=t.get("archs", ()))
+            for t in module.compile_targets() if arch is None or not t.get("archs") or str(arch) in t["archs"]]

@@ -7,16 +7,19 @@ runs every mini-batch of the epoch itself: the gather, the feedforward, BP1–BP
 So an epoch is one launch whatever the number of mini-batches, and nothing is read back.
 
 Two kernels: for the book's [n_in, ≤ 32, ≤ 32] networks, register_epoch.cu keeps the first
-layer's weights in registers (nnaccel.epochs.fast.register_epoch picks its instantiation); elsewhere
-epoch.cu, the general one, keeps them in shared memory, or in global memory where they do not fit.
+layer's weights in registers (nnaccel.epochs.fast.register_epoch picks its instantiation), and
+on sm_90 GPUs, for hidden layers up to 256 wide, a cluster of up to 8 blocks does, each holding
+a slice of the hidden layer; elsewhere epoch.cu, the general one, keeps them in shared memory,
+or in global memory where they do not fit.
 
-Each kernel's grid is one block per network: ``train`` trains K networks of one shape at once
-(a population, each with its own η, λ, μ); a path call trains the one network with K = 1.
+Each kernel's grid is one block (or cluster) per network: ``train`` trains K networks of one
+shape at once (a population, each with its own η, λ, μ); a path call trains one with K = 1.
 
 The same source runs on the CPU in the tests, compiled as C++ with a shim for CUDA's few
 primitives (tests/cuda_shim), through this very module: ``compile`` and ``module`` are
-injectable, as cupy.RawModule and cupy are. No GPU has run this kernel yet; ``selfcheck``
-makes its first use on one check it against the generic path.
+injectable, as cupy.RawModule and cupy are. On an H200 (benchmarks/results/nvidia-h200.md)
+every kernel gave the generic path's numbers; ``selfcheck`` still checks the first use on any
+GPU against the generic path.
 """
 
 from __future__ import annotations
@@ -38,14 +41,15 @@ CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "linear": 3, "softmax": 4}  # epoch
 C_TYPES = {"float32": "float", "float64": "double"}
 MAX_LAYERS = 8  # epoch.cu's MAX_LAYERS
 DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a launch may use without opting in
-# Derived by the static model (`python -m benchmarks.gpu_model --max-work`, predicted, no GPU
-# has run this kernel; `nnaccel selftest` measures it): m × weights of [784, h, 10] at m = 10
-# where the kernel chosen below is predicted (sm_90, float32) to take as long per mini-batch as
-# the fused CuPy path's 14 launches at 10 µs each (140 µs; the low end of cupy_epoch.py's 10–20
-# µs). With the register kernel for hidden layers up to 32 wide and epoch.cu beyond, the
-# crossing falls between [784,64,10] (0.51 M, 133 µs) and [784,80,10] (0.64 M, 162 µs). Keeps
-# [784,30,10] (0.24 M at m = 10); [784,100,10] (0.79 M) goes to the fused path.
-MAX_WORK = 530_000
+# When epoch.cu (weights in shared or global memory) still beats the fused CuPy path, for networks
+# the register kernel cannot take (deeper ones; hidden layers over 32 without clusters, e.g. on
+# an A100; over 256 with them): the m × weights of [784, h, 10] at m = 10 where epoch.cu's predicted
+# time per mini-batch (`python -m benchmarks.gpu_model --max-work`, sm_90, float32) reaches the
+# fused path's measured floor, 14 launches at 24 µs = 336 µs (an H200, 2026-12-04:
+# benchmarks/results/nvidia-h200.md). The model's epoch.cu figure for [784,100,10] (198 µs a
+# mini-batch) is within 7 % of the H200's 211 µs (1.27 s an epoch; the fused path took 2.84 s). The
+# register kernel is taken wherever it fits, MAX_WORK aside: 9.5–10 µs a mini-batch measured.
+MAX_WORK = 1_400_000
 
 
 REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers of one block, sm_80 and sm_90 (and sm_70, sm_86, sm_89)
@@ -82,14 +86,17 @@ def compile_targets() -> list:
 
     The activations and the cost are runtime codes, so epoch.cu's variants are the float types
     × the input types × the two weight placements; register_epoch.cu's add its tile M and
-    register slice CAP (register_epoch.name_expressions), at most 256 threads a block.
+    register slice CAP (register_epoch.name_expressions), at most 256 threads a block, and its
+    cluster kernel the cluster size CL; an entry with "archs" compiles only for those.
     """
     names = [name_expression(dtype, pixels, shared) for dtype in C_TYPES for pixels in (True, False)
              for shared in (True, False)]
+    registers = {"name": register_epoch.SOURCE, "source": source(register_epoch.SOURCE), "options": list(OPTIONS),
+                 "threads": register_epoch.MAX_THREADS}
     return [{"name": SOURCE, "source": source(), "name_expressions": names, "options": list(OPTIONS)},
-            {"name": register_epoch.SOURCE, "source": source(register_epoch.SOURCE),
-             "name_expressions": register_epoch.name_expressions(), "options": list(OPTIONS),
-             "threads": register_epoch.MAX_THREADS}]
+            dict(registers, name_expressions=register_epoch.name_expressions()),
+            dict(registers, name_expressions=register_epoch.name_expressions(clusters=True),
+                 archs=[str(register_epoch.CLUSTER_ARCH)])]
 
 
 def shared_bytes(sizes, m, itemsize, shared_weights) -> int:
@@ -100,6 +107,13 @@ def shared_bytes(sizes, m, itemsize, shared_weights) -> int:
     header = -(-(5 * len(sizes) * 4) // 16) * 16
     values = m * (sum(sizes) + sum(sizes[1:])) + (flat_size(sizes) if shared_weights else 0)
     return header + values * itemsize
+
+
+def has_clusters() -> bool:
+    """Whether the current GPU runs thread block clusters (compute capability 9.0 and later)."""
+    import cupy
+
+    return int(cupy.cuda.Device().compute_capability) >= register_epoch.CLUSTER_ARCH
 
 
 def opt_in_shared_limit() -> int:
@@ -120,7 +134,9 @@ class PersistentEpoch(EpochPath):
     ``get_function``; ``block`` is the threads per block (a multiple of 32); ``shared_limit``
     the device's opt-in shared memory per block (asked of the GPU when not given); ``placement``
     "registers" (register_epoch.cu), "shared" or "global" (epoch.cu) forces where the weights
-    live (by default: registers where they fit, else shared where they fit, else global).
+    live (by default: registers where they fit, else shared where they fit, else global);
+    ``clusters`` whether the GPU runs thread block clusters (when not given: asked of the GPU
+    when ``module`` is CuPy, else none).
     """
 
     name = "CUDA persistent kernel"
@@ -129,19 +145,22 @@ class PersistentEpoch(EpochPath):
 
     @classmethod
     def applies(cls, net, options) -> bool:
+        """The register kernel (one block or a cluster) wherever it fits; epoch.cu up to MAX_WORK."""
         if net.backend.name != "cupy" or not supported(net, options, cls.optimizers):
             return False
         sizes, m = net.sizes, options.mini_batch_size
-        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        if len(sizes) - 1 > MAX_LAYERS or m * weights > MAX_WORK:
+        if len(sizes) - 1 > MAX_LAYERS:
             return False
-        itemsize = np.dtype(str(net.dtype)).itemsize
         limit = opt_in_shared_limit()
-        return (shared_bytes(sizes, m, itemsize, shared_weights=False) <= limit
-                or _register_bytes(sizes, m, str(net.dtype), register_epoch.MAX_THREADS, True) <= limit)
+        momentum = bool(options.momentum)  # w¹'s velocity takes shared memory too
+        if _register_bytes(sizes, m, str(net.dtype), register_epoch.MAX_THREADS, momentum, has_clusters()) <= limit:
+            return True
+        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        itemsize = np.dtype(str(net.dtype)).itemsize
+        return m * weights <= MAX_WORK and shared_bytes(sizes, m, itemsize, shared_weights=False) <= limit
 
     def __init__(self, net, options, *, module=None, compile=None, block=256, shared_limit=None,
-                 placement=None):
+                 placement=None, clusters=None):
         if block % 32 or not 32 <= block <= 1024:
             raise ValueError(f"block must be a multiple of 32 from 32 to 1024 threads, got {block}")
         if not 1 <= len(net.sizes) - 1 <= MAX_LAYERS:
@@ -160,6 +179,7 @@ class PersistentEpoch(EpochPath):
         self.compile = compile or module.RawModule
         self.block = block
         self.shared_limit = shared_limit
+        self.clusters = clusters
         self.placement = placement
         self.last_placement = None  # where the weights lived in the last launch: one of PLACEMENTS
         self._identity = None
@@ -219,28 +239,37 @@ class PersistentEpoch(EpochPath):
                    *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
         tile = None
         if self.placement in (None, "registers"):
-            tile = register_epoch.tile(sizes, m, dtype, self.block)
-            if tile and _register_bytes(sizes, m, dtype, self.block, any(momentum)) > limit:
+            clusters = self.clusters if self.clusters is not None else (
+                getattr(xp, "__name__", "") == "cupy" and has_clusters())
+            tile = register_epoch.tile(sizes, m, dtype, self.block, clusters)
+            if tile and _register_bytes(sizes, m, dtype, self.block, any(momentum), clusters) > limit:
                 tile = None
             if tile is None and self.placement == "registers":
                 raise ValueError(f"register_epoch.cu cannot train {sizes} at m = {m} in {dtype} with "
                                  f"{self.block} threads within {limit} bytes of shared memory")
         if tile:
             self.last_placement = "registers"
-            nbytes = _register_bytes(sizes, m, dtype, self.block, any(momentum))
+            nbytes = register_epoch.shared_bytes(sizes, m, itemsize, self.block, tile.cap, tile.m, any(momentum),
+                                                 tile.cluster)
             name = register_epoch.name_expression(dtype, pixels, *tile)
             kernel = self._kernel(name, register_epoch.SOURCE)
-            at = register_epoch.layout(sizes, m, self.block, tile[1], tile[0], any(momentum))
+            at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster)
             offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "PM")]
             offsets.append(np.int32(sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]))  # words a row
+            offsets.append(np.int32(at["ZO"]))
             args = (params, velocity, x, targets, perm, *(np.int32(v) for v in sizes),
                     *(np.int32(v) for v in self.layout[-2:]), *scalars, *offsets)
-            self._launch(kernel, name, K, nbytes, args)
+            self._launch(kernel, name, K * tile.cluster, nbytes, args)  # a cluster of CL blocks a network
             return
         on_chip = self.placement == "shared" or (
             self.placement is None and shared_bytes(sizes, m, itemsize, True) <= limit)
-        self.last_placement = "shared" if on_chip else "global"
         nbytes = shared_bytes(sizes, m, itemsize, on_chip)
+        if nbytes > limit:  # refused here in a sentence, not by the driver's "invalid argument"
+            where = "its weights, a and δ" if on_chip else "its a and δ"
+            raise ValueError(f"epoch.cu cannot hold {where} for {sizes} at m = {m} in {dtype} within the "
+                             f"{limit} bytes of shared memory a block has ({nbytes} needed)"
+                             + ("; use placement='global'" if on_chip else ""))
+        self.last_placement = "shared" if on_chip else "global"
         name = name_expression(dtype, pixels, on_chip)
         kernel = self._kernel(name)
         args = (params, velocity, x, targets, perm, xp.asarray(np.asarray(self.layout, np.int32)),
@@ -261,13 +290,13 @@ class PersistentEpoch(EpochPath):
         return _KERNELS[key]
 
 
-def _register_bytes(sizes, m, dtype, block, momentum):
+def _register_bytes(sizes, m, dtype, block, momentum, clusters=False):
     """register_epoch.cu's shared memory for this launch (infinite where it cannot train it)."""
-    tile = register_epoch.tile(sizes, m, dtype, block)
+    tile = register_epoch.tile(sizes, m, dtype, block, clusters)
     if tile is None:
         return float("inf")
-    tile_m, cap = tile
-    return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, cap, tile_m, momentum)
+    return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, tile.cap, tile.m, momentum,
+                                       tile.cluster)
 
 
 def _pack(flat, weights, biases, sizes):

@@ -4,10 +4,15 @@ For [n_in, n_hidden, n_out] with n_hidden, n_out ≤ 32 the first layer's weight
 registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane 8g + r
 quarter g of them for the rows r, r + 8, r + 16 and r + 24, for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
 launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
+Wider hidden layers (up to 32·8) on sm_90 GPUs: a cluster of CL blocks trains one network,
+each block a slice of ⌈n_hidden/CL⌉ ≤ 32 hidden neurons (the same kernel, CL its last
+template argument).
 This module only says which instantiation, how much shared memory and which block sizes.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 SOURCE = "register_epoch.cu"
 KERNEL = "sgd_epoch_registers"
@@ -20,41 +25,76 @@ TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
 # value, so 32 (8 warps: 256 inputs).
 CAPS = {"float32": (32, 112), "float64": (32,)}
 C_TYPES = {"float32": "float", "float64": "double"}
+# CL: blocks a network, a cluster (sm_90; 8 is the portable most). 1, 2, 4, 8 and no others, so
+# that few instantiations cover hidden layers up to 256 wide. float64 with float inputs spills
+# at M = 10 in a cluster (ptxas: 4 bytes), so float64 clusters take M = 4.
+CLUSTERS = (2, 4, 8)
+CLUSTER_TILES = {"float32": TILES, "float64": (4,)}
+CLUSTER_ARCH = 90  # the first compute capability (×10) with thread block clusters
 
 
-def name_expression(dtype: str, pixels: bool, tile: int, cap: int) -> str:
-    """The template instantiation for a float type, uint8 or float inputs, M and CAP."""
+class Tile(NamedTuple):
+    """An instantiation's geometry: M examples a pass, CAP w¹ columns a warp, CL blocks a network."""
+
+    m: int
+    cap: int
+    cluster: int = 1
+
+
+def name_expression(dtype: str, pixels: bool, tile: int, cap: int, cluster: int = 1) -> str:
+    """The template instantiation for a float type, uint8 or float inputs, M, CAP and CL."""
     t = C_TYPES[dtype]
-    return f"{KERNEL}<{t}, {'unsigned char' if pixels else t}, {tile}, {cap}>"
+    args = f"{t}, {'unsigned char' if pixels else t}, {tile}, {cap}"
+    return f"{KERNEL}<{args}>" if cluster == 1 else f"{KERNEL}<{args}, {cluster}>"
 
 
-def name_expressions() -> list:
-    """Every instantiation PersistentEpoch can launch."""
+def name_expressions(clusters: bool = False) -> list:
+    """Every instantiation PersistentEpoch can launch: the one-block kernel's, or (``clusters``)
+    the cluster kernel's, which only sm_90 and later compile."""
+    if clusters:
+        return [name_expression(dtype, pixels, tile, cap, cl) for dtype in C_TYPES for pixels in (True, False)
+                for tile in CLUSTER_TILES[dtype] for cap in CAPS[dtype] for cl in CLUSTERS]
     return [name_expression(dtype, pixels, tile, cap) for dtype in C_TYPES for pixels in (True, False)
             for tile in TILES for cap in CAPS[dtype]]
 
 
-def mini_batch_tile(m: int) -> int:
+def mini_batch_tile(m: int, tiles=TILES) -> int:
     """M: the tile that wastes least on ⌈m/M⌉·M padded rows (the larger one on a tie; 10 for m = 10)."""
-    return min(TILES, key=lambda t: (-(-m // t) * t, -t))
+    return min(tiles, key=lambda t: (-(-m // t) * t, -t))
 
 
-def tile(sizes, m: int, dtype: str, block: int):
-    """(M, CAP) of the instantiation that trains ``sizes`` with ``block`` threads, or None where
-    the network is not [n_in, ≤ 32, ≤ 32], the block too large, or the inputs too wide for it."""
-    if len(sizes) != 3 or max(sizes[1:]) > MAX_WIDTH or block > MAX_THREADS or dtype not in CAPS:
+def cluster_size(n_hidden: int, dtype: str, clusters: bool) -> int | None:
+    """CL: 1 for a hidden layer of ≤ 32, else the fewest blocks of CLUSTERS whose slices of
+    ⌈n_hidden/CL⌉ are ≤ 32 wide (where ``clusters``: the GPU has them); None where none fits."""
+    if n_hidden <= MAX_WIDTH:
+        return 1
+    if not clusters:
         return None
+    return next((cl for cl in CLUSTERS if n_hidden <= MAX_WIDTH * cl), None)
+
+
+def tile(sizes, m: int, dtype: str, block: int, clusters: bool = False) -> Tile | None:
+    """The Tile of the instantiation that trains ``sizes`` with ``block`` threads, or None where
+    the network is not [n_in, ≤ 32, ≤ 32] ([n_in, ≤ 256, ≤ 32] with ``clusters``), the block
+    too large, or the inputs too wide for it."""
+    if len(sizes) != 3 or sizes[2] > MAX_WIDTH or block > MAX_THREADS or dtype not in CAPS:
+        return None
+    cl = cluster_size(sizes[1], dtype, clusters)
     warps = block // 32
     caps = [cap for cap in CAPS[dtype] if warps * cap >= sizes[0]]
-    return (mini_batch_tile(m), caps[0]) if caps else None
+    tiles = TILES if cl == 1 else CLUSTER_TILES[dtype]
+    return Tile(mini_batch_tile(m, tiles), caps[0], cl) if caps and cl else None
 
 
-def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> dict:
+def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, cluster: int = 1) -> dict:
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
     them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
     partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
-    (W·CAP·32), then the mini-batch's row numbers (ints); "end" is where the last region ends."""
+    (W·CAP·32), the mini-batch's row numbers (ints), and in a cluster the two halves of the
+    slice's partial z² (2 × rows × n_out); "end" is where the last region ends. In a cluster a
+    block's slice is ⌈n_hidden/CL⌉ wide (its largest)."""
     n_in, nh, no = sizes
+    nh = -(-nh // cluster)
     warps = block // 32
     rows = -(-m // tile_m) * tile_m
 
@@ -70,10 +110,12 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool) -> 
     at["VS"] = at["SP"] + small
     at["V1"] = at["VS"] + small
     at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
-    at["end"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
+    at["ZO"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
+    at["end"] = at["ZO"] + (2 * rows * no if cluster > 1 else 0)
     return at
 
 
-def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool) -> int:
+def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool,
+                 cluster: int = 1) -> int:
     """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
-    return layout(sizes, m, block, cap, tile_m, momentum)["end"] * itemsize
+    return layout(sizes, m, block, cap, tile_m, momentum, cluster)["end"] * itemsize

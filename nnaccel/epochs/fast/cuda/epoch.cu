@@ -35,6 +35,10 @@
  * thread/block indices, extern __shared__, __syncthreads, __shfl_xor_sync, expf/exp/tanhf/tanh.
  */
 
+#ifndef DYNAMIC_SHARED /* the block's dynamic shared memory (tests/cuda_shim gives each block its own) */
+#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
 #define WARP 32
@@ -113,7 +117,7 @@ __global__ void sgd_epoch(T *params, T *velocity, const Input *x, const T *targe
                           const int *layout, int layers, int n, int m, int quadratic,
                           const double *eta, const double *lmbda, const double *mu)
 {
-    extern __shared__ __align__(16) unsigned char shared[];
+    DYNAMIC_SHARED(shared);
     // PHASE other
     const int L = layers, k = blockIdx.x, tid = threadIdx.x, threads = blockDim.x;
     const int lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;

@@ -29,13 +29,30 @@
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
  *                         quad of its registers are 512 consecutive bytes (momentum only)
  *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
+ *   ZO   2 × rows × n_out the slice's partial sums of z² (clusters only)
  * with rows = ⌈m/M⌉·M.
+ *
+ * Wider hidden layers, n_hidden ≤ 32·CL (sm_90): sgd_epoch_registers<…, CL> trains one network
+ * with a cluster of CL blocks, block r holding the hidden neurons [r·S, r·S + S) of S = ⌈n_hidden/CL⌉
+ * (their rows of w¹, their b¹ and their columns of w²) and a copy of b². Each block gathers
+ * the whole mini-batch and runs the kernel above on its slice; the one exchange is z² =
+ * Σ_r (w² a¹ over slice r) + b²: each block writes its partial sums to ZO (two halves, used in
+ * turn by consecutive mini-batches), one cluster barrier, then every block adds the CL
+ * partials from the blocks' shared memory in rank order, so each has the same z², a², δ²
+ * and b² bit for bit. δ¹ and every update are the slice's own. A block reads a peer's ZO
+ * only between that mini-batch's barrier and the next one's, which the peer must reach
+ * before it writes that half again; a last barrier keeps each block's memory alive until
+ * its peers' last reads.
  *
  * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
  * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
  * `// TRIPS` expression (per execution of what encloses them; M and CAP as the host picks them)
  * and the momentum blocks a `// TAKEN`, for benchmarks/gpu_model.py.
  */
+
+#ifndef DYNAMIC_SHARED /* the block's dynamic shared memory (tests/cuda_shim gives each block its own) */
+#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
 
 enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
 
@@ -82,6 +99,30 @@ __device__ __forceinline__ T prime(int act, T a)
         return T(1);
     }
 }
+
+/* A cluster's primitives (sm_90; the shim's on the CPU). Before sm_90 there are no clusters:
+ * only CL = 1 is instantiated there, which never calls these. On sm_90 CL = 1 is a cluster of
+ * one block (__cluster_dims__ takes only a constant: one kernel serves both). */
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+#define CLUSTER_DIMS(n) __cluster_dims__(n, 1, 1)
+__device__ __forceinline__ int cluster_rank() { return int(__clusterRelativeBlockRank()); }
+__device__ __forceinline__ void cluster_sync()
+{
+    __cluster_barrier_arrive(); /* release: this block's writes to its shared memory … */
+    __cluster_barrier_wait();   /* acquire: … are seen by the cluster's blocks after it */
+}
+template <typename T>
+__device__ __forceinline__ const T *in_block(T *p, int rank) /* p's place in block `rank`'s shared memory */
+{
+    return static_cast<const T *>(__cluster_map_shared_rank(p, rank));
+}
+#else
+#define CLUSTER_DIMS(n)
+__device__ __forceinline__ int cluster_rank() { return 0; }
+__device__ __forceinline__ void cluster_sync() {}
+template <typename T>
+__device__ __forceinline__ const T *in_block(T *p, int) { return p; }
+#endif
 
 /* Four consecutive values, aligned so that one load instruction (LDS.128; two for double) reads them. */
 template <typename T>
@@ -230,21 +271,42 @@ __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, in
     }
 }
 
-template <typename T, typename Input, int M, int CAP>
-__global__ void __launch_bounds__(MAX_THREADS, 1)
+/* The small parameters' index in the member's global row, for index i of SP (b¹ w² b² of the
+ * slice [h0, h0 + nh) of NH hidden neurons; the whole layer when CL = 1). */
+template <int CL>
+__device__ __forceinline__ long long global_small(int i, int nh, int no, int NH, int h0, long long g_b1)
+{
+    if (CL == 1)
+        return g_b1 + i;
+    if (i < nh)
+        return g_b1 + h0 + i; /* b¹ */
+    if (i < nh + no * nh) {
+        const int j = (i - nh) / nh; /* w² row j, column h0 + (i − nh) − j·nh */
+        return g_b1 + NH + (long long)j * NH + h0 + (i - nh - j * nh);
+    }
+    return g_b1 + NH + (long long)no * NH + (i - nh - no * nh); /* b² */
+}
+
+/* One network per block ([n_in, ≤ 32, ≤ 32]; K blocks train K networks), or per cluster of CL
+ * blocks ([n_in, ≤ 32·CL, ≤ 32], sm_90: K clusters train K networks). */
+template <typename T, typename Input, int M, int CAP, int CL = 1>
+__global__ void CLUSTER_DIMS(CL) __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
                     const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
-                    int D2, int SP, int VS, int V1, int PM, int row_words)
+                    int D2, int SP, int VS, int V1, int PM, int row_words, int ZO)
 {
-    extern __shared__ __align__(16) unsigned char shared[];
+    DYNAMIC_SHARED(shared);
     T *const s = reinterpret_cast<T *>(shared);
     typedef typename Word<Input>::type W_t;
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
     const int row = lane % QUARTER, quarter = lane / QUARTER; /* rows row + QUARTER·i, quarter `quarter` of the chunk */
     static_assert(CAP % (4 * ROWS) == 0, "CAP: a multiple of 16, so that each quarter warp's CAP / 4 columns are whole quads");
     constexpr int H = CAP / ROWS;
-    const int k = blockIdx.x, k0 = warp * CAP + quarter * H; /* the thread's first column */
+    const int k = blockIdx.x / CL, k0 = warp * CAP + quarter * H; /* the network; the thread's first column */
+    /* the block's slice of the hidden layer: neurons [h0, h0 + nh) of NH */
+    const int NH = n_hidden, rank = CL > 1 ? cluster_rank() : 0;
+    const int slice = (NH + CL - 1) / CL, h0 = rank * slice;
     /* rows / M passes of M examples: p * M < rows (no register holds their number) */
     const int Q = 4; /* values per Quad */
 
@@ -252,20 +314,21 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     /* The member's parameters on-chip. The regions' offsets come as parameters
      * (register_epoch.layout computes them), so they cost no register: the kernel parameters
      * are operands in the constant bank. */
-    const int nh = n_hidden, no = n_out;
+    const int nh = CL > 1 ? (NH - h0 < slice ? NH - h0 : slice) : NH, no = n_out;
     const int A0 = 0, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int dv = VS - SP; /* a small parameter's velocity: at + dv */
-    const long long g_w1 = 0, g_b1 = (long long)nh * n_in, P = g_b1 + nh + no * nh + no;
+    const long long g_w1 = (long long)h0 * n_in, g_b1 = (long long)NH * n_in, P = g_b1 + NH + no * NH + no;
     const bool momentum = mu[k] != 0.0; /* η, λ and μ are read again per mini-batch: no register holds them */
-    T *const mine = params + k * P;
+    T *const mine = params + k * P; /* (a long long product: K·P may pass 2³¹) */
     T *const my_velocity = velocity + (momentum ? k * P : 0);
 
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
-        s[SP + i] = mine[g_b1 + i];
+        const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
+        s[SP + i] = mine[at];
         if (momentum)
-            s[VS + i] = my_velocity[g_b1 + i];
+            s[VS + i] = my_velocity[at];
     }
     T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·QUARTER, k = k0 + u % H: this thread's, for the whole epoch */
 #pragma unroll
@@ -293,6 +356,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         rows_of[r] = int(perm[r]);
     __syncthreads();
 
+    int turn = 0; /* which half of ZO this mini-batch's partial sums take (clusters) */
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
 
@@ -379,15 +443,33 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
          * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
          * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
+        const int zo = ZO + turn * rows * no; /* this mini-batch's half of ZO (clusters) */
+        if (CL > 1) {
+            /* the slice's share of z² = w²a¹ + b², for the cluster to add up */
+            for (int e = warp; e < rows; e += warps) // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+                if (lane < no) {
+                    T z = T(0);
+                    for (int i = 0; i < nh; i++) // TRIPS n_hidden
+                        z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                    s[zo + e * no + lane] = z;
+                }
+            cluster_sync();
+        }
         for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
             const bool real = e < mb;
             /* yₑⱼ requested first: its global latency passes while z² is computed */
             const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
             T z = T(0);
             if (lane < no) {
+                if (CL == 1) {
 #pragma unroll 5
-                for (int i = 0; i < nh; i++) // TRIPS n_hidden
-                    z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                    for (int i = 0; i < nh; i++) // TRIPS n_hidden
+                        z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                } else {
+                    /* in rank order, so every block has the same sum (the model: one trip a block) */
+                    for (int r = 0; r < CL; r++) // TRIPS 1
+                        z += in_block(s + zo + e * no + lane, r)[0];
+                }
                 z += s[B2 + lane];
             }
             T a;
@@ -485,7 +567,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
 
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
+        turn ^= 1;
     }
+    if (CL > 1)
+        cluster_sync(); /* no block leaves while a peer may still read its ZO */
 
     // PHASE other
     /* The trained parameters (and velocities) back to global memory, once */
@@ -504,8 +589,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
     }
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
-        mine[g_b1 + i] = s[SP + i];
+        if (CL > 1 && rank != 0 && i >= nh + no * nh)
+            break; /* b²: every block holds the same; block 0 writes it */
+        const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
+        mine[at] = s[SP + i];
         if (momentum)
-            my_velocity[g_b1 + i] = s[VS + i];
+            my_velocity[at] = s[VS + i];
     }
 }
