@@ -124,6 +124,25 @@ template <typename T>
 __device__ __forceinline__ const T *in_block(T *p, int) { return p; }
 #endif
 
+/* Built with -DNNACCEL_PHASE_CLOCKS (benchmarks/phase_clocks.py, on a GPU): block 0's cycles in
+ * each phase (gather, feedforward, backprop, update), summed over the epoch, from clock64() read
+ * by thread 0 just after each phase's closing barrier. Compiled out otherwise. */
+#ifdef NNACCEL_PHASE_CLOCKS
+__device__ unsigned long long nnaccel_phase_clocks[4];
+#define PHASE_CLOCK_START long long clock_mark = clock64()
+#define PHASE_CLOCK(phase)                                                \
+    do {                                                                  \
+        if (blockIdx.x == 0 && threadIdx.x == 0) {                        \
+            const long long now = clock64();                              \
+            nnaccel_phase_clocks[phase] += (unsigned long long)(now - clock_mark); \
+            clock_mark = now;                                             \
+        }                                                                 \
+    } while (0)
+#else
+#define PHASE_CLOCK_START
+#define PHASE_CLOCK(phase)
+#endif
+
 /* Four consecutive values, aligned so that one load instruction (LDS.128; two for double) reads them. */
 template <typename T>
 struct alignas(4 * sizeof(T) > 16 ? 16 : 4 * sizeof(T)) Quad {
@@ -355,6 +374,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
         rows_of[r] = int(perm[r]);
     __syncthreads();
+    PHASE_CLOCK_START;
 
     int turn = 0; /* which half of ZO this mini-batch's partial sums take (clusters) */
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
@@ -383,6 +403,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
         }
         __syncthreads();
+        PHASE_CLOCK(0);
 
         // PHASE feedforward
         /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 8g + r) adds up its quarter chunk
@@ -430,6 +451,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             }
             __syncthreads();
         }
+
+        PHASE_CLOCK(1);
 
         // PHASE backprop
         /* requested before backprop, so that their global latency passes while it runs: the
@@ -506,6 +529,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 s[D1 + e * nh + lane] = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
         }
         __syncthreads();
+        PHASE_CLOCK(2);
 
         // PHASE update
         /* backprop has read this mini-batch's row numbers: the next one's, for its gather
@@ -567,6 +591,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
 
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
+        PHASE_CLOCK(3);
         turn ^= 1;
     }
     if (CL > 1)
