@@ -5,6 +5,7 @@ for cupy.ElementwiseKernel; on a GPU the last test runs it on CuPy for real.
 """
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,11 +13,12 @@ import pytest
 import nnaccel
 from nnaccel.backend import cuda_available
 from nnaccel.epochs.fast import cupy_epoch, selfcheck
+from nnaccel.epochs.fast.c_epoch import CEpoch
 from nnaccel.epochs.fast.cupy_epoch import CupyEpoch
 from nnaccel.epochs.generic import EpochOptions, GenericEpoch
 from nnaccel.optim import SGDState
 from tests.kernel_emulator import ElementwiseKernel
-from tests.test_fast import CASES
+from tests.test_fast import CASES, needs_c
 
 
 def emulated(factory=ElementwiseKernel, label="emulated"):
@@ -159,6 +161,59 @@ def test_choose_steps_past_a_path_that_fails_its_selfcheck(monkeypatch):
     net = nnaccel.Network([20, 6, 4], device="cpu", seed=0)
     with pytest.warns(RuntimeWarning, match="turned off"):
         assert type(fast.choose(net, EpochOptions(5, 0.5))) is right_everywhere
+
+
+def _case_net(case, dtype):
+    """The network of a tests/test_fast.py case, and options of its kind: plain SGD, then L2 and momentum."""
+    case = dict(case)
+    lmbda, momentum, eta = case.pop("lmbda", 0.0), case.pop("momentum", 0.0), case.pop("eta", 0.1)
+    m = case.pop("m", 10)
+    net = nnaccel.Network([784, 20, 15, 10], device="cpu", dtype=dtype, seed=3,
+                          hidden_activation=case.pop("hidden_activation", ["sigmoid", "sigmoid"]), **case)
+    return net, (EpochOptions(m, eta), EpochOptions(m, eta, lmbda=lmbda or 1.0, momentum=momentum or 0.5))
+
+
+# Linear layers into a linear output under the quadratic cost: the check's training diverges here
+# at any fixed η from 0.1 up, so only an η chosen for the network passes it.
+EVERY_CASE = CASES + [dict(cost="quadratic", output_activation="linear", hidden_activation=["linear", "linear"])]
+
+
+class OffByOnePercentEta(CEpoch):
+    name = "C kernel at 1.01 η"
+
+    def __call__(self, net, data, state):
+        return CEpoch(net, replace(self.options, eta=1.01 * self.options.eta))(net, data, state)
+
+
+class WithoutWeightDecay(CEpoch):
+    name = "C kernel without the L2 term"
+
+    def __call__(self, net, data, state):
+        return CEpoch(net, replace(self.options, lmbda=0.0))(net, data, state)
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", EVERY_CASE)
+def test_a_correct_path_that_only_rounds_differently_passes_the_check_for_every_case(case, dtype):
+    """The C kernel passes the check for every case of tests/test_fast.py and a linear network: the
+    check's own training is well-conditioned (on an H200 its fixed η = 0.5 turned off the CUDA
+    kernel for case 3, linear and relu into a softmax)."""
+    net, kinds = _case_net(case, dtype)
+    for options in kinds:
+        assert selfcheck.verified(CEpoch, net, options), (options, selfcheck.differences(CEpoch, net, options))
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", EVERY_CASE)
+def test_a_path_with_a_wrong_eta_or_no_l2_term_still_fails_the_check(case, dtype):
+    """1.01 η, or λ dropped, moves the weights well past the tolerance: the check catches both."""
+    net, (plain, l2_momentum) = _case_net(case, dtype)
+    with pytest.warns(RuntimeWarning, match="turned off the C kernel at 1.01 η"):
+        assert not selfcheck.verified(OffByOnePercentEta, net, plain)
+    with pytest.warns(RuntimeWarning, match="turned off the C kernel without the L2 term"):
+        assert not selfcheck.verified(WithoutWeightDecay, net, l2_momentum)
 
 
 def test_the_fused_path_steps_aside_where_it_does_not_apply():
