@@ -19,12 +19,12 @@ from collections import defaultdict
 
 from .._files import atomic_write
 from ..backend import BACKENDS
+from ..core import parameters
 from ..core.activations import check_trainable
 from ..data import load_dataset
 from ..errors import NNAccelError
 from ..io.plot import require_matplotlib
 from ..nets.network import Network
-from ..training.schedules import check_schedule
 from ._search_space import SearchSpace, hidden_widths
 from .flags import _int, add_model_flags
 from ._studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
@@ -112,7 +112,8 @@ def check_args(args, space):
     if args.trials < 1:
         raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
     # the settings every trial shares, checked before the storage exists: a refusal leaves no file
-    check_schedule(args.schedule, args.patience, 10, 0.5, args.early_stopping, "no-improvement")
+    for name in ("epochs", "early_stopping", "schedule", "patience"):
+        parameters.check(name, getattr(args, name))
     for widths in space.hidden.values:  # the layers and the cost, on a network of the same depth
         check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)).activations)
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
