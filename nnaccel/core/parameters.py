@@ -33,7 +33,7 @@ class Parameter:
     kind: type  # int, float, bool or str
     default: object
     help: str
-    symbol: str = ""  # the book's letter (η, λ, μ, …), shown in the help and the refusal
+    symbol: str = ""  # the book's letter (η, λ, μ, …), shown in the help
     low: float | None = None  # None: unbounded on that side
     high: float | None = None
     closed: str = "both"  # the ends that belong to the interval: "both", "left", "right" or "neither"
@@ -84,58 +84,56 @@ class Parameter:
         below = self.high is None or (value <= self.high if right else value < self.high)
         return above and below
 
-    def describe(self) -> str:
-        """The flag's help: what it is, its bounds, its default."""
+    def describe(self, what=None, default=None) -> str:
+        """The flag's help: what it is (``what``: a command's own words), its bounds, its default."""
+        what = what or self.help
+        default = self.default if default is None else default
         if self.kind is bool:
-            return f"{self.help} (default: {'on' if self.default else 'off'})"
+            return f"{what} (default: {'on' if default else 'off'})"
         symbol = f"{self.symbol}: " if self.symbol else ""
-        default = self.unset if self.default is None else self.default
-        return f"{self.help}; {symbol}{self.bounds()} (default: {default})"
-
-
-def _row(name, kind, default, help, **kw):
-    return Parameter(name, kind, default, help, **kw)
+        return f"{what}; {symbol}{self.bounds()} (default: {self.unset if default is None else default})"
 
 
 HIDDEN_ACTIVATIONS = tuple(name for name, act in ACTIVATIONS.items() if act.hidden_ok)
 
 # The rows, in the order of ``nnaccel train --help``.
 PARAMETERS = {row.name: row for row in (
-    _row("epochs", int, 30, "epochs to train; with --resume, the total to reach", low=0, example=30),
-    _row("mini_batch_size", int, 10, "examples per mini-batch", symbol="m", low=1),
-    _row("eta", float, 3.0, "the learning rate", symbol="η", low=0, closed="neither", example=0.5),
-    _row("lmbda", float, 0.0, "L2 regularisation: ½(λ/n)Σw² added to the cost", symbol="λ", low=0, example=5.0),
-    _row("l1", float, 0.0, "L1 regularisation: (λ/n)Σ|w| added to the cost", symbol="λ₁", low=0, example=0.1),
-    _row("momentum", float, 0.0, "the momentum coefficient (1 − μ is the friction)", symbol="μ",
+    Parameter("epochs", int, 30, "epochs to train; with --resume, the total to reach", low=0, example=30),
+    Parameter("mini_batch_size", int, 10, "examples per mini-batch", symbol="m", low=1),
+    Parameter("eta", float, 3.0, "the learning rate", symbol="η", low=0, closed="neither", example=0.5),
+    Parameter("lmbda", float, 0.0, "L2 regularisation: ½(λ/n)Σw² added to the cost", symbol="λ", low=0,
+              example=5.0),
+    Parameter("l1", float, 0.0, "L1 regularisation: (λ/n)Σ|w| added to the cost", symbol="λ₁", low=0, example=0.1),
+    Parameter("momentum", float, 0.0, "the momentum coefficient (1 − μ is the friction)", symbol="μ",
          low=0, high=1, closed="left", example=0.9),
-    _row("nesterov", bool, False, "Nesterov's variant of momentum", example=True),
-    _row("early_stopping", int, None, "stop when the evaluation accuracy has not improved for n epochs; "
+    Parameter("nesterov", bool, False, "Nesterov's variant of momentum", example=True),
+    Parameter("early_stopping", int, None, "stop when the evaluation accuracy has not improved for n epochs; "
          "keep the best network", symbol="n", low=1, optional=True, example=10),
-    _row("stopping_rule", str, "no-improvement", "no-improvement: the book's rule; average: the mean of the "
+    Parameter("stopping_rule", str, "no-improvement", "no-improvement: the book's rule; average: the mean of the "
          "last n epochs is no better than the n before", choices=("no-improvement", "average")),
-    _row("schedule", str, "constant", "the learning-rate schedule; halve: η/2 when no improvement in "
+    Parameter("schedule", str, "constant", "the learning-rate schedule; halve: η/2 when no improvement in "
          "--patience epochs, stop at η/128; step, exponential: η·γ every --step-size epochs or every epoch",
          choices=("constant", "halve", "step", "exponential")),
-    _row("patience", int, 10, "epochs without improvement before the halve schedule halves η", low=1),
-    _row("step_size", int, 10, "epochs between the step schedule's steps", low=1),
-    _row("gamma", float, 0.5, "the step and exponential schedules' factor on η", symbol="γ",
+    Parameter("patience", int, 10, "epochs without improvement before the halve schedule halves η", low=1),
+    Parameter("step_size", int, 10, "epochs between the step schedule's steps", low=1),
+    Parameter("gamma", float, 0.5, "the step and exponential schedules' factor on η", symbol="γ",
          low=0, high=1, closed="right"),
-    _row("optimizer", str, "sgd", "sgd: mini-batch SGD (with --lmbda, --l1, --momentum, --nesterov); newton, "
+    Parameter("optimizer", str, "sgd", "sgd: mini-batch SGD (with --lmbda, --l1, --momentum, --nesterov); newton, "
          "hessian-free, lbfgs: one full-batch step per epoch, the book's Hessian technique and its relatives",
          choices=("sgd", "newton", "hessian-free", "lbfgs")),
-    _row("damping", float, None, "newton's δ in (H + δI), and hessian-free's initial Levenberg-Marquardt λ",
+    Parameter("damping", float, None, "newton's δ in (H + δI), and hessian-free's initial Levenberg-Marquardt λ",
          symbol="δ", low=0, optional=True, example=0.001, unset="each optimizer's own: newton 0, hessian-free 1"),
-    _row("dropout", float, 0.0, "the fraction of hidden neurons deleted for each mini-batch; evaluation and "
+    Parameter("dropout", float, 0.0, "the fraction of hidden neurons deleted for each mini-batch; evaluation and "
          "--save scale the weights out of them by 1 − p", symbol="p", low=0, high=1, closed="left", example=0.5),
-    _row("dropout_mode", str, "per-batch", "per-batch: one set of deleted neurons per mini-batch, as the book; "
+    Parameter("dropout_mode", str, "per-batch", "per-batch: one set of deleted neurons per mini-batch, as the book; "
          "per-example: a set per example", choices=("per-batch", "per-example")),
-    _row("cost", str, "quadratic", "the cost function", symbol="C", choices=tuple(COSTS)),
-    _row("hidden_activation", str, "sigmoid", "the hidden neurons; one for all hidden layers, or one per layer "
+    Parameter("cost", str, "quadratic", "the cost function", symbol="C", choices=tuple(COSTS)),
+    Parameter("hidden_activation", str, "sigmoid", "the hidden neurons; one for all hidden layers, or one per layer "
          "(step neurons evaluate but cannot be trained)", symbol="σ", choices=HIDDEN_ACTIVATIONS, many=True),
-    _row("output_activation", str, "sigmoid", "the output neurons", choices=tuple(ACTIVATIONS)),
-    _row("init", str, "default", "the initial weights; default: N(0, 1)/√n_in, large: N(0, 1)",
+    Parameter("output_activation", str, "sigmoid", "the output neurons", choices=tuple(ACTIVATIONS)),
+    Parameter("init", str, "default", "the initial weights; default: N(0, 1)/√n_in, large: N(0, 1)",
          choices=tuple(INITIALIZERS)),
-    _row("softmax_temperature", float, 1.0, "c in a_j = e^(c z_j) / Σ_k e^(c z_k), with a softmax output "
+    Parameter("softmax_temperature", float, 1.0, "c in a_j = e^(c z_j) / Σ_k e^(c z_k), with a softmax output "
          "layer; larger c is closer to the max", symbol="c", low=0, closed="neither", example=1.0),
 )}
 
@@ -158,7 +156,8 @@ def check(name, value):
 
 
 def refusal(row, value) -> str:
-    """The one wording of a refused value: ``eta must be > 0 and finite, got -1.0; e.g. --eta 0.5``."""
+    """The one wording of a refused value, for Python and the command line alike:
+    ``eta must be > 0 and finite, got -1.0; e.g. eta=0.5 (--eta 0.5)``."""
     good = row.default if row.example is None else row.example
     shown = str(value) if isinstance(value, float) else repr(value)
     fix = f"{row.flag}" if row.kind is bool else f"{row.flag} {good}"

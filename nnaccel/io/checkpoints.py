@@ -141,7 +141,8 @@ def _check_optimizer(meta, path):
                 raise DataError(bad.format(f"slot {name[:20]!r} holds {str(spec['value'])[:20]}"))
             continue
         group = spec.get("group")
-        if (set(spec) != {"group", "container"} or spec["container"] not in CONTAINERS or not isinstance(group, str)
+        if (set(spec) != {"group", "container"} or not isinstance(spec["container"], str)
+                or spec["container"] not in CONTAINERS or not isinstance(group, str)
                 or group in PARAMETER_GROUPS or group in seen):
             raise DataError(bad.format(f"slot {name[:20]!r}"))
         seen.add(group)

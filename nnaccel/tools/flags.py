@@ -39,16 +39,18 @@ def _float(text):
 CONVERTERS = {int: _int, float: _float, str: str}
 
 
-def add_parameter(p, name, *aliases, **overrides):
-    """The flag of the parameter table's row ``name``: its type, default, metavar and help.
+def add_parameter(p, name, *aliases, what=None, **overrides):
+    """The flag of the parameter table's row ``name``: its type, default, metavar and help (``what``:
+    the command's own words for it, before the row's bounds and default).
 
     The choices are listed in the metavar and the help but not given to argparse, so that a
     value outside them is refused once, by the API, in the same words as a number out of bounds.
     """
     row = PARAMETERS[name]
+    help = row.describe(what, overrides.get("default"))
     if row.kind is bool:
-        return p.add_argument(row.flag, *aliases, action="store_true", help=row.describe(), **overrides)
-    options = dict(type=CONVERTERS[row.kind], default=row.default, help=row.describe())
+        return p.add_argument(row.flag, *aliases, action="store_true", help=help, **overrides)
+    options = dict(type=CONVERTERS[row.kind], default=row.default, help=help)
     if row.many:  # one name, or one per hidden layer
         options.update(nargs="+", default=[row.default], metavar="NAME")
     elif row.choices is not None:
