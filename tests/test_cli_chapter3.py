@@ -44,13 +44,13 @@ def test_plot_without_matplotlib_is_one_line_before_training(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--momentum", "1.0"], "momentum must be in [0, 1)"),
-    (["--early-stopping", "0"], "early stopping needs n ≥ 1"),
-    (["--patience", "0"], "the patience must be a whole number ≥ 1"),
+    (["--early-stopping", "0"], "early_stopping must be a whole number ≥ 1, or None, got 0"),
+    (["--patience", "0"], "patience must be a whole number ≥ 1, got 0"),
     (["--gamma", "0"], "gamma must be in (0, 1]"),
     (["--expand", "rotations", "--max-angle", "180"], "rotation angle must be in (0, 45]"),
     (["--l1", "-2"], "l1 must be ≥ 0"),
     (["--validation-size", "8000"], "leaves no training data"),
-    (["--schedule", "cosine"], "invalid choice: 'cosine'"),
+    (["--schedule", "cosine"], "schedule must be one of constant, halve, step, exponential, got 'cosine'"),
     (["--resume", "missing.npz"], "does not exist"),
     (["--plot", "no/dir/p.png"], "does not exist; create it first"),
 ])

@@ -8,6 +8,7 @@ import nnaccel
 from nnaccel.core import dropout
 from nnaccel.errors import NNAccelError
 from nnaccel.nets.network import load
+from nnaccel.training.trainer import check_hyperparameters
 from tests.conftest import BACKEND_PARAMS, make_backend
 
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]
@@ -180,13 +181,15 @@ def test_a_model_file_holds_the_scaled_weights_for_inference(tmp_path, suffix):
     (1.0, "per-batch", None, "must be in [0, 1)"),
     (-0.1, "per-batch", None, "must be in [0, 1)"),
     (float("nan"), "per-batch", None, "must be in [0, 1)"),
-    (0.5, "per-neuron", None, "unknown dropout mode 'per-neuron'"),
+    (0.5, "per-neuron", None, "dropout_mode must be one of per-batch, per-example, got 'per-neuron'"),
     (0.5, "per-batch", [784, 10], "has no hidden layer"),
     (0.9, "per-batch", [784, 2, 10], "would delete all 2 neurons"),
 ])
 def test_bad_dropout_settings_are_refused_in_one_line(p, mode, sizes, message):
+    """p and the mode against the parameter table (as the trainer checks them), then p against the layers."""
     with pytest.raises(NNAccelError, match=None) as e:
-        dropout.check_dropout(p, mode, sizes)
+        check_hyperparameters(1, 10, 0.5, dropout=p, dropout_mode=mode)
+        dropout.check_dropout(p, sizes)
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

@@ -102,8 +102,8 @@ def test_data_that_does_not_fit_the_network_is_refused(small_data):
 def test_bad_network_definitions_are_refused():
     for kwargs, match in (({"sizes": [784]}, "at least two layers"),
                           ({"sizes": [784, 0, 10]}, "at least two layers"),
-                          ({"sizes": [4, 3, 2], "hidden_activation": "softmax"}, "output layer only"),
-                          ({"sizes": [4, 3, 2], "init": "xavier"}, "unknown initialiser"),
+                          ({"sizes": [4, 3, 2], "hidden_activation": "softmax"}, "hidden_activation must be one of sigmoid"),
+                          ({"sizes": [4, 3, 2], "init": "xavier"}, "init must be one of default, large, got 'xavier'"),
                           ({"sizes": [4, 3, 2], "dtype": "float16"}, "unknown dtype")):
         sizes = kwargs.pop("sizes")
         with pytest.raises(NNAccelError, match=match):

@@ -106,7 +106,7 @@ def test_in_the_limit_tied_maxima_split_the_output_equally():
 
 @pytest.mark.parametrize("c", [0.0, -1.0, float("nan"), float("inf"), "3", True])
 def test_a_temperature_that_is_not_a_finite_positive_number_is_refused(c):
-    with pytest.raises(NNAccelError, match="temperature c must be a finite number > 0"):
+    with pytest.raises(NNAccelError, match="softmax_temperature must be > 0 and finite"):
         nnaccel.Network(SIZES, cost="log-likelihood", output_activation="softmax", softmax_temperature=c)
 
 
@@ -148,7 +148,7 @@ def test_a_model_file_with_a_bad_temperature_is_refused(tmp_path, value):
     doc = json.loads((tmp_path / "m.json").read_text())
     doc["softmax_temperature"] = value
     (tmp_path / "m.json").write_text(json.dumps(doc))
-    with pytest.raises(DataError, match="'softmax_temperature' must be a finite number > 0"):
+    with pytest.raises(DataError, match="softmax_temperature must be > 0 and finite, got .*; the model file is corrupt"):
         load(tmp_path / "m.json")
 
 

@@ -21,14 +21,14 @@ from nnaccel.tools._tuning import holdout, select_classes
 
 
 def test_a_log_range_grid_is_evenly_spaced_in_log():
-    assert parse_dimension("0.01..10:log", "--eta") == Range(0.01, 10.0, log=True)
+    assert parse_dimension("0.01..10:log", "eta") == Range(0.01, 10.0, log=True)
     assert Range(0.01, 10.0, log=True).grid(4) == [0.01, 0.1, 1.0, 10.0]
     assert Range(0.0, 10.0).grid(3) == [0.0, 5.0, 10.0]
 
 
 def test_a_comma_list_is_a_choice_and_one_value_is_fixed():
-    assert parse_dimension("10,32", "--mini-batch-size", integer=True) == Choice((10, 32))
-    assert parse_dimension("0.5", "--eta") == Choice((0.5,))
+    assert parse_dimension("10,32", "mini_batch_size") == Choice((10, 32))
+    assert parse_dimension("0.5", "eta") == Choice((0.5,))
 
 
 def test_the_grid_is_every_combination():
@@ -45,7 +45,7 @@ def test_the_grid_is_every_combination():
 ])
 def test_a_malformed_range_names_the_flag_and_an_example(flag, text):
     with pytest.raises(NNAccelError, match=flag) as error:
-        parse_dimension(text, flag, positive=flag == "--eta")
+        parse_dimension(text, flag[2:])
     assert "e.g." in str(error.value) and "\n" not in str(error.value)
 
 

@@ -141,7 +141,7 @@ def test_halve_schedule_stops_at_eta0_over_128():
 
 @pytest.mark.parametrize("kw,match", [
     ({"momentum": 1.0}, "momentum must be in \\[0, 1\\)"), ({"momentum": -0.1}, "momentum"),
-    ({"early_stopping": 0}, "early stopping needs n ≥ 1"), ({"schedule": "cosine"}, "unknown schedule"),
+    ({"early_stopping": 0}, "early_stopping must be a whole number ≥ 1"), ({"schedule": "cosine"}, "schedule must be one of"),
     ({"patience": 0}, "patience"), ({"gamma": 1.5}, "gamma"), ({"l1": -1.0}, "l1 must be ≥ 0"),
 ])
 def test_bad_technique_settings_are_refused(small_data, kw, match):

@@ -91,4 +91,4 @@ def test_experiments_print_words_not_python_reprs(name, tmp_path):
 
 def test_tune_refuses_a_mini_batch_below_one_in_one_line():
     r = nnaccel("tune", "-m", "0")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--mini-batch-size 0" in r.stderr
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "mini_batch_size must be a whole number ≥ 1, got 0" in r.stderr

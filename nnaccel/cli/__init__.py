@@ -20,8 +20,7 @@ from .._version import __version__
 from ..backend import BACKENDS, gpu_names, make_rng
 from ..book.experiments import EXPERIMENTS, run_experiment
 from ..core import memory
-from ..core.activations import check_trainable
-from ..core.dropout import check_dropout
+from ..core import parameters
 from ..data import load_dataset
 from ..data.datasets import FASHION_SYSTEM_DIR, check_sizes_fit, data_files, embedded_dir
 from ..data.download import cache_dir
@@ -32,15 +31,14 @@ from ..io import run_files
 from ..tools.bench import run as run_bench
 from ..training import outputs
 from . import helptext
-from ..tools.flags import (EXIT_USAGE, _float, _int, _Parser, add_runtime_flags, add_scale_flag,
-                           add_train_flags)
+from ..tools.flags import (EXIT_USAGE, _float, _int, _Parser, add_parameter, add_runtime_flags,
+                           add_scale_flag, add_train_flags)
 from ..io.plot import plot_history, require_matplotlib
 from ..nets.network import Network, load
 from ..tools._tuning import strip_dataset
-from ..training.schedules import check_schedule
 from ..training.signals import GUARD, exit_code
 from ..training.signals import name as signal_name
-from ..training.trainer import check_hyperparameters, train
+from ..training.trainer import train
 from .resume import TRAIN_SETTINGS, resume_settings, typed_flags
 from .summary import summary_line
 
@@ -65,10 +63,8 @@ def build_parser():
     evaluate.add_argument("--classes", type=_int, nargs="+", metavar="C",
                           help="the classes the model was trained on with train --classes, relabelled 0..k-1 "
                                "(default: all)")
-    evaluate.add_argument("--lmbda", type=_float, default=0.0,
-                          help="add the L2 term ½(λ/n)Σw² to the cost, as training's printed cost did (default: 0)")
-    evaluate.add_argument("--l1", type=_float, default=0.0,
-                          help="add the L1 term (λ/n)Σ|w| to the cost (default: 0)")
+    for name in ("lmbda", "l1"):  # the regularisation terms of the cost, as training's printed cost had them
+        add_parameter(evaluate, name)
 
     experiment = sub.add_parser("experiment", help="re-run one of the book's experiments (chapters 1-3)")
     experiment.add_argument("name", choices=list(EXPERIMENTS))
@@ -82,7 +78,7 @@ def build_parser():
 
     bench = sub.add_parser("bench", help="time one epoch on every backend this machine has")
     bench.add_argument("--sizes", type=_int, nargs="+", default=[784, 30, 10], metavar="N")
-    bench.add_argument("--mini-batch-size", "-m", type=_int, default=10)
+    add_parameter(bench, "mini_batch_size", "-m")
     bench.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     bench.add_argument("--examples", type=_int, default=6000, help="examples timed per backend")
 
@@ -111,12 +107,9 @@ def check_suffix(path, flag, suffixes):
 
 
 def validate_train_args(args):
-    check_methods(args)
-    check_hyperparameters(args.epochs, args.mini_batch_size, args.eta, args.lmbda, args.l1, args.momentum,
-                          optimizer=args.optimizer, nesterov=args.nesterov, damping=args.damping,
-                          dropout=args.dropout, dropout_mode=args.dropout_mode)
-    check_schedule(args.schedule, args.patience, args.step_size, args.gamma, args.early_stopping,
-                   args.stopping_rule)
+    """Refuse, before any data is read, what only the command knows: its files, the expansion, the
+    held-out images. The training parameters are the API's to check (nnaccel.core.parameters),
+    once, when the network is built and trained; their refusal is the same one line."""
     check_expansion(args.expand, args.max_angle)
     if args.validation_size < 0:
         raise NNAccelError(f"--validation-size {args.validation_size}: hold out N ≥ 0 training images, e.g. 1000")
@@ -135,23 +128,6 @@ def check_train_files(args):
     inputs.append(("the checkpoint being resumed", args.resume))
     run_files.check([(f"--{flag}", getattr(args, flag)) for flag in ("save", "checkpoint", "history", "plot")],
                     inputs, may_replace={("--checkpoint", "the checkpoint being resumed")})
-
-
-def check_methods(args):
-    """Refuse, before anything runs, step neurons, and values of the chapter-3 method flags out of range."""
-    hidden = args.hidden_activation if isinstance(args.hidden_activation, list) else [args.hidden_activation]
-    check_trainable(hidden + [args.output_activation])
-    if not 0.0 <= args.dropout < 1.0:
-        raise NNAccelError(f"--dropout {args.dropout}: the fraction of hidden neurons deleted must be in [0, 1); "
-                           "the book's is 0.5")
-    if args.damping is not None and not 0.0 <= args.damping < float("inf"):
-        raise NNAccelError(f"--damping {args.damping}: δ must be a finite number ≥ 0; e.g. --damping 0.001")
-    c = args.softmax_temperature
-    if not 0.0 < c < float("inf"):
-        raise NNAccelError(f"--softmax-temperature {c}: c must be a finite number > 0; 1 is the book's softmax")
-    if c != 1.0 and args.output_activation != "softmax":
-        raise NNAccelError(f"--softmax-temperature is for a softmax output layer, not {args.output_activation}; "
-                           "add --output-activation softmax --cost log-likelihood, or drop it")
 
 
 def split_validation(dataset, size):
@@ -174,7 +150,6 @@ def cmd_train(args, out=print):
     dataset = strip_dataset(_dataset(args), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
-    check_dropout(args.dropout, args.dropout_mode, sizes)
     memory.check_dataset_run(sizes, len(dataset.train[1]), len(dataset.test[1]), dataset.n_pixels + dataset.n_classes,
                              args.mini_batch_size, args.dtype, args.expand)
     hidden = args.hidden_activation
@@ -282,11 +257,11 @@ def cmd_evaluate(args, out=print):
         raise NNAccelError(f"{args.model} has {net.sizes[-1]} outputs but {dataset.name} has {dataset.n_classes} "
                            "classes; for a model trained with --classes, give evaluate the same --classes")
     check_sizes_fit(net.sizes, dataset, flag="the model's sizes")
-    check_hyperparameters(0, 1, 1.0, args.lmbda, args.l1)
+    lmbda, l1 = parameters.check("lmbda", args.lmbda), parameters.check("l1", args.l1)
     test = net.data(dataset.test, scale=args.scale)
     correct = net.accuracy(test)
-    cost = net.total_cost(test, args.lmbda, args.l1)
-    terms = [t for t, v in (("L2", args.lmbda), ("L1", args.l1)) if v]
+    cost = net.total_cost(test, lmbda, l1)
+    terms = [t for t, v in (("L2", lmbda), ("L1", l1)) if v]
     which = f"with the {' and '.join(terms)} term" if terms else "without regularisation terms (give --lmbda to add L2)"
     out(f"{args.model}: {correct} / {len(test)} correct ({100.0 * correct / len(test):.2f} %), "
         f"cost {cost:.4f} {which}, on {dataset.name} test data, {net.backend.describe()}")
@@ -324,8 +299,9 @@ def cmd_experiment(args, out=print):
 
 
 def cmd_bench(args, out=print):
-    if len(args.sizes) < 2 or min(args.sizes) < 1 or args.mini_batch_size < 1:
-        raise NNAccelError("--sizes needs two or more widths ≥ 1 and --mini-batch-size ≥ 1")
+    if len(args.sizes) < 2 or min(args.sizes) < 1:
+        raise NNAccelError("--sizes needs two or more widths ≥ 1, e.g. --sizes 784 30 10")
+    parameters.check("mini_batch_size", args.mini_batch_size)
     run_bench(args.sizes, args.mini_batch_size, args.dtype, args.examples, out=out)
     return 0
 

@@ -1,10 +1,12 @@
 """What ``nnaccel train --resume`` takes from a checkpoint: the run's settings, each checked
-against its flag's own type and choices, and refused where the user typed another value."""
+(a training parameter against its row of nnaccel.core.parameters, any other against its flag's
+own type and choices), and refused where the user typed another value."""
 
 from __future__ import annotations
 
 import argparse
 
+from ..core.parameters import PARAMETERS, check
 from ..errors import NNAccelError
 from ..io.checkpoints import load_checkpoint
 from ..tools.flags import _Parser, add_train_flags
@@ -65,7 +67,15 @@ def check_saved_settings(saved, path):
     add_train_flags(probe)
     actions = {a.dest: a for a in probe._actions}
     for key in TRAIN_SETTINGS:
-        if key in saved and not _saved_value_ok(actions[key], saved[key]):
+        if key not in saved:
+            continue
+        if key in PARAMETERS:
+            try:
+                check(key, saved[key])
+            except NNAccelError as e:
+                raise NNAccelError(f"{path}: the checkpoint's saved setting {_flag(key)} = {str(saved[key])[:40]!r} "
+                                   f"is refused ({e}); the file is corrupt: start a new run without --resume") from None
+        elif not _saved_value_ok(actions[key], saved[key]):
             raise NNAccelError(f"{path}: the checkpoint's saved setting {_flag(key)} = {str(saved[key])[:40]!r} is "
                                "not a value that flag takes; the file is corrupt: start a new run without --resume")
 

@@ -100,7 +100,7 @@ class Softmax(Activation):
     hidden_ok = False
 
     def __init__(self, temperature=1.0):
-        self.temperature = check_temperature(temperature)
+        self.temperature = float(temperature)  # c > 0: checked by Network (nnaccel.core.parameters)
 
     def fn(self, xp, z):
         e = xp.exp(self.temperature * (z - xp.max(z, axis=1, keepdims=True)))
@@ -114,14 +114,6 @@ class Softmax(Activation):
 
     def __repr__(self):
         return "Softmax()" if self.temperature == 1.0 else f"Softmax(temperature={self.temperature!r})"
-
-
-def check_temperature(c) -> float:
-    """c as a float, or NNAccelError unless it is finite and > 0."""
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0 < c < float("inf")):
-        raise NNAccelError(f"the softmax temperature c must be a finite number > 0, got {c!r}; "
-                           "1 is the book's softmax, larger c is closer to the max")
-    return float(c)
 
 
 class Step(Activation):

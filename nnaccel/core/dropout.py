@@ -21,18 +21,11 @@ import math
 
 from ..errors import NNAccelError
 
-MODES = ("per-batch", "per-example")
-
-
-def check_dropout(p, mode="per-batch", sizes=None):
-    """Raise NNAccelError unless 0 ≤ p < 1, ``mode`` is one of MODES, and (given the layer
-    ``sizes``) the network has hidden neurons and keeps at least one in every hidden layer."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0.0 <= p < 1.0):
-        raise NNAccelError(f"the dropout probability p must be in [0, 1), got {p!r}; the book deletes half "
-                           "the hidden neurons: p = 0.5")
-    if mode not in MODES:
-        raise NNAccelError(f"unknown dropout mode {mode!r}; use {' or '.join(MODES)}")
-    if p and sizes is not None:
+def check_dropout(p, sizes):
+    """Raise NNAccelError unless the network of layer ``sizes`` has hidden neurons and a dropout
+    of ``p`` keeps at least one in every hidden layer. (p's own bounds, [0, 1), are the
+    parameter table's: nnaccel.core.parameters.)"""
+    if p:
         if len(sizes) < 3:
             raise NNAccelError(f"dropout deletes hidden neurons, and sizes {list(sizes)} has no hidden layer; "
                                "add one, e.g. 784 30 10")
@@ -62,7 +55,7 @@ def draw_masks(net, rows, p, mode="per-batch"):
 def host_masks(net, rows, p, mode="per-batch"):
     """:func:`draw_masks` as host NumPy arrays (a compiled epoch draws a whole epoch's, then
     moves them to the device at once): the same draws from ``net.rng``, in the same order."""
-    check_dropout(p, mode, net.sizes)
+    check_dropout(p, net.sizes)
     r = 1 if mode == "per-batch" else rows
     masks = []
     for n in net.sizes[1:-1]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import save_archive
+from ..core.parameters import PARAMETERS
 from ..data.npz import read_meta, read_npz
 from ..errors import DataError, NotAnArchive
 from .models import FORMAT as MODEL_FORMAT
@@ -140,7 +141,8 @@ def _check_optimizer(meta, path):
                 raise DataError(bad.format(f"slot {name[:20]!r} holds {str(spec['value'])[:20]}"))
             continue
         group = spec.get("group")
-        if (set(spec) != {"group", "container"} or spec["container"] not in CONTAINERS or not isinstance(group, str)
+        if (set(spec) != {"group", "container"} or not isinstance(spec["container"], str)
+                or spec["container"] not in CONTAINERS or not isinstance(group, str)
                 or group in PARAMETER_GROUPS or group in seen):
             raise DataError(bad.format(f"slot {name[:20]!r}"))
         seen.add(group)
@@ -209,7 +211,7 @@ def _number(value, low=None):
 def _check_state(state, path):
     """Refuse a saved training state that TrainState.from_json or the resume could not use."""
     checks = {
-        "eta": lambda v: _number(v) and v > 0,
+        "eta": PARAMETERS["eta"].contains,  # the current η: the table's bounds
         "epoch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "best_accuracy": lambda v: v is None or _number(v),
         "best_epoch": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -218,7 +220,7 @@ def _check_state(state, path):
         "records": lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
         "rng_state": _rng_state_ok,
     }
-    if "dropout" in state and not (_number(state["dropout"], 0.0) and state["dropout"] < 1):
+    if "dropout" in state and not PARAMETERS["dropout"].contains(state["dropout"]):
         raise DataError(f"{path}: the checkpoint's state has a bad 'dropout' ({str(state['dropout'])[:40]}); "
                         f"the file is corrupt, {NOT_A_CHECKPOINT}")
     for key, ok in checks.items():
@@ -241,7 +243,7 @@ def _count(v):
 
 
 RECORD_FIELDS = {  # what the trainer writes per epoch: the resume reads them back as numbers
-    "epoch": _count, "eta": lambda v: _number(v) and v > 0, "seconds": lambda v: _number(v, 0.0),
+    "epoch": _count, "eta": PARAMETERS["eta"].contains, "seconds": lambda v: _number(v, 0.0),
     "n_training": _count, "n_evaluation": _count, "training_cost": _number, "evaluation_cost": _number,
     "training_accuracy": _count, "evaluation_accuracy": _count,
 }

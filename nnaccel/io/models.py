@@ -15,6 +15,7 @@ import numpy as np
 
 from .._files import atomic_write, save_archive
 from ..core import costs as _costs
+from ..core import parameters
 from ..data.npz import read_meta, read_npz
 from ..errors import DataError, NNAccelError, NotAnArchive
 
@@ -38,12 +39,14 @@ def _meta(net):
 
 def _temperature(meta, path, acts):
     """The softmax temperature c a file records (1 when it records none); DataError if bad."""
-    c = meta.get("softmax_temperature", 1.0)
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not (0 < c < float("inf")) \
-            or (c != 1.0 and acts[-1] != "softmax"):
-        raise DataError(f"{path}: 'softmax_temperature' must be a finite number > 0 on a softmax output "
-                        f"layer, got {str(c)[:40]} on {str(acts[-1])[:20]}; the model file is corrupt")
-    return float(c)
+    try:
+        c = parameters.check("softmax_temperature", meta.get("softmax_temperature", 1.0))
+    except NNAccelError as e:
+        raise DataError(f"{path}: {e}; the model file is corrupt") from None
+    if c != 1.0 and acts[-1] != "softmax":
+        raise DataError(f"{path}: a softmax_temperature of {c:g} needs a softmax output layer, not "
+                        f"{str(acts[-1])[:20]}; the model file is corrupt")
+    return c
 
 
 SUFFIXES = (".json", ".npz")

@@ -15,7 +15,7 @@ import copy
 from ..backend import Backend, make_rng, resolve
 from ..core import activations as _activations
 from ..core import costs as _costs
-from ..core import initializers
+from ..core import initializers, parameters
 from ..core.dropout import kept_fraction
 from ..core.memory import check_network
 from ..core.scalars import whole
@@ -56,7 +56,7 @@ class Network:
     ):
         self.sizes = _check_sizes(sizes)
         self.num_layers = len(self.sizes)
-        self.cost = _costs.get(cost)
+        self.cost = _named("cost", cost, _costs.get)
         self.activations = _layer_activations(hidden_activation, output_activation, self.num_layers,
                                               softmax_temperature)
         self.cost.check(self.activations[-1])
@@ -70,7 +70,7 @@ class Network:
         if isinstance(seed, numbers.Integral) and seed < 0:
             raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
         self.rng = make_rng(seed)
-        biases, weights = initializers.get(init)(self.rng, self.sizes)
+        biases, weights = _named("init", init, initializers.get)(self.rng, self.sizes)
         self.set_parameters(weights, biases)
 
     # ---- parameters -------------------------------------------------------------------
@@ -290,19 +290,30 @@ def _check_seed(seed):
     return value
 
 
+def _named(name, value, get):
+    """The cost, activation or initialiser ``get`` finds for ``value`` (a name, an alias such as
+    network2's "CrossEntropyCost", or the object itself); an unknown name is refused in the
+    parameter table's words."""
+    try:
+        return get(value)
+    except NNAccelError:
+        parameters.check(name, value)
+        raise
+
+
 def _layer_activations(hidden, output, num_layers, softmax_temperature=1.0):
     n_hidden = num_layers - 2
     if isinstance(hidden, (list, tuple)):
         if len(hidden) != n_hidden:
             raise NNAccelError(f"{len(hidden)} hidden activations given for {n_hidden} hidden layers")
-        hidden_acts = [_activations.get(h) for h in hidden]
+        hidden_acts = [_named("hidden_activation", h, _activations.get) for h in hidden]
     else:
-        hidden_acts = [_activations.get(hidden)] * n_hidden
+        hidden_acts = [_named("hidden_activation", hidden, _activations.get)] * n_hidden
     for act in hidden_acts:
-        if not act.hidden_ok:
-            raise NNAccelError(f"{act.name} is for the output layer only; use sigmoid, tanh, relu or linear hidden neurons")
-    output = _activations.get(output)
-    c = _activations.check_temperature(softmax_temperature)
+        if not act.hidden_ok:  # softmax: an output layer only
+            parameters.check("hidden_activation", act.name)
+    output = _named("output_activation", output, _activations.get)
+    c = parameters.check("softmax_temperature", softmax_temperature)
     if c != 1.0:
         if output.name != "softmax":
             raise NNAccelError(f"a softmax temperature needs a softmax output layer, not {output.name}; "

@@ -156,8 +156,8 @@ class Population:
         lmbdas = _per_member("lmbda", lmbda, k)
         mus = _per_member("momentum", momentum, k)
         for e, lm, mu in zip(etas, lmbdas, mus):
-            check_hyperparameters(epochs, mini_batch_size, e, lm, 0.0, mu)
-        schedules.check_schedule("constant", 1, 1, 0.5, early_stopping, stopping_rule)
+            check_hyperparameters(epochs, mini_batch_size, e, lm, 0.0, mu, early_stopping=early_stopping,
+                                  stopping_rule=stopping_rule)
         train_data = self.data(training_data)
         mini_batch_size = min(mini_batch_size, max(len(train_data), 1))  # a batch never outgrows the data
         eval_data = self.data(evaluation_data) if evaluation_data is not None else None

@@ -9,6 +9,7 @@ Nothing is hidden in an object: a checkpoint saves any optimizer's slots by walk
 
 from __future__ import annotations
 
+from ..core import parameters
 from ..errors import NNAccelError
 from .hessian_free import hessian_free
 from .lbfgs import lbfgs
@@ -34,10 +35,11 @@ def check_options(name, *, l1=0.0, momentum=0.0, nesterov=False, dropout=0.0, da
     """Refuse an unknown optimizer, or an option that it does not honour (one line, with the fix).
 
     A full-batch optimizer makes one update per epoch on the whole training set, so L1 (not
-    differentiable at 0), momentum, Nesterov and dropout (per mini-batch ideas) have no place in it.
+    differentiable at 0), momentum, Nesterov and dropout (per mini-batch ideas) have no place in
+    it. Each option's own bounds are the parameter table's (nnaccel.core.parameters).
     """
     if name not in FACTORIES:
-        raise NNAccelError(f"unknown optimizer {name!r}; choose one of {', '.join(NAMES)}")
+        parameters.check("optimizer", name)  # refuses it, in the table's words
     given = {"l1": l1, "momentum": momentum, "nesterov": nesterov, "dropout": dropout,
              "damping": damping is not None}
     for option, value in given.items():
@@ -45,8 +47,9 @@ def check_options(name, *, l1=0.0, momentum=0.0, nesterov=False, dropout=0.0, da
             users = [n for n in NAMES if option in FACTORIES[n][1]]
             raise NNAccelError(f"{FLAGS[option]} does not apply to --optimizer {name}; drop it, or use "
                                f"--optimizer {' or '.join(users)}")
-    if damping is not None and not (isinstance(damping, (int, float)) and damping >= 0 and damping < float("inf")):
-        raise NNAccelError(f"--damping must be a finite number ≥ 0, got {damping!r}; try 1e-3")
+    if name == "hessian-free" and damping == 0:
+        raise NNAccelError("damping 0 does not apply to --optimizer hessian-free: its λ is multiplied by 3/2 or "
+                           "2/3 each epoch, so from 0 it could never grow; give damping > 0, e.g. --damping 1")
 
 
 def make(options) -> Optimizer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..errors import NNAccelError
 from .base import Optimizer
 
 
@@ -43,9 +42,8 @@ def conjugate_gradient(xp, matvec, b, x0, iterations, tolerance=1e-10):
 
 
 def hessian_free(eta=1.0, damping=1.0, cg_iterations=50):
-    """Truncated-Newton steps w → w + ηp, p from CG on (H + λI)p = −∇C; λ adapted by ρ."""
-    if not damping > 0:
-        raise NNAccelError(f"--damping must be > 0 for hessian-free, got {damping!r}; try 1.0")
+    """Truncated-Newton steps w → w + ηp, p from CG on (H + λI)p = −∇C; λ adapted by ρ (λ > 0,
+    which optim.check_options asks of the trainer's damping)."""
 
     def init(params):
         return HessianFreeState(params * 0, float(damping))

@@ -13,6 +13,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from ..core.parameters import PARAMETERS, check
 from ..errors import NNAccelError
 
 
@@ -69,8 +70,12 @@ EXAMPLES = {"--eta": "0.01..10:log", "--lmbda": "0..10", "--momentum": "0,0.9",
             "--mini-batch-size": "10,32", "--hidden": "30,100,300x100"}
 
 
-def parse_dimension(text, flag, *, integer=False, lowest=0.0, positive=False):
-    """A Range or Choice from ``text``; raise NNAccelError (one line, with an example) if malformed."""
+def parse_dimension(text, name):
+    """A Range or Choice of the training parameter ``name`` (a row of nnaccel.core.parameters)
+    from ``text``; NNAccelError (one line, with an example) if malformed, or if a value lies
+    outside the row's bounds (in the table's words)."""
+    row = PARAMETERS[name]
+    flag, integer = row.flag, row.kind is int
     text = text.strip()
     example = f"write e.g. {flag} {EXAMPLES[flag]}"
     if ".." in text:
@@ -91,9 +96,10 @@ def parse_dimension(text, flag, *, integer=False, lowest=0.0, positive=False):
         values = [_number(part.strip(), flag, integer) for part in text.split(",")]
         dim = Choice(tuple(dict.fromkeys(values)))
     for v in values:
-        if v < lowest or (positive and v <= 0):
-            bound = "> 0" if positive else f"≥ {lowest:g}"
-            raise NNAccelError(f"{flag} {text!r}: values must be {bound}; {example}")
+        try:
+            check(name, v)
+        except NNAccelError as e:
+            raise NNAccelError(f"{flag} {text!r}: {e}") from None
     return dim
 
 
@@ -127,15 +133,12 @@ class SearchSpace:
     @classmethod
     def parse(cls, eta="0.01..10:log", lmbda="0", momentum="0", hidden="30", mini_batch_size="10"):
         space = cls(
-            eta=parse_dimension(eta, "--eta", positive=True),
-            lmbda=parse_dimension(lmbda, "--lmbda"),
-            momentum=parse_dimension(momentum, "--momentum"),
+            eta=parse_dimension(eta, "eta"),
+            lmbda=parse_dimension(lmbda, "lmbda"),
+            momentum=parse_dimension(momentum, "momentum"),
             hidden=parse_hidden(hidden),
-            mini_batch_size=parse_dimension(mini_batch_size, "--mini-batch-size", integer=True, positive=True),
+            mini_batch_size=parse_dimension(mini_batch_size, "mini_batch_size"),
         )
-        for v in space.momentum.grid(2):
-            if v >= 1:
-                raise NNAccelError(f"--momentum {momentum!r}: μ must be in [0, 1); write e.g. --momentum 0,0.9")
         return space
 
     def dimensions(self):

@@ -1,16 +1,14 @@
 """The flags of nnaccel's commands, defined once: ``train``'s own, and the groups that ``tune``,
-``sweep`` and the rest share. Their choices come from the tables of costs, activations,
-optimizers and dropout modes, never from a repeated list."""
+``sweep`` and the rest share. A training parameter's flag (type, default, help with its bounds,
+the choices it lists) is made from its row of the parameter table, nnaccel.core.parameters;
+argparse only converts the text, and the API refuses a value out of bounds, in the table's words."""
 
 from __future__ import annotations
 
 import argparse
 
-from .. import optim as optimizers
 from ..backend import BACKENDS
-from ..core.activations import ACTIVATIONS
-from ..core.costs import COSTS
-from ..core.dropout import MODES as DROPOUT_MODES
+from ..core.parameters import PARAMETERS
 from ..data.datasets import NAMES
 
 EXIT_USAGE = 2
@@ -38,20 +36,36 @@ def _float(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
-HIDDEN_ACTIVATIONS = [name for name, act in ACTIVATIONS.items() if act.hidden_ok]
+CONVERTERS = {int: _int, float: _float, str: str}
+
+
+def add_parameter(p, name, *aliases, what=None, **overrides):
+    """The flag of the parameter table's row ``name``: its type, default, metavar and help (``what``:
+    the command's own words for it, before the row's bounds and default).
+
+    The choices are listed in the metavar and the help but not given to argparse, so that a
+    value outside them is refused once, by the API, in the same words as a number out of bounds.
+    """
+    row = PARAMETERS[name]
+    help = row.describe(what, overrides.get("default"))
+    if row.kind is bool:
+        return p.add_argument(row.flag, *aliases, action="store_true", help=help, **overrides)
+    options = dict(type=CONVERTERS[row.kind], default=row.default, help=help)
+    if row.many:  # one name, or one per hidden layer
+        options.update(nargs="+", default=[row.default], metavar="NAME")
+    elif row.choices is not None:
+        options["metavar"] = "{" + ",".join(row.choices) + "}"
+    elif row.symbol.isascii() and (row.symbol or row.kind is int):
+        options["metavar"] = row.symbol.upper() or "N"
+    options.update(overrides)
+    return p.add_argument(row.flag, *aliases, **options)
 
 
 def add_model_flags(p):
     p.add_argument("--sizes", type=_int, nargs="+", metavar="N",
                    help="layer widths, e.g. 784 30 10 (default: pixels, 30, classes)")
-    p.add_argument("--cost", default="quadratic", choices=list(COSTS))
-    p.add_argument("--hidden-activation", default=["sigmoid"], nargs="+", metavar="NAME",
-                   choices=HIDDEN_ACTIVATIONS,
-                   help=f"{', '.join(HIDDEN_ACTIVATIONS)}: one for all hidden layers, or one per layer "
-                        "(step neurons evaluate but cannot be trained)")
-    p.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
-    p.add_argument("--init", default="default", choices=["default", "large"],
-                   help="default: N(0,1)/sqrt(n_in); large: N(0,1)")
+    for name in ("cost", "hidden_activation", "output_activation", "init"):
+        add_parameter(p, name)
 
 
 def add_runtime_flags(p):
@@ -64,28 +78,9 @@ def add_runtime_flags(p):
 
 
 def add_training_flags(p):
-    p.add_argument("--epochs", type=_int, default=30, metavar="N",
-                   help="epochs to train (default: %(default)s); with --resume, the total to reach")
-    p.add_argument("--mini-batch-size", "-m", type=_int, default=10, metavar="M",
-                   help="examples per mini-batch (default: %(default)s)")
-    p.add_argument("--eta", type=_float, default=3.0, help="learning rate η (default: %(default)s)")
-    p.add_argument("--lmbda", type=_float, default=0.0, help="L2 regularisation λ (default: %(default)s)")
-    p.add_argument("--l1", type=_float, default=0.0, help="L1 regularisation λ (default: %(default)s)")
-    p.add_argument("--momentum", type=_float, default=0.0,
-                   help="momentum coefficient μ in [0, 1) (default: %(default)s)")
-    p.add_argument("--nesterov", action="store_true", help="Nesterov's variant of momentum")
-    p.add_argument("--early-stopping", type=_int, metavar="N",
-                   help="stop when the evaluation accuracy has not improved for N epochs; keep the best network")
-    p.add_argument("--stopping-rule", default="no-improvement", choices=["no-improvement", "average"],
-                   help="average: the mean of the last N epochs is no better than the N before")
-    p.add_argument("--schedule", default="constant", choices=["constant", "halve", "step", "exponential"],
-                   help="halve: η/2 when no improvement in --patience epochs, stop at η/128")
-    p.add_argument("--patience", type=_int, default=10, metavar="N",
-                   help="epochs without improvement before --schedule halve halves η (default: %(default)s)")
-    p.add_argument("--step-size", type=_int, default=10, metavar="N",
-                   help="epochs between steps of --schedule step (default: %(default)s)")
-    p.add_argument("--gamma", type=_float, default=0.5,
-                   help="factor of the step/exponential schedule (default: %(default)s)")
+    for name in ("epochs", "mini_batch_size", "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping",
+                 "stopping_rule", "schedule", "patience", "step_size", "gamma"):
+        add_parameter(p, name, *(["-m"] if name == "mini_batch_size" else []))
     p.add_argument("--expand", choices=["shifts", "rotations"],
                    help="expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)")
     p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees (default: %(default)s)")
@@ -98,21 +93,8 @@ def add_training_flags(p):
 
 def add_method_flags(p):
     """Chapter 3's further methods, for ``nnaccel train``: the optimizer, dropout, softmax's temperature."""
-    p.add_argument("--optimizer", default="sgd", choices=list(optimizers.NAMES),
-                   help="sgd: mini-batch SGD (with --lmbda, --l1, --momentum, --nesterov); newton, hessian-free, "
-                        "lbfgs: one full-batch step per epoch, the book's Hessian technique and its relatives")
-    p.add_argument("--damping", type=_float, metavar="D",
-                   help="δ ≥ 0 of newton's (H + δI) and hessian-free's initial Levenberg-Marquardt λ "
-                        "(default: each optimizer's own)")
-    p.add_argument("--dropout", type=_float, default=0.0, metavar="P",
-                   help="delete a fraction P of the hidden neurons for each mini-batch (the book: 0.5); "
-                        "evaluation and --save scale the weights out of them by 1 - P (default: 0)")
-    p.add_argument("--dropout-mode", default="per-batch", choices=list(DROPOUT_MODES),
-                   help="per-batch: one set of deleted neurons per mini-batch, as the book; per-example: "
-                        "a set per example (default: %(default)s)")
-    p.add_argument("--softmax-temperature", type=_float, default=1.0, metavar="C",
-                   help="c in a_j = e^(c z_j) / sum_k e^(c z_k), with --output-activation softmax; "
-                        "larger c is closer to the max (default: 1, the book's softmax)")
+    for name in ("optimizer", "damping", "dropout", "dropout_mode", "softmax_temperature"):
+        add_parameter(p, name)
 
 
 def add_scale_flag(p):

@@ -14,6 +14,7 @@ device and predictions come back in their namespace.
 from __future__ import annotations
 
 import importlib.util
+import math
 import numbers
 
 import array_api_compat
@@ -22,10 +23,12 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..backend import cuda_available, from_array
+from ..core.parameters import PARAMETERS
 from ..data.arrays import DeviceData, one_hot
 from ..errors import NNAccelError
 from ..nets.network import Network
@@ -34,6 +37,37 @@ from ..training.trainer import train
 # The output layer the classifier gives each cost: softmax for the log-likelihood (chapter 3),
 # sigmoid neurons for the cross-entropy and quadratic costs (chapters 1-3).
 CLASSIFIER_OUTPUTS = {"log-likelihood": "softmax", "cross-entropy": "sigmoid", "quadratic": "sigmoid"}
+
+
+def constraint(name):
+    """scikit-learn's constraints for the parameter table's row ``name`` (nnaccel.core.parameters):
+    its choices as StrOptions, its bounds as an Interval (a real one closed below infinity, so
+    that inf is refused as the table refuses it), None where the row allows it."""
+    row = PARAMETERS[name]
+    if row.choices is not None:
+        constraints = [StrOptions(set(row.choices))] + ([list, tuple] if row.many else [])
+    elif row.kind is bool:
+        constraints = ["boolean"]
+    else:
+        kind = numbers.Integral if row.kind is int else numbers.Real
+        high = row.high if row.high is not None or row.kind is int else math.inf
+        closed = row.closed if row.high is not None else ("left" if row.closed in ("both", "left") else "neither")
+        constraints = [Interval(kind, row.low, high, closed=closed)]
+    return constraints + ([None] if row.optional else [])
+
+
+# What every estimator's other parameters may be (scikit-learn's own vocabulary).
+OTHER_CONSTRAINTS = {
+    "sizes": ["array-like"], "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "device": [str], "backend": [str, None], "dtype": [StrOptions({"float32", "float64"}), None],
+    "random_state": ["random_state"],
+}
+
+
+def parameter_constraints(names):
+    """``_parameter_constraints`` for an estimator whose ``__init__`` takes ``names``: the table's
+    rows made into scikit-learn's constraints, and OTHER_CONSTRAINTS for the rest."""
+    return {name: constraint(name) if name in PARAMETERS else OTHER_CONSTRAINTS[name] for name in names}
 
 
 def expected_failed_checks(estimator):
@@ -224,6 +258,10 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
     epochs, keeping the best network (chapter 3's rule).
     """
 
+    _parameter_constraints = parameter_constraints(
+        ("sizes", "epochs", "mini_batch_size", "eta", "lmbda", "cost", "hidden_activation", "momentum", "dropout",
+         "early_stopping", "validation_fraction", "device", "backend", "dtype", "random_state"))
+
     def __init__(self, sizes=(30,), epochs=30, mini_batch_size=10, eta=0.5, lmbda=0.0,
                  cost="log-likelihood", hidden_activation="sigmoid", momentum=0.0, dropout=0.0,
                  early_stopping=None, validation_fraction=0.1, device="auto", backend=None,
@@ -246,8 +284,6 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
 
     @property
     def _output_activation(self):
-        if self.cost not in CLASSIFIER_OUTPUTS:
-            raise NNAccelError(f"unknown cost {self.cost!r}; use one of {', '.join(CLASSIFIER_OUTPUTS)}")
         return CLASSIFIER_OUTPUTS[self.cost]
 
     def _labels(self, y):
@@ -263,6 +299,7 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
 
     def fit(self, X, y):
         """Train a fresh network for ``epochs`` epochs on (X, y); returns self."""
+        self._validate_params()
         for attr in ("network_", "classes_", "loss_curve_", "n_iter_"):
             self.__dict__.pop(attr, None)
         X, y = self._validate(X, y, reset=True)
@@ -280,6 +317,7 @@ class NNAccelClassifier(ClassifierMixin, _NNAccelEstimator):
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y), continuing the network; ``classes`` is required on the first call."""
+        self._validate_params()
         first = not hasattr(self, "network_")
         if first:
             if classes is None:
@@ -331,6 +369,10 @@ class NNAccelRegressor(RegressorMixin, _NNAccelEstimator):
     """
 
     _multi_output = True
+    # the table's rows, with the cost narrowed to the one a linear output layer has
+    _parameter_constraints = {**parameter_constraints(
+        ("sizes", "epochs", "mini_batch_size", "eta", "lmbda", "hidden_activation", "momentum", "dropout",
+         "device", "backend", "dtype", "random_state")), "cost": [StrOptions({"quadratic"})]}
 
     def __init__(self, sizes=(30,), epochs=30, mini_batch_size=10, eta=0.1, lmbda=0.0,
                  cost="quadratic", hidden_activation="sigmoid", momentum=0.0, dropout=0.0, device="auto",
@@ -350,14 +392,12 @@ class NNAccelRegressor(RegressorMixin, _NNAccelEstimator):
         self.random_state = random_state
 
     def _targets(self, y):
-        if self.cost != "quadratic":
-            raise NNAccelError(f"the regressor uses the quadratic cost with linear outputs, not {self.cost!r}; "
-                               "use cost='quadratic'")
         y = _to_host(y)
         return y if y.ndim == 2 else y.reshape(-1, 1)
 
     def fit(self, X, y):
         """Train a fresh network for ``epochs`` epochs on (X, y); returns self."""
+        self._validate_params()
         for attr in ("network_", "loss_curve_", "n_iter_"):
             self.__dict__.pop(attr, None)
         X, y = self._validate(X, y, reset=True)
@@ -369,6 +409,7 @@ class NNAccelRegressor(RegressorMixin, _NNAccelEstimator):
 
     def partial_fit(self, X, y):
         """One epoch on (X, y), continuing the network (a fresh one on the first call)."""
+        self._validate_params()
         first = not hasattr(self, "network_")
         X, y = self._validate(X, y, reset=first)
         targets = self._targets(y)

@@ -19,14 +19,14 @@ from collections import defaultdict
 
 from .._files import atomic_write
 from ..backend import BACKENDS
+from ..core import parameters
 from ..core.activations import check_trainable
 from ..data import load_dataset
 from ..errors import NNAccelError
 from ..io.plot import require_matplotlib
 from ..nets.network import Network
-from ..training.schedules import check_schedule
 from ._search_space import SearchSpace, hidden_widths
-from .flags import _int, add_model_flags
+from .flags import _int, add_model_flags, add_parameter
 from ._studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                        run_worker, study_description, study_results)
 from ..training.trainer import train
@@ -52,11 +52,11 @@ def add_parser(sub):
     p.add_argument("--momentum", default="0", metavar="SPACE", help="μ, e.g. 0,0.9")
     p.add_argument("--hidden", default="30", metavar="LIST", help="hidden layers, e.g. 30,100,300x100")
     p.add_argument("--mini-batch-size", "-m", default="10", metavar="SPACE", help="e.g. 10,32")
-    p.add_argument("--epochs", type=_int, default=10)
-    p.add_argument("--early-stopping", type=_int, metavar="N", help="stop a trial after N epochs without improvement")
-    p.add_argument("--schedule", default="constant", choices=["constant", "halve"],
-                   help="halve: η/2 after --patience epochs without improvement (trials then train one by one)")
-    p.add_argument("--patience", type=_int, default=10, metavar="N")
+    add_parameter(p, "epochs", what="epochs each trial trains (it is scored on them: at least 1)", default=10)
+    add_parameter(p, "early_stopping", what="stop a trial after n epochs without improvement")
+    add_parameter(p, "schedule", choices=["constant", "halve"], metavar="{constant,halve}",
+                  what="halve: η/2 after --patience epochs without improvement (trials then train one by one)")
+    add_parameter(p, "patience")
     p.add_argument("--expand", choices=["shifts"], help="train on the book's 1-pixel shifts (5× the data)")
     p.add_argument("--no-prune", dest="prune", action="store_false",
                    help="run every trial to the end (default: the median pruner stops poor trials per epoch)")
@@ -112,7 +112,8 @@ def check_args(args, space):
     if args.trials < 1:
         raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
     # the settings every trial shares, checked before the storage exists: a refusal leaves no file
-    check_schedule(args.schedule, args.patience, 10, 0.5, args.early_stopping, "no-improvement")
+    for name in ("epochs", "early_stopping", "schedule", "patience"):
+        parameters.check(name, getattr(args, name))
     for widths in space.hidden.values:  # the layers and the cost, on a network of the same depth
         check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)).activations)
     for flag in ("jobs", "batch", "grid_points", "epochs", "top"):

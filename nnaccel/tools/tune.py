@@ -19,6 +19,7 @@ import time
 
 from .._files import atomic_write
 from ..backend import BACKENDS
+from ..core import parameters
 from ..data import load_dataset
 from ..data.datasets import check_sizes_fit, data_files
 from ..errors import NNAccelError
@@ -281,8 +282,8 @@ def cmd_tune(args, out=print):
                            [("a data file", path) for path in data_files(args.dataset, args.data)])
     if args.report:
         require_matplotlib()
-    if args.mini_batch_size is not None and args.mini_batch_size < 1:
-        raise NNAccelError(f"--mini-batch-size {args.mini_batch_size}: m must be ≥ 1, e.g. -m 10")
+    if args.mini_batch_size is not None:  # else tune chooses m
+        parameters.check("mini_batch_size", args.mini_batch_size)
     began = time.perf_counter()
     dataset = strip_dataset(load_dataset(args.dataset, args.data), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]

@@ -1,14 +1,10 @@
 """Learning-rate schedules and stopping rules of chapter 3, as small functions of the history.
 
-``accuracies`` is the list of monitored (validation) accuracies, one per finished epoch.
+``accuracies`` is the list of monitored (validation) accuracies, one per finished epoch. The
+schedules' and rules' names and their settings' bounds are rows of nnaccel.core.parameters.
 """
 
 from __future__ import annotations
-
-from ..errors import NNAccelError
-
-SCHEDULES = ("constant", "halve", "step", "exponential")
-STOPPING_RULES = ("no-improvement", "average")
 
 
 def no_improvement(accuracies, n) -> bool:
@@ -47,16 +43,3 @@ def halve_on_plateau(eta, eta0, accuracies, since_change, patience):
         return eta, 1, eta <= eta0 / 128
     return eta, since_change, False
 
-
-def check_schedule(schedule, patience, step_size, gamma, early_stopping, rule):
-    if schedule not in SCHEDULES:
-        raise NNAccelError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}")
-    if rule not in STOPPING_RULES:
-        raise NNAccelError(f"unknown early-stopping rule {rule!r}; use one of {', '.join(STOPPING_RULES)}")
-    for name, value in (("patience", patience), ("step size", step_size)):
-        if not isinstance(value, int) or value < 1:
-            raise NNAccelError(f"the {name} must be a whole number ≥ 1, got {value!r}")
-    if early_stopping is not None and (not isinstance(early_stopping, int) or early_stopping < 1):
-        raise NNAccelError(f"early stopping needs n ≥ 1 epochs, got {early_stopping!r}; try 10")
-    if not (isinstance(gamma, (int, float)) and 0 < gamma <= 1):
-        raise NNAccelError(f"the schedule's gamma must be in (0, 1], got {gamma!r}; try 0.5")

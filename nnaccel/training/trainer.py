@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 
-from ..core import memory
+from ..core import memory, parameters
 from ..core.activations import check_trainable
 from ..core.dropout import check_dropout
 from ..epochs import fast
@@ -92,26 +92,19 @@ class TrainState:
 
 def check_hyperparameters(epochs, mini_batch_size, eta, lmbda=0.0, l1=0.0, momentum=0.0, *,
                           optimizer=DEFAULT, nesterov=False, damping=None, dropout=0.0,
-                          dropout_mode="per-batch"):
-    """Raise NNAccelError naming the first hyper-parameter out of range, and the fix; and
-    refuse an option the optimizer does not honour (optimizers.check_options). NumPy's scalar
-    types are taken as the numbers they equal (nnaccel.core.scalars)."""
-    epochs, mini_batch_size = as_int(epochs), as_int(mini_batch_size)
-    eta, lmbda, l1, momentum = as_float(eta), as_float(lmbda), as_float(l1), as_float(momentum)
-    dropout, damping = as_float(dropout), as_float(damping)
-    if not isinstance(epochs, int) or epochs < 0:
-        raise NNAccelError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
-    if not isinstance(mini_batch_size, int) or mini_batch_size < 1:
-        raise NNAccelError(f"mini_batch_size must be a whole number ≥ 1, got {mini_batch_size!r}")
-    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
-        raise NNAccelError(f"the learning rate eta must be > 0, got {eta!r}; the book uses 0.5 or 3.0")
-    for name, value in (("lmbda", lmbda), ("l1", l1)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise NNAccelError(f"{name} must be ≥ 0, got {value!r}")
-    if not (isinstance(momentum, (int, float)) and 0.0 <= momentum < 1.0):
-        raise NNAccelError(f"momentum must be in [0, 1), got {momentum!r}; try 0.9")
-    check_dropout(dropout, dropout_mode)
-    check_options(optimizer, l1=l1, momentum=momentum, nesterov=nesterov, dropout=dropout, damping=damping)
+                          dropout_mode="per-batch", early_stopping=None, stopping_rule="no-improvement",
+                          schedule="constant", patience=10, step_size=10, gamma=0.5):
+    """Raise NNAccelError naming the first hyper-parameter out of its bounds in the table
+    (nnaccel.core.parameters, one wording for all), then refuse an option the optimizer does
+    not honour (optim.check_options). NumPy's scalar types are taken as the numbers they equal."""
+    given = dict(epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, l1=l1,
+                 momentum=momentum, nesterov=nesterov, early_stopping=early_stopping,
+                 stopping_rule=stopping_rule, schedule=schedule, patience=patience, step_size=step_size,
+                 gamma=gamma, optimizer=optimizer, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
+    values = {name: parameters.check(name, value) for name, value in given.items()}
+    check_options(optimizer, l1=values["l1"], momentum=values["momentum"], nesterov=values["nesterov"],
+                  dropout=values["dropout"], damping=values["damping"])
+    return values
 
 
 def _copy(xp, arrays):
@@ -183,9 +176,10 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     eta, lmbda, l1, momentum, gamma = as_float(eta), as_float(lmbda), as_float(l1), as_float(momentum), as_float(gamma)
     damping, dropout = as_float(damping), as_float(dropout)
     check_hyperparameters(epochs, mini_batch_size, eta, lmbda, l1, momentum, optimizer=optimizer,
-                          nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode)
-    schedules.check_schedule(schedule, patience, step_size, gamma, early_stopping, stopping_rule)
-    check_dropout(dropout, dropout_mode, net.sizes)
+                          nesterov=nesterov, damping=damping, dropout=dropout, dropout_mode=dropout_mode,
+                          early_stopping=early_stopping, stopping_rule=stopping_rule, schedule=schedule,
+                          patience=patience, step_size=step_size, gamma=gamma)
+    check_dropout(dropout, net.sizes)
     check_trainable(net.activations)
     train_data = net.data(training_data, scale=scale)
     eval_data = net.data(evaluation_data, scale=scale) if evaluation_data is not None else None

@@ -1,0 +1,164 @@
+"""The one table of training parameters, and the one function that checks a value against it.
+
+In the spirit of scikit-learn's ``_parameter_constraints``: each row gives a parameter's
+name (the Python API's keyword, whose flag is ``--name-with-dashes``), its type, its bounds
+(which ends are closed, in scikit-learn's words "both", "left", "right", "neither"), or its
+choices, its default (the command line's: the book's first network), a line of help, and
+the book's symbol. From it come the API's refusals (:func:`check`, one wording for every
+parameter), ``nnaccel train``'s flags (type, default, help; nnaccel.tools.flags), the
+resume's check of a checkpoint's saved settings (nnaccel.cli.resume) and the scikit-learn
+estimators' ``_parameter_constraints`` (nnaccel.tools.sklearn).
+
+A rule between two parameters (an option an optimizer ignores, a dropout that would delete
+a whole layer) is not a bound, and lives with the code that knows both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import NNAccelError
+from .activations import ACTIVATIONS
+from .costs import COSTS
+from .initializers import INITIALIZERS
+from .scalars import as_float, as_int
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One row: what a value of ``name`` may be, and what to tell a user who gives another."""
+
+    name: str
+    kind: type  # int, float, bool or str
+    default: object
+    help: str
+    symbol: str = ""  # the book's letter (η, λ, μ, …), shown in the help
+    low: float | None = None  # None: unbounded on that side
+    high: float | None = None
+    closed: str = "both"  # the ends that belong to the interval: "both", "left", "right" or "neither"
+    choices: tuple | None = None
+    optional: bool = False  # None is a value too (the feature off, or the optimizer's own default)
+    many: bool = False  # also a list of choices, one per hidden layer
+    example: object = None  # a good value, shown as the fix (default: the default)
+    unset: str = "off"  # what a default of None means, in the help
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def bounds(self) -> str:
+        """The allowed values in words: "> 0 and finite", "in [0, 1)", "one of a, b", …"""
+        if self.choices is not None:
+            return f"one of {', '.join(self.choices)}" + (" (or a list, one per hidden layer)" if self.many else "")
+        if self.kind is bool:
+            return "True or False"
+        whole = "a whole number " if self.kind is int else ""
+        left = self.closed in ("both", "left")
+        right = self.closed in ("both", "right")
+        if self.low is not None and self.high is not None:
+            text = f"in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+        elif self.low is not None:
+            text = f"{'≥' if left else '>'} {self.low:g}"
+        else:
+            text = f"{'≤' if right else '<'} {self.high:g}"
+        finite = " and finite" if self.kind is float and (self.low is None or self.high is None) else ""
+        return f"{whole}{text}{finite}" + (", or None" if self.optional else "")
+
+    def contains(self, value) -> bool:
+        """Whether ``value`` (already converted by :func:`check`) lies in the row's bounds or choices."""
+        if value is None:
+            return self.optional
+        if self.choices is not None:
+            values = value if self.many and isinstance(value, (list, tuple)) and value else [value]
+            return all(isinstance(v, str) and v in self.choices for v in values)
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, int if self.kind is int else (int, float)):
+            return False
+        if not math.isfinite(value):
+            return False
+        left = self.closed in ("both", "left")
+        right = self.closed in ("both", "right")
+        above = self.low is None or (value >= self.low if left else value > self.low)
+        below = self.high is None or (value <= self.high if right else value < self.high)
+        return above and below
+
+    def describe(self, what=None, default=None) -> str:
+        """The flag's help: what it is (``what``: a command's own words), its bounds, its default."""
+        what = what or self.help
+        default = self.default if default is None else default
+        if self.kind is bool:
+            return f"{what} (default: {'on' if default else 'off'})"
+        symbol = f"{self.symbol}: " if self.symbol else ""
+        return f"{what}; {symbol}{self.bounds()} (default: {self.unset if default is None else default})"
+
+
+HIDDEN_ACTIVATIONS = tuple(name for name, act in ACTIVATIONS.items() if act.hidden_ok)
+
+# The rows, in the order of ``nnaccel train --help``.
+PARAMETERS = {row.name: row for row in (
+    Parameter("epochs", int, 30, "epochs to train; with --resume, the total to reach", low=0, example=30),
+    Parameter("mini_batch_size", int, 10, "examples per mini-batch", symbol="m", low=1),
+    Parameter("eta", float, 3.0, "the learning rate", symbol="η", low=0, closed="neither", example=0.5),
+    Parameter("lmbda", float, 0.0, "L2 regularisation: ½(λ/n)Σw² added to the cost", symbol="λ", low=0,
+              example=5.0),
+    Parameter("l1", float, 0.0, "L1 regularisation: (λ/n)Σ|w| added to the cost", symbol="λ₁", low=0, example=0.1),
+    Parameter("momentum", float, 0.0, "the momentum coefficient (1 − μ is the friction)", symbol="μ",
+         low=0, high=1, closed="left", example=0.9),
+    Parameter("nesterov", bool, False, "Nesterov's variant of momentum", example=True),
+    Parameter("early_stopping", int, None, "stop when the evaluation accuracy has not improved for n epochs; "
+         "keep the best network", symbol="n", low=1, optional=True, example=10),
+    Parameter("stopping_rule", str, "no-improvement", "no-improvement: the book's rule; average: the mean of the "
+         "last n epochs is no better than the n before", choices=("no-improvement", "average")),
+    Parameter("schedule", str, "constant", "the learning-rate schedule; halve: η/2 when no improvement in "
+         "--patience epochs, stop at η/128; step, exponential: η·γ every --step-size epochs or every epoch",
+         choices=("constant", "halve", "step", "exponential")),
+    Parameter("patience", int, 10, "epochs without improvement before the halve schedule halves η", low=1),
+    Parameter("step_size", int, 10, "epochs between the step schedule's steps", low=1),
+    Parameter("gamma", float, 0.5, "the step and exponential schedules' factor on η", symbol="γ",
+         low=0, high=1, closed="right"),
+    Parameter("optimizer", str, "sgd", "sgd: mini-batch SGD (with --lmbda, --l1, --momentum, --nesterov); newton, "
+         "hessian-free, lbfgs: one full-batch step per epoch, the book's Hessian technique and its relatives",
+         choices=("sgd", "newton", "hessian-free", "lbfgs")),
+    Parameter("damping", float, None, "newton's δ in (H + δI), and hessian-free's initial Levenberg-Marquardt λ",
+         symbol="δ", low=0, optional=True, example=0.001, unset="each optimizer's own: newton 0, hessian-free 1"),
+    Parameter("dropout", float, 0.0, "the fraction of hidden neurons deleted for each mini-batch; evaluation and "
+         "--save scale the weights out of them by 1 − p", symbol="p", low=0, high=1, closed="left", example=0.5),
+    Parameter("dropout_mode", str, "per-batch", "per-batch: one set of deleted neurons per mini-batch, as the book; "
+         "per-example: a set per example", choices=("per-batch", "per-example")),
+    Parameter("cost", str, "quadratic", "the cost function", symbol="C", choices=tuple(COSTS)),
+    Parameter("hidden_activation", str, "sigmoid", "the hidden neurons; one for all hidden layers, or one per layer "
+         "(step neurons evaluate but cannot be trained)", symbol="σ", choices=HIDDEN_ACTIVATIONS, many=True),
+    Parameter("output_activation", str, "sigmoid", "the output neurons", choices=tuple(ACTIVATIONS)),
+    Parameter("init", str, "default", "the initial weights; default: N(0, 1)/√n_in, large: N(0, 1)",
+         choices=tuple(INITIALIZERS)),
+    Parameter("softmax_temperature", float, 1.0, "c in a_j = e^(c z_j) / Σ_k e^(c z_k), with a softmax output "
+         "layer; larger c is closer to the max", symbol="c", low=0, closed="neither", example=1.0),
+)}
+
+
+def check(name, value):
+    """``value`` as the row ``name`` takes it (NumPy scalars as the numbers they equal), or
+    NNAccelError in the one wording: the parameter, its bounds, the value given, and the fix."""
+    row = PARAMETERS[name]
+    if row.kind is int:
+        value = as_int(value)
+    elif row.kind is float:
+        value = as_float(value)
+    elif row.kind is bool and type(value).__name__ == "bool_":  # NumPy's bool
+        value = bool(value)
+    if row.many and isinstance(value, tuple):
+        value = list(value)
+    if not row.contains(value):
+        raise NNAccelError(refusal(row, value))
+    return value
+
+
+def refusal(row, value) -> str:
+    """The one wording of a refused value, for Python and the command line alike:
+    ``eta must be > 0 and finite, got -1.0; e.g. eta=0.5 (--eta 0.5)``."""
+    good = row.default if row.example is None else row.example
+    shown = str(value) if isinstance(value, float) else repr(value)
+    fix = f"{row.flag}" if row.kind is bool else f"{row.flag} {good}"
+    return f"{row.name} must be {row.bounds()}, got {shown[:60]}; e.g. {row.name}={good!r} ({fix})"

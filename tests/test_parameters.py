@@ -1,0 +1,297 @@
+"""The one table of training parameters (nnaccel.core.parameters): every row's bounds are
+refused just outside and taken just inside, by the API, by ``nnaccel train`` (one line on
+stderr, exit 2, the API's words) and by the scikit-learn estimators; the help shows them; and
+no second hand-written check of a table parameter appears anywhere in the package.
+
+Table-driven: a new row is tested by every test here without a line of its own."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnaccel
+from nnaccel import cli
+from nnaccel.core import parameters
+from nnaccel.core.parameters import PARAMETERS, Parameter
+from nnaccel.data import write_idx
+from nnaccel.errors import NNAccelError
+from nnaccel.training.trainer import check_hyperparameters, train
+
+PACKAGE = Path(nnaccel.__file__).parent
+MODEL_ROWS = ("cost", "hidden_activation", "output_activation", "init", "softmax_temperature")  # Network's
+TRAIN_ROWS = tuple(name for name in PARAMETERS if name not in MODEL_ROWS)  # train's
+
+
+def _step(value, kind, direction):
+    """The next representable value from ``value`` towards ``direction`` (±1)."""
+    return value + direction if kind is int else float(np.nextafter(value, direction * math.inf))
+
+
+def outside(row: Parameter):
+    """Values just outside each of the row's bounds (and a value of the wrong kind)."""
+    if row.choices is not None:
+        return ["bogus"]
+    if row.kind is bool:
+        return ["yes"]
+    values = []
+    if row.low is not None:
+        values.append(row.low if row.closed in ("right", "neither") else _step(row.low, row.kind, -1))
+    if row.high is not None:
+        values.append(row.high if row.closed in ("left", "neither") else _step(row.high, row.kind, +1))
+    elif row.kind is float:
+        values.append(math.inf)  # unbounded above, but finite
+    if row.kind is float:
+        values.append(math.nan)
+    else:
+        values.append(row.low + 0.5)  # a fraction where a whole number belongs
+    return values
+
+
+def inside(row: Parameter):
+    """Values just inside each of the row's bounds, every choice, and the default."""
+    if row.choices is not None:
+        return list(row.choices)
+    if row.kind is bool:
+        return [False, True]
+    values = [row.default] if row.default is not None else []
+    if row.low is not None:
+        values.append(row.low if row.closed in ("both", "left") else _step(row.low, row.kind, +1))
+    if row.high is not None:
+        values.append(row.high if row.closed in ("both", "right") else _step(row.high, row.kind, -1))
+    return values
+
+
+def _context(name, value):
+    """The other settings a value needs to apply (damping: a second-order optimizer; a softmax
+    temperature or the log-likelihood: a softmax output; tanh outputs: not the cross-entropy)."""
+    if name == "damping":
+        return {"optimizer": "newton"}
+    if name == "optimizer" and value == "hessian-free":
+        return {"damping": 1.0}
+    if name == "softmax_temperature" or (name == "cost" and value == "log-likelihood"):
+        return {"output_activation": "softmax", "cost": "log-likelihood"}
+    return {"cost": "quadratic"} if name in MODEL_ROWS else {}
+
+
+def _api(name, value):
+    """The API call that takes ``name``: Network for the model's rows, train for the rest."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 4)), np.arange(20) % 2
+    if name in MODEL_ROWS:
+        return nnaccel.Network([4, 3, 2], device="cpu", seed=0, **{**_context(name, value), name: value})
+    net = nnaccel.Network([4, 3, 2], cost="cross-entropy", device="cpu", seed=0)
+    settings = dict(epochs=1, mini_batch_size=10, eta=0.5, evaluation_data=(x, y))
+    return train(net, (x, y), **{**settings, **_context(name, value), name: value})
+
+
+def _refusal(name, value):
+    """The table's words for ``value``: what every caller must print."""
+    with pytest.raises(NNAccelError) as e:
+        parameters.check(name, value)
+    return str(e.value)
+
+
+OUTSIDE = [(name, v) for name, row in PARAMETERS.items() for v in outside(row)]
+INSIDE = [(name, v) for name, row in PARAMETERS.items() for v in inside(row)]
+
+
+@pytest.mark.parametrize("name, value", OUTSIDE, ids=[f"{n}={v!r}" for n, v in OUTSIDE])
+def test_the_api_refuses_a_value_just_outside_in_the_tables_words(name, value):
+    with pytest.raises(NNAccelError) as e:
+        _api(name, value)
+    assert str(e.value) == _refusal(name, value)
+    message = str(e.value)
+    assert message.startswith(f"{name} must be {PARAMETERS[name].bounds()}, got ") and "\n" not in message
+    assert PARAMETERS[name].flag in message  # the fix, as the command line's flag
+
+
+@pytest.mark.parametrize("name, value", INSIDE, ids=[f"{n}={v!r}" for n, v in INSIDE])
+def test_the_api_takes_a_value_just_inside(name, value):
+    """Network takes the model's rows; the trainer's check takes the rest (a p just under 1
+    deletes every neuron of a layer, a rule of the layers, so train itself is run below)."""
+    if name in MODEL_ROWS:
+        _api(name, value)
+    else:
+        check_hyperparameters(**{**dict(epochs=1, mini_batch_size=10, eta=0.5), **_context(name, value), name: value})
+
+
+@pytest.mark.parametrize("name", TRAIN_ROWS)
+def test_train_runs_with_each_rows_example(name):
+    row = PARAMETERS[name]
+    value = row.example if row.example is not None else row.default
+    assert _api(name, value).records
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A folder of 16-pixel, 3-class IDX files: ``nnaccel train`` reaches the API in milliseconds."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 30), ("t10k", 9)):
+        write_idx(root / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 4, 4), dtype=np.uint8))
+        write_idx(root / f"{stem}-labels-idx1-ubyte.gz", (np.arange(n) % 3).astype(np.uint8))
+    return ["--data", str(root), "--sizes", "16", "5", "3", "--device", "cpu", "--seed", "1"]
+
+
+def _flags(name, value):
+    """The command line for ``name`` = ``value``, with its context."""
+    words = []
+    for key, v in {**_context(name, value), name: value}.items():
+        flag = PARAMETERS[key].flag
+        words += [flag] if v is True else [] if v is False else [f"{flag}={v}"]  # = : argparse reads -5e-324 as a flag
+    return words
+
+
+# A switch takes no value, and a fraction for a whole number is argparse's to refuse (it converts the text).
+CLI_OUTSIDE = [(n, v) for n, v in OUTSIDE if PARAMETERS[n].kind is not bool
+               and not (PARAMETERS[n].kind is int and isinstance(v, float))]
+
+
+@pytest.mark.parametrize("name, value", CLI_OUTSIDE, ids=[f"{n}={v!r}" for n, v in CLI_OUTSIDE])
+def test_the_command_refuses_it_in_one_line_exit_2_in_the_apis_words(name, value, tiny, capsys, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["train", *tiny, "--epochs", "1", *_flags(name, value)])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"nnaccel: error: {_refusal(name, value)}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_checks_each_parameter_once_per_run(tiny, capsys, tmp_path, monkeypatch):
+    """The API checks; the command line adds no check of its own (a row is looked at ≤ once)."""
+    seen = []
+    contains = Parameter.contains
+    monkeypatch.setattr(Parameter, "contains", lambda row, value: seen.append(row.name) or contains(row, value))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", *tiny, "--epochs", "1", "--momentum", "0.5", "--schedule", "step"]) == 0
+    capsys.readouterr()
+    assert seen and all(seen.count(name) == 1 for name in seen), sorted(seen)
+    assert set(seen) >= set(TRAIN_ROWS)
+
+
+def _help(*words):
+    with pytest.raises(SystemExit):
+        cli.main([*words, "--help"])
+
+
+def test_the_help_shows_each_rows_help_bounds_and_default(capsys):
+    _help("train")
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at spaces and after hyphens
+    for name, row in PARAMETERS.items():
+        assert "".join(row.describe().split()) in text, name
+        if row.kind is not bool:
+            assert f"(default: {row.unset if row.default is None else row.default})" in row.describe()
+            assert row.bounds() in row.describe()
+
+
+# ---- the scikit-learn estimators ---------------------------------------------------------------
+
+def _estimators():
+    pytest.importorskip("sklearn", reason="scikit-learn not installed (pip install 'nnaccel[sklearn]')")
+    from nnaccel.tools.sklearn import NNAccelClassifier, NNAccelRegressor
+
+    return NNAccelClassifier, NNAccelRegressor
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["classifier", "regressor"])
+def test_the_estimators_constraints_are_the_tables_rows(which):
+    """Every table row an estimator takes is refused just outside (InvalidParameterError) and
+    taken just inside by scikit-learn's validation, which fit and partial_fit run first."""
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    estimator = _estimators()[which]
+    names = [n for n in estimator._parameter_constraints if n in PARAMETERS]
+    assert {"epochs", "mini_batch_size", "eta", "lmbda", "momentum", "dropout"} <= set(names)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 4)), np.arange(20) % 2
+    for name in names:
+        for value in outside(PARAMETERS[name]):
+            with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+                estimator(**{name: value}).fit(x, y)
+        for value in inside(PARAMETERS[name]):
+            if name == "cost" and which == 1 and value != "quadratic":
+                continue  # the regressor's linear outputs take the quadratic cost only
+            estimator(**{name: value})._validate_params()
+    check_param_validation(estimator.__name__, estimator())
+
+
+# ---- one check, in one place -------------------------------------------------------------------
+
+# Comparisons of a table parameter with a number that are not a bound of it, each with its reason.
+ALLOWED = {
+    ("optim/__init__.py", "damping"): "hessian-free's λ is multiplied, so 0 could never grow: a rule "
+                                      "between two parameters (the optimizer and its damping)",
+    ("core/costs.py", "unknown cost"): "the registry's lookup, which also takes network2's class names; "
+                                       "Network turns its refusal into the table's",
+    ("io/models.py", "unknown cost"): "a model file's field (network2's class names), refused with the file's path",
+}
+
+
+def _name(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _hand_written_checks(package=PACKAGE):
+    """(file, parameter, line) of each ``if <parameter> <op> <number>: raise``, and each raised
+    message that states a bound of a table parameter ("eta must be", "unknown schedule")."""
+    wording = re.compile(r"\b(%s)\b[^;]{0,40}\bmust\b|unknown (%s)\b" % (
+        "|".join(PARAMETERS), "|".join(n.replace("_", " ") for n in PARAMETERS)))
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        where = path.relative_to(package).as_posix()
+        if where == "core/parameters.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and any(isinstance(n, ast.Raise) for n in node.body):
+                for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
+                    sides = [cmp.left, *cmp.comparators]
+                    names = {_name(s) for s in sides} & set(PARAMETERS)
+                    numbers = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, (int, float))
+                               and not isinstance(s.value, bool)]
+                    for name in names if numbers else ():
+                        if (where, name) not in ALLOWED:
+                            found.append((where, name, node.lineno))
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                text = " ".join(c.value for c in ast.walk(node.exc)
+                                if isinstance(c, ast.Constant) and isinstance(c.value, str))
+                match = wording.search(text)
+                if match and (where, match.group(0)) not in ALLOWED:
+                    found.append((where, match.group(0), node.lineno))
+    return found
+
+
+def test_no_second_hand_written_check_of_a_table_parameter():
+    """A bound of a table parameter is written once, in its row; everything else calls check()."""
+    assert _hand_written_checks() == []
+
+
+def test_the_detector_finds_a_second_check(tmp_path):
+    """The test above can fail: a copy of the old momentum check is found, by its comparison and its words."""
+    (tmp_path / "mine.py").write_text(
+        "def f(args):\n"
+        "    if not 0.0 <= args.momentum < 1.0:\n"
+        "        raise ValueError(f'momentum must be in [0, 1), got {args.momentum!r}')\n"
+        "    if args.schedule not in SCHEDULES:\n"
+        "        raise ValueError(f'unknown schedule {args.schedule!r}')\n")
+    found = _hand_written_checks(tmp_path)
+    assert [(w, line) for w, _, line in found] == [("mine.py", 2), ("mine.py", 3), ("mine.py", 5)]
+
+
+def test_the_tables_choices_are_the_registries_names():
+    """The optimizers' registry and the schedules' names are the table's (its choices are the lists)."""
+    from nnaccel import optim
+
+    assert set(optim.NAMES) == set(PARAMETERS["optimizer"].choices)
+    assert set(optim.FACTORIES) == set(PARAMETERS["optimizer"].choices)
