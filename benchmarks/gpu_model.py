@@ -259,7 +259,7 @@ def main(argv=None):
     text = markdown(results, rows)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text("# GPU model (predicted; no GPU has run these kernels)\n\n"
+        Path(args.markdown).write_text("# GPU model (predicted; what an H200 measured: nvidia-h200.md, nvidia-h200-phase-clocks.json)\n\n"
                                        "Written by `python -m benchmarks.gpu_model --all --markdown "
                                        "benchmarks/results/gpu-model.md --json benchmarks/results/gpu-model.json`.\n\n"
                                        + text)

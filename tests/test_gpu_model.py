@@ -31,8 +31,9 @@ BOOK_NETWORK = [784, 30, 10]
 # failure (strict: it fails once the kernel meets the budget, so the entry must then go). Issue 15
 # is done when this is empty.
 KNOWN_OVER_BUDGET = {
-    "sgd_epoch_registers<": "predicted 0.0395 s: feedforward and update are issue-bound on their FMAs (four "
-                            "rows a thread, 12 % padding columns), backprop and gather latency-bound",
+    "sgd_epoch_registers<": "predicted 0.0395 s (measured 0.057 s on an H200): feedforward and update are "
+                            "issue-bound on their FMAs (four rows a thread, 12 % padding columns), backprop and "
+                            "gather latency-bound",
 }
 
 
