@@ -13,7 +13,7 @@ import numpy as np
 
 from ...optim import SGDState
 from ..generic import EpochPath
-from .common import flat_size, flat_views, supported
+from .common import flat_size, pack, supported, unpack
 
 try:
     from . import _sgd
@@ -47,15 +47,7 @@ def _aligned(size, dtype):
 
 def _flat(arrays_w, arrays_b, sizes, dtype):
     """[w¹ b¹ w² b² …] in one aligned buffer."""
-    flat = _aligned(flat_size(sizes), dtype)
-    for view, arr in zip(flat_views(flat, sizes), [a for wb in zip(arrays_w, arrays_b) for a in wb]):
-        view[...] = arr
-    return flat
-
-
-def _unflat(flat, sizes):
-    views = flat_views(flat, sizes)
-    return [w.copy() for w in views[0::2]], [b.copy() for b in views[1::2]]
+    return pack(_aligned(flat_size(sizes), dtype), arrays_w, arrays_b, sizes)
 
 
 class CEpoch(EpochPath):
@@ -96,7 +88,7 @@ class CEpoch(EpochPath):
                 velocity[...] = 0
         _sgd.epoch(params, velocity, tuple(net.sizes), self.acts, self.quadratic, x, pixels, targets, perm,
                    o.mini_batch_size, float(o.eta), float(o.lmbda), float(o.momentum))
-        net.weights, net.biases = _unflat(params, net.sizes)
+        net.weights, net.biases = unpack(params, net.sizes)
         if o.momentum:
-            return SGDState(*_unflat(velocity, net.sizes))
+            return SGDState(*unpack(velocity, net.sizes))
         return state

@@ -22,14 +22,31 @@ def supported(net, options, optimizers=("sgd",)):
 
 def flat_views(flat, sizes):
     """[w¹, b¹, w², b², …] as views of one flat buffer that holds them in that order, w of
-    shape (n_l, n_{l-1}): the layout the C kernel and the CuPy update both work on."""
+    shape (n_l, n_{l-1}): the layout every fast path works on (the C kernels, the CUDA kernels,
+    the CuPy update). ``flat`` is one network's row (P,) or K members' rows (K, P), whose views
+    then have a leading K axis."""
+    lead = tuple(flat.shape[:-1])
     views, k = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        views.append(flat[k:k + n_out * n_in].reshape(n_out, n_in))
+        views.append(flat[..., k:k + n_out * n_in].reshape(lead + (n_out, n_in)))
         k += n_out * n_in
-        views.append(flat[k:k + n_out])
+        views.append(flat[..., k:k + n_out])
         k += n_out
     return views
+
+
+def pack(flat, weights, biases, sizes):
+    """``flat`` (a row or K rows, as flat_views takes it) with weights and biases written in.
+    Its rows must be contiguous, so that each layer's reshape is a view (not a copy)."""
+    for view, array in zip(flat_views(flat, sizes), [a for wb in zip(weights, biases) for a in wb]):
+        view[...] = array
+    return flat
+
+
+def unpack(flat, sizes, copy=lambda a: a.copy()):
+    """(weights, biases): each layer's own copy (``copy``: e.g. xp.ascontiguousarray) out of ``flat``."""
+    views = flat_views(flat, sizes)
+    return [copy(w) for w in views[0::2]], [copy(b) for b in views[1::2]]
 
 
 def flat_size(sizes):

@@ -32,7 +32,7 @@ from ...errors import NNAccelError
 from ...optim import SGDState
 from ..generic import EpochPath
 from . import register_epoch
-from .common import flat_size, flat_views, supported
+from .common import flat_size, pack, supported, unpack
 
 SOURCE = "epoch.cu"
 KERNEL = "sgd_epoch"
@@ -188,17 +188,17 @@ class PersistentEpoch(EpochPath):
         xp, o, sizes = self.module, self.options, self.sizes
         dtype = data.targets.dtype
         params = xp.empty((1, flat_size(sizes)), dtype)
-        _pack(params[0], net.weights, net.biases, sizes)
+        pack(params[0], net.weights, net.biases, sizes)
         velocity = None
         if o.momentum:
             velocity = xp.zeros_like(params)
             if state.velocity_w:
-                _pack(velocity[0], state.velocity_w, state.velocity_b, sizes)
+                pack(velocity[0], state.velocity_w, state.velocity_b, sizes)
         self.train(params, velocity, data, self.permutation(net, len(data)),
                    eta=[o.eta], lmbda=[o.lmbda], momentum=[o.momentum])
-        net.weights, net.biases = _unpack(xp, params[0], sizes)
+        net.weights, net.biases = unpack(params[0], sizes, copy=xp.array)
         if o.momentum:
-            return SGDState(*_unpack(xp, velocity[0], sizes))
+            return SGDState(*unpack(velocity[0], sizes, copy=xp.array))
         return state
 
     def permutation(self, net, n):
@@ -299,11 +299,4 @@ def _register_bytes(sizes, m, dtype, block, momentum, clusters=False):
                                        tile.cluster)
 
 
-def _pack(flat, weights, biases, sizes):
-    for view, array in zip(flat_views(flat, sizes), [a for wb in zip(weights, biases) for a in wb]):
-        view[...] = array
 
-
-def _unpack(xp, flat, sizes):
-    views = flat_views(flat, sizes)
-    return [xp.array(w) for w in views[0::2]], [xp.array(b) for b in views[1::2]]

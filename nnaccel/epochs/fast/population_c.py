@@ -17,7 +17,7 @@ import numpy as np
 from ..generic import EpochOptions
 from ..population import Stacks
 from .c_epoch import CODES, MAX_WORK
-from .common import flat_size, supported
+from .common import flat_size, pack, supported, unpack
 
 try:
     from . import _population
@@ -45,29 +45,12 @@ def _rows(k, sizes, dtype):
     return raw[start:start + k * stride * dtype.itemsize].view(dtype).reshape(k, stride)
 
 
-def _stack_views(flat, sizes):
-    """[W¹, b¹, W², b², …]: views of the (k, stride) buffer, W (k, n_l, n_{l−1}), b (k, n_l)."""
-    k, views, offset = flat.shape[0], [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        w = flat[:, offset:offset + n_out * n_in].reshape(k, n_out, n_in)
-        offset += n_out * n_in
-        views += [w, flat[:, offset:offset + n_out]]
-        offset += n_out
-    assert all(np.shares_memory(v, flat) for v in views)  # a reshape that copied would lose the writes
-    return views
-
-
 def _flat(weights, biases, sizes, dtype):
+    """The (k, stride) buffer with member i's [w¹ b¹ w² b² …] in row i, the padding zero."""
     flat = _rows(weights[0].shape[0], sizes, dtype)
     flat[:, flat_size(sizes):] = 0
-    for view, arr in zip(_stack_views(flat, sizes), [a for wb in zip(weights, biases) for a in wb]):
-        view[...] = arr
+    pack(flat[:, :flat_size(sizes)], weights, biases, sizes)
     return flat
-
-
-def _unflat(flat, sizes):
-    views = _stack_views(flat, sizes)
-    return [v.copy() for v in views[0::2]], [v.copy() for v in views[1::2]]
 
 
 class PopulationCEpoch:
@@ -119,9 +102,9 @@ class PopulationCEpoch:
         else:
             with ThreadPoolExecutor(len(bounds) - 1) as pool:
                 list(pool.map(train, bounds[:-1], bounds[1:]))
-        new = Stacks(*_unflat(params, sizes))
+        new = Stacks(*unpack(params[:, :flat_size(sizes)], sizes))
         if velocity is not None:
-            new.velocity_w, new.velocity_b = _unflat(velocity, sizes)
+            new.velocity_w, new.velocity_b = unpack(velocity[:, :flat_size(sizes)], sizes)
         return new
 
     def __repr__(self):

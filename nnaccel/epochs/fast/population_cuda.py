@@ -15,7 +15,7 @@ import numpy as np
 from ..generic import EpochOptions
 from ..population import Stacks
 from . import selfcheck
-from .common import flat_size
+from .common import flat_size, pack, unpack
 from .persistent_epoch import PersistentEpoch
 
 
@@ -75,29 +75,10 @@ class PopulationPersistentEpoch:
         return f"<{type(self).__name__} {self.name!r} {self.options}>"
 
 
-def _layout(sizes):
-    """(offset, n_out, n_in) of each layer's weights in a flat row; its biases follow them."""
-    layout, offset = [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layout.append((offset, n_out, n_in))
-        offset += n_out * (n_in + 1)
-    return layout
-
-
 def _pack(xp, weights, biases, sizes):
     """The K × P buffer of the stacks: row i is member i's [w¹ b¹ w² b² …]."""
-    k = int(weights[0].shape[0])
-    flat = xp.empty((k, flat_size(sizes)), weights[0].dtype)
-    for (offset, n_out, n_in), w, b in zip(_layout(sizes), weights, biases):
-        flat[:, offset:offset + n_out * n_in] = xp.reshape(w, (k, n_out * n_in))
-        flat[:, offset + n_out * n_in:offset + n_out * (n_in + 1)] = b
-    return flat
+    return pack(xp.empty((int(weights[0].shape[0]), flat_size(sizes)), weights[0].dtype), weights, biases, sizes)
 
 
 def _unpack(xp, flat, sizes):
-    k = int(flat.shape[0])
-    weights, biases = [], []
-    for offset, n_out, n_in in _layout(sizes):
-        weights.append(xp.ascontiguousarray(xp.reshape(flat[:, offset:offset + n_out * n_in], (k, n_out, n_in))))
-        biases.append(xp.ascontiguousarray(flat[:, offset + n_out * n_in:offset + n_out * (n_in + 1)]))
-    return weights, biases
+    return unpack(flat, sizes, copy=xp.ascontiguousarray)
