@@ -225,7 +225,7 @@ def test_the_persistent_cuda_kernel_trains_a_population_as_the_array_api_path_do
 def test_a_gpu_kernel_is_checked_for_every_kind_of_update_and_steps_aside_if_wrong(monkeypatch):
     """Members with and without μ, with and without λ use different branches of the kernel: each
     is checked before first use; a kernel that fails the check leaves the array-API path in place."""
-    from nnaccel.nets import population
+    from nnaccel.epochs import fast
     from nnaccel.epochs.fast import population_cuda
 
     options = PopulationOptions(10, (0.1, 0.2, 0.3), (0.0, 1.0, 1.0), (0.0, 0.5, 0.5))
@@ -233,7 +233,7 @@ def test_a_gpu_kernel_is_checked_for_every_kind_of_update_and_steps_aside_if_wro
     checked = []
     monkeypatch.setattr(PopulationPersistentEpoch, "applies", classmethod(lambda cls, pop, o: True))
     monkeypatch.setattr(population_cuda.selfcheck, "verified", lambda path, net, o: checked.append(o) or False)
-    monkeypatch.setitem(population.PATHS, "numpy", (PopulationPersistentEpoch,))
+    monkeypatch.setitem(fast.POPULATION_REGISTRY, "numpy", (PopulationPersistentEpoch,))
     pop = Population([6, 4, 3], seeds=SEEDS, device="cpu")
     assert type(pop._choose(options, True)) is GenericPopulationEpoch
     assert len(checked) == 1  # the first kind failed: no need to check the second

@@ -18,15 +18,13 @@ import time
 from ..backend import Backend, resolve
 from ..core.scalars import as_int, whole
 from ..data.arrays import DeviceData, to_device
-from ..epochs.fast.population_c import PopulationCEpoch
-from ..epochs.fast.population_cuda import PopulationPersistentEpoch
+from ..epochs import fast
 from ..epochs.population import GenericPopulationEpoch, PopulationOptions, Stacks, feedforward
 from ..errors import NNAccelError
 from ..training import schedules
 from ..training.trainer import History, check_hyperparameters
 from .network import EVAL_CHUNK, Network
 
-PATHS = {"numpy": (PopulationCEpoch,), "cupy": (PopulationPersistentEpoch,)}  # fast paths, best first
 
 
 class Population:
@@ -229,10 +227,7 @@ class Population:
     def _choose(self, options, fused):
         """The fast population path that applies here (and passed its first-use check, for a GPU
         kernel), else the array-API one. ``fused=False``: always the array-API one."""
-        for path in PATHS.get(self.backend.name, ()) if fused else ():
-            if path.applies(self, options) and (not path.selfcheck or path.verified(self, options)):
-                return path(self, options)
-        return GenericPopulationEpoch(self, options)
+        return fast.choose(self, options, fused, fast.POPULATION_REGISTRY, GenericPopulationEpoch)
 
     def _records(self, stacks, members, epoch, lmbdas, etas, train_data, eval_data, watch):
         """One record per member of ``stacks``: the single trainer's keys, from batched evaluations."""
