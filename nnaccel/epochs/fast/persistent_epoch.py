@@ -179,7 +179,8 @@ class PersistentEpoch(EpochPath):
         self.compile = compile or module.RawModule
         self.block = block
         self.shared_limit = shared_limit
-        self.clusters = clusters
+        # asked of the GPU once, when the array library is CuPy (a stand-in module has no GPU to ask)
+        self.clusters = clusters if clusters is not None else (getattr(module, "__name__", "") == "cupy" and has_clusters())
         self.placement = placement
         self.last_placement = None  # where the weights lived in the last launch: one of PLACEMENTS
         self._identity = None
@@ -239,8 +240,7 @@ class PersistentEpoch(EpochPath):
                    *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
         tile = None
         if self.placement in (None, "registers"):
-            clusters = self.clusters if self.clusters is not None else (
-                getattr(xp, "__name__", "") == "cupy" and has_clusters())
+            clusters = self.clusters
             tile = register_epoch.tile(sizes, m, dtype, self.block, clusters)
             if tile and _register_bytes(sizes, m, dtype, self.block, any(momentum), clusters) > limit:
                 tile = None
