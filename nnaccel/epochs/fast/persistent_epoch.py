@@ -180,7 +180,8 @@ class PersistentEpoch(EpochPath):
         self.block = block
         self.shared_limit = shared_limit
         # asked of the GPU once, when the array library is CuPy (a stand-in module has no GPU to ask)
-        self.clusters = clusters if clusters is not None else (getattr(module, "__name__", "") == "cupy" and has_clusters())
+        on_cupy = getattr(module, "__name__", "") == "cupy"
+        self.clusters = clusters if clusters is not None else (on_cupy and has_clusters())
         self.placement = placement
         self.last_placement = None  # where the weights lived in the last launch: one of PLACEMENTS
         self._identity = None
