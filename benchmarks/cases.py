@@ -121,7 +121,7 @@ def naive_runner(sizes, m, cost, dtype, x, y):
 
 
 def book_runner(sizes, m, cost, x, y):
-    from benchmarks.peers.book_loop import BookNetwork, CrossEntropyCost, QuadraticCost, as_book_data
+    from reference.book_loop import BookNetwork, CrossEntropyCost, QuadraticCost, as_book_data
 
     net = BookNetwork(sizes, QuadraticCost if cost == "quadratic" else CrossEntropyCost)
     data = as_book_data(x / 255.0, y)

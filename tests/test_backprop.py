@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import nnaccel
 from nnaccel.data.arrays import one_hot
+from reference.book_loop import BookNetwork, CrossEntropyCost
 from tests.test_costs import ACCEPTED
 
 HIDDEN = ["sigmoid", "tanh", "relu", "linear"]
@@ -74,8 +75,6 @@ def test_whole_batch_backprop_equals_sum_of_per_example(m, hidden, pair, seed):
 
 
 def test_backprop_matches_the_book_loop_for_one_example():
-    from benchmarks.peers.book_loop import BookNetwork, CrossEntropyCost
-
     net = _net([4, 3, 2])
     w, b = net.parameters_numpy()
     book = BookNetwork([4, 3, 2], CrossEntropyCost, weights=w, biases=b)

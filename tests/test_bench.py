@@ -1,8 +1,17 @@
-"""`nnaccel bench` and the benchmark report render real numbers (timings are not asserted)."""
+"""`nnaccel bench` and the benchmark report render real numbers (timings are not asserted).
 
-from benchmarks import report
+The report runs as CI runs it, ``python -m benchmarks.report results.json``, so tests and
+benchmarks import nothing of each other."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from nnaccel.epochs.fast.c_epoch import available
 from tests.test_cli import nnaccel
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_nnaccel_bench_times_every_backend_here():
@@ -23,11 +32,16 @@ def _bench(impl, median, examples=1000, config="book-30", sizes=(784, 30, 10)):
                            "flops_per_example": 6 * 784 * 30}}
 
 
-def test_report_scales_to_an_epoch_and_gives_ratios():
+def test_report_scales_to_an_epoch_and_gives_ratios(tmp_path):
     doc = {"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "libraries": {"numpy": "2"}},
            "benchmarks": [_bench("peer-book-loop", 1.0, examples=100), _bench("nnaccel-numpy", 0.5),
                           _bench("peer-torch-cpu", 5.0)]}
-    text = report.render(doc)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(doc))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.report", str(results)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
     assert "Test CPU" in text
     row = next(line for line in text.splitlines() if "| nnaccel-numpy |" in line)
     cells = [c.strip() for c in row.split("|")]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnaccel
-from benchmarks.peers.book_loop import BookNetwork, CrossEntropyCost, QuadraticCost, as_book_data
+from reference.book_loop import BookNetwork, CrossEntropyCost, QuadraticCost, as_book_data
 
 
 @pytest.mark.parametrize("cost,book_cost,lmbda", [("cross-entropy", CrossEntropyCost, 0.0),

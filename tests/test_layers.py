@@ -42,7 +42,7 @@ def test_lint_imports_keeps_every_contract():
 @restructured
 def test_an_upward_import_breaks_the_layers_contract(tmp_path):
     """The contract can fail: plant `core → training` in a copy and lint-imports refuses it."""
-    for folder in ("nnaccel", "tests", "benchmarks"):
+    for folder in ("nnaccel", "tests", "benchmarks", "reference"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     shutil.copy(CONFIG, tmp_path / ".importlinter")
     costs = tmp_path / "nnaccel" / "core" / "costs.py"

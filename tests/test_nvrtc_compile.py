@@ -17,6 +17,7 @@ import pytest
 from tests.gpu_compile import nvrtc
 from tests.gpu_compile.elementwise import record_fast_path
 from tests.gpu_compile.nvrtc import ARCHS, Resources, compile_cuda, cupy_options, limit_problems
+from tests.gpu_compile.ptxas_report import write_report
 from tests.gpu_compile.targets import elementwise_targets, persistent_targets, sample_target
 
 pytestmark = pytest.mark.gpu_emulated
@@ -222,8 +223,6 @@ ptxas info    : Used 40 registers, used 1 barriers, 1024 bytes smem, 364 bytes c
 
 
 def test_the_ptxas_report_is_written_for_every_kernel_and_arch(route, tmp_path):
-    from benchmarks.ptxas_report import write_report
-
     path = write_report(tmp_path / "ptxas-report.json")
     report = json.loads(path.read_text())
     rows = report["kernels"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import nnaccel
-from benchmarks.peers.book_loop import BookNetwork, CrossEntropyCost
 from nnaccel.errors import DataError, NNAccelError
+from reference.book_loop import BookNetwork, CrossEntropyCost
 
 
 def _trained(tmp_path, **kw):

@@ -1,9 +1,9 @@
 """The book's own algorithm, per example, in the style of network.py / network2.py.
 
 Column vectors, one backprop per training example, the gradients summed in a Python loop:
-the baseline the book starts from. It is also the reference the tests compare nnaccel
-with: given the same initial weights and batch order, float64 results agree to rounding.
-Written afresh from the book's formulas (Python 3, no global random state).
+the baseline the book starts from. The tests compare nnaccel with it (given the same initial
+weights and batch order, float64 results agree to rounding) and the benchmarks time it as the
+peer ``peer-book-loop``. Written afresh from the book's formulas (Python 3, no global random state).
 """
 
 from __future__ import annotations

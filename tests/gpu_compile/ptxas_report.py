@@ -1,12 +1,15 @@
 """ptxas's resource report for every kernel nnaccel can run on a GPU, per architecture.
 
-    python -m benchmarks.ptxas_report [PATH]   (default benchmarks/results/ptxas-report.json)
+    python -m tests.gpu_compile.ptxas_report [PATH]   (default benchmarks/results/ptxas-report.json)
 
 Compiles, with NVRTC 12 from PyPI and no GPU, what tests/test_nvrtc_compile.py compiles (the
 CuPy fast path's ElementwiseKernels in every recorded layout, the persistent kernel in every
 instantiation) and writes registers, spills, stack and shared memory per kernel and arch;
 exits 1 on a problem, or on any local memory (stack frame) in a persistent kernel.
 Needs the packages of the ``cuda`` extra (cupy-cuda12x, nvidia-cuda-nvrtc-cu12).
+It lives beside the compile targets it reports on (the recorded layouts come from the tests'
+kernel emulator); the JSON goes with the measured records in benchmarks/results/, a file that
+`nnaccel selftest` reads, not a module anything imports.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.gpu_compile import nvrtc
-from tests.gpu_compile.elementwise import record_fast_path
-from tests.gpu_compile.targets import elementwise_targets, persistent_targets
+from . import nvrtc
+from .elementwise import record_fast_path
+from .targets import elementwise_targets, persistent_targets
 
-DEFAULT = Path(__file__).with_name("results") / "ptxas-report.json"
+DEFAULT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "ptxas-report.json"
 
 
 def rows(targets):
