@@ -3,6 +3,7 @@ GPU branch as runs on a CPU: the path comparison on NumPy paths, the report, the
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 
 import nnaccel
-from benchmarks import cases, test_train_speed
 from nnaccel.backend import cuda_available
 from nnaccel.epochs.fast.c_epoch import CEpoch
 from nnaccel.epochs.fast.numpy_epoch import NumpyEpoch
@@ -112,7 +112,7 @@ def _bench(impl, median, config="book-30", sizes=(784, 30, 10), dtype="float32")
     return {"stats": {"median": median},
             "extra_info": {"config": config, "dtype": dtype, "sizes": list(sizes), "mini_batch_size": 10,
                            "cost": "quadratic", "impl": impl, "examples": 6000,
-                           "flops_per_example": cases.flops_per_example(list(sizes))}}
+                           "flops_per_example": 6 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))}}
 
 
 FAKE_BENCH = {"machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 16}, "gpu": "NVIDIA Test GPU"},
@@ -146,14 +146,12 @@ def test_the_goals_rows_render_with_the_environment_and_each_kernels_local_memor
 
 
 def test_the_results_are_written_as_json_and_markdown(tmp_path):
-    from benchmarks import report
-
     ptxas = {"path": "benchmarks/results/ptxas-report.json",
              "report": {"archs": ["sm_80", "sm_90"], "kernels": [{"registers": 40}, {"registers": 96}]}}
     st = {"gpu": "NVIDIA Test GPU", "paths": FAKE_PATHS, "ptxas": ptxas,
           "tests": {"command": "pytest", "returncode": 0, "summary": "40 passed", "seconds": 12.0}}
     json_path, md_path = selftest.write_results(tmp_path / "results", "NVIDIA Test GPU", FAKE_BENCH, st,
-                                                report.render)
+                                                selftest.render_report)
     assert json_path.name == "nvidia-test-gpu.json" and md_path.name == "nvidia-test-gpu.md"
     doc = json.loads(json_path.read_text())
     assert doc["selftest"]["paths"][0]["rows"][0]["path"] == "CUDA persistent kernel"
@@ -216,15 +214,21 @@ def test_the_gpu_branch_runs_every_step_and_fails_on_a_differing_path(tmp_path, 
 
 
 def test_the_benchmark_rows_it_asks_for_exist():
-    """Every row and network named in BENCH_ROWS is one benchmarks/test_train_speed.py times."""
-    chosen = test_train_speed.selected(selftest.BENCH_ROWS)
-    impls = {impl[0] for impl in test_train_speed.IMPLS}
-    configs = {c[0] for c in cases.CONFIGS} | {"book-30-xent", "book-100", "wide"}
-    assert set(chosen) <= impls
+    """Every row and network named in BENCH_ROWS is one that benchmarks/test_train_speed.py
+    collects when asked as selftest asks (NNACCEL_BENCH_IMPLS), and no other: the suite is run
+    as a command, so the tests import nothing of it."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "benchmarks/test_train_speed.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider"], cwd=selftest.ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, NNACCEL_BENCH_IMPLS=selftest.BENCH_ROWS), timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ids = {line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::test_epoch[" in line}
+    rows = {item.partition(":")[0] for item in selftest.BENCH_ROWS.split(",")}
     assert {"nnaccel-cupy-persistent", "nnaccel-cupy-fused", "nnaccel-cupy-generic", "peer-torch-cuda",
-            "peer-torch-cuda-graphs", "nnaccel-numpy"} <= set(chosen)
-    assert chosen["nnaccel-numpy"] == {"book-30", "book-30-xent", "book-100"} <= configs
-    assert test_train_speed.selected("") is None
+            "peer-torch-cuda-graphs", "nnaccel-numpy"} <= rows
+    for row in rows:  # an id is <network>-<dtype>-<row>
+        assert any(i.endswith(f"-{row}") for i in ids), f"benchmarks/test_train_speed.py has no row {row}"
+    numpy = {i.rsplit("-float", 1)[0] for i in ids if i.endswith("-nnaccel-numpy")}
+    assert numpy == {"book-30", "book-30-xent", "book-100"}
 
 
 def test_the_path_comparisons_cover_the_goals_networks():
