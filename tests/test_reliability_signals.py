@@ -26,8 +26,11 @@ from tests.test_reliability_signal_windows import wait_for_handler
 RUN = ["train", "--sizes", "784", "20", "10", "--seed", "11", "--momentum", "0.5", "--eta", "0.5",
        "--cost", "cross-entropy", "--schedule", "halve", "--patience", "1", "--device", "cpu"]
 
-# Runs the CLI with every fsync slowed down by $DELAY seconds, announced in the file $MARKER
-# (its content: how many fsyncs this process has begun), removed once the fsync is done.
+# Runs the nnaccel command with every fsync slowed down by $DELAY seconds, announced in the file
+# $MARKER (its content: how many fsyncs this process has begun), removed once the fsync is done.
+# Through the command's entry point, not cli.main(argv): called from Python, main() gives the
+# caller's handlers back when it returns, and a signal that came late (a loaded machine) would
+# meet Python's KeyboardInterrupt in the teardown instead of the command's.
 SLOW_WRITES = """
 import os, sys, time
 real_fsync, begun = os.fsync, [0]
@@ -40,8 +43,9 @@ def slow_fsync(fd):
     real_fsync(fd)
     os.unlink(os.environ["MARKER"])
 os.fsync = slow_fsync
-from nnaccel.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.argv[0] = "nnaccel"
+from nnaccel.__main__ import main  # the command's own entry point: a late signal meets its teardown
+sys.exit(main())
 """
 
 
