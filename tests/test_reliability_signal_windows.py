@@ -3,9 +3,10 @@ code, every file on disk whole.
 
 Two kinds of test. The sweep sends SIGINT or SIGTERM at delays spread over a whole run, from the
 moment nnaccel's own handler is installed to past the process's exit, and checks the invariants
-that must hold whatever the moment. The windows make each moment where a signal used to fall
-through to Python's default last long enough to hit every time: a harness runs the real entry
-point (nnaccel.__main__.main) with one step slowed down and announced in a marker file.
+that must hold whatever the moment. The windows make each moment where a signal used to go
+wrong (lost, a probe file left behind, a traceback from a finalizer) last long enough to hit every
+time: a harness runs the real entry point (nnaccel.__main__.main) with one step slowed down and
+announced in a marker file. Two tests in-process check the finalizers themselves.
 
 Before nnaccel's first line runs, Python is still starting (site, runpy): there SIGTERM ends the
 process silently and SIGINT is Python's own KeyboardInterrupt, which no code of nnaccel can
@@ -26,7 +27,7 @@ from nnaccel.errors import Interrupted
 from nnaccel.io.checkpoints import load_checkpoint
 from nnaccel.training.signals import GUARD
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 
 RUN = ["train", "--epochs", "1", "--sizes", "784", "20", "10", "--device", "cpu", "--seed", "1",
        "--checkpoint", "c.npz", "--save", "m.npz", "--history", "h.json"]
@@ -87,6 +88,7 @@ def check_outcome(sig, code, err, folder):
 
 
 @pytest.mark.slow
+@needs_proc
 def test_a_signal_at_any_moment_of_a_run_is_answered_in_order(tmp_path):
     """Delays from the handler's installation to past the run's end, SIGINT and SIGTERM in turn."""
     folder = tmp_path / "reference"
@@ -167,6 +169,7 @@ WINDOWS = [  # (the window, the signal, the one line expected, or None where any
 
 
 @pytest.mark.slow
+@needs_proc
 @pytest.mark.parametrize("window,sig,line", WINDOWS, ids=[w[0] for w in WINDOWS])
 def test_a_signal_inside_each_window_is_answered_in_order(window, sig, line, tmp_path):
     folder, marker = tmp_path / "run", tmp_path / "marker"

@@ -21,7 +21,7 @@ import nnaccel.io.models
 from nnaccel.io.checkpoints import load_checkpoint
 from nnaccel.training.signals import GUARD
 from nnaccel.training.trainer import TrainingInterrupted, train
-from tests.test_reliability_signal_windows import wait_for_handler
+from tests.test_reliability_signal_windows import needs_proc, wait_for_handler
 
 RUN = ["train", "--sizes", "784", "20", "10", "--seed", "11", "--momentum", "0.5", "--eta", "0.5",
        "--cost", "cross-entropy", "--schedule", "halve", "--patience", "1", "--device", "cpu"]
@@ -233,6 +233,7 @@ def test_a_signal_after_the_last_epoch_lets_the_outputs_finish(args, write, tmp_
 
 
 @pytest.mark.slow
+@needs_proc
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_nnaccel_is_still_loading_is_one_line_never_a_traceback(signum, tmp_path):
     """From the first moment the command runs (before NumPy has loaded) a signal ends it with one
