@@ -12,6 +12,8 @@ def _before_start(signum, frame):
 
 
 def main():
+    # the first thing the command does; the command's GUARD (nnaccel.training.signals) takes over
+    # from this handler with no moment between, and ignores both signals once the command has ended
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, _before_start)
     from .cli import main as cli_main  # NumPy and the array libraries load here

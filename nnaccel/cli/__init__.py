@@ -144,10 +144,12 @@ def cmd_train(args, out=print):
     from tqdm import tqdm
 
     resume = resume_settings(args, getattr(args, "typed", set())) if args.resume else None
-    validate_train_args(args)
+    with GUARD.deferred():  # it probes each output with a temporary file: a signal never leaves one behind
+        validate_train_args(args)
     if args.seed is None:
         args.seed = secrets.randbelow(2**31)  # recorded so that a resumed run can redo the expansion
-    dataset = strip_dataset(_dataset(args), args.classes)
+    with GUARD.interruptible():  # a signal that came during the checks stops the command here
+        dataset = strip_dataset(_dataset(args), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
     check_sizes_fit(sizes, dataset)
     memory.check_dataset_run(sizes, len(dataset.train[1]), len(dataset.test[1]), dataset.n_pixels + dataset.n_classes,
@@ -183,11 +185,6 @@ def cmd_train(args, out=print):
     if resume and resume[0]["state"]["epoch"] >= args.epochs:
         out(f"nnaccel: the checkpoint's run is complete ({resume[0]['state']['epoch']} of {args.epochs} epochs); "
             f"give --epochs N (more than {resume[0]['state']['epoch']}) to train further")
-    history = outputs.HistoryFile(args.history, resume[0]["state"]["records"] if resume else None)
-    bar = tqdm(total=args.epochs, unit="epoch", disable=not sys.stderr.isatty(), leave=False)
-    if resume:
-        bar.update(resume[0]["state"]["epoch"])
-
     def report(record):
         bar.update(1)
         line = (f"Epoch {record['epoch']}: {record['evaluation_accuracy']} / {record['n_evaluation']}, "
@@ -202,6 +199,12 @@ def cmd_train(args, out=print):
 
     config = {key: getattr(args, key) for key in TRAIN_SETTINGS}
     with GUARD.deferred():  # from here on a signal stops at an epoch boundary, never mid-write
+        # made here, not where a signal may cut them short: a half-made bar's finalizer fails at
+        # exit, and a resumed run's history is rewritten
+        history = outputs.HistoryFile(args.history, resume[0]["state"]["records"] if resume else None)
+        bar = tqdm(total=args.epochs, unit="epoch", disable=not sys.stderr.isatty(), leave=False)
+        if resume:
+            bar.update(resume[0]["state"]["epoch"])
         try:
             result = train(
                 net, train_data, args.epochs, args.mini_batch_size, args.eta, lmbda=args.lmbda,
@@ -332,14 +335,13 @@ def main(argv=None):
         return EXIT_USAGE
     if args.command == "train":  # which flags were typed, not defaulted: --resume refuses conflicts
         args.typed = typed_flags(argv[argv.index("train") + 1:])
-    if program:  # what GUARD gives back when the command ends: the process exits then, with nothing to stop
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_IGN)
-    return _main(args)
+    return _main(args, program)
 
 
-def _main(args):
-    with GUARD, warnings.catch_warnings():
+def _main(args, program=False):
+    # the whole process: GUARD takes over from the entry point's handler with no moment between,
+    # and when the command ends the signals are ignored until the process has exited
+    with GUARD.command() if program else GUARD, warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         # NumPy's overflow and invalid-value warnings come before a divergence, which is reported itself
         warnings.filterwarnings("ignore", message=".* encountered in ", category=RuntimeWarning)

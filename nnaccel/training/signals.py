@@ -8,11 +8,24 @@ writing a checkpoint, the final save) the code runs to the end of the step and t
 loop looks at ``GUARD.received`` at the next epoch boundary. A second signal during a file
 write therefore waits for its rename. Handlers can be installed only in the main thread;
 elsewhere the guard does nothing and a plain KeyboardInterrupt is all there is.
+
+A signal can land inside a finalizer (a ``__del__`` that the garbage collector runs in the
+middle of an epoch), where Python cannot raise and prints "Exception ignored in ..." with a
+traceback; or it can cut an object's ``__init__`` short, whose ``__del__`` then fails on the
+missing attributes (a progress bar). While the guard is entered and a signal has come, such
+finalizer errors are its doing and are not printed: the signal is recorded, and the run stops
+at the next epoch boundary as for any other.
+
+The nnaccel command enters the guard with :meth:`Guard.command`, which takes over from the
+entry point's handler with no moment between, and leaves both signals ignored (``SIG_IGN``, in
+C) once the command has ended: from there to the process's exit its outputs are written and no
+Python code runs that a signal could interrupt, however long the interpreter's teardown.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -38,11 +51,14 @@ class Guard:
         self._depth = 0
         self._interruptible = False
         self._previous = {}
+        self._previous_hook = None
+        self._then = None  # the handlers the outermost exit installs (None: those it found)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             if self._depth == 0:
                 self.received, self._interruptible = [], False
+                self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
                 for s in SIGNALS:
                     self._previous[s] = signal.signal(s, self._handle)
             self._depth += 1
@@ -53,11 +69,31 @@ class Guard:
             self._depth -= 1
             if self._depth == 0:
                 for s, handler in self._previous.items():
-                    if handler is None:  # installed from C: Python can only put back the usual one
+                    if self._then is not None:
+                        handler = self._then
+                    elif handler is None:  # installed from C: Python can only put back the usual one
                         handler = signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL
                     signal.signal(s, handler)
                 self._previous = {}
+                sys.unraisablehook, self._previous_hook = self._previous_hook, None
         return False
+
+    @contextmanager
+    def command(self):
+        """The guard for a whole command of the ``nnaccel`` program; when it ends, SIGINT and SIGTERM
+        are ignored until the process exits (the command is over, its outputs written)."""
+        self._then = signal.SIG_IGN
+        try:
+            with self:
+                yield self
+        finally:
+            self._then = None
+
+    def _unraisable(self, unraisable):
+        """sys.unraisablehook while entered: once a signal has come, an error in a finalizer is the
+        signal's doing (see the module's doc) and is not printed; before, it is, as usual."""
+        if not self.received:
+            (self._previous_hook or sys.__unraisablehook__)(unraisable)
 
     def _handle(self, signum, frame):
         self.received.append(signum)
