@@ -129,6 +129,7 @@ MODULES = {
     "nnaccel.resume": "nnaccel.cli.resume",
     "nnaccel.helptext": "nnaccel.cli.helptext",  # what --help says
     "nnaccel.summary": "nnaccel.cli.summary",  # the line train ends with
+    "nnaccel.cli.pipes": "nnaccel.cli.pipes",  # stdout closed by its reader: not an error
 }
 
 # Folders of non-Python files (package data, C and CUDA sources): old folder → new folder.

@@ -39,6 +39,7 @@ from ..tools._tuning import strip_dataset
 from ..training.signals import GUARD, exit_code
 from ..training.signals import name as signal_name
 from ..training.trainer import train
+from .pipes import ClosedPipeSafe
 from .resume import TRAIN_SETTINGS, resume_settings, typed_flags
 from .summary import summary_line
 
@@ -335,6 +336,8 @@ def main(argv=None):
         return EXIT_USAGE
     if args.command == "train":  # which flags were typed, not defaulted: --resume refuses conflicts
         args.typed = typed_flags(argv[argv.index("train") + 1:])
+    if program and sys.stdout is not None:  # the process's own stdout: a reader may close it early
+        sys.stdout = ClosedPipeSafe(sys.stdout)
     return _main(args, program)
 
 
