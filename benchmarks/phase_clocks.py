@@ -11,9 +11,9 @@ are also read against the clock. The static model's per-phase predictions
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+
+from benchmarks.placements import command
 
 SIZES = ([784, 30, 10], [784, 100, 10])
 PHASES = ("gather", "feedforward", "backprop", "update")
@@ -56,20 +56,13 @@ def measure(out=print):
         row["clock_hz"] = sum(total) / seconds  # the SM clock the cycles imply
         rows.append(row)
         per = row["cycles_per_batch"]
-        out(f"{sizes}: {seconds:.4g} s; cycles a mini-batch: " + ", ".join(f"{p} {per[p]:,.0f}" for p in (*PHASES, "total"))
-            + f"; {row['clock_hz'] / 1e9:.2f} GHz implied")
+        phases = ", ".join(f"{p} {per[p]:,.0f}" for p in (*PHASES, "total"))
+        out(f"{sizes}: {seconds:.4g} s; cycles a mini-batch: {phases}; {row['clock_hz'] / 1e9:.2f} GHz implied")
     return rows
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", help="write the rows as JSON here")
-    args = parser.parse_args(argv)
-    rows = measure()
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
-    return 0
+    return command(measure, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

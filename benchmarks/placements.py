@@ -44,8 +44,9 @@ def measure(out=print):
     return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command(measure, description, argv=None):
+    """A device measurement as a command: print its rows as it goes, and ``--out FILE`` writes them as JSON."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args(argv)
     rows = measure()
@@ -53,6 +54,10 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=1)
     return 0
+
+
+def main(argv=None):
+    return command(measure, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

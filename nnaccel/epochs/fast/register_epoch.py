@@ -2,7 +2,8 @@
 
 For [n_in, n_hidden, n_out] with n_hidden, n_out ≤ 32 the first layer's weights fit in the
 registers of one block: warp c holds the columns [c·CAP, (c+1)·CAP) of w¹, lane 8g + r
-quarter g of them for the rows r, r + 8, r + 16 and r + 24, for the whole epoch; the mini-batch is a register tile of exactly M examples. PersistentEpoch
+quarter g of them for the rows r, r + 8, r + 16 and r + 24, for the whole epoch; the
+mini-batch is a register tile of exactly M examples. PersistentEpoch
 launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
 Wider hidden layers (up to 32·8) on sm_90 GPUs: a cluster of CL blocks trains one network,
 each block a slice of ⌈n_hidden/CL⌉ ≤ 32 hidden neurons (the same kernel, CL its last
