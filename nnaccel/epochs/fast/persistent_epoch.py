@@ -241,20 +241,19 @@ class PersistentEpoch(EpochPath):
                    *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
         tile = None
         if self.placement in (None, "registers"):
-            clusters = self.clusters
-            tile = register_epoch.tile(sizes, m, dtype, self.block, clusters)
-            if tile and _register_bytes(sizes, m, dtype, self.block, any(momentum), clusters) > limit:
-                tile = None
+            tile = register_epoch.tile(sizes, m, dtype, self.block, self.clusters)
+            if tile:  # its shared-memory regions, as offsets in values; "end" is their size
+                at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster)
+                if at["end"] * itemsize > limit:
+                    tile = None
             if tile is None and self.placement == "registers":
                 raise ValueError(f"register_epoch.cu cannot train {sizes} at m = {m} in {dtype} with "
                                  f"{self.block} threads within {limit} bytes of shared memory")
         if tile:
             self.last_placement = "registers"
-            nbytes = register_epoch.shared_bytes(sizes, m, itemsize, self.block, tile.cap, tile.m, any(momentum),
-                                                 tile.cluster)
+            nbytes = at["end"] * itemsize
             name = register_epoch.name_expression(dtype, pixels, *tile)
             kernel = self._kernel(name, register_epoch.SOURCE)
-            at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster)
             offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "PM")]
             offsets.append(np.int32(sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]))  # words a row
             offsets.append(np.int32(at["ZO"]))
