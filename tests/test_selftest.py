@@ -224,7 +224,7 @@ def test_the_benchmark_rows_it_asks_for_exist():
     ids = {line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "::test_epoch[" in line}
     rows = {item.partition(":")[0] for item in selftest.BENCH_ROWS.split(",")}
     assert {"nnaccel-cupy-persistent", "nnaccel-cupy-fused", "nnaccel-cupy-generic", "peer-torch-cuda",
-            "peer-torch-cuda-graphs", "nnaccel-numpy"} <= rows
+            "peer-torch-cuda-graphs", "nnaccel-jax-cuda", "peer-jax-scan-cuda", "nnaccel-numpy"} <= rows
     for row in rows:  # an id is <network>-<dtype>-<row>
         assert any(i.endswith(f"-{row}") for i in ids), f"benchmarks/test_train_speed.py has no row {row}"
     numpy = {i.rsplit("-float", 1)[0] for i in ids if i.endswith("-nnaccel-numpy")}

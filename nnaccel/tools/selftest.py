@@ -38,9 +38,11 @@ from . import epoch_timing
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "nnaccel" / "__init__.py").is_file())
 TEST_MARKERS = "cuda or gpu_emulated"
 # The benchmark rows timed (NNACCEL_BENCH_IMPLS of benchmarks/test_train_speed.py): every GPU
-# row, and the C kernel on the CPU on the book's networks, for the goals' ratios.
+# row (JAX's skip unless its CUDA build sees the GPU), and the C kernel on the CPU on the book's
+# networks, for the goals' ratios.
 BENCH_ROWS = ("nnaccel-cupy-persistent,nnaccel-cupy-fused,nnaccel-cupy-generic,peer-torch-cuda,"
-              "peer-torch-cuda-graphs,ceiling-matmul-cupy,nnaccel-numpy:book-30+book-30-xent+book-100")
+              "peer-torch-cuda-graphs,nnaccel-jax-cuda,peer-jax-scan-cuda,ceiling-matmul-cupy,"
+              "nnaccel-numpy:book-30+book-30-xent+book-100")
 # (sizes, mini-batch) compared path against path on the device, each in float64 and float32,
 # with plain SGD and with L2 + momentum
 COMPARED = [([784, 30, 10], 10), ([784, 100, 10], 10), ([784, 100, 10], 128)]
