@@ -10,12 +10,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import NNAccelError
+from .errors import DataError, NNAccelError
 
 _UMASK_LOCK = threading.Lock()
 
@@ -97,6 +98,32 @@ def _remove_orphans(directory, prefix):
                 pass
 
 
+def open_to_read(path, what="", fix="check the path"):
+    """``path`` opened for binary reading, or DataError naming why not and ``fix``.
+
+    Only a regular file is read: a FIFO would block for ever and a device (/dev/zero) never
+    ends. What the path is comes from the opened descriptor (O_NONBLOCK, so a FIFO with no
+    writer does not block the open), so nothing can change between the check and the read.
+    """
+    path = Path(path)
+    name = f"{what} {path}" if what else str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DataError(f"{name} does not exist; {fix}") from None
+    except IsADirectoryError:
+        raise DataError(f"{name} is a folder; {fix}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        raise DataError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}; check its permissions") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, socket or device)"
+        raise DataError(f"{name} is {kind}; {fix}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 def check_writable(path, what):
     """Raise NNAccelError unless a file can be created at ``path``: probe with a temporary file beside it.
 
@@ -109,6 +136,8 @@ def check_writable(path, what):
         raise NNAccelError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix}")
     if not folder.is_dir():
         raise NNAccelError(f"{what} {path}: the folder {folder} does not exist; create it first")
+    if path.exists() and not path.is_file():  # a FIFO would block the first write, a device swallow it
+        raise NNAccelError(f"{what} {path} is not a regular file (a pipe, socket or device); give a file name")
     try:
         fd, probe = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".probe", dir=folder)
         os.close(fd)

@@ -204,7 +204,7 @@ def test_idx_arrays_are_writable_native_arrays(tmp_path):
 
 def test_unreadable_data_files_are_one_line_errors(tmp_path):
     (tmp_path / "folder").mkdir()
-    with pytest.raises(DataError, match="is a folder, not an IDX file"):
+    with pytest.raises(DataError, match="is a folder; give an IDX file"):
         read_idx(tmp_path / "folder")
     if os.geteuid() != 0:  # root reads files whatever their mode
         (tmp_path / "locked").write_bytes(_header() + b"\0" * 6)

@@ -102,7 +102,8 @@ def from_idx_dir(directory, name=None) -> Dataset:
     """A data set from a folder holding the four MNIST-named IDX files (gzip or raw)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"data folder {directory} does not exist; give a folder of IDX files or a mnist.pkl.gz")
+        what = "is not a folder" if directory.exists() else "does not exist"
+        raise DataError(f"data folder {directory} {what}; give a folder of IDX files or a mnist.pkl.gz")
     if not os.access(directory, os.R_OK | os.X_OK):
         raise DataError(f"cannot read the data folder {directory} (permission denied); check its permissions")
     paths = {key: _find(directory, stem) for key, stem in FILES.items()}

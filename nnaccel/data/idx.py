@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, open_to_read
 from ..errors import DataError
 
 TYPES = {
@@ -32,19 +32,6 @@ CODES = {dt.newbyteorder("=") if dt.itemsize > 1 else dt: code for code, dt in T
 
 GZIP_RATIO = 1032  # deflate's largest expansion: no gzip file of n bytes holds more than ~1032·n
 CHUNK = 1 << 20
-
-
-def _open(path: Path):
-    """``path`` opened for reading, or DataError naming why it cannot be."""
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder, not an IDX file") from None
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror or e}; check its permissions") from None
-    return f
 
 
 def gunzip(raw, limit: int, name) -> bytearray:
@@ -77,7 +64,7 @@ def gunzip(raw, limit: int, name) -> bytearray:
 
 def read_bytes(path: Path) -> tuple[bytearray, bool]:
     """(the file's bytes, whether they are gzip-compressed): one buffer of the file's size."""
-    with _open(path) as f:
+    with open_to_read(path, fix="give an IDX file, e.g. train-images-idx3-ubyte.gz") as f:
         try:
             raw = bytearray(os.fstat(f.fileno()).st_size)
             del raw[f.readinto(raw):]  # in place: a slice would copy the whole file

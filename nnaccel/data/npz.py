@@ -9,11 +9,13 @@ pickles, ever), and a member is read only as far as its header says.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .._files import open_to_read
 from ..errors import DataError, NotAnArchive
 
 MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
@@ -49,12 +51,12 @@ def read_npz(path):
     """{name: array} of the ``.npz`` at ``path``; DataError (NotAnArchive if not a zip) if it is bad."""
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_to_read(path) as raw, zipfile.ZipFile(raw) as z:
             infos = z.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise DataError(f"{path} has {len(infos)} members; not an nnaccel file")
             total = sum(i.file_size for i in infos)
-            if total > DEFLATE_RATIO * path.stat().st_size + 2**16:
+            if total > DEFLATE_RATIO * os.fstat(raw.fileno()).st_size + 2**16:
                 raise DataError(f"{path} claims {total} bytes of contents, more than its size allows; it is corrupt")
             arrays = {}
             for info in infos:

@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+from .._files import open_to_read
 from ..errors import DataError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -130,7 +131,7 @@ def _grey(pixels):
 def read_png(path):
     """The greyscale uint8 image in the PNG file ``path``."""
     try:
-        with open(path, "rb") as f:
+        with open_to_read(path, fix="give a PNG image") as f:
             data = f.read()
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}; check the path") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, save_archive
+from .._files import atomic_write, open_to_read, save_archive
 from ..core import costs as _costs
 from ..core import parameters
 from ..data.npz import read_meta, read_npz
@@ -121,7 +121,8 @@ def check_layers(weights, biases, sizes, path, what="weights"):
 
 def _read_json(path: Path):
     try:
-        doc = json.loads(path.read_bytes())
+        with open_to_read(path, "model file", "give the file saved by --save") as f:
+            doc = json.loads(f.read())
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     except (ValueError, RecursionError) as e:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, check_writable
+from .._files import atomic_write, check_writable, open_to_read
 from ..data.idx import read_idx
 from ..data.png import read_png
 from ..errors import DataError, NNAccelError
@@ -66,14 +66,12 @@ def read_images(path):
 
 
 def _read_npy(path):
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder; give a .npy file") from None
-    except (ValueError, EOFError, OSError) as e:
-        raise DataError(f"{path} is not a readable .npy array ({e}); save it with numpy.save") from None
+    with open_to_read(path, fix="give a .npy file") as f:
+        try:
+            return np.load(f, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as e:
+            raise DataError(f"{path} is not a readable .npy array ({e}); save it with numpy.save") from None
+
 
 
 def predict_labels(net, images, scale=None, invert=False):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import open_to_read
 from ..errors import DataError, NNAccelError
 from ..nets.network import load
 from ..training.signals import exit_code
@@ -272,10 +273,9 @@ def read_history(path):
     still writing it) is skipped if it does not parse yet."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with open_to_read(path, "history file", "give the file written by nnaccel train --history") as f:
+            text = f.read().decode()
         lines = text.splitlines()
-    except FileNotFoundError:
-        raise DataError(f"history file {path} does not exist; give the file written by nnaccel train --history") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read history file {path} ({e})") from None
     records = []
