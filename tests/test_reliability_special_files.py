@@ -21,7 +21,7 @@ def folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     small = ["--sizes", "784", "4", "10", "--epochs", "1", "--validation-size", "100", "--device", "cpu"]
     assert cli.main(["train", *small, "--save", "m.npz", "--checkpoint", "c.npz"]) == 0
-    for name in ("fifo", "fifo.npz", "fifo.json", "fifo.jsonl"):
+    for name in ("fifo", "fifo.npz", "fifo.json", "fifo.jsonl", "fifo.pkl.gz"):
         os.mkfifo(name)
     return tmp_path
 
@@ -54,6 +54,8 @@ FIFO_CASES = {
     "append history to a FIFO": (["train", "--sizes", "784", "4", "10", "--epochs", "1", "--validation-size", "100",
                                   "--history", "fifo.jsonl"], "--history fifo.jsonl is not a regular file"),
     "write labels to a FIFO": (["predict", "m.npz", "m.npz", "--out", "fifo"], "--out fifo is not a regular file"),
+    "train on a FIFO mnist.pkl.gz": (["train", "--epochs", "1", "--data", "fifo.pkl.gz"],
+                                     "fifo.pkl.gz is not a regular file"),
 }
 
 
@@ -65,7 +67,7 @@ def test_a_fifo_is_refused_in_one_line_instead_of_blocking(case, folder, capsys)
     assert words in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
     assert sorted(p.name for p in folder.iterdir()) == ["c.npz", "fifo", "fifo.json", "fifo.jsonl", "fifo.npz",
-                                                        "m.npz"], "nothing half-written"
+                                                        "fifo.pkl.gz", "m.npz"], "nothing half-written"
 
 
 def _limited():

@@ -156,8 +156,8 @@ def load_dataset(name="mnist-10k", data=None, progress=False) -> Dataset:
     """The data set called ``name``, or the one at ``data`` (IDX folder or mnist.pkl.gz)."""
     if data is not None:
         path = Path(data)
-        if path.is_file() and (path.name.endswith(".pkl.gz") or path.suffix == ".pkl"):
-            return from_pickle(path)
+        if not path.is_dir() and (path.name.endswith(".pkl.gz") or path.suffix == ".pkl"):
+            return from_pickle(path)  # its reader refuses a missing file, a FIFO or a device in one line
         if path.is_file():
             raise DataError(f"{path} is a file; --data takes a folder of IDX files or a mnist.pkl.gz")
         return from_idx_dir(path)

@@ -62,9 +62,9 @@ def gunzip(raw, limit: int, name) -> bytearray:
     return out
 
 
-def read_bytes(path: Path) -> tuple[bytearray, bool]:
+def read_bytes(path: Path, fix="give an IDX file, e.g. train-images-idx3-ubyte.gz") -> tuple[bytearray, bool]:
     """(the file's bytes, whether they are gzip-compressed): one buffer of the file's size."""
-    with open_to_read(path, fix="give an IDX file, e.g. train-images-idx3-ubyte.gz") as f:
+    with open_to_read(path, fix=fix) as f:
         try:
             raw = bytearray(os.fstat(f.fileno()).st_size)
             del raw[f.readinto(raw):]  # in place: a slice would copy the whole file

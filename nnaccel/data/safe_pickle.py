@@ -152,7 +152,7 @@ def _unpickle(raw, path):
 def load_mnist_pkl(path):
     """((train_x, train_y), (validation_x, validation_y), (test_x, test_y)) from mnist.pkl.gz."""
     path = Path(path)
-    raw, compressed = read_bytes(path)
+    raw, compressed = read_bytes(path, fix="give Nielsen's mnist.pkl.gz, or a folder of IDX files")
     if compressed:
         raw = gunzip(raw, GZIP_RATIO * len(raw), str(path))
     data = _unpickle(raw, path)
