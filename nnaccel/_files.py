@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import stat
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,8 +152,6 @@ def check_writable(path, what):
 def fallback_path(path, kind="model"):
     """Where to put ``path``'s content when ``path`` cannot be written: the working folder, else
     the temporary folder, under ``nnaccel-<kind>-<time>`` with the same suffix; None if neither works."""
-    import time
-
     stem = f"nnaccel-{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{Path(path).suffix}"
     for folder in (".", tempfile.gettempdir()):
         try:
@@ -165,9 +165,7 @@ def fallback_path(path, kind="model"):
 
 def save_archive(path, meta, arrays):
     """Write ``arrays`` and a JSON ``meta`` dict to an .npz at ``path``, atomically, no pickles."""
-    import json
-
-    import numpy as np
+    import numpy as np  # here, not at the top: `import nnaccel` and the CLI's first lines load no array library
 
     with atomic_write(path, "wb") as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)

@@ -16,6 +16,7 @@ import re
 import socket
 import threading
 import time
+import warnings
 from collections import defaultdict
 
 from ..data import load_dataset
@@ -74,8 +75,6 @@ def open_storage(optuna, url):
         engine = {"connect_args": {"timeout": 120}}  # wait for the other workers' writes
     for attempt in range(SCHEMA_TRIES):
         try:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeats are "experimental" in Optuna
                 storage = RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,

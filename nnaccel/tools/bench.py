@@ -7,6 +7,7 @@ own loop is the pytest-benchmark suite in benchmarks/ of the source tree.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 from ..backend import cuda_available, jax_gpus, make_rng, torch_cuda_available
@@ -21,8 +22,6 @@ EPOCH = 60_000
 
 def candidates():
     """(device, backend, fused) for every backend importable here; NumPy with and without its fast paths."""
-    import importlib.util
-
     out = [("cpu", "numpy", True), ("cpu", "numpy", False)]
     if importlib.util.find_spec("torch"):
         out.append(("cpu", "torch", True))

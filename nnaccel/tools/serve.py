@@ -8,6 +8,7 @@ drawn large or off-centre fails for reasons that have nothing to do with the net
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import signal
@@ -316,8 +317,6 @@ def url_of(server):
 
 # ---- the command ----------------------------------------------------------------------
 def _port(text):
-    import argparse
-
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number 0-65535")
     return int(text)
