@@ -1,6 +1,6 @@
-"""Build the optional C extensions of nnaccel.epochs.fast; everything else is in pyproject.toml.
+"""Build the optional C extension of nnaccel.epochs.fast; everything else is in pyproject.toml.
 
-The extensions are optional: where no C compiler is found the build goes on without them and
+The extension is optional: where no C compiler is found the build goes on without it and
 nnaccel uses its NumPy fast path instead (``nnaccel info`` says which one runs).
 """
 
@@ -9,17 +9,10 @@ import sys
 from setuptools import Extension, setup
 
 flags = ["/O2"] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
-depends = ["nnaccel/epochs/fast/_extension.h", "nnaccel/epochs/fast/_levels.h", "nnaccel/epochs/fast/_sgd_kernel.h", "nnaccel/epochs/fast/_sgd_level.h"]
+headers = ["_levels.h", "_sgd_level.h", "_sgd_kernel.h"]
 
-
-def extension(name, source, headers=()):
-    return Extension(name, sources=[source], depends=depends + list(headers), extra_compile_args=flags,
-                     optional=True)
-
-
+# K networks of one shape per call: one network is K = 1 (c_epoch.py), a population its K members (population_c.py)
 setup(ext_modules=[
-    extension("nnaccel.epochs.fast._sgd", "nnaccel/epochs/fast/_sgd.c"),
-    # many networks of one shape at once (nnaccel.Population)
-    extension("nnaccel.epochs.fast._population", "nnaccel/epochs/fast/_population.c",
-              ["nnaccel/epochs/fast/_population_kernel.h", "nnaccel/epochs/fast/_population_level.h"]),
+    Extension("nnaccel.epochs.fast._sgd", sources=["nnaccel/epochs/fast/_sgd.c"],
+              depends=[f"nnaccel/epochs/fast/{h}" for h in headers], extra_compile_args=flags, optional=True),
 ])

@@ -22,7 +22,7 @@ needs_c = pytest.mark.skipif(population_c.available() is None and not os.environ
 
 def require_c():
     """Under NNACCEL_REQUIRE_C=1 (CI) a missing kernel fails the test rather than skipping it."""
-    assert population_c.available() is not None, "nnaccel.epochs.fast._population was not compiled"
+    assert population_c.available() is not None, "nnaccel.epochs.fast._sgd was not compiled"
 
 SIZES = [784, 12, 10]
 SEEDS = [1, 2, 3]
@@ -146,6 +146,24 @@ def test_c_population_kernel_equals_the_array_api_path(case, pixels, data):
     assert paths == [PopulationCEpoch, GenericPopulationEpoch]
     for i in range(len(SEEDS)):
         assert_same(pops[0][i], pops[1][i])
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_member_gets_the_bits_its_network_gets_alone_from_the_one_c_kernel(dtype, data):
+    """One C kernel: a network alone is its K = 1 call, so member i's weights and biases are,
+    bit for bit and in float32 too, those of Network(seed=seeds[i]) trained alone through it."""
+    require_c()
+    momentum = [0.0, 0.5, 0.9]
+    pop = Population(SIZES, seeds=SEEDS, dtype=dtype, device="cpu")
+    assert type(pop._choose(_options(10, ETAS, momentum), True)) is PopulationCEpoch
+    pop.SGD(data, 2, 10, eta=ETAS, lmbda=LMBDAS, momentum=momentum, shuffle=False)
+    for i, seed in enumerate(SEEDS):
+        net = nnaccel.Network(SIZES, seed=seed, dtype=dtype, device="cpu")
+        net.SGD(data, 2, 10, ETAS[i], lmbda=LMBDAS[i], momentum=momentum[i], shuffle=False)
+        for got, want in zip(params(pop[i]), params(net)):
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(got, want)
 
 
 @needs_c

@@ -1,5 +1,6 @@
-/* One epoch of mini-batch SGD for one floating type, included twice by _sgd.c:
- * REAL is float or double, NAME(x) appends the type's suffix.
+/* One epoch of mini-batch SGD for K networks of one shape and one floating type, included
+ * twice per instruction-set level by _sgd_level.h: REAL is float or double, NAME(x) appends
+ * the type's and the level's suffix.
  *
  * The formulas are network.backprop's and optimizers.sgd_update's, over the whole
  * mini-batch: for each layer z = w·a + b, a = f(z); BP1 δᴸ = (aᴸ − y) [⊙ f'(zᴸ) for the
@@ -401,23 +402,67 @@ INLINE void NAME(step)(REAL *const *w, REAL *const *v, const Py_ssize_t *sizes, 
                      d[l], rows + (l - 1) * m, mb, eta, lmbda, n, mu, coef);
 }
 
-/* Returns 0, or −1 when the workspace cannot be allocated (PyMem_Raw: safe without the GIL,
- * and seen by tracemalloc, so benchmarks/test_memory.py counts it). */
+/* The first layer's inputs in[0 … mb) for the batch of rows k … k + mb − 1 (through the
+ * permutation): uint8 pixels converted into xbuf; float rows read in place where they start on
+ * a cache line, else copied to one in xbuf (misaligned vector loads cost an epoch 15 %); and
+ * the next batch's rows and targets fetched meanwhile. */
+INLINE void NAME(gather)(const sgd_job *job, Py_ssize_t k, Py_ssize_t mb, REAL *xbuf, const REAL **in)
+{
+    const Py_ssize_t m = job->m, n0 = job->sizes[0], nL = job->sizes[job->layers];
+    const Py_ssize_t row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
+    for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
+        const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
+        const char *row = (const char *)job->x + r * row_bytes;
+        for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
+            PREFETCH(row + byte);
+        PREFETCH((const REAL *)job->targets + r * nL);
+    }
+    for (Py_ssize_t e = 0; e < mb; e++) {
+        const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
+        if (job->pixels) {
+            const unsigned char *px = (const unsigned char *)job->x + r * n0;
+            REAL *dst = xbuf + e * n0;
+            for (Py_ssize_t i = 0; i < n0; i++)
+                dst[i] = (REAL)px[i] / (REAL)255;
+            in[e] = dst;
+        } else {
+            const REAL *src = (const REAL *)job->x + r * n0;
+            if ((uintptr_t)src % 64 == 0) {
+                in[e] = src;
+            } else {
+                memcpy(xbuf + e * n0, src, sizeof(REAL) * (size_t)n0);
+                in[e] = xbuf + e * n0;
+            }
+        }
+    }
+}
+
+/* One epoch for the job's K members (one network: K = 1). Each mini-batch is gathered (and its
+ * uint8 pixels converted) once, then the feedforward, BP1–BP4 and update of every member of a
+ * group run on it in turn, through one workspace; members are otherwise independent: their own
+ * parameters, velocity, η, λ and μ. Groups: the members whose parameters fit in GROUP_BYTES
+ * together go through the epoch side by side, then the next group, so that each member's
+ * weights stay in the core's L2 cache from one mini-batch to the next as a single network's do
+ * (64 members of [784,30,10] in float32 hold 6 MB; cycled through at every batch they came
+ * from L3). Returns 0, or −1 when the workspace cannot be allocated (PyMem_Raw: safe without
+ * the GIL, and seen by tracemalloc, so benchmarks/test_memory.py counts it). */
 static int NAME(epoch)(const sgd_job *job)
 {
-    const Py_ssize_t L = job->layers, m = job->m, *sizes = job->sizes, n0 = sizes[0];
-    REAL *const params = job->params, *const velocity = job->velocity;
+    const Py_ssize_t L = job->layers, m = job->m, K = job->members, *sizes = job->sizes, n0 = sizes[0];
     const REAL *const targets = job->targets;
-    Py_ssize_t widest = 0, acts_total = 0;
+    Py_ssize_t widest = 0, acts_total = 0, count = 0;
     for (Py_ssize_t l = 0; l <= L; l++)
         widest = sizes[l] > widest ? sizes[l] : widest;
-    for (Py_ssize_t l = 1; l <= L; l++)
+    for (Py_ssize_t l = 1; l <= L; l++) {
         acts_total += m * sizes[l];
+        count += sizes[l] * (sizes[l - 1] + 1);
+    }
 
-    /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L) */
+    /* a[l] and d[l] hold layer l's activations and δ for a batch (l = 1 … L), for the member
+     * being trained; xbuf the batch's inputs where they are copied, shared by all members */
     char *block = PyMem_RawMalloc(sizeof(REAL) * (size_t)(2 * acts_total + m * n0 + m * widest + 2 * widest) + 64);
     REAL **a = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1)), **d = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(L + 1));
-    REAL **wl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L)), **vl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L));
+    REAL **wl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L * K)), **vl = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(2 * L * K));
     const REAL **rows = PyMem_RawMalloc(sizeof(REAL *) * (size_t)(m * (L + 1)));
     if (!block || !a || !d || !wl || !vl || !rows) {
         PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
@@ -430,51 +475,35 @@ static int NAME(epoch)(const sgd_job *job)
         d[l] = p, p += m * sizes[l];
     }
     REAL *coef = p;
-    Py_ssize_t offset = 0;
-    for (Py_ssize_t l = 0; l < L; l++) { /* wl[2l] = wˡ⁺¹, wl[2l+1] = bˡ⁺¹ */
-        wl[2 * l] = params + offset;
-        vl[2 * l] = velocity ? velocity + offset : NULL;
-        offset += sizes[l + 1] * sizes[l];
-        wl[2 * l + 1] = params + offset;
-        vl[2 * l + 1] = velocity ? velocity + offset : NULL;
-        offset += sizes[l + 1];
+    for (Py_ssize_t i = 0; i < K; i++) { /* member i: wl[2Li + 2l] = wˡ⁺¹, wl[2Li + 2l + 1] = bˡ⁺¹ in its row */
+        REAL *params = (REAL *)job->params + i * job->stride;
+        REAL *velocity = job->velocity ? (REAL *)job->velocity + i * job->stride : NULL;
+        REAL **w = wl + 2 * L * i, **v = vl + 2 * L * i;
+        Py_ssize_t offset = 0;
+        for (Py_ssize_t l = 0; l < L; l++) {
+            w[2 * l] = params + offset;
+            v[2 * l] = velocity ? velocity + offset : NULL;
+            offset += sizes[l + 1] * sizes[l];
+            w[2 * l + 1] = params + offset;
+            v[2 * l + 1] = velocity ? velocity + offset : NULL;
+            offset += sizes[l + 1];
+        }
     }
     for (Py_ssize_t l = 1; l < L; l++) /* hidden activations as rows: the next layer's inputs */
         for (Py_ssize_t e = 0; e < m; e++)
             rows[l * m + e] = a[l] + e * sizes[l];
 
-    const Py_ssize_t nL = sizes[L], row_bytes = n0 * (job->pixels ? 1 : (Py_ssize_t)sizeof(REAL));
-    for (Py_ssize_t k = 0; k < job->n; k += m) {
-        const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
-        const REAL **in0 = rows;
-        for (Py_ssize_t e = 0; e < m && k + m + e < job->n; e++) { /* the next batch's rows: fetch them now */
-            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + m + e] : k + m + e;
-            const char *row = (const char *)job->x + r * row_bytes;
-            for (Py_ssize_t byte = 0; byte < row_bytes; byte += 64)
-                PREFETCH(row + byte);
-            PREFETCH(targets + r * nL);
+    const Py_ssize_t per_member = count * (Py_ssize_t)sizeof(REAL) * (job->velocity ? 2 : 1);
+    const Py_ssize_t group = per_member >= GROUP_BYTES ? 1 : GROUP_BYTES / per_member;
+    for (Py_ssize_t g0 = 0; g0 < K; g0 += group) {
+        const Py_ssize_t g1 = g0 + group < K ? g0 + group : K;
+        for (Py_ssize_t k = 0; k < job->n; k += m) {
+            const Py_ssize_t mb = k + m <= job->n ? m : job->n - k;
+            NAME(gather)(job, k, mb, xbuf, rows);
+            for (Py_ssize_t i = g0; i < g1; i++) /* each member's step, with its own η, λ, μ */
+                NAME(step)(wl + 2 * L * i, vl + 2 * L * i, sizes, L, job->acts, job->quadratic, rows, m, mb, a, d,
+                           targets, job->perm, k, job->eta[i], job->lmbda[i], (double)job->n, job->mu[i], coef);
         }
-        for (Py_ssize_t e = 0; e < mb; e++) { /* the batch's inputs, gathered by the permutation */
-            const Py_ssize_t r = job->perm ? (Py_ssize_t)job->perm[k + e] : k + e;
-            if (job->pixels) {
-                const unsigned char *px = (const unsigned char *)job->x + r * n0;
-                REAL *dst = xbuf + e * n0;
-                for (Py_ssize_t i = 0; i < n0; i++)
-                    dst[i] = (REAL)px[i] / (REAL)255;
-                in0[e] = dst;
-            } else { /* float rows are read in place where they start on a cache line; others are
-                      * copied to one (misaligned vector loads cost an epoch 15 %, see _sgd.c) */
-                const REAL *src = (const REAL *)job->x + r * n0;
-                if ((uintptr_t)src % 64 == 0) {
-                    in0[e] = src;
-                } else {
-                    memcpy(xbuf + e * n0, src, sizeof(REAL) * (size_t)n0);
-                    in0[e] = xbuf + e * n0;
-                }
-            }
-        }
-        NAME(step)(wl, vl, sizes, L, job->acts, job->quadratic, rows, m, mb, a, d, targets, job->perm, k,
-                   job->eta, job->lmbda, (double)job->n, job->mu, coef);
     }
     PyMem_RawFree(block), PyMem_RawFree(a), PyMem_RawFree(d), PyMem_RawFree(wl), PyMem_RawFree(vl), PyMem_RawFree(rows);
     return 0;

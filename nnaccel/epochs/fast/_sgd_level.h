@@ -1,6 +1,5 @@
-/* The kernels of _sgd_kernel.h for one LEVEL (an instruction-set name), for float and double:
- * epoch_f32_LEVEL, epoch_f64_LEVEL and their job types, each followed by LEVEL_EXTRA where that
- * names a header built on them (the population kernel). Included once per level by _levels.h. */
+/* The kernel of _sgd_kernel.h for one LEVEL (an instruction-set name), for float and double:
+ * epoch_f32_LEVEL and epoch_f64_LEVEL. Included once per level by _levels.h. */
 #ifndef PASTE
 #define PASTE_(a, b) a##_##b
 #define PASTE(a, b) PASTE_(a, b)
@@ -12,9 +11,6 @@
 #define EXP expf
 #define SMALLEST FLT_MIN
 #include "_sgd_kernel.h"
-#ifdef LEVEL_EXTRA
-#include LEVEL_EXTRA
-#endif
 #undef REAL
 #undef NAME
 #undef TANH
@@ -27,9 +23,6 @@
 #define EXP exp
 #define SMALLEST DBL_MIN
 #include "_sgd_kernel.h"
-#ifdef LEVEL_EXTRA
-#include LEVEL_EXTRA
-#endif
 #undef REAL
 #undef NAME
 #undef TANH

@@ -1,6 +1,7 @@
 """The compiled CPU path: one call into C (``_sgd.c``) per epoch for the book's small networks.
 
-At m = 10 even the NumPy fast path spends half of each step calling NumPy; the C loop makes
+The kernel trains K networks of one shape; one network is its K = 1 (population_c.py passes
+a population's K). At m = 10 even the NumPy fast path spends half of each step calling NumPy; the C loop makes
 no calls at all and lays the products out for the CPU's vector units (see _sgd_kernel.h).
 Same formulas, same batch order (the permutation comes from the network's generator, as in
 run_epoch), same results to rounding (tests/test_fast.py). Large mini-batches stay with the
@@ -37,7 +38,7 @@ def available():
     return None if _sgd is None else _sgd.level
 
 
-def _aligned(size, dtype):
+def aligned(size, dtype):
     """An empty buffer of ``size`` values starting on a 64-byte line: the kernel's vector loads of
     w's rows then never straddle two cache lines (unaligned, an epoch was measured 15 % slower)."""
     raw = np.empty(size * dtype.itemsize + 64, np.uint8)
@@ -47,7 +48,7 @@ def _aligned(size, dtype):
 
 def _flat(arrays_w, arrays_b, sizes, dtype):
     """[w¹ b¹ w² b² …] in one aligned buffer."""
-    return pack(_aligned(flat_size(sizes), dtype), arrays_w, arrays_b, sizes)
+    return pack(aligned(flat_size(sizes), dtype), arrays_w, arrays_b, sizes)
 
 
 class CEpoch(EpochPath):
@@ -84,10 +85,10 @@ class CEpoch(EpochPath):
             if state.velocity_w:
                 velocity = _flat(state.velocity_w, state.velocity_b, net.sizes, dtype)
             else:
-                velocity = _aligned(params.size, dtype)
+                velocity = aligned(params.size, dtype)
                 velocity[...] = 0
         _sgd.epoch(params, velocity, tuple(net.sizes), self.acts, self.quadratic, x, pixels, targets, perm,
-                   o.mini_batch_size, float(o.eta), float(o.lmbda), float(o.momentum))
+                   o.mini_batch_size, *(np.array([h], np.float64) for h in (o.eta, o.lmbda, o.momentum)))
         net.weights, net.biases = unpack(params, net.sizes)
         if o.momentum:
             return SGDState(*unpack(velocity, net.sizes))

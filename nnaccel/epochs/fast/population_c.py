@@ -1,10 +1,11 @@
 """The compiled CPU path for populations: all K members' epoch in one call into C
-(``_population.c``), each gathered mini-batch shared by every member.
+(``_sgd.c``, the kernel a single network calls with K = 1), each gathered mini-batch shared
+by every member.
 
 Same formulas and batch order as the array-API population epoch (nnaccel.epochs.population),
-member by member those of the C kernel for one network (_sgd_kernel.h's layer functions);
-tests/test_population.py checks both. Chosen on NumPy where the single-network C kernel would
-be (small mini-batches: MAX_WORK), else the array-API path's batched BLAS products run.
+member by member those of the C kernel for one network; tests/test_population.py checks both.
+Chosen on NumPy where the single-network C kernel would be (small mini-batches: MAX_WORK),
+else the array-API path's batched BLAS products run.
 """
 
 from __future__ import annotations
@@ -16,13 +17,8 @@ import numpy as np
 
 from ..generic import EpochOptions
 from ..population import Stacks
-from .c_epoch import CODES, MAX_WORK
+from .c_epoch import CODES, MAX_WORK, _sgd, aligned
 from .common import flat_size, pack, supported, unpack
-
-try:
-    from . import _population
-except ImportError:  # built without a C compiler: populations train through the array-API path
-    _population = None
 
 LINE = 64  # bytes: each member's row of the flat buffer starts on a cache line
 # Members are independent, so the kernel trains disjoint sets of them in this many threads at
@@ -31,8 +27,9 @@ THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 
 
 
 def available():
-    """The instruction-set level the population kernel runs at here, or None if not compiled."""
-    return None if _population is None else _population.level
+    """The instruction-set level the C kernel runs at here, or None if not compiled (then
+    populations train through the array-API path)."""
+    return None if _sgd is None else _sgd.level
 
 
 def _rows(k, sizes, dtype):
@@ -40,9 +37,7 @@ def _rows(k, sizes, dtype):
     member's row starts on a line too (as the single-network kernel's buffer does)."""
     per_line = LINE // dtype.itemsize
     stride = -(-flat_size(sizes) // per_line) * per_line
-    raw = np.empty(k * stride * dtype.itemsize + LINE, np.uint8)
-    start = -raw.ctypes.data % LINE
-    return raw[start:start + k * stride * dtype.itemsize].view(dtype).reshape(k, stride)
+    return aligned(k * stride, dtype).reshape(k, stride)
 
 
 def _flat(weights, biases, sizes, dtype):
@@ -61,7 +56,7 @@ class PopulationCEpoch:
 
     @classmethod
     def applies(cls, pop, options) -> bool:
-        if _population is None or pop.backend.name != "numpy":
+        if _sgd is None or pop.backend.name != "numpy":
             return False
         if not supported(pop, EpochOptions(options.mini_batch_size, 1.0)):
             return False
@@ -93,9 +88,9 @@ class PopulationCEpoch:
         bounds = [k * t // min(THREADS, k) for t in range(min(THREADS, k) + 1)]
 
         def train(a, b):  # members a … b−1: rows of the buffers, C-contiguous slices
-            _population.epoch(params[a:b], None if velocity is None else velocity[a:b], tuple(sizes), self.acts,
-                              self.quadratic, x, pixels, targets, perm, self.options.mini_batch_size,
-                              *(h[a:b] for h in self.hyper))
+            _sgd.epoch(params[a:b], None if velocity is None else velocity[a:b], tuple(sizes), self.acts,
+                       self.quadratic, x, pixels, targets, perm, self.options.mini_batch_size,
+                       *(h[a:b] for h in self.hyper))
 
         if len(bounds) == 2:
             train(0, k)
