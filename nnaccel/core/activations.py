@@ -1,7 +1,8 @@
 """Neuron activations a = f(z), each with its derivative, as pure functions of arrays.
 
-Arrays hold one example per row. ``fn(xp, z)`` is the activation; ``prime(xp, z, a)`` is
-f'(z), given a = f(z) too so that σ'(z) = σ(z)(1 − σ(z)) reuses the forward pass.
+Arrays hold one example per row, along the last axis (a population's member axis may stand in
+front). ``fn(xp, z)`` is the activation; ``prime(xp, z, a)`` is f'(z), given a = f(z) too so
+that σ'(z) = σ(z)(1 − σ(z)) reuses the forward pass.
 ``vjp(xp, z, a, g)`` is the chain rule ∂C/∂z from g = ∂C/∂a: g·f'(z) for the elementwise
 activations, the full Jacobian product for softmax, whose outputs depend on each other.
 """
@@ -103,14 +104,14 @@ class Softmax(Activation):
         self.temperature = float(temperature)  # c > 0: checked by Network (nnaccel.core.parameters)
 
     def fn(self, xp, z):
-        e = xp.exp(self.temperature * (z - xp.max(z, axis=1, keepdims=True)))
-        return e / xp.sum(e, axis=1, keepdims=True)
+        e = xp.exp(self.temperature * (z - xp.max(z, axis=-1, keepdims=True)))
+        return e / xp.sum(e, axis=-1, keepdims=True)
 
     def prime(self, xp, z, a):
         return self.temperature * a * (1.0 - a)
 
     def vjp(self, xp, z, a, g):
-        return self.temperature * a * (g - xp.sum(g * a, axis=1, keepdims=True))
+        return self.temperature * a * (g - xp.sum(g * a, axis=-1, keepdims=True))
 
     def __repr__(self):
         return "Softmax()" if self.temperature == 1.0 else f"Softmax(temperature={self.temperature!r})"

@@ -14,6 +14,7 @@ import copy
 
 from ..backend import Backend, make_rng, resolve
 from ..core import activations as _activations
+from ..core import backprop as _maths
 from ..core import costs as _costs
 from ..core import initializers, parameters
 from ..core.dropout import kept_fraction
@@ -124,41 +125,21 @@ class Network:
         single = a.ndim == 1
         if single:
             a = xp.reshape(a, (1, -1))
-        for w, b, act in zip(self.inference_weights(), self.biases, self.activations):
-            a = act.fn(xp, a @ w.T + b)
+        a = _maths.feedforward(xp, self.inference_weights(), self.biases, self.activations, a)
         return a[0, ...] if single else a
 
     def backprop(self, x, y, masks=None):
         """(nabla_b, nabla_w): ∇C summed over the mini-batch rows of ``x`` with targets ``y``.
 
-        ``masks`` (nnaccel.core.dropout.draw_masks: one 0/1 array per hidden layer) thins the
-        network: a deleted neuron outputs 0 and gets δ = 0, so neither its incoming nor its
-        outgoing weights get a gradient — the gradients of the network without it.
+        nnaccel.core.backprop.backprop (BP1–BP4), the population's, for one network: K = 1,
+        without the member axis. ``masks`` (nnaccel.core.dropout.draw_masks: one 0/1 array per
+        hidden layer) thins the network: a deleted neuron outputs 0 and gets δ = 0, so neither
+        its incoming nor its outgoing weights get a gradient — the gradients of the network
+        without it.
         """
-        xp = self.xp
-        activation = x
-        activations = [x]  # aˡ for every layer, one row per example
-        zs = []  # zˡ for every layer
-        for l, (w, b, act) in enumerate(zip(self.weights, self.biases, self.activations)):
-            z = activation @ w.T + b
-            zs.append(z)
-            activation = act.fn(xp, z)
-            if masks is not None and l < len(masks):
-                activation = activation * masks[l]
-            activations.append(activation)
-        nabla_b = [None] * len(self.weights)
-        nabla_w = [None] * len(self.weights)
-        delta = self.cost.delta(xp, zs[-1], activations[-1], y, self.activations[-1])  # BP1
-        nabla_b[-1] = xp.sum(delta, axis=0)  # BP3, summed over the batch
-        nabla_w[-1] = delta.T @ activations[-2]  # BP4, summed over the batch
-        for l in range(2, self.num_layers):
-            act = self.activations[-l]
-            delta = act.vjp(xp, zs[-l], activations[-l], delta @ self.weights[-l + 1])  # BP2
-            if masks is not None:
-                delta = delta * masks[-l + 1]  # a deleted neuron passes no error back
-            nabla_b[-l] = xp.sum(delta, axis=0)
-            nabla_w[-l] = delta.T @ activations[-l - 1]
-        return nabla_b, nabla_w
+        nabla_b, nabla_w = _maths.backprop(self.xp, self.weights, self.biases, self.activations, self.cost,
+                                           x, y, masks=masks)
+        return [nb[0, ...] for nb in nabla_b], nabla_w  # BP3 keeps the summed axis: (1, n_l)
 
     # ---- training and evaluation ------------------------------------------------------
     def data(self, data, scale=None) -> DeviceData:
