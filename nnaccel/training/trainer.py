@@ -207,13 +207,12 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         state.history.stopped = state.stopped
         return state.history
 
-    options = replace(options, eta=state.eta)
-    run = _NetworkRun(net, fast.choose(net, options, fused), state, train_data, eval_data, lmbda, l1,
-                      dict(training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
-                           evaluation_cost=monitor_evaluation_cost, evaluation_accuracy=monitor_evaluation_accuracy),
-                      checkpoint, config, callback)
+    path = fast.choose(net, replace(options, eta=state.eta), fused)  # bound once; rebound only when η moves
+    watch = dict(training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
+                 evaluation_cost=monitor_evaluation_cost, evaluation_accuracy=monitor_evaluation_accuracy)
     rules = loop.Rules((eta,), early_stopping, stopping_rule, schedule, patience, step_size, gamma)
     with GUARD, GUARD.deferred():  # signals stop the loop at an epoch boundary (nnaccel.training.signals)
+        run = _NetworkRun(net, path, state, train_data, eval_data, lmbda, l1, watch, checkpoint, config, callback)
         try:
             loop.run(run, [state], epochs, rules, GUARD)
         except TrainingDiverged:
@@ -235,7 +234,7 @@ class _NetworkRun(loop.Model):
     complete epoch and a checkpoint holds it."""
 
     def __init__(self, net, path, state, train_data, eval_data, lmbda, l1, watch, checkpoint, config, callback):
-        self.net, self.path, self.state = net, path, state  # the path is rebound only when the schedule moves η
+        self.net, self.path, self.state = net, path, state
         self.train_data, self.eval_data, self.lmbda, self.l1, self.watch = train_data, eval_data, lmbda, l1, watch
         self.checkpoint, self.config, self.callback = checkpoint, config, callback
         self.done = _snapshot(net, state)  # the last complete epoch: what an interrupt or divergence restores
