@@ -9,18 +9,39 @@ from ..core import second_order
 from ..optim.hessian_free import hessian_free
 from ..optim.lbfgs import lbfgs
 from ..optim.newton import newton
+from ..training import loop
+from ..training.trainer import TrainState
+
+
+class _FullBatch(loop.Model):
+    """One network and a full-batch optimizer object as the training loop's model (the demo
+    sets the optimizers' own settings, such as Hessian-free's CG iterations, which train() does not)."""
+
+    def __init__(self, objective, optimizer):
+        self.objective, self.optimizer = objective, optimizer
+        self.state = optimizer.init(objective.params())
+        self.costs, self.seconds, self.start = [objective.value()], [0.0], time.perf_counter()
+
+    def train(self, members, etas):
+        self.state = second_order.full_batch_epoch(self.objective, self.optimizer, self.state)
+        self.seconds.append(time.perf_counter() - self.start)
+
+    def records(self, epoch, members, etas):
+        self.costs.append(self.objective.value())
+        return [{"epoch": epoch, "training_cost": self.costs[-1]}]
+
+    def finite(self, members):
+        return [True]  # the cost, checked by the loop, says when a step went astray
+
+    def diverged(self, member, record, cost):
+        return f"the cost became {record[cost]} at epoch {record['epoch']}"
 
 
 def _minimise(net, data, optimizer, epochs, lmbda=0.0):
     """Train with a full-batch optimizer; (costs, seconds) after every epoch, epoch 0 first."""
-    objective = second_order.Objective(net, data, lmbda)
-    state = optimizer.init(objective.params())
-    costs, seconds, start = [objective.value()], [0.0], time.perf_counter()
-    for _ in range(epochs):
-        state = second_order.full_batch_epoch(objective, optimizer, state)
-        seconds.append(time.perf_counter() - start)
-        costs.append(objective.value())
-    return costs, seconds
+    run = _FullBatch(second_order.Objective(net, data, lmbda), optimizer)
+    loop.run(run, [TrainState(eta=1.0)], epochs, loop.Rules((1.0,)))
+    return run.costs, run.seconds
 
 
 def _first_below(costs, fraction):

@@ -11,9 +11,7 @@ differences between members come from their hyper-parameters and initial weights
 
 from __future__ import annotations
 
-import math
 import numbers
-import time
 
 from ..backend import Backend, resolve
 from ..core.scalars import as_int, whole
@@ -21,8 +19,9 @@ from ..data.arrays import DeviceData, to_device
 from ..epochs import fast
 from ..epochs.population import GenericPopulationEpoch, PopulationOptions, Stacks, feedforward
 from ..errors import NNAccelError
-from ..training import schedules
-from ..training.trainer import History, check_hyperparameters
+from ..training import loop
+from ..training.divergence import smaller_eta
+from ..training.trainer import TrainState, check_hyperparameters
 from .network import EVAL_CHUNK, Network
 
 
@@ -165,64 +164,13 @@ class Population:
                      evaluation_accuracy=monitor_evaluation_accuracy or early_stopping is not None,
                      training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy)
 
-        xp = self.xp
-        stacks = Stacks(list(self.weights), list(self.biases))
-        if any(mus):
-            stacks.velocity_w = [xp.zeros_like(w) for w in stacks.weights]
-            stacks.velocity_b = [xp.zeros_like(b) for b in stacks.biases]
-        histories = [History() for _ in range(k)]
-        active = [True] * k
-        best = _Best(self) if early_stopping is not None else None
-        paths = {}
-        for epoch in range(epochs):
-            members = [i for i in range(k) if active[i]]
-            if not members:
-                break
-            start = time.perf_counter()
-            if tuple(members) not in paths:  # bound once per set of active members
-                options = PopulationOptions(mini_batch_size,
-                                            *(tuple(v[i] for i in members) for v in (etas, lmbdas, mus)))
-                paths = {tuple(members): self._choose(options, fused)}
-            path = paths[tuple(members)]
-            order = self.rng.permutation(len(train_data)) if shuffle else None
-            before = _take(xp, stacks, members, k, self.backend)
-            after = path(self, before, train_data, order)
-            if not after.velocity_w and before.velocity_w:  # all of these members train without μ
-                after = Stacks(after.weights, after.biases, before.velocity_w, before.velocity_b)
-            records = self._records(after, members, epoch, [lmbdas[i] for i in members], [etas[i] for i in members],
-                                    train_data, eval_data, watch)
-            finite = _finite(xp, after, self.backend)
-            seconds = time.perf_counter() - start
-            for i, record, ok in zip(members, records, finite):
-                record["seconds"] = seconds
-                reason = _divergence(record, ok, epoch, etas[i])
-                if reason:
-                    histories[i].stopped = reason
-                    active[i] = record["active"] = False
-                else:
-                    histories[i].add(record)
-            updated = [i for i in members if active[i]]
-            stacks = _merge(xp, stacks, after, members, updated, k, self.backend)
-            self.weights, self.biases = stacks.weights, stacks.biases  # what a callback or Ctrl-C finds
-            if best is not None:
-                best.update(stacks, [(i, histories[i].evaluation_accuracy[-1]) for i in updated])
-                for i in updated:
-                    if schedules.should_stop_early(histories[i].evaluation_accuracy, early_stopping, stopping_rule):
-                        histories[i].stopped = f"early stopping: no improvement in {early_stopping} epochs"
-                        active[i] = records[members.index(i)]["active"] = False
-            self.active = list(active)
-            if callback is not None:
-                by_member = {i: r for i, r in zip(members, records)}
-                everyone = [by_member.get(i, {"epoch": epoch, "member": i, "active": False}) for i in range(k)]
-                for i in callback(epoch, everyone) or ():
-                    i = _member_index(i, k)
-                    if active[i]:
-                        active[i] = False
-                        histories[i].stopped = f"pruned by the callback after epoch {epoch}"
-        if best is not None:
-            stacks = best.restore(stacks)
-        self.weights, self.biases, self.active = stacks.weights, stacks.biases, active
-        return histories
+        states = [TrainState(eta=e) for e in etas]  # each member's η, counters, best, history
+        run = _PopulationRun(self, states, train_data, eval_data, mini_batch_size, lmbdas, mus, watch, shuffle,
+                             fused, callback, _Best(self) if early_stopping is not None else None)
+        loop.run(run, states, epochs, loop.Rules(tuple(etas), early_stopping, stopping_rule))
+        self.weights, self.biases = run.stacks.weights, run.stacks.biases
+        self.active = [not s.stopped for s in states]
+        return [s.history for s in states]
 
     def _choose(self, options, fused):
         """The fast population path that applies here (and passed its first-use check, for a GPU
@@ -249,21 +197,86 @@ class Population:
         return records
 
 
+class _PopulationRun(loop.Model):
+    """A population as the training loop's model: an epoch of the active members is one batched
+    path over their stacks; a member that diverges keeps its stacks of before the epoch."""
+
+    def __init__(self, pop, states, train_data, eval_data, mini_batch_size, lmbdas, mus, watch, shuffle, fused,
+                 callback, best):
+        self.pop, self.states, self.train_data, self.eval_data, self.watch = pop, states, train_data, eval_data, watch
+        self.mini_batch_size, self.lmbdas, self.mus, self.shuffle, self.fused = mini_batch_size, lmbdas, mus, shuffle, fused
+        self.callback, self.best = callback, best
+        xp = pop.xp
+        self.stacks = Stacks(list(pop.weights), list(pop.biases))
+        if any(mus):
+            self.stacks.velocity_w = [xp.zeros_like(w) for w in self.stacks.weights]
+            self.stacks.velocity_b = [xp.zeros_like(b) for b in self.stacks.biases]
+        self.paths, self.after = {}, None
+
+    def train(self, members, etas):
+        pop, xp, k = self.pop, self.pop.xp, len(self.pop)
+        key = (tuple(members), tuple(etas))
+        if key not in self.paths:  # bound once per set of active members
+            options = PopulationOptions(self.mini_batch_size, tuple(etas), *(tuple(v[i] for i in members)
+                                                                             for v in (self.lmbdas, self.mus)))
+            self.paths = {key: pop._choose(options, self.fused)}
+        order = pop.rng.permutation(len(self.train_data)) if self.shuffle else None
+        before = _take(xp, self.stacks, members, k, pop.backend)
+        after = self.paths[key](pop, before, self.train_data, order)
+        if not after.velocity_w and before.velocity_w:  # all of these members train without μ
+            after = Stacks(after.weights, after.biases, before.velocity_w, before.velocity_b)
+        self.after = after
+
+    def records(self, epoch, members, etas):
+        return self.pop._records(self.after, members, epoch, [self.lmbdas[i] for i in members], etas,
+                                 self.train_data, self.eval_data, self.watch)
+
+    def finite(self, members):
+        return _finite(self.pop.xp, self.after, self.pop.backend)
+
+    def diverged(self, member, record, cost):
+        """Freeze the member at its parameters of before the epoch (commit keeps them), saying why."""
+        record["active"] = False
+        what = f"the cost became {record[cost]}" if cost is not None else "the weights became nan or infinite"
+        return (f"diverged at epoch {record['epoch']}: {what}; frozen at its parameters before that epoch; "
+                + smaller_eta(record["eta"]))
+
+    def commit(self, members, kept):
+        pop = self.pop
+        self.stacks = _merge(pop.xp, self.stacks, self.after, members, kept, len(pop), pop.backend)
+        pop.weights, pop.biases = self.stacks.weights, self.stacks.biases  # what a callback or Ctrl-C finds
+
+    def keep_best(self, improved):
+        self.best.update(self.stacks, improved)
+
+    def restore_best(self, members):
+        self.stacks = self.best.restore(self.stacks, members)
+
+    def end_epoch(self, epoch, members, records):
+        """Mark the members that stopped in this epoch, then let the callback see every member and prune."""
+        states, k = self.states, len(self.pop)
+        for i, record in zip(members, records):
+            record["active"] = not states[i].stopped
+        self.pop.active = [not s.stopped for s in states]
+        if self.callback is None:
+            return
+        by_member = dict(zip(members, records))
+        everyone = [by_member.get(i, {"epoch": epoch, "member": i, "active": False}) for i in range(k)]
+        for i in self.callback(epoch, everyone) or ():
+            i = _member_index(i, k)
+            if not states[i].stopped:
+                states[i].stopped = f"pruned by the callback after epoch {epoch}"
+
+
 class _Best:
     """Each member's best network so far (highest evaluation accuracy), kept as stacks."""
 
     def __init__(self, pop):
         self.pop = pop
-        self.accuracy = [None] * len(pop)
         self.weights = self.biases = None
 
-    def update(self, stacks, results):
-        improved = [i for i, acc in results if self.accuracy[i] is None or acc > self.accuracy[i]]
-        for i, acc in results:
-            if i in improved:
-                self.accuracy[i] = acc
-        if not improved:
-            return
+    def update(self, stacks, improved):
+        """Keep the networks of the ``improved`` members (their accuracy beat their best)."""
         if self.weights is None:
             self.weights, self.biases = list(stacks.weights), list(stacks.biases)
             return
@@ -272,25 +285,14 @@ class _Best:
         self.weights = [xp.where(_fit(xp, mask, w), w, b) for w, b in zip(stacks.weights, self.weights)]
         self.biases = [xp.where(_fit(xp, mask, w), w, b) for w, b in zip(stacks.biases, self.biases)]
 
-    def restore(self, stacks):
-        """``stacks`` with every member that has a best network given it back."""
-        kept = [i for i, acc in enumerate(self.accuracy) if acc is not None]
+    def restore(self, stacks, kept):
+        """``stacks`` with the ``kept`` members (those that have a best network) given it back."""
         if not kept:
             return stacks
         xp, mask = self.pop.xp, _mask(self.pop, kept)
         return Stacks([xp.where(_fit(xp, mask, b), b, w) for w, b in zip(stacks.weights, self.weights)],
                       [xp.where(_fit(xp, mask, b), b, w) for w, b in zip(stacks.biases, self.biases)],
                       stacks.velocity_w, stacks.velocity_b)
-
-
-def _divergence(record, finite, epoch, eta):
-    """Why a member diverged in this epoch (a monitored cost or a parameter not finite), or ""."""
-    bad = [v for key, v in record.items() if key.endswith("_cost") and not math.isfinite(v)]
-    if not bad and finite:
-        return ""
-    what = f"the cost became {bad[0]}" if bad else "the weights became nan or infinite"
-    return (f"diverged at epoch {epoch}: {what}; frozen at its parameters before that epoch; "
-            f"try a smaller eta than {eta:g} (e.g. {eta / 10:g})")
 
 
 def _mask(pop, members):

@@ -27,4 +27,9 @@ def likely_cause(xp, eta, training, evaluation=None) -> str:
         if biggest > UNSCALED:
             return (f"the training inputs reach {biggest:g}, far outside [0, 1]: scale them "
                     "(--scale 255 for raw pixels, or divide the arrays), then retry")
+    return smaller_eta(eta)
+
+
+def smaller_eta(eta) -> str:
+    """The fix when neither the data's values nor its scale is the cause."""
     return f"try a smaller eta than {eta:g} (e.g. {eta / 10:g})"

@@ -1,5 +1,10 @@
-"""The epoch loop of network2's SGD: shuffle, step through mini-batches, monitor — and never
+"""network2's SGD for one network: shuffle, step through mini-batches, monitor — and never
 lose work: checkpoints, resume, early stopping, schedules, divergence and Ctrl-C.
+
+:func:`train` checks the run's settings, restores a checkpoint, and hands the epochs to the
+one training loop (nnaccel.training.loop, shared with the population) with the network as
+its model (:class:`_NetworkRun`): the loop owns the order of schedule, epoch, divergence
+check, history and stopping; the network's run adds its snapshots, checkpoints and callback.
 
 The trainer knows no optimizer by name: it binds the run's options in an EpochOptions, takes
 the optimizer's initial state from nnaccel.epochs.generic.initial_state, and carries that state (a
@@ -13,9 +18,7 @@ The device is read back only for the monitored figures, once per epoch.
 
 from __future__ import annotations
 
-import math
 import signal
-import time
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -24,7 +27,7 @@ from ..core.activations import check_trainable
 from ..core.dropout import check_dropout
 from ..epochs import fast
 from ..io import checkpoints
-from . import schedules
+from . import loop
 from .divergence import all_finite, likely_cause
 from ..epochs.generic import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
 from ..errors import Interrupted, NNAccelError, TrainingDiverged, TrainingInterrupted  # noqa: F401  (re-exported)
@@ -204,86 +207,99 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         state.history.stopped = state.stopped
         return state.history
 
-    options = replace(options, eta=state.eta)
-    path = fast.choose(net, options, fused)  # bound once; rebound only when the schedule moves η
+    path = fast.choose(net, replace(options, eta=state.eta), fused)  # bound once; rebound only when η moves
+    watch = dict(training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
+                 evaluation_cost=monitor_evaluation_cost, evaluation_accuracy=monitor_evaluation_accuracy)
+    rules = loop.Rules((eta,), early_stopping, stopping_rule, schedule, patience, step_size, gamma)
     with GUARD, GUARD.deferred():  # signals stop the loop at an epoch boundary (nnaccel.training.signals)
-        done = _snapshot(net, state)  # the last complete epoch: what an interrupt or divergence restores
-        saved = None  # the epoch that ``checkpoint`` holds, once this run has written it
+        run = _NetworkRun(net, path, state, train_data, eval_data, lmbda, l1, watch, checkpoint, config, callback)
         try:
-            while state.epoch < epochs and not state.stopped and not GUARD.pending():
-                epoch = state.epoch
-                start = time.perf_counter()
-                with GUARD.interruptible():  # a signal here drops the partial epoch at once
-                    if schedule in ("step", "exponential"):
-                        state.eta = schedules.scheduled_eta(eta, epoch, schedule, step_size, gamma)
-                    if path.options.eta != state.eta:
-                        path = path.rebind(eta=state.eta)
-                    state.opt_state = path(net, train_data, state.opt_state)
-                record = {"epoch": epoch, "eta": state.eta}
-                if monitor_training_cost:
-                    record["training_cost"] = net.total_cost(train_data, lmbda, l1)
-                if monitor_training_accuracy:
-                    record["training_accuracy"] = net.accuracy(train_data)
-                if monitor_evaluation_cost:
-                    record["evaluation_cost"] = net.total_cost(eval_data, lmbda, l1)
-                if monitor_evaluation_accuracy:
-                    record["evaluation_accuracy"] = net.accuracy(eval_data)
-                _check_finite(net, record, state.eta, train_data, eval_data)
-                record["seconds"] = time.perf_counter() - start
-                record["n_training"] = len(train_data)
-                record["n_evaluation"] = len(eval_data) if eval_data is not None else 0
-                state.history.add(record)
-                state.epoch += 1
-                state.since_change += 1
-                _after_epoch(net, state, record, eta, early_stopping, stopping_rule, schedule, patience)
-                state.rng_state = net.rng.bit_generator.state
-                done = _snapshot(net, state)  # the epoch is complete: counters and arrays together
-                if checkpoint:
-                    checkpoint = _write_checkpoint(checkpoint, net, state, config)
-                    saved = state.epoch
-                if callback is not None:
-                    callback(record)
-            if GUARD.pending() and state.epoch < epochs and not state.stopped:  # (a finished run just returns)
-                raise Interrupted(GUARD.pending()[0])
+            loop.run(run, [state], epochs, rules, GUARD)
         except TrainingDiverged:
-            _restore(net, state, done)
+            _restore(net, state, run.done)
             raise
         except KeyboardInterrupt as e:
-            _restore(net, state, done)
-            where = checkpoint or interrupt_path
-            if where and not (where == checkpoint and saved == state.epoch):
+            _restore(net, state, run.done)
+            where = run.checkpoint or interrupt_path
+            if where and not (where == run.checkpoint and run.saved == state.epoch):
                 where = _write_checkpoint(where, net, state, config)
             raise TrainingInterrupted(where, state.epoch, getattr(e, "signum", signal.SIGINT),
                                       waited=len(GUARD.pending()) > 1) from None
-        if state.best_params is not None and early_stopping is not None:
-            net.weights, net.biases = list(state.best_params[0]), list(state.best_params[1])
-        state.history.stopped = state.stopped
         return state.history
 
 
-def _check_finite(net, record, eta, training, evaluation):
-    """Raise TrainingDiverged if a monitored cost or any parameter is NaN or infinite.
+class _NetworkRun(loop.Model):
+    """One network as the training loop's model (a member of one): its epoch path, its
+    monitored figures, and what it keeps so that an interrupt or a divergence restores the last
+    complete epoch and a checkpoint holds it."""
 
-    The parameters are checked after every epoch whatever is monitored: one reduction on
-    the device. The message says whether the data or η is the likely cause.
-    """
-    bad = [k for k, v in record.items() if k.endswith("_cost") and not math.isfinite(v)]
-    if not bad and all_finite(net.xp, net.weights + net.biases):
-        return
-    if bad:
-        where = "training" if bad[0].startswith("training") else "evaluation"
-        what = f"the cost became {record[bad[0]]} on the {where} data"
-    else:
-        what = "the weights became nan or infinite"
-    raise TrainingDiverged(f"training diverged at epoch {record['epoch']}: {what}; "
-                           + likely_cause(net.xp, eta, training, evaluation))
+    def __init__(self, net, path, state, train_data, eval_data, lmbda, l1, watch, checkpoint, config, callback):
+        self.net, self.path, self.state = net, path, state
+        self.train_data, self.eval_data, self.lmbda, self.l1, self.watch = train_data, eval_data, lmbda, l1, watch
+        self.checkpoint, self.config, self.callback = checkpoint, config, callback
+        self.done = _snapshot(net, state)  # the last complete epoch: what an interrupt or divergence restores
+        self.saved = None  # the epoch that ``checkpoint`` holds, once this run has written it
+
+    def train(self, members, etas):
+        if self.path.options.eta != etas[0]:
+            self.path = self.path.rebind(eta=etas[0])
+        self.state.opt_state = self.path(self.net, self.train_data, self.state.opt_state)
+
+    def records(self, epoch, members, etas):
+        net, record = self.net, {"epoch": epoch, "eta": etas[0]}
+        if self.watch["training_cost"]:
+            record["training_cost"] = net.total_cost(self.train_data, self.lmbda, self.l1)
+        if self.watch["training_accuracy"]:
+            record["training_accuracy"] = net.accuracy(self.train_data)
+        if self.watch["evaluation_cost"]:
+            record["evaluation_cost"] = net.total_cost(self.eval_data, self.lmbda, self.l1)
+        if self.watch["evaluation_accuracy"]:
+            record["evaluation_accuracy"] = net.accuracy(self.eval_data)
+        return [record]
+
+    def finite(self, members):
+        """The parameters are checked after every epoch whatever is monitored: one reduction on the device."""
+        return [all_finite(self.net.xp, self.net.weights + self.net.biases)]
+
+    def close(self, record, seconds):
+        record["seconds"] = seconds
+        record["n_training"] = len(self.train_data)
+        record["n_evaluation"] = len(self.eval_data) if self.eval_data is not None else 0
+
+    def diverged(self, member, record, cost):
+        """Raise TrainingDiverged, saying whether the data or η is the likely cause."""
+        if cost is not None:
+            where = "training" if cost.startswith("training") else "evaluation"
+            what = f"the cost became {record[cost]} on the {where} data"
+        else:
+            what = "the weights became nan or infinite"
+        raise TrainingDiverged(f"training diverged at epoch {record['epoch']}: {what}; "
+                               + likely_cause(self.net.xp, self.state.eta, self.train_data, self.eval_data))
+
+    def keep_best(self, improved):
+        self.state.best_params = (_copy(self.net.xp, self.net.weights), _copy(self.net.xp, self.net.biases))
+
+    def restore_best(self, members):
+        if self.state.best_params is not None:
+            self.net.weights, self.net.biases = list(self.state.best_params[0]), list(self.state.best_params[1])
+
+    def end_epoch(self, epoch, members, records):
+        net, state = self.net, self.state
+        state.rng_state = net.rng.bit_generator.state
+        self.done = _snapshot(net, state)  # the epoch is complete: counters and arrays together
+        if self.checkpoint:
+            self.checkpoint = _write_checkpoint(self.checkpoint, net, state, self.config, stacklevel=5)
+            self.saved = state.epoch
+        if self.callback is not None:
+            self.callback(records[0])
 
 
-def _write_checkpoint(path, net, state, config):
+def _write_checkpoint(path, net, state, config, stacklevel=3):
     """Save a checkpoint to ``path``, or where files.fallback_path finds room, with a warning.
 
     Returns where it went: ``path``, the fallback (which later epochs then use), or None when
-    no folder would take it (training goes on without checkpoints, after the warning).
+    no folder would take it (training goes on without checkpoints, after the warning). The
+    warning names the caller of train() (``stacklevel`` counts the frames up to it).
     """
     try:
         checkpoints.save_checkpoint(path, net, state, config)
@@ -299,27 +315,8 @@ def _write_checkpoint(path, net, state, config):
         warnings.warn(f"could not write the checkpoint {path} ({reason}); "
                       + (f"checkpoints go to {other} instead" if other else
                          "no folder would take it, so training goes on without checkpoints"),
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=stacklevel)
         return other
-
-
-def _after_epoch(net, state, record, eta0, early_stopping, rule, schedule, patience):
-    """Update the best network, η and the stopping decision from the epoch's accuracy."""
-    accuracy = record.get("evaluation_accuracy")
-    if accuracy is None:
-        return
-    if state.best_accuracy is None or accuracy > state.best_accuracy:
-        state.best_accuracy, state.best_epoch = accuracy, record["epoch"]
-        if early_stopping is not None:
-            state.best_params = (_copy(net.xp, net.weights), _copy(net.xp, net.biases))
-    accuracies = state.history.evaluation_accuracy
-    if early_stopping is not None and schedules.should_stop_early(accuracies, early_stopping, rule):
-        state.stopped = f"early stopping: no improvement in {early_stopping} epochs"
-    if schedule == "halve":
-        state.eta, state.since_change, stop = schedules.halve_on_plateau(
-            state.eta, eta0, accuracies, state.since_change, patience)
-        if stop:
-            state.stopped = f"the learning rate fell to eta0/128 = {state.eta:g}"
 
 
 def restore(net, resume, template=None, optimizer=DEFAULT) -> TrainState:
