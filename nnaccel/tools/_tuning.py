@@ -8,6 +8,7 @@ and applies, else one :class:`Network` after another with the same per-epoch cal
 
 from __future__ import annotations
 
+from dataclasses import replace
 
 import numpy as np
 
@@ -41,8 +42,6 @@ def select_classes(data, classes):
 
 def strip_dataset(dataset, classes):
     """A copy of ``dataset`` with only ``classes`` (train and test), relabelled 0..k-1."""
-    from dataclasses import replace
-
     if not classes:
         return dataset
     return replace(dataset, train=select_classes(dataset.train, classes),
