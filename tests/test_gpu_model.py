@@ -125,3 +125,30 @@ def test_no_instantiation_uses_local_memory(book_network):
     local = [r for r in rows if r["stack_frame"] or r["local_instructions"]]
     assert not local, [f"{r['kernel']} {r['arch']}: {r['stack_frame']} B stack, {r['local_instructions']} LDL/STL"
                        for r in local]
+
+
+# What the model is calibrated by (benchmarks/gpu_model.py's CALIBRATION): block 0's cycles per
+# mini-batch on an H200, measured 2026-12-04, of the kernel kept beside them.
+PHASE_CLOCKS = ROOT / "benchmarks" / "results" / "nvidia-h200-phase-clocks.json"
+MEASURED_KERNEL = ROOT / "benchmarks" / "results" / "nvidia-h200-phase-clocks.cu"
+
+
+def test_the_calibrated_model_reproduces_the_h200_phase_clocks_it_was_fitted_to(tmp_path):
+    """Calibrated, the model's prediction for the kernel the H200 measured gives back the measured
+    cycles of each phase (within 1 %): a change to the model or to its constants that loses the
+    fit fails here, until the calibration is fitted again."""
+    measured = json.loads(PHASE_CLOCKS.read_text())[0]
+    assert measured["sizes"] == BOOK_NETWORK and measured["dtype"] == "float32"
+    result = _model(tmp_path, "--source", str(MEASURED_KERNEL), "--kernel",
+                    "sgd_epoch_registers<float, unsigned char, 10, 112>", "--sizes", *map(str, BOOK_NETWORK),
+                    "--m", "10", "--arch", "90")["predicted"][0]
+    calibrated, cycles = result["calibrated"], measured["cycles_per_batch"]
+    assert calibrated["label"] == "predicted, calibrated by the H200 phase clocks of 2026-12-04"
+    for phase in ("gather", "feedforward", "backprop"):
+        assert calibrated["phases"][phase] == pytest.approx(cycles[phase], rel=0.01), phase
+    # the measured update holds what the model calls "other" inside the mini-batch loop
+    update = calibrated["phases"]["update"] + calibrated["phases"]["other"]
+    assert update == pytest.approx(cycles["update"], rel=0.01)
+    assert calibrated["cycles_per_batch"] == pytest.approx(cycles["total"], rel=0.01)
+    uncalibrated = result["cycles_per_batch"]
+    assert calibrated["cycles_per_batch"] > 1.3 * uncalibrated  # the raw model stays beside it, and optimistic
