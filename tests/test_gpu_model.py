@@ -21,19 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # Issue 15's goal for one [784,30,10] network, m = 10, float32, on an H100/H200 (sm_90): at least
 # 5× the C kernel's 0.12 s per 60k epoch on one CPU core. The model's prediction must stay under it.
 BUDGET_S = 0.024
-# What the chosen kernel is predicted at today (0.0395 s for sgd_epoch_registers, CAP = 112), plus
-# about 10 %: a change that makes the book network's kernel slower, or makes the chooser pick a
-# slower one, fails here even while the goal above is still out of reach.
-CEILING_S = 0.0435
+# What the chosen kernel is predicted at today (0.0371 s for sgd_epoch_registers, CAP = 112; 0.0536 s
+# calibrated by the H200's phase clocks), plus about 10 %: a change that makes the book network's
+# kernel slower, or makes the chooser pick a slower one, fails here even while the goal above is
+# still out of reach.
+CEILING_S = 0.041
 BOOK_NETWORK = [784, 30, 10]
 
 # Kernels known to miss the budget, each with why: for these alone the budget check is an expected
 # failure (strict: it fails once the kernel meets the budget, so the entry must then go). Issue 15
 # is done when this is empty.
 KNOWN_OVER_BUDGET = {
-    "sgd_epoch_registers<": "predicted 0.0395 s (measured 0.057 s on an H200): feedforward and update are "
-                            "issue-bound on their FMAs (four rows a thread, 12 % padding columns), backprop and "
-                            "gather latency-bound",
+    "sgd_epoch_registers<": "predicted 0.0371 s (0.0536 s calibrated; the kernel before the update's "
+                            "change measured 0.057 s on an H200): feedforward and update are issue-bound on their "
+                            "FMAs (four rows a thread, 12 % padding columns), backprop and gather latency-bound",
 }
 
 
