@@ -200,9 +200,9 @@ __device__ __forceinline__ void store_word(T *shared, int at, unsigned int word,
 }
 
 /* The update's factors for a mini-batch of mb examples, from the member's η, λ, μ: 1 − ηλ/n,
- * η/mb, 1/mb, μ, η, λ/n (in T, rounded as they always were), and whether μ ≠ 0. Computed once before the epoch,
- * for a whole mini-batch and the last one, instead of two float64 divisions and a float one by
- * every thread in every mini-batch, all warps waiting on them at once. */
+ * η/mb, 1/mb, μ, η, λ/n (in T, rounded as they always were), and whether μ ≠ 0. Computed once
+ * before the epoch, for a whole mini-batch and the last one, instead of two float64 divisions
+ * and a float one by every thread in every mini-batch, all warps waiting on them at once. */
 template <typename T>
 __device__ __forceinline__ void step_factors(T *f, double eta_k, double lmbda_k, double mu_k, int n, int mb)
 {
@@ -393,9 +393,9 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     int *const rows_of = reinterpret_cast<int *>(s + PM);
     for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
         rows_of[r] = int(perm[r]);
-    if (tid == 0 && n > 0) {
+    if (tid == 0) { /* (with no example, n = 0, only the flag f[6] is read: after the loop) */
         step_factors(s + FS, eta[k], lmbda[k], mu[k], n, m);
-        step_factors(s + FS + 8, eta[k], lmbda[k], mu[k], n, n - (n - 1) / m * m); /* the last mini-batch's size */
+        step_factors(s + FS + 8, eta[k], lmbda[k], mu[k], n, n > 0 ? n - (n - 1) / m * m : m); /* the last mini-batch's size */
     }
     __syncthreads();
     PHASE_CLOCK_START;
