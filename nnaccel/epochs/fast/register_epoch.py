@@ -31,7 +31,13 @@ C_TYPES = {"float32": "float", "float64": "double"}
 # at M = 10 in a cluster (ptxas: 4 bytes), so float64 clusters take M = 4.
 CLUSTERS = (2, 4, 8)
 CLUSTER_TILES = {"float32": TILES, "float64": (4,)}
+# One block a network: float64 at M = 10 has no register to spare (255 of 255 before the update's
+# factors moved to shared memory, ptxas then spills 8-40 bytes in one or another build), so
+# float64 takes M = 4 there too. float64 is the oracle's precision, never the book network's fast
+# path (784 inputs do not fit 8 × 32 doubles of registers).
+BLOCK_TILES = CLUSTER_TILES
 CLUSTER_ARCH = 90  # the first compute capability (×10) with thread block clusters
+FACTORS = 8  # the update's factors for one mini-batch size (register_epoch.cu's step_factors: 7, padded)
 
 
 class Tile(NamedTuple):
@@ -56,7 +62,7 @@ def name_expressions(clusters: bool = False) -> list:
         return [name_expression(dtype, pixels, tile, cap, cl) for dtype in C_TYPES for pixels in (True, False)
                 for tile in CLUSTER_TILES[dtype] for cap in CAPS[dtype] for cl in CLUSTERS]
     return [name_expression(dtype, pixels, tile, cap) for dtype in C_TYPES for pixels in (True, False)
-            for tile in TILES for cap in CAPS[dtype]]
+            for tile in BLOCK_TILES[dtype] for cap in CAPS[dtype]]
 
 
 def mini_batch_tile(m: int, tiles=TILES) -> int:
@@ -83,7 +89,7 @@ def tile(sizes, m: int, dtype: str, block: int, clusters: bool = False) -> Tile 
     cl = cluster_size(sizes[1], dtype, clusters)
     warps = block // 32
     caps = [cap for cap in CAPS[dtype] if warps * cap >= sizes[0]]
-    tiles = TILES if cl == 1 else CLUSTER_TILES[dtype]
+    tiles = BLOCK_TILES[dtype] if cl == 1 else CLUSTER_TILES[dtype]
     return Tile(mini_batch_tile(m, tiles), caps[0], cl) if caps and cl else None
 
 
@@ -91,8 +97,9 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
     them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
     partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
-    (W·CAP·32), the mini-batch's row numbers (ints), and in a cluster the two halves of the
-    slice's partial z² (2 × rows × n_out); "end" is where the last region ends. In a cluster a
+    (W·CAP·32), the mini-batch's row numbers (ints), in a cluster the two halves of the
+    slice's partial z² (2 × rows × n_out), and the update's factors for a whole and for the
+    last mini-batch (2 × FACTORS); "end" is where the last region ends. In a cluster a
     block's slice is ⌈n_hidden/CL⌉ wide (its largest)."""
     n_in, nh, no = sizes
     nh = -(-nh // cluster)
@@ -112,7 +119,8 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     at["V1"] = at["VS"] + small
     at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
     at["ZO"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
-    at["end"] = at["ZO"] + (2 * rows * no if cluster > 1 else 0)
+    at["FS"] = at["ZO"] + (2 * rows * no if cluster > 1 else 0)  # where the kernel finds it: not passed
+    at["end"] = at["FS"] + 2 * FACTORS
     return at
 
 

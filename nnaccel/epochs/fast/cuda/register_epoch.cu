@@ -30,6 +30,7 @@
  *                         quad of its registers are 512 consecutive bytes (momentum only)
  *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
  *   ZO   2 × rows × n_out the slice's partial sums of z² (clusters only)
+ *   FS   2 × 8            the update's factors (step_factors), for a whole mini-batch and the last
  * with rows = ⌈m/M⌉·M.
  *
  * Wider hidden layers, n_hidden ≤ 32·CL (sm_90): sgd_epoch_registers<…, CL> trains one network
@@ -198,6 +199,23 @@ __device__ __forceinline__ void store_word(T *shared, int at, unsigned int word,
     }
 }
 
+/* The update's factors for a mini-batch of mb examples, from the member's η, λ, μ: 1 − ηλ/n,
+ * η/mb, 1/mb, μ, η, λ/n (in T, rounded as they always were), and whether μ ≠ 0. Computed once
+ * before the epoch, for a whole mini-batch and the last one, instead of two float64 divisions
+ * and a float one by every thread in every mini-batch, all warps waiting on them at once. */
+template <typename T>
+__device__ __forceinline__ void step_factors(T *f, double eta_k, double lmbda_k, double mu_k, int n, int mb)
+{
+    const double l2_k = lmbda_k / n;
+    f[0] = T(1.0 - eta_k * l2_k);
+    f[1] = T(eta_k / mb);
+    f[2] = T(1) / T(mb);
+    f[3] = T(mu_k);
+    f[4] = T(eta_k);
+    f[5] = T(l2_k);
+    f[6] = mu_k != 0.0 ? T(1) : T(0); /* momentum or plain SGD */
+}
+
 /* Where a⁰ₑₖ lies: chunk k / CAP (a division by a constant: a multiply), row e, column k % CAP. */
 template <int CAP>
 __device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
@@ -214,8 +232,9 @@ __device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
  * taken with the last pass's factor 1 (0 before). w[i·CAP/4 + u] is row r + 8i's column u. */
 template <bool MOMENTUM, typename T, int M, int CAP>
 __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, int x_base, int v_base, int rows,
-                                                   int row, int nh, T keep, T step, T mu, T eta, T l2, T per_m)
+                                                   int row, int nh, const T *f)
 {
+    const T keep = f[0], step = f[1], per_m = f[2], mu = f[3], eta = f[4], l2 = f[5]; /* step_factors' */
     constexpr int H = CAP / ROWS; /* columns of one row */
     const int lane = threadIdx.x % WARP;
     for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
@@ -337,16 +356,17 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int A0 = 0, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int dv = VS - SP; /* a small parameter's velocity: at + dv */
     const long long g_w1 = (long long)h0 * n_in, g_b1 = (long long)NH * n_in, P = g_b1 + NH + no * NH + no;
-    const bool momentum = mu[k] != 0.0; /* η, λ and μ are read again per mini-batch: no register holds them */
+    const bool has_velocity = mu[k] != 0.0; /* (the mini-batch loop reads it from FS: no register holds μ) */
+    const int FS = ZO + (CL > 1 ? 2 * rows * n_out : 0); /* the update's factors: [0, 8) whole, [8, 16) last */
     T *const mine = params + k * P; /* (a long long product: K·P may pass 2³¹) */
-    T *const my_velocity = velocity + (momentum ? k * P : 0);
+    T *const my_velocity = velocity + (has_velocity ? k * P : 0);
 
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
         s[SP + i] = mine[at];
-        if (momentum)
+        if (has_velocity)
             s[VS + i] = my_velocity[at];
     }
     T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·QUARTER, k = k0 + u % H: this thread's, for the whole epoch */
@@ -356,7 +376,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         w[u] = j < nh && col < n_in ? mine[g_w1 + (long long)j * n_in + col] : T(0);
     }
     /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
-    if (momentum) { // TAKEN momentum
+    if (has_velocity) { // TAKEN momentum
 #pragma unroll 1
         for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
             const int j = row + u / H * QUARTER, col = k0 + u % H;
@@ -373,6 +393,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     int *const rows_of = reinterpret_cast<int *>(s + PM);
     for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
         rows_of[r] = int(perm[r]);
+    if (tid == 0) { /* (with no example, n = 0, only the flag f[6] is read: after the loop) */
+        step_factors(s + FS, eta[k], lmbda[k], mu[k], n, m);
+        step_factors(s + FS + 8, eta[k], lmbda[k], mu[k], n, n > 0 ? n - (n - 1) / m * m : m); /* the last mini-batch's size */
+    }
     __syncthreads();
     PHASE_CLOCK_START;
 
@@ -455,12 +479,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         PHASE_CLOCK(1);
 
         // PHASE backprop
-        /* requested before backprop, so that their global latency passes while it runs: the
-         * next mini-batch's first row number of this thread, and η, λ and μ (read again each
-         * mini-batch: no register holds them all epoch) */
+        /* requested before backprop, so that its global latency passes while it runs: the next
+         * mini-batch's first row number of this thread */
         const int next = start + m, next_mb = n - next < m ? n - next : m;
         const int first_next = tid < next_mb ? int(perm[next + tid]) : 0;
-        const double eta_k = eta[k], lmbda_k = lmbda[k], mu_k = mu[k];
         /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
@@ -536,42 +558,57 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * (the loop's last barrier orders these; the first was requested before backprop) */
         for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
             rows_of[r] = r == tid ? first_next : int(perm[next + r]);
-        const double l2_k = lmbda_k / n;
-        const T keep = T(1.0 - eta_k * l2_k), step = T(eta_k / mb), per_m = T(1) / T(mb);
-        const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
+        const T *const f = s + FS + (mb == m ? 0 : 8); /* step_factors' */
+        const bool momentum = f[6] != T(0); /* each branch reads the factors it uses, where it uses them */
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
-         * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
+         * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row (lane i
+         * for column i), and the biases go to the block's last threads, so that the warps with a
+         * second row of w² (the first n_out − W) take no bias. A pass's M values (or pairs) are
+         * all loaded before the first is added: one shared-memory latency a pass, not one a
+         * product (rows past mb are in the tile: their products are loaded and skipped). */
         for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
             if (lane < nh) {
                 T g = T(0);
-                for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+                for (int p = 0; p * M < mb; p++) { // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+                    T d[M], a[M];
 #pragma unroll
-                    for (int e = p * M; e < p * M + M; e++)
-                        if (e < mb)
-                            g += s[D2 + e * no + j] * s[A1 + e * nh + lane];
+                    for (int e = 0; e < M; e++) {
+                        d[e] = s[D2 + (p * M + e) * no + j];
+                        a[e] = s[A1 + (p * M + e) * nh + lane];
+                    }
+#pragma unroll
+                    for (int e = 0; e < M; e++)
+                        if (p * M + e < mb)
+                            g += d[e] * a[e];
+                }
                 const int at = W2 + j * nh + lane;
                 if (!momentum) { // TAKEN 1 - momentum
-                    s[at] = keep * s[at] - step * g;
+                    s[at] = f[0] * s[at] - f[1] * g; /* (1 − ηλ/n) w − (η/m) g */
                 } else { // TAKEN momentum
-                    s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m + l2 * s[at]);
+                    s[at + dv] = f[3] * s[at + dv] - f[4] * (g * f[2] + f[5] * s[at]); /* μv − η(g/m + (λ/n) w) */
                     s[at] = s[at] + s[at + dv];
                 }
             }
         }
-        for (int i = tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
+        for (int i = threads - 1 - tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
             const bool hidden = i < nh;
             const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
             T g = T(0);
-            for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+            for (int p = 0; p * M < mb; p++) { // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
+                T d[M];
 #pragma unroll
-                for (int e = p * M; e < p * M + M; e++)
-                    if (e < mb)
-                        g += s[from + e * width];
+                for (int e = 0; e < M; e++)
+                    d[e] = s[from + (p * M + e) * width];
+#pragma unroll
+                for (int e = 0; e < M; e++)
+                    if (p * M + e < mb)
+                        g += d[e];
+            }
             const int at = hidden ? B1 + i : B2 + i - nh;
             if (!momentum) { // TAKEN 1 - momentum
-                s[at] = s[at] - step * g;
+                s[at] = s[at] - f[1] * g;
             } else { // TAKEN momentum
-                s[at + dv] = mu_ * s[at + dv] - eta_ * (g * per_m);
+                s[at + dv] = f[3] * s[at + dv] - f[4] * (g * f[2]);
                 s[at] = s[at] + s[at + dv];
             }
         }
@@ -582,12 +619,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * decay (or μv − ηλw/n) with the first and w + v with the last. */
         if (!momentum) { // TAKEN 1 - momentum
             update_first_layer<false, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + quarter * H,
-                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
-                                                 mu_, eta_, l2, per_m);
+                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, f);
         } else { // TAKEN momentum
             update_first_layer<true, T, M, CAP>(w, s, D1, A0 + warp * rows * CAP + quarter * H,
-                                                V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, keep, step,
-                                                mu_, eta_, l2, per_m);
+                                                V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, f);
         }
 
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
@@ -598,19 +633,22 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         cluster_sync(); /* no block leaves while a peer may still read its ZO */
 
     // PHASE other
-    /* The trained parameters (and velocities) back to global memory, once */
+    /* The trained parameters (and velocities) back to global memory, once. Whether μ ≠ 0 is
+     * read again from FS (no register holds it, nor a velocity pointer, across the epoch) */
+    const bool kept_velocity = s[FS + 6] != T(0);
+    T *const velocity_out = velocity + (kept_velocity ? k * P : 0);
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
         const int j = row + u / H * QUARTER, col = k0 + u % H;
         if (j < nh && col < n_in)
             mine[g_w1 + (long long)j * n_in + col] = w[u];
     }
-    if (momentum) { // TAKEN momentum
+    if (kept_velocity) { // TAKEN momentum
 #pragma unroll 1
         for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
             const int j = row + u / H * QUARTER, col = k0 + u % H;
             if (j < nh && col < n_in)
-                my_velocity[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
+                velocity_out[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
         }
     }
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
@@ -618,7 +656,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             break; /* b²: every block holds the same; block 0 writes it */
         const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
         mine[at] = s[SP + i];
-        if (momentum)
-            my_velocity[at] = s[VS + i];
+        if (kept_velocity)
+            velocity_out[at] = s[VS + i];
     }
 }
