@@ -226,6 +226,15 @@ def test_sweep_refuses_its_options_just_outside_before_any_file_in_the_tables_wo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["evaluate", "m.npz"], ["predict", "m.npz", "x.npy"]], ids=["evaluate", "predict"])
+@pytest.mark.parametrize("value", outside(OPTIONS["scale"]))
+def test_evaluate_and_predict_refuse_a_scale_just_outside_before_reading_a_file(command, value, capsys, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)  # m.npz and x.npy do not exist: the scale is refused first
+    assert cli.main([*command, f"--scale={value}"]) == 2
+    assert capsys.readouterr().err == f"nnaccel: error: {_refusal('scale', value)}\n"
+
+
 def test_sweeps_narrower_rows_are_derived_from_the_shared_ones():
     """A sweep trial needs ≥ 1 epoch where train takes 0; the rest of the row is train's own."""
     assert PARAMETERS["epochs"].low == 0 and SWEEP_OPTIONS["epochs"].low == 1
