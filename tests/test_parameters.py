@@ -22,13 +22,13 @@ import nnaccel
 from nnaccel import cli
 from nnaccel.cli.resume import check_saved_settings
 from nnaccel.core import parameters
-from nnaccel.core.parameters import OPTIONS, PARAMETERS, SWEEP_OPTIONS, Parameter
+from nnaccel.core.parameters import EXPERIMENT_OPTIONS, OPTIONS, PARAMETERS, SWEEP_OPTIONS, Parameter
 from nnaccel.data import write_idx
 from nnaccel.errors import NNAccelError
 from nnaccel.training.trainer import check_hyperparameters, train
 
 PACKAGE = Path(nnaccel.__file__).parent
-TABLES = {"parameters": PARAMETERS, "options": OPTIONS, "sweep": SWEEP_OPTIONS}
+TABLES = {"parameters": PARAMETERS, "options": OPTIONS, "sweep": SWEEP_OPTIONS, "experiment": EXPERIMENT_OPTIONS}
 ALL_NAMES = {name for table in TABLES.values() for name in table}
 MODEL_ROWS = ("cost", "hidden_activation", "output_activation", "init", "softmax_temperature")  # Network's
 TRAIN_ROWS = tuple(name for name in PARAMETERS if name not in MODEL_ROWS)  # train's
@@ -192,7 +192,7 @@ def _cli_outside(table):
 
 OPTION_OUTSIDE = _cli_outside(OPTIONS)
 SWEEP_OUTSIDE = _cli_outside(SWEEP_OPTIONS)
-OPTION_INSIDE = [(name, table, v) for table in (OPTIONS, SWEEP_OPTIONS) for name, row in table.items()
+OPTION_INSIDE = [(name, table, v) for table in (OPTIONS, SWEEP_OPTIONS, EXPERIMENT_OPTIONS) for name, row in table.items()
                  for v in inside(row)]
 
 
@@ -235,6 +235,15 @@ def test_evaluate_and_predict_refuse_a_scale_just_outside_before_reading_a_file(
     assert capsys.readouterr().err == f"nnaccel: error: {_refusal('scale', value)}\n"
 
 
+@pytest.mark.parametrize("value", outside(EXPERIMENT_OPTIONS["scale"]))
+def test_experiment_refuses_its_scale_just_outside_in_the_tables_words(value, capsys, tmp_path, monkeypatch):
+    """experiment's --scale (a fraction of the book's epochs) is its own row, checked by the API it calls."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["experiment", "saturation", f"--scale={value}", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"nnaccel: error: {_refusal('scale', value, EXPERIMENT_OPTIONS)}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sweeps_narrower_rows_are_derived_from_the_shared_ones():
     """A sweep trial needs ≥ 1 epoch where train takes 0; the rest of the row is train's own."""
     assert PARAMETERS["epochs"].low == 0 and SWEEP_OPTIONS["epochs"].low == 1
@@ -264,7 +273,8 @@ def _help(*words):
         cli.main([*words, "--help"])
 
 
-@pytest.mark.parametrize("command, rows", [("train", {**PARAMETERS, **OPTIONS}), ("sweep", SWEEP_OPTIONS)])
+@pytest.mark.parametrize("command, rows", [("train", {**PARAMETERS, **OPTIONS}), ("sweep", SWEEP_OPTIONS),
+                                           ("experiment", EXPERIMENT_OPTIONS)])
 def test_the_help_shows_each_rows_help_bounds_and_default(command, rows, capsys):
     _help(command)
     text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at spaces and after hyphens
@@ -314,9 +324,6 @@ ALLOWED = {
     ("data/validate.py", "scale"): "Network.data's own check of an API caller's divisor, in the data layer, "
                                    "below the table (core); every command checks the row first, same bound",
     ("data/validate.py", "scale must"): "the same check's words",
-    ("book/experiments.py", "scale"): "the experiment's --scale is another quantity, the fraction of the "
-                                      "book's epochs run, not the inputs' divisor",
-    ("book/experiments.py", "scale must"): "the same check's words",
     ("optim/__init__.py", "damping"): "hessian-free's λ is multiplied, so 0 could never grow: a rule "
                                       "between two parameters (the optimizer and its damping)",
     ("core/costs.py", "unknown cost"): "the registry's lookup, which also takes network2's class names; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import DTYPES
 from ..core import parameters
 from ..errors import NNAccelError
 from ..tools.bench import run as run_bench
@@ -12,7 +13,7 @@ def add_parser(sub):
     p = sub.add_parser("bench", help="time one epoch on every backend this machine has")
     p.add_argument("--sizes", type=_int, nargs="+", default=[784, 30, 10], metavar="N")
     add_parameter(p, "mini_batch_size", "-m")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=DTYPES)
     p.add_argument("--examples", type=_int, default=6000, help="examples timed per backend")
     p.set_defaults(run=run)
 

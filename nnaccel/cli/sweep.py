@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..backend import BACKENDS
+from ..backend import BACKENDS, DTYPES
 from ..core.parameters import SWEEP_OPTIONS
+from ..data.datasets import NAMES
 from ..tools.flags import _int, add_model_flags, add_parameter
 from ..tools.sweep import cmd_sweep
 
@@ -43,10 +44,10 @@ def add_parser(sub):
     p.add_argument("--quiet", action="store_true", help="print only the results")
     add_model_flags(p)
     p.set_defaults(cost="cross-entropy", sizes=None)
-    p.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
+    p.add_argument("--dataset", default="mnist-10k", choices=NAMES)
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
     p.add_argument("--device", default="auto")
     p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=DTYPES)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_sweep)

@@ -14,7 +14,8 @@ The data and run options (``OPTIONS``: the expansion, the held-out images, the i
 are not the book's hyper-parameters, so the API's training calls do not take them, but their
 flags, checks and resume checks are made the same way. A command that gives a row a narrower
 meaning (``sweep``: a trial trains ≥ 1 epoch) derives its own row from the shared one, so the
-bound and its words still live in one place (``SWEEP_OPTIONS``).
+bound and its words still live in one place (``SWEEP_OPTIONS``); a command's option that only
+shares a name with a row has a table of its own (``EXPERIMENT_OPTIONS``).
 
 A rule between two parameters (an option an optimizer ignores, a dropout that would delete
 a whole layer) is not a bound, and lives with the code that knows both.
@@ -181,6 +182,12 @@ SWEEP_OPTIONS = {row.name: row for row in (
               example=5000, unset="all"),
 )}
 
+# ``nnaccel experiment``'s own: its --scale is a fraction of the book's epochs, not train's divisor.
+EXPERIMENT_OPTIONS = {row.name: row for row in (
+    Parameter("scale", float, 1.0, "fraction of the book's epochs to run (for a quick look)", low=0, high=1,
+              closed="right"),
+)}
+
 ROWS = {**PARAMETERS, **OPTIONS}  # every name :func:`check` knows without being given a table
 assert len(ROWS) == len(PARAMETERS) + len(OPTIONS), "a data option may not reuse a training parameter's name"
 
@@ -188,7 +195,7 @@ assert len(ROWS) == len(PARAMETERS) + len(OPTIONS), "a data option may not reuse
 def check(name, value, table=None):
     """``value`` as the row ``name`` takes it (NumPy scalars as the numbers they equal), or
     NNAccelError in the one wording: the parameter, its bounds, the value given, and the fix.
-    ``table``: a command's own rows (SWEEP_OPTIONS) instead of the shared ones."""
+    ``table``: a command's own rows (SWEEP_OPTIONS, EXPERIMENT_OPTIONS) instead of the shared ones."""
     row = (ROWS if table is None else table)[name]
     if row.kind is int:
         value = as_int(value)

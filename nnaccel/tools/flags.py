@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..backend import BACKENDS
+from ..backend import BACKENDS, DTYPES
 from ..core.parameters import ROWS
 from ..data.datasets import NAMES
 
@@ -71,12 +71,12 @@ def add_model_flags(p):
 
 
 def add_runtime_flags(p):
-    p.add_argument("--dataset", default="mnist-10k", choices=list(NAMES),
+    p.add_argument("--dataset", default="mnist-10k", choices=NAMES,
                    help="a named data set (default: the embedded 10,000 MNIST digits)")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files, or Nielsen's mnist.pkl.gz")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=DTYPES)
 
 
 def add_training_flags(p):
