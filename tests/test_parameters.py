@@ -332,12 +332,30 @@ ALLOWED = {
 }
 
 
-def _name(node):
+def _names(node, loops):
+    """The parameter names a compared expression stands for: ``eta``, ``args.eta``,
+    ``getattr(args, "eta")``, or ``getattr(args, flag)`` in ``for flag in ("jobs", "top")``."""
     if isinstance(node, ast.Name):
-        return node.id
+        return {node.id}
     if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
+        return {node.attr}
+    if isinstance(node, ast.Call) and _names(node.func, {}) == {"getattr"} and len(node.args) >= 2:
+        key = node.args[1]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return {key.value}
+        if isinstance(key, ast.Name):
+            return loops.get(key.id, set())
+    return set()
+
+
+def _loop_names(tree):
+    """``{variable: the strings it runs over}`` for each ``for variable in ("a", "b", ...)``."""
+    loops = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, (ast.Tuple, ast.List)):
+            loops.setdefault(node.target.id, set()).update(
+                e.value for e in node.iter.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return loops
 
 
 def _hand_written_checks(package=PACKAGE):
@@ -351,11 +369,12 @@ def _hand_written_checks(package=PACKAGE):
         if where == "core/parameters.py":
             continue
         tree = ast.parse(path.read_text())
+        loops = _loop_names(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.If) and any(isinstance(n, ast.Raise) for n in node.body):
                 for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
                     sides = [cmp.left, *cmp.comparators]
-                    names = {_name(s) for s in sides} & ALL_NAMES
+                    names = set().union(*(_names(s, loops) for s in sides)) & ALL_NAMES
                     numbers = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, (int, float))
                                and not isinstance(s.value, bool)]
                     for name in names if numbers else ():
@@ -401,6 +420,21 @@ def test_the_detector_finds_a_second_check_of_a_data_or_sweep_option(tmp_path):
     found = _hand_written_checks(tmp_path)
     assert sorted((line, name.split()[0]) for _, name, line in found) == [
         (2, "validation_size"), (4, "scale"), (5, "scale"), (6, "trials"), (7, "trials")]
+
+
+def test_the_detector_sees_through_getattr_in_a_loop_over_flag_names(tmp_path):
+    """sweep's old ``for flag in (..., "epochs", ...): if getattr(args, flag) < 1`` hid a second
+    bound of epochs (≥ 1 against the row's ≥ 0); it is found for each table name it runs over."""
+    (tmp_path / "old_sweep.py").write_text(
+        "def check(args):\n"
+        "    for flag in ('jobs', 'batch', 'grid_points', 'epochs', 'top', 'not_a_row'):\n"
+        "        if getattr(args, flag) < 1:\n"
+        "            raise NNAccelError(f'--{flag} {getattr(args, flag)}: must be ≥ 1')\n"
+        "    if getattr(args, 'eta') <= 0:\n"
+        "        raise NNAccelError('--eta: too small')\n")
+    found = _hand_written_checks(tmp_path)
+    assert sorted((line, name) for _, name, line in found) == [
+        (3, "batch"), (3, "epochs"), (3, "grid_points"), (3, "jobs"), (3, "top"), (5, "eta")]
 
 
 def test_the_tables_choices_are_the_registries_names():
