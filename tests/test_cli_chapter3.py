@@ -47,7 +47,7 @@ def test_plot_without_matplotlib_is_one_line_before_training(tmp_path):
     (["--early-stopping", "0"], "early_stopping must be a whole number ≥ 1, or None, got 0"),
     (["--patience", "0"], "patience must be a whole number ≥ 1, got 0"),
     (["--gamma", "0"], "gamma must be in (0, 1]"),
-    (["--expand", "rotations", "--max-angle", "180"], "rotation angle must be in (0, 45]"),
+    (["--expand", "rotations", "--max-angle", "180"], "max_angle must be in (0, 45], got 180.0"),
     (["--l1", "-2"], "l1 must be ≥ 0"),
     (["--validation-size", "8000"], "leaves no training data"),
     (["--schedule", "cosine"], "schedule must be one of constant, halve, step, exponential, got 'cosine'"),

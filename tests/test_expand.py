@@ -7,7 +7,8 @@ import pytest
 
 import nnaccel
 from nnaccel.backend import make_rng
-from nnaccel.data.expand import check_expansion, expand, rotate
+from nnaccel.core import parameters
+from nnaccel.data.expand import expand, rotate
 from nnaccel.errors import NNAccelError
 from tests.conftest import make_backend
 
@@ -78,9 +79,10 @@ def test_rotations_are_reproducible_from_the_seed_and_equal_across_backends(name
     assert not np.allclose(a[1::2], x / 255.0)
 
 
-@pytest.mark.parametrize("expand_kind,angle,match", [("flips", 10.0, "unknown expansion"),
-                                                     ("rotations", 0.0, "rotation angle"),
-                                                     ("rotations", 90.0, "rotation angle")])
-def test_bad_expansion_settings_are_refused(expand_kind, angle, match):
+@pytest.mark.parametrize("name,value,match", [("expand", "flips", "expand must be one of shifts, rotations"),
+                                              ("max_angle", 0.0, r"max_angle must be in \(0, 45\]"),
+                                              ("max_angle", 90.0, r"max_angle must be in \(0, 45\]")])
+def test_bad_expansion_settings_are_refused(name, value, match):
+    """The expansion's settings are rows of the table of options (nnaccel.core.parameters.OPTIONS)."""
     with pytest.raises(NNAccelError, match=match):
-        check_expansion(expand_kind, angle)
+        parameters.check(name, value)

@@ -1,7 +1,10 @@
 """The one table of training parameters (nnaccel.core.parameters): every row's bounds are
 refused just outside and taken just inside, by the API, by ``nnaccel train`` (one line on
 stderr, exit 2, the API's words) and by the scikit-learn estimators; the help shows them; and
-no second hand-written check of a table parameter appears anywhere in the package.
+no second hand-written check of a table parameter appears anywhere in the package. The tables
+of data and run options (OPTIONS: ``nnaccel train``'s; SWEEP_OPTIONS: ``nnaccel sweep``'s) are
+held to the same: refused just outside by the command and by a resumed checkpoint, in the
+table's words, shown in the help, and never checked by hand.
 
 Table-driven: a new row is tested by every test here without a line of its own."""
 
@@ -17,13 +20,16 @@ import pytest
 
 import nnaccel
 from nnaccel import cli
+from nnaccel.cli.resume import check_saved_settings
 from nnaccel.core import parameters
-from nnaccel.core.parameters import PARAMETERS, Parameter
+from nnaccel.core.parameters import EXPERIMENT_OPTIONS, OPTIONS, PARAMETERS, SWEEP_OPTIONS, Parameter
 from nnaccel.data import write_idx
 from nnaccel.errors import NNAccelError
 from nnaccel.training.trainer import check_hyperparameters, train
 
 PACKAGE = Path(nnaccel.__file__).parent
+TABLES = {"parameters": PARAMETERS, "options": OPTIONS, "sweep": SWEEP_OPTIONS, "experiment": EXPERIMENT_OPTIONS}
+ALL_NAMES = {name for table in TABLES.values() for name in table}
 MODEL_ROWS = ("cost", "hidden_activation", "output_activation", "init", "softmax_temperature")  # Network's
 TRAIN_ROWS = tuple(name for name in PARAMETERS if name not in MODEL_ROWS)  # train's
 
@@ -90,10 +96,10 @@ def _api(name, value):
     return train(net, (x, y), **{**settings, **_context(name, value), name: value})
 
 
-def _refusal(name, value):
+def _refusal(name, value, table=None):
     """The table's words for ``value``: what every caller must print."""
     with pytest.raises(NNAccelError) as e:
-        parameters.check(name, value)
+        parameters.check(name, value, table)
     return str(e.value)
 
 
@@ -158,8 +164,9 @@ def test_the_command_refuses_it_in_one_line_exit_2_in_the_apis_words(name, value
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = cli.main(["train", *tiny, "--epochs", "1", *_flags(name, value)])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert code == 2 and err == f"nnaccel: error: {_refusal(name, value)}\n"
+    assert out == ""  # not even the run's header: it waits for the API's checks
     assert list(tmp_path.iterdir()) == []
 
 
@@ -172,7 +179,93 @@ def test_the_command_checks_each_parameter_once_per_run(tiny, capsys, tmp_path, 
     assert cli.main(["train", *tiny, "--epochs", "1", "--momentum", "0.5", "--schedule", "step"]) == 0
     capsys.readouterr()
     assert seen and all(seen.count(name) == 1 for name in seen), sorted(seen)
-    assert set(seen) >= set(TRAIN_ROWS)
+    assert set(seen) >= set(TRAIN_ROWS) | set(OPTIONS)
+
+
+# ---- the tables of data and run options ---------------------------------------------------------
+
+def _cli_outside(table):
+    """(name, value) just outside each row that a command line can type (not a fraction for a whole number)."""
+    return [(n, v) for n, row in table.items() for v in outside(row)
+            if row.kind is not bool and not (row.kind is int and isinstance(v, float))]
+
+
+OPTION_OUTSIDE = _cli_outside(OPTIONS)
+SWEEP_OUTSIDE = _cli_outside(SWEEP_OPTIONS)
+OPTION_INSIDE = [(name, table, v) for table in (OPTIONS, SWEEP_OPTIONS, EXPERIMENT_OPTIONS) for name, row in table.items()
+                 for v in inside(row)]
+
+
+@pytest.mark.parametrize("name, table, value", OPTION_INSIDE, ids=[f"{n}={v!r}" for n, _, v in OPTION_INSIDE])
+def test_an_option_just_inside_is_taken(name, table, value):
+    assert parameters.check(name, value, table) == value
+
+
+@pytest.mark.parametrize("name, value", OPTION_OUTSIDE, ids=[f"{n}={v!r}" for n, v in OPTION_OUTSIDE])
+def test_train_refuses_an_option_just_outside_before_reading_data_in_the_tables_words(name, value, tiny, capsys,
+                                                                                        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("nnaccel.cli.train._dataset", lambda args: pytest.fail("the data was read"))
+    code = cli.main(["train", *tiny, "--epochs", "1", f"{OPTIONS[name].flag}={value}"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err == f"nnaccel: error: {_refusal(name, value)}\n" and out == ""
+    assert err.startswith(f"nnaccel: error: {name} must be {OPTIONS[name].bounds()}, got ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, value", SWEEP_OUTSIDE, ids=[f"{n}={v!r}" for n, v in SWEEP_OUTSIDE])
+def test_sweep_refuses_its_options_just_outside_before_any_file_in_the_tables_words(name, value, tiny, capsys,
+                                                                                     tmp_path, monkeypatch):
+    """sweep's rows: its own (trials, jobs, …) and those it narrows (epochs ≥ 1, schedule constant or halve)."""
+    pytest.importorskip("optuna", reason="nnaccel sweep needs Optuna")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["sweep", *tiny[:2], "--storage", f"sqlite:///{tmp_path / 's.db'}", "--device", "cpu",
+                     f"{SWEEP_OPTIONS[name].flag}={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"nnaccel: error: {_refusal(name, value, SWEEP_OPTIONS)}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["evaluate", "m.npz"], ["predict", "m.npz", "x.npy"]], ids=["evaluate", "predict"])
+@pytest.mark.parametrize("value", outside(OPTIONS["scale"]))
+def test_evaluate_and_predict_refuse_a_scale_just_outside_before_reading_a_file(command, value, capsys, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)  # m.npz and x.npy do not exist: the scale is refused first
+    assert cli.main([*command, f"--scale={value}"]) == 2
+    assert capsys.readouterr().err == f"nnaccel: error: {_refusal('scale', value)}\n"
+
+
+@pytest.mark.parametrize("value", outside(EXPERIMENT_OPTIONS["scale"]))
+def test_experiment_refuses_its_scale_just_outside_in_the_tables_words(value, capsys, tmp_path, monkeypatch):
+    """experiment's --scale (a fraction of the book's epochs) is its own row, checked by the API it calls."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["experiment", "saturation", f"--scale={value}", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"nnaccel: error: {_refusal('scale', value, EXPERIMENT_OPTIONS)}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sweeps_narrower_rows_are_derived_from_the_shared_ones():
+    """A sweep trial needs ≥ 1 epoch where train takes 0; the rest of the row is train's own."""
+    assert PARAMETERS["epochs"].low == 0 and SWEEP_OPTIONS["epochs"].low == 1
+    assert SWEEP_OPTIONS["epochs"].kind is PARAMETERS["epochs"].kind and SWEEP_OPTIONS["epochs"].flag == "--epochs"
+    assert set(SWEEP_OPTIONS["schedule"].choices) < set(PARAMETERS["schedule"].choices)
+    assert set(SWEEP_OPTIONS["expand"].choices) < set(OPTIONS["expand"].choices)
+    assert not set(OPTIONS) & set(PARAMETERS)  # check() finds either table's rows by name alone
+
+
+TRAIN_OUTSIDE = [(n, v) for n, v in OUTSIDE + OPTION_OUTSIDE if not (PARAMETERS.get(n) and n in MODEL_ROWS)]
+
+
+@pytest.mark.parametrize("name, value", TRAIN_OUTSIDE, ids=[f"{n}={v!r}" for n, v in TRAIN_OUTSIDE])
+def test_a_resumed_checkpoints_setting_just_outside_is_refused_in_the_tables_words(name, value):
+    with pytest.raises(NNAccelError) as e:
+        check_saved_settings({name: value}, "run.npz")
+    message = str(e.value)
+    assert message.startswith(f"run.npz: the checkpoint's saved setting {ROWS_FLAG[name]} = ")
+    assert f"({_refusal(name, value)})" in message and "\n" not in message
+
+
+ROWS_FLAG = {name: row.flag for name, row in {**PARAMETERS, **OPTIONS}.items()}
 
 
 def _help(*words):
@@ -180,10 +273,12 @@ def _help(*words):
         cli.main([*words, "--help"])
 
 
-def test_the_help_shows_each_rows_help_bounds_and_default(capsys):
-    _help("train")
+@pytest.mark.parametrize("command, rows", [("train", {**PARAMETERS, **OPTIONS}), ("sweep", SWEEP_OPTIONS),
+                                           ("experiment", EXPERIMENT_OPTIONS)])
+def test_the_help_shows_each_rows_help_bounds_and_default(command, rows, capsys):
+    _help(command)
     text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at spaces and after hyphens
-    for name, row in PARAMETERS.items():
+    for name, row in rows.items():
         assert "".join(row.describe().split()) in text, name
         if row.kind is not bool:
             assert f"(default: {row.unset if row.default is None else row.default})" in row.describe()
@@ -226,6 +321,9 @@ def test_the_estimators_constraints_are_the_tables_rows(which):
 
 # Comparisons of a table parameter with a number that are not a bound of it, each with its reason.
 ALLOWED = {
+    ("data/validate.py", "scale"): "Network.data's own check of an API caller's divisor, in the data layer, "
+                                   "below the table (core); every command checks the row first, same bound",
+    ("data/validate.py", "scale must"): "the same check's words",
     ("optim/__init__.py", "damping"): "hessian-free's λ is multiplied, so 0 could never grow: a rule "
                                       "between two parameters (the optimizer and its damping)",
     ("core/costs.py", "unknown cost"): "the registry's lookup, which also takes network2's class names; "
@@ -234,30 +332,49 @@ ALLOWED = {
 }
 
 
-def _name(node):
+def _names(node, loops):
+    """The parameter names a compared expression stands for: ``eta``, ``args.eta``,
+    ``getattr(args, "eta")``, or ``getattr(args, flag)`` in ``for flag in ("jobs", "top")``."""
     if isinstance(node, ast.Name):
-        return node.id
+        return {node.id}
     if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
+        return {node.attr}
+    if isinstance(node, ast.Call) and _names(node.func, {}) == {"getattr"} and len(node.args) >= 2:
+        key = node.args[1]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return {key.value}
+        if isinstance(key, ast.Name):
+            return loops.get(key.id, set())
+    return set()
+
+
+def _loop_names(tree):
+    """``{variable: the strings it runs over}`` for each ``for variable in ("a", "b", ...)``."""
+    loops = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, (ast.Tuple, ast.List)):
+            loops.setdefault(node.target.id, set()).update(
+                e.value for e in node.iter.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return loops
 
 
 def _hand_written_checks(package=PACKAGE):
     """(file, parameter, line) of each ``if <parameter> <op> <number>: raise``, and each raised
-    message that states a bound of a table parameter ("eta must be", "unknown schedule")."""
+    message that states a bound of a row of any table ("eta must be", "unknown schedule")."""
     wording = re.compile(r"\b(%s)\b[^;]{0,40}\bmust\b|unknown (%s)\b" % (
-        "|".join(PARAMETERS), "|".join(n.replace("_", " ") for n in PARAMETERS)))
+        "|".join(sorted(ALL_NAMES)), "|".join(n.replace("_", " ") for n in sorted(ALL_NAMES))))
     found = []
     for path in sorted(package.rglob("*.py")):
         where = path.relative_to(package).as_posix()
         if where == "core/parameters.py":
             continue
         tree = ast.parse(path.read_text())
+        loops = _loop_names(tree)
         for node in ast.walk(tree):
             if isinstance(node, ast.If) and any(isinstance(n, ast.Raise) for n in node.body):
                 for cmp in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
                     sides = [cmp.left, *cmp.comparators]
-                    names = {_name(s) for s in sides} & set(PARAMETERS)
+                    names = set().union(*(_names(s, loops) for s in sides)) & ALL_NAMES
                     numbers = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, (int, float))
                                and not isinstance(s.value, bool)]
                     for name in names if numbers else ():
@@ -287,6 +404,37 @@ def test_the_detector_finds_a_second_check(tmp_path):
         "        raise ValueError(f'unknown schedule {args.schedule!r}')\n")
     found = _hand_written_checks(tmp_path)
     assert [(w, line) for w, _, line in found] == [("mine.py", 2), ("mine.py", 3), ("mine.py", 5)]
+
+
+def test_the_detector_finds_a_second_check_of_a_data_or_sweep_option(tmp_path):
+    """The old hand-written checks of train's --validation-size and --scale and of sweep's --trials
+    (before their rows) are found, by their comparisons and their words."""
+    (tmp_path / "old_cli.py").write_text(
+        "def validate(args):\n"
+        "    if args.validation_size < 0:\n"
+        "        raise NNAccelError(f'--validation-size {args.validation_size}: hold out N ≥ 0 images')\n"
+        "    if args.scale is not None and not (args.scale > 0 and args.scale < float('inf')):\n"
+        "        raise NNAccelError(f'--scale {args.scale}: the inputs are divided by it, so it must be > 0')\n"
+        "    if args.trials < 1:\n"
+        "        raise NNAccelError(f'--trials {args.trials}: the budget must be ≥ 1 trial')\n")
+    found = _hand_written_checks(tmp_path)
+    assert sorted((line, name.split()[0]) for _, name, line in found) == [
+        (2, "validation_size"), (4, "scale"), (5, "scale"), (6, "trials"), (7, "trials")]
+
+
+def test_the_detector_sees_through_getattr_in_a_loop_over_flag_names(tmp_path):
+    """sweep's old ``for flag in (..., "epochs", ...): if getattr(args, flag) < 1`` hid a second
+    bound of epochs (≥ 1 against the row's ≥ 0); it is found for each table name it runs over."""
+    (tmp_path / "old_sweep.py").write_text(
+        "def check(args):\n"
+        "    for flag in ('jobs', 'batch', 'grid_points', 'epochs', 'top', 'not_a_row'):\n"
+        "        if getattr(args, flag) < 1:\n"
+        "            raise NNAccelError(f'--{flag} {getattr(args, flag)}: must be ≥ 1')\n"
+        "    if getattr(args, 'eta') <= 0:\n"
+        "        raise NNAccelError('--eta: too small')\n")
+    found = _hand_written_checks(tmp_path)
+    assert sorted((line, name) for _, name, line in found) == [
+        (3, "batch"), (3, "epochs"), (3, "grid_points"), (3, "jobs"), (3, "top"), (5, "eta")]
 
 
 def test_the_tables_choices_are_the_registries_names():

@@ -136,7 +136,7 @@ def test_a_scale_that_is_not_positive_is_refused(value, tmp_path, monkeypatch, c
 
 @pytest.mark.parametrize("args,message", [
     (["train", "--seed", "-1", "--epochs", "0"], "seed must be a whole number ≥ 0"),
-    (["train", "--validation-size", "-5", "--epochs", "0"], "--validation-size -5: hold out N ≥ 0"),
+    (["train", "--validation-size", "-5", "--epochs", "0"], "validation_size must be a whole number ≥ 0, got -5"),
     (["experiment", "saturation", "--seed", "-1", "--scale", "0.01"], "seed must be a whole number ≥ 0"),
 ])
 def test_flag_values_that_once_leaked_a_traceback_are_one_line(args, message, tmp_path, monkeypatch, capsys):
@@ -186,7 +186,7 @@ def test_an_os_error_is_one_line_and_exit_2(monkeypatch, capsys):
     def unreadable(args, out=print):
         raise PermissionError(13, "Permission denied", "/data/train-images")
 
-    monkeypatch.setitem(cli.COMMANDS, "info", unreadable)
+    monkeypatch.setattr("nnaccel.cli.info.run", unreadable)
     code, out, err = _main(capsys, "info")
     assert code == 2 and err == ("nnaccel: error: /data/train-images: Permission denied; "
                                  "check the path and its permissions\n")
@@ -196,7 +196,7 @@ def test_a_bug_is_one_line_and_exit_1_with_the_traceback_on_request(monkeypatch,
     def buggy(args, out=print):
         return {}["missing"]
 
-    monkeypatch.setitem(cli.COMMANDS, "info", buggy)
+    monkeypatch.setattr("nnaccel.cli.info.run", buggy)
     code, out, err = _main(capsys, "info")
     assert code == 1 and len(err.splitlines()) == 1
     assert err.startswith("nnaccel: internal error: KeyError: 'missing'; please report it")

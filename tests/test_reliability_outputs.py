@@ -73,7 +73,7 @@ def test_a_model_whose_folder_vanished_is_saved_to_a_fallback(tmp_path, monkeypa
         shutil.rmtree(folder)
         return history
 
-    monkeypatch.setattr(cli, "train", train_then_remove_the_folder)
+    monkeypatch.setattr("nnaccel.cli.train.train", train_then_remove_the_folder)
     code = cli.main(["train", *QUICK, "--seed", "3", "--save", str(folder / "m.npz")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
@@ -97,7 +97,7 @@ def test_a_history_whose_folder_vanished_goes_on_in_a_fallback(tmp_path, monkeyp
                 shutil.rmtree(folder)
         return real(*args, callback=callback_then_remove, **kw)
 
-    monkeypatch.setattr(cli, "train", train_removing_the_folder_after_epoch_0)
+    monkeypatch.setattr("nnaccel.cli.train.train", train_removing_the_folder_after_epoch_0)
     code = cli.main(["train", *QUICK[:4], "--epochs", "3", "--device", "cpu", "--history", str(folder / "h.jsonl")])
     err = capsys.readouterr().err
     assert code == 0, err

@@ -140,15 +140,15 @@ elif window == "the output checks":  # a probe file made, not yet removed
         return made
     tempfile.mkstemp = slow_mkstemp
 elif window == "a finalizer while loading":  # the garbage collector runs a __del__ mid-load
-    import nnaccel.cli
-    load = nnaccel.cli._dataset
+    import nnaccel.cli.train as command
+    load = command._dataset
     class Finalized:
         def __del__(self):
             announce_and_wait()
     def dataset(args):
         Finalized()  # dropped at once: its __del__ runs here
         return load(args)
-    nnaccel.cli._dataset = dataset
+    command._dataset = dataset
 elif window == "a finalizer at exit":  # like a progress bar's __del__ in the interpreter's teardown
     class Finalized:
         def __del__(self, announce=announce_and_wait):

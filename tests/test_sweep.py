@@ -158,9 +158,9 @@ def _refused(capsys, args, *words):
     (["--plot", ""], ["--plot ''", "empty path"]),
     (["--keep-models", ""], ["--keep-models ''", "empty path"]),
     (["--data", ""], ["--data ''", "empty path"]),
-    (["--train-size", "0"], ["--train-size 0", "≥ 1"]),
-    (["--train-size", "-5"], ["--train-size -5", "≥ 1"]),
-    (["--validation-size", "0"], ["--validation-size 0", "≥ 1"]),
+    (["--train-size", "0"], ["train_size must be a whole number ≥ 1", "got 0", "(--train-size 5000)"]),
+    (["--train-size", "-5"], ["train_size must be a whole number ≥ 1", "got -5"]),
+    (["--validation-size", "0"], ["validation_size must be a whole number ≥ 1", "got 0", "(--validation-size 1000)"]),
 ])
 def test_a_bad_output_or_size_is_refused_before_the_database_exists(tmp_path, monkeypatch, capsys, args, words):
     """Refused in one line before the first trial, and the new study database is never created."""

@@ -42,6 +42,14 @@ def test_a_model_not_saved_is_said_so_with_the_fix():
     r = nnaccel("train", "--epochs", "1", "--seed", "1", "--device", "cpu", "--sizes", "784", "10")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1].endswith("; not saved: add --save FILE")
+    assert "nnaccel: 1 epoch, mini-batch 10," in r.stdout  # the header counts as the summary does
+
+
+def test_a_refused_setting_prints_no_header(capsys):
+    """The header waits for the API's checks: ``train --momentum 1`` is one line on stderr, nothing on stdout."""
+    assert cli.main(["train", "--epochs", "1", "--device", "cpu", "--sizes", "784", "10", "--momentum", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("nnaccel: error: momentum must be in [0, 1), got 1.0")
 
 
 def test_evaluate_scores_a_classes_model_on_those_classes(tmp_path):

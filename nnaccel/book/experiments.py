@@ -14,6 +14,8 @@ from pathlib import Path
 
 from .._files import atomic_write, fallback_path
 from ..backend import resolve
+from ..core import parameters
+from ..core.parameters import EXPERIMENT_OPTIONS
 from ..data import load_dataset
 from ..data.datasets import data_files
 from ..errors import NNAccelError
@@ -28,8 +30,7 @@ class Context:
     """What every experiment needs: the data set, where to compute, a seed, and a time scale."""
 
     def __init__(self, dataset="mnist-10k", device="auto", backend=None, seed=1, scale=1.0):
-        if not (0 < scale <= 1):
-            raise NNAccelError(f"--scale must be in (0, 1], got {scale}; 1 runs the book's epochs")
+        scale = parameters.check("scale", scale, EXPERIMENT_OPTIONS)
         self.backend = resolve(device, backend)
         self.dataset_name = dataset
         self.data = load_dataset(dataset, progress=False)

@@ -1,12 +1,12 @@
 """What ``nnaccel train --resume`` takes from a checkpoint: the run's settings, each checked
-(a training parameter against its row of nnaccel.core.parameters, any other against its flag's
-own type and choices), and refused where the user typed another value."""
+(a training parameter or data option against its row of nnaccel.core.parameters, any other
+against its flag's own type and choices), and refused where the user typed another value."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..core.parameters import PARAMETERS, check
+from ..core.parameters import ROWS, check
 from ..errors import NNAccelError
 from ..io.checkpoints import load_checkpoint
 from ..tools.flags import _Parser, add_train_flags
@@ -69,7 +69,7 @@ def check_saved_settings(saved, path):
     for key in TRAIN_SETTINGS:
         if key not in saved:
             continue
-        if key in PARAMETERS:
+        if key in ROWS:
             try:
                 check(key, saved[key])
             except NNAccelError as e:

@@ -1,4 +1,5 @@
-"""The one table of training parameters, and the one function that checks a value against it.
+"""The one table of training parameters (and a second, of the same rows, for the data and run
+options), and the one function that checks a value against them.
 
 In the spirit of scikit-learn's ``_parameter_constraints``: each row gives a parameter's
 name (the Python API's keyword, whose flag is ``--name-with-dashes``), its type, its bounds
@@ -9,6 +10,13 @@ parameter), ``nnaccel train``'s flags (type, default, help; nnaccel.tools.flags)
 resume's check of a checkpoint's saved settings (nnaccel.cli.resume) and the scikit-learn
 estimators' ``_parameter_constraints`` (nnaccel.tools.sklearn).
 
+The data and run options (``OPTIONS``: the expansion, the held-out images, the inputs' divisor)
+are not the book's hyper-parameters, so the API's training calls do not take them, but their
+flags, checks and resume checks are made the same way. A command that gives a row a narrower
+meaning (``sweep``: a trial trains ≥ 1 epoch) derives its own row from the shared one, so the
+bound and its words still live in one place (``SWEEP_OPTIONS``); a command's option that only
+shares a name with a row has a table of its own (``EXPERIMENT_OPTIONS``).
+
 A rule between two parameters (an option an optimizer ignores, a dropout that would delete
 a whole layer) is not a bound, and lives with the code that knows both.
 """
@@ -16,8 +24,9 @@ a whole layer) is not a bound, and lives with the code that knows both.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..data.expand import EXPANSIONS, MAX_ANGLE
 from ..errors import NNAccelError
 from .activations import ACTIVATIONS
 from .costs import COSTS
@@ -138,10 +147,56 @@ PARAMETERS = {row.name: row for row in (
 )}
 
 
-def check(name, value):
+# The data and run options of ``nnaccel train`` (``--scale`` also of evaluate and predict).
+OPTIONS = {row.name: row for row in (
+    Parameter("expand", str, None, "expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)",
+              choices=EXPANSIONS, optional=True, example="shifts"),
+    Parameter("max_angle", float, 15.0, "largest rotation of --expand rotations, in degrees", low=0, high=MAX_ANGLE,
+              closed="right"),
+    Parameter("validation_size", int, 0, "hold out the last N training images to monitor; the test set is scored "
+              "once at the end", low=0, example=1000),
+    Parameter("scale", float, None, "divide the inputs by S, e.g. 255 for raw pixels stored as floats (uint8 pixels "
+              "are divided by 255 without it)", symbol="S", low=0, closed="neither", optional=True, example=255,
+              unset="none"),
+)}
+
+# ``nnaccel sweep``'s own options, and the shared rows it narrows: a trial is scored on its epochs
+# and on held-out images, so it needs at least one of each; its trials train as one population,
+# which expands by shifts (once, for all members) and schedules by halving only.
+SWEEP_OPTIONS = {row.name: row for row in (
+    replace(PARAMETERS["epochs"], default=10, low=1, example=10, help="epochs each trial trains (it is scored on them)"),
+    replace(PARAMETERS["schedule"], choices=("constant", "halve"),
+            help="halve: η/2 after --patience epochs without improvement (trials then train one by one)"),
+    replace(OPTIONS["expand"], choices=("shifts",), help="train on the book's 1-pixel shifts (5× the data)"),
+    replace(OPTIONS["validation_size"], default=None, low=1, optional=True,
+            help="the last N training images score the trials (the test set is never used)",
+            unset="a fifth of the training images, at most 10000"),
+    Parameter("trials", int, 20, "the study's total budget of finished trials, shared by every worker", low=1),
+    Parameter("grid_points", int, 3, "a grid takes K values of each range (log-spaced for :log) and every listed "
+              "value", low=1),
+    Parameter("batch", int, 8, "trials a worker asks for at once; those of one shape and m train as one population",
+              low=1),
+    Parameter("jobs", int, 1, "local worker processes", low=1),
+    Parameter("top", int, 10, "rows of the results table", low=1),
+    Parameter("train_size", int, None, "train on the first N images only (quick sweeps)", low=1, optional=True,
+              example=5000, unset="all"),
+)}
+
+# ``nnaccel experiment``'s own: its --scale is a fraction of the book's epochs, not train's divisor.
+EXPERIMENT_OPTIONS = {row.name: row for row in (
+    Parameter("scale", float, 1.0, "fraction of the book's epochs to run (for a quick look)", low=0, high=1,
+              closed="right"),
+)}
+
+ROWS = {**PARAMETERS, **OPTIONS}  # every name :func:`check` knows without being given a table
+assert len(ROWS) == len(PARAMETERS) + len(OPTIONS), "a data option may not reuse a training parameter's name"
+
+
+def check(name, value, table=None):
     """``value`` as the row ``name`` takes it (NumPy scalars as the numbers they equal), or
-    NNAccelError in the one wording: the parameter, its bounds, the value given, and the fix."""
-    row = PARAMETERS[name]
+    NNAccelError in the one wording: the parameter, its bounds, the value given, and the fix.
+    ``table``: a command's own rows (SWEEP_OPTIONS, EXPERIMENT_OPTIONS) instead of the shared ones."""
+    row = (ROWS if table is None else table)[name]
     if row.kind is int:
         value = as_int(value)
     elif row.kind is float:

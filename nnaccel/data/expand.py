@@ -89,16 +89,6 @@ def expand_rotations(xp, backend, x, labels, rng, max_angle=15.0, copies=1):
     return xp.reshape(stacked, ((copies + 1) * n, int(x.shape[1]))), xp.repeat(labels, copies + 1)
 
 
-def check_expansion(expand, max_angle):
-    if expand is not None and expand not in EXPANSIONS:
-        raise NNAccelError(f"unknown expansion {expand!r}; use shifts or rotations")
-    if not (isinstance(max_angle, (int, float)) and 0 < max_angle <= MAX_ANGLE):
-        raise NNAccelError(
-            f"the rotation angle must be in (0, {MAX_ANGLE:g}] degrees, got {max_angle!r}; "
-            "small rotations (5-15) keep digits readable"
-        )
-
-
 def expand(backend, data, kind, rng, max_angle=15.0):
     """A new DeviceData: ``data`` expanded by "shifts" (5×) or "rotations" (2×), on the device."""
     xp = backend.xp

@@ -13,13 +13,6 @@ from ..io.onnx import require_onnx
 from ..nets.network import Network, load
 
 
-def add_parser(sub):
-    p = sub.add_parser("export", help="write a saved model or checkpoint as an ONNX file")
-    p.add_argument("model", help="a model (.json/.npz from --save or network2.py) or a --checkpoint file")
-    p.add_argument("out", help="the ONNX file to write, e.g. model.onnx")
-    p.set_defaults(run=cmd_export)
-
-
 def load_model(path):
     """(Network on the CPU, training settings or None) from a model file or a checkpoint."""
     path = Path(path)

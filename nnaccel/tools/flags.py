@@ -1,14 +1,16 @@
 """The flags of nnaccel's commands, defined once: ``train``'s own, and the groups that ``tune``,
-``sweep`` and the rest share. A training parameter's flag (type, default, help with its bounds,
-the choices it lists) is made from its row of the parameter table, nnaccel.core.parameters;
-argparse only converts the text, and the API refuses a value out of bounds, in the table's words."""
+``sweep`` and the rest share. A training parameter's or data option's flag (type, default, help
+with its bounds, the choices it lists) is made from its row of the tables in
+nnaccel.core.parameters; argparse only converts the text, and a value out of bounds is refused
+by ``parameters.check``, in the table's words (by the API for a training parameter, by the
+command for a data or run option)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..backend import BACKENDS
-from ..core.parameters import PARAMETERS
+from ..backend import BACKENDS, DTYPES
+from ..core.parameters import ROWS
 from ..data.datasets import NAMES
 
 EXIT_USAGE = 2
@@ -39,14 +41,14 @@ def _float(text):
 CONVERTERS = {int: _int, float: _float, str: str}
 
 
-def add_parameter(p, name, *aliases, what=None, **overrides):
-    """The flag of the parameter table's row ``name``: its type, default, metavar and help (``what``:
-    the command's own words for it, before the row's bounds and default).
+def add_parameter(p, name, *aliases, what=None, table=None, **overrides):
+    """The flag of the row ``name`` (of ``table``, default the shared rows): its type, default,
+    metavar and help (``what``: the command's own words for it, before the row's bounds and default).
 
     The choices are listed in the metavar and the help but not given to argparse, so that a
-    value outside them is refused once, by the API, in the same words as a number out of bounds.
+    value outside them is refused once, by ``check``, in the same words as a number out of bounds.
     """
-    row = PARAMETERS[name]
+    row = (ROWS if table is None else table)[name]
     help = row.describe(what, overrides.get("default"))
     if row.kind is bool:
         return p.add_argument(row.flag, *aliases, action="store_true", help=help, **overrides)
@@ -69,23 +71,20 @@ def add_model_flags(p):
 
 
 def add_runtime_flags(p):
-    p.add_argument("--dataset", default="mnist-10k", choices=list(NAMES),
+    p.add_argument("--dataset", default="mnist-10k", choices=NAMES,
                    help="a named data set (default: the embedded 10,000 MNIST digits)")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files, or Nielsen's mnist.pkl.gz")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=DTYPES)
 
 
 def add_training_flags(p):
     for name in ("epochs", "mini_batch_size", "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping",
                  "stopping_rule", "schedule", "patience", "step_size", "gamma"):
         add_parameter(p, name, *(["-m"] if name == "mini_batch_size" else []))
-    p.add_argument("--expand", choices=["shifts", "rotations"],
-                   help="expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)")
-    p.add_argument("--max-angle", type=_float, default=15.0, help="largest rotation, in degrees (default: %(default)s)")
-    p.add_argument("--validation-size", type=_int, default=0, metavar="N",
-                   help="hold out the last N training images to monitor; the test set is scored once at the end")
+    for name in ("expand", "max_angle", "validation_size"):
+        add_parameter(p, name)
     p.add_argument("--seed", type=_int, help="fixes the initial weights, expansion and shuffling")
     p.add_argument("--no-fused", dest="fused", action="store_false",
                    help="use the generic array-API path even where a backend-specific fast path applies")
@@ -97,10 +96,8 @@ def add_method_flags(p):
         add_parameter(p, name)
 
 
-def add_scale_flag(p):
-    p.add_argument("--scale", type=_float, metavar="S",
-                   help="divide the inputs by S, e.g. 255 for raw pixels stored as floats (uint8 pixels are "
-                        "divided by 255 without it)")
+def add_scale_flag(p, what=None):
+    add_parameter(p, "scale", what=what)
 
 
 RESUME_HELP = (

@@ -8,7 +8,6 @@ drawn large or off-centre fails for reasons that have nothing to do with the net
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import signal
@@ -316,22 +315,6 @@ def url_of(server):
 
 
 # ---- the command ----------------------------------------------------------------------
-def _port(text):
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number 0-65535")
-    return int(text)
-
-
-def add_parser(sub):
-    p = sub.add_parser("serve", help="a local web page: draw a digit, see the network's outputs live")
-    p.add_argument("model", help="a model saved by nnaccel train --save (784 inputs)")
-    p.add_argument("--history", metavar="FILE.jsonl", help="the run's --history file, drawn as training curves")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=_port, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
-    p.add_argument("--log", action="store_true", help="print one line per request")
-    p.set_defaults(run=cmd_serve)
-
-
 def cmd_serve(args, out=print):
     net = load(args.model, device="cpu")
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None

@@ -18,15 +18,14 @@ import sys
 from collections import defaultdict
 
 from .._files import atomic_write
-from ..backend import BACKENDS
 from ..core import parameters
+from ..core.parameters import SWEEP_OPTIONS
 from ..core.activations import check_trainable
 from ..data import load_dataset
 from ..errors import NNAccelError
 from ..io.plot import require_matplotlib
 from ..nets.network import Network
 from ._search_space import SearchSpace, hidden_widths
-from .flags import _int, add_model_flags, add_parameter
 from ._studies import (completed, load_data, make_sampler, model_options, open_storage, open_study,
                        run_worker, study_description, study_results)
 from ..training.trainer import train
@@ -35,60 +34,6 @@ from ._tuning import expand_host, holdout, strip_dataset
 
 WORKER_STOP_S = 10  # how long a local worker may take to finish its write after SIGTERM
 INSTALL = "nnaccel sweep needs Optuna: pip install 'nnaccel[sweep]' (or: pip install optuna 'psycopg[binary]')"
-
-
-def add_parser(sub):
-    p = sub.add_parser("sweep", help="search hyper-parameters on Optuna (grid, random, TPE), many workers")
-    p.add_argument("--storage", default="sqlite:///sweep.db",
-                   help="any SQLAlchemy URL; postgresql://user@host/db shares one study between machines")
-    p.add_argument("--study", default="nnaccel", metavar="NAME", help="the study's name in the storage")
-    p.add_argument("--trials", type=_int, default=20, metavar="N",
-                   help="the study's total budget of finished trials, shared by every worker")
-    p.add_argument("--sampler", default="tpe", choices=["grid", "random", "tpe"])
-    p.add_argument("--grid-points", type=_int, default=3, metavar="K",
-                   help="a grid takes K values of each range (log-spaced for :log) and every listed value")
-    p.add_argument("--eta", default="0.01..10:log", metavar="SPACE", help="lo..hi, lo..hi:log, or a,b,c")
-    p.add_argument("--lmbda", default="0", metavar="SPACE", help="L2 λ, e.g. 0..10")
-    p.add_argument("--momentum", default="0", metavar="SPACE", help="μ, e.g. 0,0.9")
-    p.add_argument("--hidden", default="30", metavar="LIST", help="hidden layers, e.g. 30,100,300x100")
-    p.add_argument("--mini-batch-size", "-m", default="10", metavar="SPACE", help="e.g. 10,32")
-    add_parameter(p, "epochs", what="epochs each trial trains (it is scored on them: at least 1)", default=10)
-    add_parameter(p, "early_stopping", what="stop a trial after n epochs without improvement")
-    add_parameter(p, "schedule", choices=["constant", "halve"], metavar="{constant,halve}",
-                  what="halve: η/2 after --patience epochs without improvement (trials then train one by one)")
-    add_parameter(p, "patience")
-    p.add_argument("--expand", choices=["shifts"], help="train on the book's 1-pixel shifts (5× the data)")
-    p.add_argument("--no-prune", dest="prune", action="store_false",
-                   help="run every trial to the end (default: the median pruner stops poor trials per epoch)")
-    p.add_argument("--batch", type=_int, default=8, metavar="K",
-                   help="trials a worker asks for at once; those of one shape and m train as one population")
-    p.add_argument("--jobs", type=_int, default=1, metavar="N", help="local worker processes")
-    p.add_argument("--plot", metavar="DIR", help="Optuna's figures: history, importances, slices")
-    p.add_argument("--save", metavar="FILE", help="retrain the best trial on all training data and save it")
-    p.add_argument("--results", metavar="FILE.json", help="write every trial (parameters, state, accuracy) as JSON")
-    p.add_argument("--keep-models", metavar="DIR", help="save every trial's network as DIR/trial-N.npz")
-    p.add_argument("--top", type=_int, default=10, metavar="N", help="rows of the results table")
-    p.add_argument("--validation-size", type=_int, metavar="N",
-                   help="the last N training images score the trials (default: a fifth, at most 10000; "
-                        "the test set is never used)")
-    p.add_argument("--train-size", type=_int, metavar="N", help="train on the first N images only (quick sweeps)")
-    p.add_argument("--seed", type=_int, default=1, help="trial k's network starts from seed S + k")
-    p.add_argument("--quiet", action="store_true", help="print only the results")
-    add_model_flags(p)
-    p.set_defaults(cost="cross-entropy", sizes=None)
-    p.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
-    p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--worker", action="store_true", help=argparse_suppress())
-    p.set_defaults(run=cmd_sweep)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def require_optuna():
@@ -109,21 +54,14 @@ def check_args(args, space):
         if len(activations) > 1 and len(activations) != len(widths):
             raise NNAccelError(f"--hidden-activation names {len(activations)} layers but --hidden "
                                f"{'x'.join(map(str, widths))} has {len(widths)}; give one name for all layers")
-    if args.trials < 1:
-        raise NNAccelError(f"--trials {args.trials}: the budget must be ≥ 1 trial")
-    # the settings every trial shares, checked before the storage exists: a refusal leaves no file
-    for name in ("epochs", "early_stopping", "schedule", "patience"):
+    # the settings every trial shares, checked before the storage exists: a refusal leaves no file;
+    # sweep's own rows first (its epochs, schedule and expansion are narrower than train's)
+    for name in SWEEP_OPTIONS:
+        parameters.check(name, getattr(args, name), SWEEP_OPTIONS)
+    for name in ("early_stopping", "patience"):
         parameters.check(name, getattr(args, name))
     for widths in space.hidden.values:  # the layers and the cost, on a network of the same depth
         check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)).activations)
-    for flag in ("jobs", "batch", "grid_points", "epochs", "top"):
-        if getattr(args, flag) < 1:
-            raise NNAccelError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: must be ≥ 1")
-    if args.train_size is not None and args.train_size < 1:
-        raise NNAccelError(f"--train-size {args.train_size}: train on N ≥ 1 images, e.g. --train-size 5000")
-    if args.validation_size is not None and args.validation_size < 1:
-        raise NNAccelError(f"--validation-size {args.validation_size}: the trials are scored on N ≥ 1 held-out "
-                           "images, e.g. --validation-size 1000")
     check_output_paths(args)
     if args.plot:
         require_matplotlib()
