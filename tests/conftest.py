@@ -65,6 +65,23 @@ def pytest_unconfigure(config):
 
 _NVRTC_FOLDER = pytest.StashKey[str]()
 
+# The groups whose files take longest (compiles, subprocesses, servers), by marker.
+LONG_FIRST = ("gpu_emulated", "slow", "browser", "fuzz")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (a worker collects), the files of the long groups first: the workers
+    take whole files in collection order (--dist loadfile), so none is left with a long file at
+    the end while the other is idle. Each file's tests keep their order."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {}
+    for item in items:
+        names = {m.name for m in item.iter_markers()}
+        here = next((i for i, group in enumerate(LONG_FIRST) if group in names), len(LONG_FIRST))
+        rank[item.path] = min(rank.get(item.path, here), here)
+    items.sort(key=lambda item: rank[item.path])
+
 
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
