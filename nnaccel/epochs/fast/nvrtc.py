@@ -192,7 +192,7 @@ def compile_cuda(source, arch, options, name_expressions=(), line_info=False):
     if route["_use_pch"] and (major, minor) >= (12, 8):
         options += ("--pch",)
     options += ("-Xptxas=-v",)
-    key = hashlib.sha256(repr((source, options, tuple(name_expressions))).encode()).hexdigest()
+    key = hashlib.sha256(repr((source, options, tuple(name_expressions), major, minor)).encode()).hexdigest()
     if key not in _CACHE:
         folder = os.environ.get(CACHE_VARIABLE)
         with _shared_entry(Path(folder) if folder else None, key) as entry:
