@@ -7,7 +7,7 @@ CuPy's public ``compile_using_nvrtc`` asks the device for its architecture; ever
 (the compiler options CuPy assembles, its headers, its NVRTC program class) needs no device but
 is private API. So CuPy's version is pinned (``PINNED_CUPY``, pyproject's ``cuda`` extra) and
 :func:`cupy_route` names every private piece used here: an upgrade that moves one fails one
-test (tests/test_nvrtc_compile.py) saying what to update, instead of quietly compiling
+test (tests/gpu/test_nvrtc_compile.py) saying what to update, instead of quietly compiling
 something other than what a GPU would run.
 
 Each compile is for a real architecture (``-arch=sm_80``: NVRTC runs ptxas and returns a
