@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -146,12 +147,31 @@ def instantiations(archs=("80", "90")):
         for arch in archs:
             if only and arch not in only:
                 continue  # the cluster kernel: sm_90 and later
-            for name in names:
-                listing, resources, _ = compile_kernel(source, options, name, arch)
+            for name, (listing, resources) in compile_instantiations(source, options, names, arch).items():
                 rows.append(dict(file=file, kernel=name, arch=f"sm_{arch}", registers=resources.registers,
                                  stack_frame=resources.stack_frame, spill_stores=resources.spill_stores,
                                  local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL")))
     return rows
+
+
+def compile_instantiations(source, options, names, arch):
+    """{name: (listing, ptxas Resources)} of every instantiation in ``names``, compiled as one
+    program, as the NVRTC tests compile it (so a test run that did that compiles nothing here)
+    and disassembled once: each kernel is compiled on its own within the program, so its
+    registers and SASS are those of compile_kernel's (which adds -lineinfo for the model)."""
+    from nnaccel.epochs.fast import nvrtc
+
+    compiled = nvrtc.compile_cuda(source, arch, nvrtc.cupy_options(options), names)
+    listings = function_listings(sass.disassemble(compiled.cubin))
+    return {name: (listings[compiled.mapping[name]], compiled.functions[compiled.mapping[name]]) for name in names}
+
+
+def function_listings(listing):
+    """{lowered name: its part of an nvdisasm listing}: each kernel's .text section, with the
+    subroutines the compiler appended to it, and the listing's header before every one."""
+    parts = re.split(r"^(?=\s*\.section\s+\.text\.)", listing, flags=re.M)
+    header, sections = parts[0], parts[1:]
+    return {re.match(r"\s*\.section\s+\.text\.([^\s,]+)", part).group(1): header + part for part in sections}
 
 
 # ---------------------------------------------------------------------------------------------

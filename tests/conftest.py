@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 import nnaccel
 from nnaccel.backend import cuda_available
+from nnaccel.epochs.fast.nvrtc import CACHE_VARIABLE as NVRTC_CACHE
 
 
 def _strict():
@@ -44,6 +47,40 @@ def make_backend(name):
     if name == "cupy":
         return nnaccel.resolve("cuda", "cupy")
     return nnaccel.resolve("cpu", name)
+
+
+def pytest_configure(config):
+    """One NVRTC cache folder for the run: each CUDA program is compiled once, whichever of the
+    NVRTC tests, the GPU model they run as a command, or the other pytest-xdist worker (which
+    inherits the variable) asks first; a second asker waits for the first one's compile."""
+    if not os.environ.get(NVRTC_CACHE):
+        config.stash[_NVRTC_FOLDER] = os.environ[NVRTC_CACHE] = tempfile.mkdtemp(prefix="nnaccel-nvrtc-")
+
+
+def pytest_unconfigure(config):
+    if folder := config.stash.get(_NVRTC_FOLDER, None):
+        del os.environ[NVRTC_CACHE]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_NVRTC_FOLDER = pytest.StashKey[str]()
+
+# The groups whose files take longest (compiles, subprocesses, servers), by marker.
+LONG_FIRST = ("gpu_emulated", "slow", "browser", "fuzz")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (a worker collects), the files of the long groups first: the workers
+    take whole files in collection order (--dist loadfile), so none is left with a long file at
+    the end while the other is idle. Each file's tests keep their order."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {}
+    for item in items:
+        names = {m.name for m in item.iter_markers()}
+        here = next((i for i, group in enumerate(LONG_FIRST) if group in names), len(LONG_FIRST))
+        rank[item.path] = min(rank.get(item.path, here), here)
+    items.sort(key=lambda item: rank[item.path])
 
 
 @pytest.fixture(params=BACKEND_PARAMS)

@@ -1,4 +1,4 @@
-"""Shared pieces of the fuzzing harness (tests/test_fuzz_*.py): the time budget, byte-level
+"""Shared pieces of the fuzzing harness (tests/fuzz/): the time budget, byte-level
 mutations of valid files, and the one property every input must satisfy.
 
 The property (issue 9): nnaccel either succeeds or raises NNAccelError whose message is one
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from nnaccel.errors import NNAccelError
 
 BUDGET = float(os.environ.get("NNACCEL_FUZZ_SECONDS", "60"))
-FUZZ_TESTS = 12  # the fuzz tests that share BUDGET (tests/test_fuzz_files.py, test_fuzz_cli.py, test_fuzz_api.py, test_sweep.py)
+FUZZ_TESTS = 12  # the fuzz tests that share BUDGET (tests/fuzz/, and tests/tools/test_sweep.py)
 SHARE = BUDGET / FUZZ_TESTS
 RATIO = 16  # tracemalloc peak per input byte: a few copies of the data plus Python's boxes
 SLACK = 4 << 20  # NumPy, zipfile and JSON buffers that do not grow with the input

@@ -11,6 +11,7 @@ built with -fsanitize=thread or -fsanitize=address, and fails on any report.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -61,7 +62,16 @@ def build(source: str, name_expressions, mode: str = "library") -> Path:
     target = home / ("libshim.so" if mode == "library" else f"standalone-{mode}")
     if target.exists():
         return target
-    work = Path(tempfile.mkdtemp(prefix="build-", dir=home.parent if home.parent.exists() else None))
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f"{key}-{mode}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process (a pytest-xdist worker) waits for this build
+        if not target.exists():
+            _compile(source, table, mode, home, target)
+    return target
+
+
+def _compile(source, table, mode, home, target):
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=home.parent))
     (work / "kernel.cu").write_text(source)
     (work / "kernels.inc").write_text(table)
     sources = [HERE / "launcher.cpp"] + ([HERE / "standalone.cpp"] if mode != "library" else [])
@@ -71,9 +81,8 @@ def build(source: str, name_expressions, mode: str = "library") -> Path:
     if result.returncode:
         raise RuntimeError(f"the shim build failed:\n{' '.join(command)}\n{result.stderr}")
     home.mkdir(parents=True, exist_ok=True)
-    os.replace(work / target.name, target)  # atomic: a concurrent build finds it whole or not at all
+    os.replace(work / target.name, target)  # atomic: a process that does not lock finds it whole or not at all
     shutil.rmtree(work, ignore_errors=True)
-    return target
 
 
 def _code(value) -> str:

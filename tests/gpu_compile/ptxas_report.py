@@ -2,7 +2,7 @@
 
     python -m tests.gpu_compile.ptxas_report [PATH]   (default benchmarks/results/ptxas-report.json)
 
-Compiles, with NVRTC 12 from PyPI and no GPU, what tests/test_nvrtc_compile.py compiles (the
+Compiles, with NVRTC 12 from PyPI and no GPU, what tests/gpu/test_nvrtc_compile.py compiles (the
 CuPy fast path's ElementwiseKernels in every recorded layout, the persistent kernel in every
 instantiation) and writes registers, spills, stack and shared memory per kernel and arch;
 exits 1 on a problem, or on any local memory (stack frame) in a persistent kernel.

@@ -7,7 +7,7 @@ CuPy's public ``compile_using_nvrtc`` asks the device for its architecture; ever
 (the compiler options CuPy assembles, its headers, its NVRTC program class) needs no device but
 is private API. So CuPy's version is pinned (``PINNED_CUPY``, pyproject's ``cuda`` extra) and
 :func:`cupy_route` names every private piece used here: an upgrade that moves one fails one
-test (tests/test_nvrtc_compile.py) saying what to update, instead of quietly compiling
+test (tests/gpu/test_nvrtc_compile.py) saying what to update, instead of quietly compiling
 something other than what a GPU would run.
 
 Each compile is for a real architecture (``-arch=sm_80``: NVRTC runs ptxas and returns a
@@ -17,9 +17,14 @@ carries ptxas's resource report, parsed by :func:`parse_ptxas`.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
 import hashlib
 import importlib
 import io
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,11 +173,15 @@ def cupy_header():
 
 
 _CACHE: dict = {}
+# A folder shared by processes (the test session sets it for its workers and for the GPU model it
+# runs as a command): each program is compiled once per run, not once per process that needs it.
+CACHE_VARIABLE = "NNACCEL_NVRTC_CACHE"
 
 
 def compile_cuda(source, arch, options, name_expressions=(), line_info=False):
     """Compile ``source`` for sm_<arch> with ``options`` (already CuPy's, see cupy_options) the
-    way CuPy's NVRTC step does, adding ptxas's report; cached by content within the run.
+    way CuPy's NVRTC step does, adding ptxas's report; cached by content within the run, and in
+    the folder NNACCEL_NVRTC_CACHE names where it is set.
     ``line_info`` adds -lineinfo (source lines in the cubin, the code unchanged) for a
     disassembler. A compile error raises CuPy's CompileException with NVRTC's log."""
     route = cupy_route()
@@ -183,14 +192,48 @@ def compile_cuda(source, arch, options, name_expressions=(), line_info=False):
     if route["_use_pch"] and (major, minor) >= (12, 8):
         options += ("--pch",)
     options += ("-Xptxas=-v",)
-    key = hashlib.sha256(repr((source, options, tuple(name_expressions))).encode()).hexdigest()
+    key = hashlib.sha256(repr((source, options, tuple(name_expressions), major, minor)).encode()).hexdigest()
     if key not in _CACHE:
-        program = route["_NVRTCProgram"](source, "kern.cu", name_expressions=list(name_expressions) or None,
-                                         method="cubin")
-        log = io.StringIO()
-        cubin, mapping = program.compile(options, log)
-        _CACHE[key] = Compiled(_whole_elf(cubin), log.getvalue(), mapping or {}, parse_ptxas(log.getvalue()))
+        folder = os.environ.get(CACHE_VARIABLE)
+        with _shared_entry(Path(folder) if folder else None, key) as entry:
+            if entry is not None and entry.is_file():
+                stored = json.loads(entry.read_text())
+                cubin, log, mapping = base64.b64decode(stored["cubin"]), stored["log"], stored["mapping"]
+            else:
+                cubin, log, mapping = _nvrtc(route, source, options, name_expressions)
+                if entry is not None:
+                    _write_atomically(entry, json.dumps({"cubin": base64.b64encode(cubin).decode(), "log": log,
+                                                         "mapping": mapping}))
+        _CACHE[key] = Compiled(cubin, log, mapping, parse_ptxas(log))
     return _CACHE[key]
+
+
+def _nvrtc(route, source, options, name_expressions):
+    """(cubin, ptxas's log, {name expression: lowered name}) of one NVRTC program."""
+    program = route["_NVRTCProgram"](source, "kern.cu", name_expressions=list(name_expressions) or None,
+                                     method="cubin")
+    log = io.StringIO()
+    cubin, mapping = program.compile(options, log)
+    return _whole_elf(cubin), log.getvalue(), dict(mapping or {})
+
+
+@contextlib.contextmanager
+def _shared_entry(folder, key):
+    """The cache file for ``key`` in ``folder`` (None without one), held under an exclusive lock so
+    that a second process asking for the same program waits for the first one's compile."""
+    if folder is None:
+        yield None
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder / f"{key}.json"
+
+
+def _write_atomically(path, text):
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _whole_elf(image):

@@ -4,7 +4,7 @@ Every input is a valid file after random damage (bit flips, truncation, splices,
 overwritten runs), a header drawn from absurd values, a stream of arbitrary pickle opcodes,
 or a valid document with a random part replaced. The property (tests/fuzz_support.check):
 success, or one NNAccelError line; no file left behind; memory in proportion to the input.
-Run longer with NNACCEL_FUZZ_SECONDS=600 python -m pytest -m fuzz tests/test_fuzz_files.py.
+Run longer with NNACCEL_FUZZ_SECONDS=600 python -m pytest -m fuzz tests/fuzz/test_fuzz_files.py.
 """
 
 from __future__ import annotations

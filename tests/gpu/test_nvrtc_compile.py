@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 
+from nnaccel.epochs.fast import nvrtc as compile_route
 from tests.gpu_compile import nvrtc
 from tests.gpu_compile.elementwise import record_fast_path
 from tests.gpu_compile.nvrtc import ARCHS, Resources, compile_cuda, cupy_options, limit_problems
@@ -172,6 +173,19 @@ def test_a_compile_error_fails_the_check(route):
     target = replace(sample, name="broken", source=sample.source.replace("T eta)", "T eta, undeclared_type u)"))
     (problem,) = _compile_all([target], "80")
     assert "does not compile" in problem and "undeclared_type" in problem
+
+
+def test_a_program_is_compiled_once_for_every_process_that_shares_the_cache_folder(route, tmp_path, monkeypatch):
+    """With NNACCEL_NVRTC_CACHE set, a second process (here: the in-process cache emptied) reads the
+    program back, cubin, ptxas's report and lowered names, instead of running NVRTC again."""
+    monkeypatch.setenv(compile_route.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(compile_route, "_CACHE", {})
+    target = sample_target()
+    first = compile_cuda(target.source, "80", target.options, target.name_expressions)
+    monkeypatch.setattr(compile_route, "_CACHE", {})
+    monkeypatch.setattr(compile_route, "_nvrtc", lambda *args: pytest.fail("compiled a second time"))
+    again = compile_cuda(target.source, "80", target.options, target.name_expressions)
+    assert again == first and again.functions and set(again.mapping) == {"scale_rows<float>", "scale_rows<double>"}
 
 
 def test_a_register_spill_fails_the_check(route):

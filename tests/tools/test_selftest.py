@@ -251,7 +251,7 @@ def test_the_benchmarks_run_with_the_selftests_rows_in_the_source_checkout(tmp_p
 def test_the_comparison_runs_the_cupy_paths_own_code_emulated(data):
     """compare_paths on the CuPy fused path's code, its kernels through tests/kernel_emulator.py."""
     from nnaccel.epochs.fast import supported
-    from tests.test_cupy_fast import emulated
+    from tests.gpu.test_cupy_fast import emulated
 
     on_numpy = type("EmulatedOnNumpy", (emulated(),), {"applies": classmethod(lambda cls, net, o: supported(net, o))})
     rows = selftest.compare_paths(_make_net, data, EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5), (on_numpy,))

@@ -78,7 +78,7 @@ def test_log_likelihood_with_softmax_at_temperature_c_has_delta_c_times_a_minus_
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_hessian_vector_products_at_temperature_c_match_finite_differences_of_the_gradient(backend):
     """The R-operator carries the factor c too: H·v = (∇C(w+εv) − ∇C(w−εv))/2ε."""
-    from tests.test_second_order import _fd_hvp
+    from tests.core.test_second_order import _fd_hvp
 
     for cost in ("log-likelihood", "cross-entropy"):
         net = _net(backend, 3.0, cost)

@@ -33,7 +33,7 @@ def test_train_defaults_to_the_books_first_network(tmp_path):
 
 
 def test_train_with_other_choices_and_a_folder_of_data(tmp_path):
-    from tests.test_data import _write_dir
+    from tests.data.test_data import _write_dir
 
     d = _write_dir(tmp_path / "tiny")
     r = nnaccel("train", "--data", str(d), "--sizes", "16", "8", "3", "--epochs", "1", "-m", "4",

@@ -76,7 +76,7 @@ def test_the_old_experiments_keep_their_figures(tmp_path):
     plt = pytest.importorskip("matplotlib.pyplot", reason="the figures need matplotlib")
     from pathlib import Path
 
-    docs = Path(__file__).parent.parent / "docs" / "experiments"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "experiments"
     shapes = {"saturation": (4, ["cost", "output", "w", "b"]), "more-data": (1, ["More training data"]),
               "overfitting": (2, ["Accuracy on the test data", "Cost on the training data"])}
     for name, (panels, titles) in shapes.items():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import nnaccel
 from nnaccel.data.arrays import one_hot
 from reference.book_loop import BookNetwork, CrossEntropyCost
-from tests.test_costs import ACCEPTED
+from tests.core.test_costs import ACCEPTED
 
 HIDDEN = ["sigmoid", "tanh", "relu", "linear"]
 

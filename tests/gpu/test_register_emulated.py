@@ -1,7 +1,7 @@
 """register_epoch.cu (w¹ in registers, an exact M-example tile) gives run_epoch's numbers, on the CPU.
 
 The kernel is compiled as C++ with tests/cuda_shim and driven by PersistentEpoch's own code on
-NumPy arrays with placement="registers", as tests/test_persistent_emulated.py drives epoch.cu.
+NumPy arrays with placement="registers", as tests/gpu/test_persistent_emulated.py drives epoch.cu.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nnaccel.epochs.fast.persistent_epoch import check_block
 from nnaccel.epochs.generic import EpochOptions
 from nnaccel.errors import NNAccelError
 from tests.cuda_shim.build import ShimModule, compiler, sanitized
-from tests.test_persistent_emulated import _assert_same, _data, _train
+from tests.gpu.test_persistent_emulated import _assert_same, _data, _train
 
 pytestmark = [pytest.mark.gpu_emulated,
               pytest.mark.skipif(compiler() is None, reason="no C++ compiler (g++) to build the CUDA shim")]

@@ -64,7 +64,7 @@ def _assert_same(got, want, atol=1e-12, rtol=0.0):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
 
 
-# tests/test_fast.py's layers and costs, each with its options; weights on-chip or in global
+# tests/epochs/test_fast.py's layers and costs, each with its options; weights on-chip or in global
 # memory, pixel or float inputs; 53 rows, so the last mini-batch is smaller (3, or 4 for m = 7).
 CASES = [
     (dict(cost="quadratic"), EpochOptions(10, 0.1), "shared", True),

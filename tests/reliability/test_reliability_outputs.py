@@ -15,7 +15,7 @@ from nnaccel import cli
 from nnaccel.io.checkpoints import load_checkpoint
 from nnaccel.nets.network import load
 from nnaccel.training.trainer import train
-from tests.test_cli import nnaccel as run_cli
+from tests.cli.test_cli import nnaccel as run_cli
 
 QUICK = ["--sizes", "784", "5", "10", "--epochs", "1", "--device", "cpu"]
 

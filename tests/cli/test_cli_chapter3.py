@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnaccel.data import write_idx
-from tests.test_cli import nnaccel
+from tests.cli.test_cli import nnaccel
 
 
 def has_matplotlib():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = """
 from tests.conftest import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401

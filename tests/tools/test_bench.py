@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from nnaccel.epochs.fast.c_epoch import available
-from tests.test_cli import nnaccel
+from tests.cli.test_cli import nnaccel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_nnaccel_bench_times_every_backend_here():

@@ -9,7 +9,7 @@ import pytest
 import nnaccel
 from nnaccel.core import second_order
 from tests.conftest import BACKEND_PARAMS, make_backend
-from tests.test_costs import ACCEPTED
+from tests.core.test_costs import ACCEPTED
 
 HIDDEN = ["sigmoid", "tanh", "relu", "linear"]
 CPU_BACKENDS = [p for p in BACKEND_PARAMS if p.id in ("numpy", "array_api_strict")]

@@ -38,14 +38,14 @@ def postgres_url():
 
 @pytest.mark.slow
 def test_two_workers_on_postgresql_share_the_budget_and_survive_kill_9(postgres_url):
-    from tests.test_sweep import two_workers_one_killed
+    from tests.tools.test_sweep import two_workers_one_killed
 
     two_workers_one_killed(postgres_url, name="kill9")
 
 
 @pytest.mark.slow
 def test_a_study_on_postgresql_refuses_another_search_space(postgres_url):
-    from tests.test_sweep import TINY, nnaccel, one_line_error
+    from tests.tools.test_sweep import TINY, nnaccel, one_line_error
 
     first = nnaccel("sweep", "--storage", postgres_url, "--study", "space", "--trials", "1",
                     "--hidden", "5", *TINY)

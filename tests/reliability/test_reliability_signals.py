@@ -21,7 +21,7 @@ import nnaccel.io.models
 from nnaccel.io.checkpoints import load_checkpoint
 from nnaccel.training.signals import GUARD
 from nnaccel.training.trainer import TrainingInterrupted, train
-from tests.test_reliability_signal_windows import needs_proc, wait_for_handler
+from tests.reliability.test_reliability_signal_windows import needs_proc, wait_for_handler
 
 RUN = ["train", "--sizes", "784", "20", "10", "--seed", "11", "--momentum", "0.5", "--eta", "0.5",
        "--cost", "cross-entropy", "--schedule", "halve", "--patience", "1", "--device", "cpu"]

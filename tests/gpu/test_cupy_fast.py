@@ -18,7 +18,7 @@ from nnaccel.epochs.fast.cupy_epoch import CupyEpoch
 from nnaccel.epochs.generic import EpochOptions, GenericEpoch
 from nnaccel.optim import SGDState
 from tests.kernel_emulator import ElementwiseKernel
-from tests.test_fast import CASES, needs_c
+from tests.epochs.test_fast import CASES, needs_c
 
 
 def emulated(factory=ElementwiseKernel, label="emulated"):
@@ -164,7 +164,7 @@ def test_choose_steps_past_a_path_that_fails_its_selfcheck(monkeypatch):
 
 
 def _case_net(case, dtype):
-    """The network of a tests/test_fast.py case, and options of its kind: plain SGD, then L2 and momentum."""
+    """The network of a tests/epochs/test_fast.py case, and options of its kind: plain SGD, then L2 and momentum."""
     case = dict(case)
     lmbda, momentum, eta = case.pop("lmbda", 0.0), case.pop("momentum", 0.0), case.pop("eta", 0.1)
     m = case.pop("m", 10)
@@ -196,7 +196,7 @@ class WithoutWeightDecay(CEpoch):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", EVERY_CASE)
 def test_a_correct_path_that_only_rounds_differently_passes_the_check_for_every_case(case, dtype):
-    """The C kernel passes the check for every case of tests/test_fast.py and a linear network: the
+    """The C kernel passes the check for every case of tests/epochs/test_fast.py and a linear network: the
     check's own training is well-conditioned (on an H200 its fixed η = 0.5 turned off the CUDA
     kernel for case 3, linear and relu into a softmax)."""
     net, kinds = _case_net(case, dtype)

@@ -1,0 +1,1 @@
+"""Tests of nnaccel.book: the chapters' exercises and experiments."""

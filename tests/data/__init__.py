@@ -1,0 +1,1 @@
+"""Tests of nnaccel.data: data sets, file formats, validation, download, expansion."""

@@ -1,0 +1,1 @@
+"""Property-based fuzzing of every file reader, the CLI and the API (marker fuzz)."""

@@ -1,0 +1,1 @@
+"""Tests of nnaccel.nets: the network against network2.py, populations."""

@@ -1,0 +1,1 @@
+"""Tests of nnaccel.optim: SGD as network2.py, the full-batch optimizers, the optimizer seam."""

@@ -1,0 +1,1 @@
+"""What nnaccel guarantees when things go wrong (docs/reliability.md): signals, divergence, outputs."""

@@ -1,0 +1,1 @@
+"""Tests of nnaccel.tools: bench, predict, selftest, serve, scikit-learn, sweep, tune."""
