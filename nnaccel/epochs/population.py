@@ -4,7 +4,7 @@ The members' parameters are stacked, weights (K, n_l, n_{l−1}) and biases (K, 
 mini-batch is shared: its (m, n_0) inputs broadcast against the stack, so each layer of the
 feedforward, BP2 and BP4 is one batched matmul. The maths is one network's
 (nnaccel.core.backprop, which a Network runs as K = 1); per-member η, λ and μ are (K, 1, 1)
-arrays, so member i computes exactly what Network i alone would (tests/test_population.py).
+arrays, so member i computes exactly what Network i alone would (tests/nets/test_population.py).
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def run_population_benchmarks(json_path, env, quick=False, timeout=1800):
 
 # ---- the report -------------------------------------------------------------------------
 def ptxas_report(results_dir):
-    """The NVRTC/ptxas report of the CUDA sources (written by tests/test_nvrtc_compile.py), or None."""
+    """The NVRTC/ptxas report of the CUDA sources (written by tests/gpu/test_nvrtc_compile.py), or None."""
     for path in (Path(results_dir) / "ptxas-report.json", ROOT / "benchmarks" / "results" / "ptxas-report.json"):
         if path.is_file():
             with open(path) as f:

@@ -9,7 +9,7 @@
  * AVX-512, AVX2+FMA and plain SSE2, and the loader picks the clone the CPU runs. Those three
  * agree to rounding; NNACCEL_CPU_LEVEL=portable picks a fourth, fixed-order clone (no FMA,
  * sums in fixed lanes, its own e^x rather than libm's) whose numbers are bit-identical on
- * every x86-64 CPU (tests/test_fast.py).
+ * every x86-64 CPU (tests/epochs/test_fast.py).
  */
 
 #define PY_SSIZE_T_CLEAN

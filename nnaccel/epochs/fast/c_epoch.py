@@ -4,7 +4,7 @@ The kernel trains K networks of one shape; one network is its K = 1 (population_
 a population's K). At m = 10 even the NumPy fast path spends half of each step calling NumPy; the C loop makes
 no calls at all and lays the products out for the CPU's vector units (see _sgd_kernel.h).
 Same formulas, same batch order (the permutation comes from the network's generator, as in
-run_epoch), same results to rounding (tests/test_fast.py). Large mini-batches stay with the
+run_epoch), same results to rounding (tests/epochs/test_fast.py). Large mini-batches stay with the
 NumPy path, whose BLAS products are faster there.
 """
 

@@ -16,7 +16,7 @@ makes as few calls as it can, each writing into a buffer allocated once per epoc
 * σ(z) = ½(1 + tanh(z/2)) as in activations.py.
 
 Same formulas as network.backprop and optimizers.sgd_update, same results to rounding
-(tests/test_fast.py). (A fused BLAS gemm update through scipy was measured and dropped:
+(tests/epochs/test_fast.py). (A fused BLAS gemm update through scipy was measured and dropped:
 scipy's own OpenBLAS fights NumPy's for the cores and was 3× slower.)
 """
 

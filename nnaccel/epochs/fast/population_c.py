@@ -3,7 +3,7 @@
 by every member.
 
 Same formulas and batch order as the array-API population epoch (nnaccel.epochs.population),
-member by member those of the C kernel for one network; tests/test_population.py checks both.
+member by member those of the C kernel for one network; tests/nets/test_population.py checks both.
 Chosen on NumPy where the single-network C kernel would be (small mini-batches: MAX_WORK),
 else the array-API path's batched BLAS products run.
 """
