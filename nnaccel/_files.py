@@ -126,6 +126,27 @@ def open_to_read(path, what="", fix="check the path"):
     return os.fdopen(fd, "rb")
 
 
+def load_json_object(text, name, fix):
+    """The JSON object (a dict) in ``text`` (str or bytes), or DataError naming ``name`` and ``fix``.
+
+    The readers of a user's JSON (serve's --history, an archive's metadata) go through here, so
+    that each way the parser can refuse is one line: bad syntax or UTF-8, an integer of thousands of digits (ValueError), nesting
+    deeper than the parser's recursion (``[[[[…``: RecursionError), or a document that is not
+    an object.
+    """
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        reason = "nested too deeply"
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        reason = " ".join(str(e).split())[:80]
+    else:
+        if isinstance(doc, dict):
+            return doc
+        reason = f"a JSON {type(doc).__name__}"
+    raise DataError(f"{name} is not a JSON object ({reason}); {fix}")
+
+
 def check_writable(path, what):
     """Raise NNAccelError unless a file can be created at ``path``: probe with a temporary file beside it.
 

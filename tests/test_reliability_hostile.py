@@ -70,3 +70,35 @@ def test_an_error_message_stays_one_line_in_the_api():
     assert len(str(e).splitlines()) == 1 and "\\n" in str(e)
     assert os.fsencode(str(e)).startswith(b"caf\xe9\\n")
     assert str(NNAccelError("tab\tstays")) == "tab\tstays"
+
+
+# ---- JSON that the parser refuses by recursion, not by syntax ---------------------------
+DEEP = "[" * 200_000 + "]" * 200_000
+
+
+@pytest.mark.parametrize("content, words", [
+    (DEEP + "\n", ["deep.jsonl:1 is not a JSON object (nested too deeply)"]),
+    ('{"epoch": 0}\n' + DEEP + "\n", ["deep.jsonl:2", "nested too deeply"]),
+    ("1" * 5000 + "\n", ["deep.jsonl:1 is not a JSON object"]),
+    ("[1, 2]\n", ["deep.jsonl:1 is not a JSON object (a JSON list)"]),
+])
+def test_serve_refuses_a_history_nested_too_deeply_in_one_line(folder, capsys, content, words):
+    """`nnaccel serve m.npz --history deep.jsonl` was an internal RecursionError."""
+    Path("deep.jsonl").write_text(content)
+    _refused(capsys, ["serve", "m.npz", "--port", "0", "--history", "deep.jsonl"], *words)
+
+
+def test_serve_skips_a_deep_last_line_still_being_written(folder):
+    """A last line without its newline is a run still writing it, whatever stops it parsing."""
+    from nnaccel.tools.serve import read_history
+
+    Path("h.jsonl").write_text('{"epoch": 0}\n' + "[" * 200_000)
+    assert read_history("h.jsonl") == [{"epoch": 0}]
+
+
+def test_an_archive_whose_metadata_nests_too_deeply_is_corrupt(folder, capsys):
+    """The metadata member of a model .npz parsed by the same function: one DataError line."""
+    np.savez("deep.npz", meta=np.array(DEEP), w0=np.zeros((10, 784), np.float32), b0=np.zeros(10, np.float32))
+    _refused(capsys, ["evaluate", "deep.npz"], "deep.npz's metadata is not a JSON object (nested too deeply)")
+    np.savez("list.npz", meta=np.array("[1]"))
+    _refused(capsys, ["export", "list.npz", "out.onnx"], "list.npz's metadata is not a JSON object")

@@ -8,14 +8,13 @@ pickles, ever), and a member is read only as far as its header says.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .._files import open_to_read
+from .._files import load_json_object, open_to_read
 from ..errors import DataError, NotAnArchive
 
 MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
@@ -87,10 +86,4 @@ def read_meta(arrays, path) -> dict:
     meta = arrays.pop("meta", None)
     if meta is None or meta.shape != () or meta.dtype.kind != "U":
         raise DataError(f"{path} has no nnaccel metadata; it was not written by nnaccel")
-    try:
-        doc = json.loads(str(meta[()]))
-    except (ValueError, RecursionError) as e:
-        raise DataError(f"{path} has corrupt metadata ({type(e).__name__}); it was not written by nnaccel") from None
-    if not isinstance(doc, dict):
-        raise DataError(f"{path} has corrupt metadata (not a JSON object)")
-    return doc
+    return load_json_object(str(meta[()]), f"{path}'s metadata", "the file is corrupt or was not written by nnaccel")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import open_to_read
+from .._files import load_json_object, open_to_read
 from ..errors import DataError, NNAccelError
 from ..nets.network import load
 from ..training.signals import exit_code
@@ -283,15 +283,13 @@ def read_history(path):
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        fix = "give the JSONL file written by nnaccel train --history"
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except ValueError:
+            record = load_json_object(line, f"{path}:{number}", fix)
+        except DataError:
             if number == len(lines) and not text.endswith("\n"):
                 break  # a run still writing its next line
-            raise DataError(f"{path}:{number} is not a JSON object; give the JSONL file written by "
-                            "nnaccel train --history") from None
+            raise
         records.append(record)
     return records
 
