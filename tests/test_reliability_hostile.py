@@ -102,3 +102,42 @@ def test_an_archive_whose_metadata_nests_too_deeply_is_corrupt(folder, capsys):
     _refused(capsys, ["evaluate", "deep.npz"], "deep.npz's metadata is not a JSON object (nested too deeply)")
     np.savez("list.npz", meta=np.array("[1]"))
     _refused(capsys, ["export", "list.npz", "out.onnx"], "list.npz's metadata is not a JSON object")
+
+
+# ---- a .npy header that claims more than its file holds ----------------------------------
+def _npy_header(shape, descr="<f8"):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("shape", [(100_000, 100_000), (4, 28, 28), (2**62, 2**62)])
+def test_predict_refuses_a_npy_that_claims_more_than_it_holds_before_allocating(folder, capsys, shape):
+    """NumPy's np.load allocates what a .npy header claims: `predict m.npz huge.npy` tried to
+    allocate 80 GB and said "out of memory; use smaller --sizes". The header is now checked
+    against the file's size first, as read_npz checks each member."""
+    import tracemalloc
+
+    Path("huge.npy").write_bytes(_npy_header(shape) + b"\0" * 100)
+    tracemalloc.start()
+    try:
+        _refused(capsys, ["predict", "m.npz", "huge.npy"], "huge.npy claims shape", "the file is corrupt or truncated")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_predict_reads_every_npy_numpy_writes(folder):
+    """The checked reader gives what np.load gives: Fortran order, big-endian, 2-D and 3-D, float16."""
+    from nnaccel.data.npz import read_npy
+
+    rng = np.random.default_rng(0)
+    for a in (rng.random((28, 28)).astype(">f4"), np.asfortranarray(rng.integers(0, 255, (3, 28, 28), np.uint8)),
+              rng.random((2, 28, 28)).astype(np.float16)):
+        np.save("a.npy", a)
+        got = read_npy("a.npy")
+        assert got.dtype == a.dtype.newbyteorder("=") and np.array_equal(got, a)
+    np.save("o.npy", np.array([None], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="holds Python objects"):
+        read_npy("o.npy")

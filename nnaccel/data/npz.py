@@ -21,29 +21,50 @@ MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
 DEFLATE_RATIO = 1032  # no zip member expands more than this
 
 
-def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
-    name = info.filename
-    with z.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise ValueError(f"unknown .npy version {version}")
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = header(f, max_header_size=10000)
-        if dtype.hasobject:
-            raise DataError(f"{path}: member {name} holds Python objects; nnaccel files hold numbers only")
-        count = 1
-        for d in shape:
-            count *= d
-        nbytes = count * dtype.itemsize
-        if nbytes > info.file_size:
-            raise DataError(f"{path}: member {name} claims shape {shape} ({nbytes} bytes) but holds "
-                            f"{info.file_size}; the file is corrupt or truncated")
-        data = f.read(nbytes)
+def _array(f, available, name, where) -> np.ndarray:
+    """The .npy array at ``f``'s position, ``available`` bytes long at most, read only after its
+    header is checked: a known version, numbers (no objects, no pickle), and a size that fits."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unknown .npy version {version}")
+    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    shape, fortran, dtype = header(f, max_header_size=10000)
+    if dtype.hasobject:
+        raise DataError(f"{where}{name} holds Python objects; nnaccel files hold numbers only")
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * dtype.itemsize
+    if nbytes > available:
+        raise DataError(f"{where}{name} claims shape {shape} ({nbytes} bytes) but holds "
+                        f"{available}; the file is corrupt or truncated")
+    data = f.read(nbytes)
     if len(data) != nbytes:
-        raise DataError(f"{path}: member {name} is truncated; the file is corrupt")
+        raise DataError(f"{where}{name} is truncated; the file is corrupt")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return array.astype(dtype.newbyteorder("=") if dtype.byteorder not in "|=" else dtype)
+
+
+def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
+    with z.open(info) as f:
+        return _array(f, info.file_size, f"member {info.filename}", f"{path}: ")
+
+
+def read_npy(path, fix="save it with numpy.save"):
+    """The array in the .npy file at ``path``, read as read_npz reads a member (its header
+    checked against the file's size before anything is allocated); DataError naming ``fix``."""
+    path = Path(path)
+    with open_to_read(path, fix=fix) as f:
+        try:
+            return _array(f, os.fstat(f.fileno()).st_size, str(path), "")
+        except DataError:
+            raise
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+        except (ValueError, EOFError, OverflowError, SyntaxError, TypeError) as e:  # a garbled header
+            reason = " ".join(str(e).split())[:100]
+            raise DataError(f"{path} is not a readable .npy array ({reason}); {fix}") from None
 
 
 def read_npz(path):

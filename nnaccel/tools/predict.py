@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, check_writable, open_to_read
+from .._files import atomic_write, check_writable
 from ..data.idx import read_idx
+from ..data.npz import read_npy
 from ..data.png import read_png
 from ..errors import DataError, NNAccelError
 from ..nets.network import load
@@ -50,7 +51,7 @@ def read_images(path):
     if suffix == ".png":
         images = read_png(path)[None]
     elif suffix == ".npy":
-        images = _read_npy(path)
+        images = read_npy(path)
         images = images[None] if images.ndim == 2 else images
     else:
         images = read_idx(path)
@@ -63,15 +64,6 @@ def read_images(path):
     if images.dtype.kind not in "fiu" or images.dtype.kind == "f" and not np.isfinite(images).all():
         raise DataError(f"{path} holds {images.dtype} values that are not finite numbers; give pixels")
     return images.reshape(len(images), -1)
-
-
-def _read_npy(path):
-    with open_to_read(path, fix="give a .npy file") as f:
-        try:
-            return np.load(f, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as e:
-            raise DataError(f"{path} is not a readable .npy array ({e}); save it with numpy.save") from None
-
 
 
 def predict_labels(net, images, scale=None, invert=False):
