@@ -141,3 +141,51 @@ def test_predict_reads_every_npy_numpy_writes(folder):
     np.save("o.npy", np.array([None], dtype=object), allow_pickle=True)
     with pytest.raises(DataError, match="holds Python objects"):
         read_npy("o.npy")
+
+
+# ---- PNG chunks whose payload has the wrong length for their type -----------------------
+def _chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _png(width, height, depth, colour, rows, extra=(), interlace=0):
+    ihdr = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace))
+    return (b"\x89PNG\r\n\x1a\n" + ihdr + b"".join(extra) + _chunk(b"IDAT", zlib.compress(rows))
+            + _chunk(b"IEND", b""))
+
+
+def test_predict_refuses_a_palette_of_a_length_no_colour_has(folder, capsys):
+    """`predict m.npz pal.png` with a 4-byte PLTE chunk (valid CRC) was an internal ValueError."""
+    rows = b"".join(b"\0" + b"\1" * 28 for _ in range(28))
+    Path("pal.png").write_bytes(_png(28, 28, 8, 3, rows, [_chunk(b"PLTE", b"\1\2\3\4")]))
+    _refused(capsys, ["predict", "m.npz", "pal.png"], "pal.png is a corrupt PNG file (a palette of 4 bytes")
+    Path("filter.png").write_bytes(_png(28, 28, 8, 0, b"".join(b"\7" + b"\1" * 28 for _ in range(28))))
+    _refused(capsys, ["predict", "m.npz", "filter.png"], "filter.png is a corrupt PNG file (row 0", "convert")
+
+
+def test_any_png_of_well_formed_chunks_decodes_or_is_refused_in_one_line():
+    """Chunks with valid CRCs but drawn contents: an image, or one DataError line; nothing else."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from nnaccel.data.png import decode_png
+
+    payload = st.binary(max_size=24)
+    chunks = st.lists(st.tuples(st.sampled_from([b"PLTE", b"tRNS", b"IHDR", b"gAMA", b"IDAT"]), payload), max_size=3)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(width=st.integers(1, 4), height=st.integers(1, 3), depth=st.sampled_from([1, 8, 16]),
+           colour=st.sampled_from([0, 2, 3, 4, 6, 5]), filters=st.lists(st.integers(0, 6), min_size=3, max_size=3),
+           pixels=st.binary(min_size=64, max_size=64), extra=chunks, cut=st.integers(0, 200))
+    def decodes_or_refuses(width, height, depth, colour, filters, pixels, extra, cut):
+        stride = width * 8
+        rows = b"".join(bytes([filters[y]]) + pixels[:stride] for y in range(height))[:cut]
+        data = _png(width, height, depth, colour, rows, [_chunk(k, p) for k, p in extra])
+        try:
+            image = decode_png(data, "drawn.png")
+        except DataError as e:
+            assert len(str(e).splitlines()) == 1 and "drawn.png" in str(e)
+        else:
+            assert image.dtype == np.uint8 and image.shape == (height, width)
+
+    decodes_or_refuses()

@@ -40,7 +40,7 @@ def _chunks(data, name):
     raise DataError(f"{name} is a truncated PNG file (no IEND chunk)")
 
 
-def _unfilter(raw, height, stride, bpp):
+def _unfilter(raw, height, stride, bpp, name):
     """Undo PNG's per-row filters (none, sub, up, average, Paeth) into a (height, stride) uint8 array."""
     out = np.zeros((height + 1, stride + bpp), dtype=np.int32)  # a zero row above, zero pixels to the left
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
@@ -64,7 +64,7 @@ def _unfilter(raw, height, stride, bpp):
                     pred = left if pa <= pb and pa <= pc else above if pb <= pc else corner
                 cur[bpp + i] = (line[i] + pred) & 0xFF
         else:
-            raise DataError(f"unknown PNG filter type {kind}")
+            raise DataError(f"{name} is a corrupt PNG file (row {y} has the unknown filter type {kind}); {CONVERT}")
     return out[1:, bpp:].astype(np.uint8)
 
 
@@ -79,6 +79,9 @@ def decode_png(data, name="PNG data"):
                 raise DataError(f"{name} has a malformed PNG header")
             header = struct.unpack(">IIBBBBB", payload)
         elif kind == b"PLTE":
+            if len(payload) % 3 or not 3 <= len(payload) <= 3 * 256:  # 1 to 256 RGB entries
+                raise DataError(f"{name} is a corrupt PNG file (a palette of {len(payload)} bytes, "
+                                f"not 1 to 256 colours of 3 bytes); {CONVERT}")
             palette = np.frombuffer(payload, dtype=np.uint8).reshape(-1, 3)
         elif kind == b"tRNS":
             alpha = np.frombuffer(payload, dtype=np.uint8)
@@ -103,7 +106,7 @@ def decode_png(data, name="PNG data"):
     if len(raw) != expected:
         raise DataError(f"{name} is a corrupt PNG file: its image data holds {len(raw)} bytes, "
                         f"{width}×{height} pixels need {expected}")
-    pixels = _unfilter(raw, height, stride, bpp).reshape(height, width, -1)
+    pixels = _unfilter(raw, height, stride, bpp, name).reshape(height, width, -1)
     if depth == 16:
         pixels = pixels[..., 0::2]  # the high byte of each big-endian sample
     if colour == 3:
