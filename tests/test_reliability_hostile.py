@@ -189,3 +189,24 @@ def test_any_png_of_well_formed_chunks_decodes_or_is_refused_in_one_line():
             assert image.dtype == np.uint8 and image.shape == (height, width)
 
     decodes_or_refuses()
+
+
+# ---- predict's --out compared with its inputs by the shared run_files check ------------------
+def test_predict_out_on_a_symlink_loop_is_no_internal_error(folder, capsys):
+    """`predict m.npz x.npy --out loop1` (loop1 → loop2 → loop1) was an internal RuntimeError
+    from Path.resolve; predict now declares its files to run_files.check as train and export do."""
+    np.save("x.npy", np.zeros((1, 28, 28), np.uint8))
+    os.symlink("loop2", "loop1")
+    os.symlink("loop1", "loop2")
+    assert cli.main(["predict", "m.npz", "x.npy", "--out", "loop1"]) == 0
+    header, row = Path("loop1").read_text().splitlines()
+    assert header == "file,index,label" and row.startswith("x.npy,0,") and not os.path.islink("loop1")
+
+
+def test_predict_out_refused_by_what_it_is_not_how_it_is_spelt(folder, capsys):
+    """A hard link to an image, the model, and an empty name: refused before the model loads."""
+    np.save("x.npy", np.zeros((1, 28, 28), np.uint8))
+    os.link("x.npy", "hard.npy")
+    _refused(capsys, ["predict", "m.npz", "x.npy", "--out", "hard.npy"], "is one of the inputs (x.npy)")
+    _refused(capsys, ["predict", "m.npz", "x.npy", "--out", "./m.npz"], "is the model file")
+    _refused(capsys, ["predict", "m.npz", "x.npy", "--out", ""], "an empty file name")

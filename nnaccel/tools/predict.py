@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, check_writable
+from .._files import atomic_write
 from ..data.idx import read_idx
 from ..data.npz import read_npy
 from ..data.png import read_png
-from ..errors import DataError, NNAccelError
+from ..errors import DataError
+from ..io import run_files
 from ..nets.network import load
 from .flags import _float
 
@@ -87,10 +88,8 @@ def render(rows, fmt):
 
 
 def cmd_predict(args, out=print):
-    if args.out:
-        check_writable(args.out, "--out")
-        if Path(args.out).resolve() in {Path(p).resolve() for p in [args.model, *args.images]}:
-            raise NNAccelError(f"--out {args.out} is one of the inputs; give the labels a file of their own")
+    run_files.check([("--out", args.out)],
+                    [("the model file", args.model), *(("one of the inputs", p) for p in args.images)])
     net = load(args.model, device=args.device)
     rows = []
     for path in args.images:
@@ -101,7 +100,7 @@ def cmd_predict(args, out=print):
         labels = predict_labels(net, images, args.scale, args.invert)
         rows += [(str(path), i, int(label)) for i, label in enumerate(labels)]
     text = render(rows, args.format)
-    if args.out:
+    if args.out is not None:
         with atomic_write(args.out, "w") as f:
             f.write(text)
         out(f"nnaccel: wrote {len(rows)} labels to {args.out}")
