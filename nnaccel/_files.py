@@ -51,7 +51,10 @@ def atomic_write(path, mode="wb"):
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
     prefix = _temp_prefix(path.name)
     _remove_orphans(directory, prefix)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, mode) as f:
@@ -59,12 +62,20 @@ def atomic_write(path, mode="wb"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            raise _naming(e, path) from None
         raise
+
+
+def _naming(error, path):
+    """The OSError of a write (ENOSPC, EFBIG, EIO, EROFS...) naming the target, not a temporary
+    file that is gone: one line such as "m.npz: No space left on device" says which output failed."""
+    return type(error)(error.errno, error.strerror or str(error), os.fspath(path))
 
 
 NAME_ROOM = 200  # of a file name's 255 bytes, what a temporary name keeps of its target's

@@ -210,3 +210,36 @@ def test_predict_out_refused_by_what_it_is_not_how_it_is_spelt(folder, capsys):
     _refused(capsys, ["predict", "m.npz", "x.npy", "--out", "hard.npy"], "is one of the inputs (x.npy)")
     _refused(capsys, ["predict", "m.npz", "x.npy", "--out", "./m.npz"], "is the model file")
     _refused(capsys, ["predict", "m.npz", "x.npy", "--out", ""], "an empty file name")
+
+
+# ---- a write that fails on the disk (full, over the file-size limit) names its output ---------
+def _limited_file_size(limit):
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_an_output_the_disk_refuses_is_named_in_the_one_line(folder):
+    """`predict ... --out labels.csv` on a full disk said only "No space left on device; check the
+    path": the temporary file's OSError is now raised naming the output (here EFBIG, from a
+    file-size limit; Python ignores SIGXFSZ), and the temporary file is gone."""
+    np.save("x.npy", np.zeros((40, 28, 28), np.uint8))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    r = subprocess.run([sys.executable, "-m", "nnaccel", "predict", "m.npz", "x.npy", "--out", "labels.csv"],
+                       capture_output=True, text=True, env=env, preexec_fn=_limited_file_size(64), timeout=120)
+    assert r.returncode == 2 and r.stderr.splitlines() == ["nnaccel: error: labels.csv: File too large; "
+                                                           "check the path and its permissions"], r.stderr
+    assert sorted(os.listdir(".")) == ["m.npz", "x.npy"]
+
+
+def test_a_model_save_that_cannot_create_its_temporary_file_names_the_model(folder):
+    """net.save / net.to_onnx into /proc named '/proc/.x.onnx.<pid>.<letters>.tmp', a file that
+    never existed; now the OSError names the target."""
+    import nnaccel
+
+    net = nnaccel.load("m.npz")
+    with pytest.raises(OSError) as e:
+        net.save("/proc/m.npz")
+    assert e.value.filename == "/proc/m.npz" and ".tmp" not in str(e.value)
