@@ -243,3 +243,31 @@ def test_a_model_save_that_cannot_create_its_temporary_file_names_the_model(fold
     with pytest.raises(OSError) as e:
         net.save("/proc/m.npz")
     assert e.value.filename == "/proc/m.npz" and ".tmp" not in str(e.value)
+
+
+# ---- serve: JSON numbers that are no float (a 400-digit integer) or no number (true) ---------
+@pytest.mark.parametrize("body, status, message", [
+    ('{"image": [' + "1" * 400 + "," + ",".join(["0"] * 783) + "]}", 400, "finite numbers in [0, 1]"),
+    ('{"width": 1, "height": 1, "pixels": [' + "9" * 400 + "]}", 400, "finite numbers in [0, 255]"),
+    ('{"image": [' + ",".join(["true"] * 784) + "]}", 400, "numbers only, not true or false"),
+    ('{"width": 2, "height": 1, "pixels": [false, 255]}', 400, "numbers only, not true or false"),
+])
+def test_serve_answers_numbers_no_float_holds_with_400(folder, body, status, message):
+    """`{"image": [1111…(400 digits), 0, …]}` was a 500 (OverflowError in NumPy); true was taken as 1."""
+    import http.client
+    import threading
+
+    import nnaccel
+    from nnaccel.tools.serve import make_server
+
+    server = make_server(nnaccel.load("m.npz"), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+        connection.request("POST", "/api/predict", body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        got, doc = response.status, json.loads(response.read())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got == status and message in doc["error"], doc

@@ -92,10 +92,14 @@ def _numbers(values, count, low, high, what):
     if not isinstance(values, list) or len(values) != count:
         got = len(values) if isinstance(values, list) else type(values).__name__
         raise RequestError(400, f"{what} must be a list of {count} numbers, got {got}")
+    if any(isinstance(v, bool) for v in values):  # NumPy would take true as 1.0
+        raise RequestError(400, f"{what} must hold numbers only, not true or false")
     try:
         a = np.array(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise RequestError(400, f"{what} must hold numbers only") from None
+    except OverflowError:  # a JSON integer of hundreds of digits: no float holds it
+        raise RequestError(400, f"{what} must be finite numbers in [{low:g}, {high:g}]") from None
     if a.ndim != 1 or not np.all(np.isfinite(a)) or a.min() < low or a.max() > high:
         raise RequestError(400, f"{what} must be finite numbers in [{low:g}, {high:g}]")
     return a
