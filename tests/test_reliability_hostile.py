@@ -271,3 +271,14 @@ def test_serve_answers_numbers_no_float_holds_with_400(folder, body, status, mes
         server.shutdown()
         server.server_close()
     assert got == status and message in doc["error"], doc
+
+
+# ---- bench: sizes and counts through the memory estimate before any data are drawn ----------
+def test_bench_refuses_examples_no_machine_holds_before_drawing_them(folder, capsys):
+    """`nnaccel bench --examples 99999999999` drew the data first: a MemoryError whose line
+    blamed --sizes. Now the estimate names --examples, before the table's header."""
+    capsys.readouterr()
+    assert cli.main(["bench", "--sizes", "784", "10", "--examples", "99999999999"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert "timing 99999999999 examples" in captured.err and "use a smaller --examples" in captured.err
