@@ -282,3 +282,21 @@ def test_bench_refuses_examples_no_machine_holds_before_drawing_them(folder, cap
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.splitlines()) == 1
     assert "timing 99999999999 examples" in captured.err and "use a smaller --examples" in captured.err
+
+
+# ---- a small PNG whose header claims an image the model cannot take: refused before decoding --
+def test_predict_refuses_a_png_of_the_wrong_size_before_unfiltering_it(folder, capsys, monkeypatch):
+    """A 10 kB PNG of 1024×1024 RGBA16 rows with the Paeth filter cost seconds of Python (the
+    filter runs byte by byte) before predict found 1,048,576 pixels for a 784-input model, per
+    file on the command line. The header is now compared with the model first."""
+    import nnaccel.data.png as png
+
+    def unfiltered(*args):
+        raise AssertionError("the image data were unfiltered")
+
+    monkeypatch.setattr(png, "_unfilter", unfiltered)
+    rows = b"".join(b"\4" + b"\7" * (1024 * 8) for _ in range(1024))
+    Path("big.png").write_bytes(_png(1024, 1024, 16, 6, rows))
+    assert Path("big.png").stat().st_size < 20_000
+    _refused(capsys, ["predict", "m.npz", "big.png"], "big.png: images of 1048576 pixels (1024×1024)",
+             "takes 784")

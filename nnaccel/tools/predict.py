@@ -45,12 +45,13 @@ def add_parser(sub):
     p.set_defaults(run=cmd_predict)
 
 
-def read_images(path):
-    """(n, height·width) pixels of one file, uint8 or float, by its suffix (or, for IDX, content)."""
+def read_images(path, pixels=None):
+    """(n, height·width) pixels of one file, uint8 or float, by its suffix (or, for IDX, content);
+    DataError unless each image has ``pixels`` pixels (a PNG's header is checked before decoding)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".png":
-        images = read_png(path)[None]
+        images = read_png(path, pixels)[None]
     elif suffix == ".npy":
         images = read_npy(path)
         images = images[None] if images.ndim == 2 else images
@@ -64,7 +65,11 @@ def read_images(path):
                         "or a stack n × height × width")
     if images.dtype.kind not in "fiu" or images.dtype.kind == "f" and not np.isfinite(images).all():
         raise DataError(f"{path} holds {images.dtype} values that are not finite numbers; give pixels")
-    return images.reshape(len(images), -1)
+    images = images.reshape(len(images), -1)
+    if pixels is not None and images.shape[1] != pixels:
+        raise DataError(f"{path}: images of {images.shape[1]} pixels, but the model's first layer takes "
+                        f"{pixels}; give images of that size (MNIST: 28×28)")
+    return images
 
 
 def predict_labels(net, images, scale=None, invert=False):
@@ -93,10 +98,7 @@ def cmd_predict(args, out=print):
     net = load(args.model, device=args.device)
     rows = []
     for path in args.images:
-        images = read_images(path)
-        if images.shape[1] != net.sizes[0]:
-            raise DataError(f"{path}: images of {images.shape[1]} pixels, but the model's first layer takes "
-                            f"{net.sizes[0]}; give images of that size (MNIST: 28×28)")
+        images = read_images(path, net.sizes[0])
         labels = predict_labels(net, images, args.scale, args.invert)
         rows += [(str(path), i, int(label)) for i, label in enumerate(labels)]
     text = render(rows, args.format)
