@@ -300,3 +300,23 @@ def test_predict_refuses_a_png_of_the_wrong_size_before_unfiltering_it(folder, c
     assert Path("big.png").stat().st_size < 20_000
     _refused(capsys, ["predict", "m.npz", "big.png"], "big.png: images of 1048576 pixels (1024×1024)",
              "takes 784")
+
+
+# ---- to_onnx's settings: NumPy's numbers taken, anything else one NNAccelError line ------------
+def test_to_onnx_takes_numpy_numbers_in_its_settings_and_refuses_the_rest(tmp_path):
+    """net.to_onnx(p, settings={'eta': np.float32(0.5)}) was a TypeError from json.dumps, and a
+    list of settings an AttributeError; NumPy's scalars are now written as the numbers they are."""
+    pytest.importorskip("onnx")
+    import onnx
+
+    import nnaccel
+
+    net = nnaccel.Network([4, 3], seed=1)
+    net.to_onnx(tmp_path / "n.onnx", settings={"eta": np.float32(0.5), "epochs": np.int64(30), "sizes": np.arange(2)})
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "n.onnx")).metadata_props}
+    assert (props["training.eta"], props["training.epochs"], props["training.sizes"]) == ("0.5", "30", "[0, 1]")
+    for bad in ({"eta": object()}, {"eta": float("nan")}, ["eta", 0.5], "eta=0.5"):
+        with pytest.raises(NNAccelError) as e:
+            net.to_onnx(tmp_path / "bad.onnx", settings=bad)
+        assert len(str(e.value).splitlines()) == 1
+    assert not (tmp_path / "bad.onnx").exists()
