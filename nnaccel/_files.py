@@ -23,6 +23,21 @@ from .errors import DataError, NNAccelError
 _UMASK_LOCK = threading.Lock()
 
 
+def file_path(path) -> Path:
+    """``path`` (str, bytes or os.PathLike) as a Path, or NNAccelError: None, a number, or a name
+    holding a NUL byte (which no file can have) is a mistake to name, not a TypeError deep in os."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise NNAccelError(f"a file name must be a str or pathlib.Path, got {type(path).__name__} "
+                           f"{str(path)[:40]}; e.g. 'model.npz'")
+    path = Path(path)
+    if "\0" in str(path):
+        raise NNAccelError(f"the file name {str(path)[:80]!r} holds a NUL byte, which no file name can; "
+                           "give the name without it")
+    return path
+
+
 def _umask():
     """The process's umask (reading it means setting it: done under a lock, restored at once)."""
     with _UMASK_LOCK:
@@ -45,7 +60,7 @@ def atomic_write(path, mode="wb"):
 
     The file gets the permissions open() would give it (the temporary file alone would be 0600).
     """
-    path = Path(path)
+    path = file_path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
@@ -118,7 +133,7 @@ def open_to_read(path, what="", fix="check the path"):
     ends. What the path is comes from the opened descriptor (O_NONBLOCK, so a FIFO with no
     writer does not block the open), so nothing can change between the check and the read.
     """
-    path = Path(path)
+    path = file_path(path)
     name = f"{what} {path}" if what else str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -164,7 +179,7 @@ def check_writable(path, what):
     Catches a missing folder, an existing folder as the target, a read-only folder or file
     system, and places such as /proc, before the hours of work that would be written there.
     """
-    path = Path(path)
+    path = file_path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise NNAccelError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix}")

@@ -2,6 +2,7 @@
 test failed on the code before its fix (a traceback, an internal error, a second line on
 stderr, or memory a file's header asked for)."""
 
+import importlib.util
 import io
 import json
 import os
@@ -320,3 +321,35 @@ def test_to_onnx_takes_numpy_numbers_in_its_settings_and_refuses_the_rest(tmp_pa
             net.to_onnx(tmp_path / "bad.onnx", settings=bad)
         assert len(str(e.value).splitlines()) == 1
     assert not (tmp_path / "bad.onnx").exists()
+
+
+# ---- a path argument that is no path: None, a number, a name holding NUL ----------------------
+@pytest.mark.parametrize("path", [None, 3, 2.5, ["m.npz"], "m\0.npz", b"m\0.npz"])
+def test_every_file_function_refuses_what_is_no_file_name_in_one_line(folder, path):
+    """load(None), net.save(3), net.to_onnx('x\\0.onnx') were TypeError or ValueError from os;
+    every reader and writer takes its name through _files.file_path."""
+    import nnaccel
+    from nnaccel.data.idx import read_idx
+    from nnaccel.data.npz import read_npy
+    from nnaccel.io.checkpoints import load_checkpoint
+
+    net = nnaccel.load("m.npz")
+    calls = [lambda: nnaccel.load(path), lambda: net.save(path), lambda: read_idx(path), lambda: read_npy(path),
+             lambda: load_checkpoint(path)]
+    if isinstance(path, (str, bytes)):
+        calls.append(lambda: net.to_onnx(path + (".onnx" if isinstance(path, str) else b".onnx")))
+    for call in calls:
+        with pytest.raises(NNAccelError) as e:
+            call()
+        assert len(str(e.value).splitlines()) == 1
+    assert sorted(os.listdir(".")) == ["m.npz"]
+
+
+def test_a_bytes_file_name_is_a_file_name(folder):
+    import nnaccel
+
+    nnaccel.load(b"m.npz").save(b"copy.npz")
+    assert nnaccel.load("copy.npz").sizes == [784, 4, 10]
+    if importlib.util.find_spec("onnx"):
+        nnaccel.load("copy.npz").to_onnx(b"copy.onnx")
+        assert Path("copy.onnx").stat().st_size > 0

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from .._files import load_json_object, open_to_read
+from .._files import file_path, load_json_object, open_to_read
 from ..errors import DataError, NotAnArchive
 
 MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
@@ -54,7 +53,7 @@ def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
 def read_npy(path, fix="save it with numpy.save"):
     """The array in the .npy file at ``path``, read as read_npz reads a member (its header
     checked against the file's size before anything is allocated); DataError naming ``fix``."""
-    path = Path(path)
+    path = file_path(path)
     with open_to_read(path, fix=fix) as f:
         try:
             return _array(f, os.fstat(f.fileno()).st_size, str(path), "")
@@ -69,7 +68,7 @@ def read_npy(path, fix="save it with numpy.save"):
 
 def read_npz(path):
     """{name: array} of the ``.npz`` at ``path``; DataError (NotAnArchive if not a zip) if it is bad."""
-    path = Path(path)
+    path = file_path(path)
     try:
         with open_to_read(path) as raw, zipfile.ZipFile(raw) as z:
             infos = z.infolist()

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, file_path
 from .._version import __version__
 from ..core import activations as _activations
 from ..errors import NNAccelError
@@ -115,7 +115,8 @@ def build_model(net, settings=None):
 
 def to_onnx(net, path, settings=None):
     """Write ``net`` to ``path`` as an ONNX model, atomically; ``settings`` go into the metadata."""
-    if not str(path).lower().endswith(".onnx"):
+    path = file_path(path)
+    if path.suffix.lower() != ".onnx":
         raise NNAccelError(f"{path} does not end in .onnx; give the ONNX file a name such as model.onnx")
     model = build_model(net, settings)
     with atomic_write(path, "wb") as f:
