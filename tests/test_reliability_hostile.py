@@ -353,3 +353,18 @@ def test_a_bytes_file_name_is_a_file_name(folder):
     if importlib.util.find_spec("onnx"):
         nnaccel.load("copy.npz").to_onnx(b"copy.onnx")
         assert Path("copy.onnx").stat().st_size > 0
+
+
+# ---- standard output that fails for a reason other than a closed pipe (disk full, EIO) --------
+@pytest.mark.xfail(strict=True, reason="needs ClosedPipeSafe (nnaccel/cli/pipes.py, owned by another helper) "
+                                       "to treat ENOSPC/EIO/EFBIG on stdout like a closed pipe")
+def test_a_run_whose_standard_output_fills_the_disk_still_saves_its_model(tmp_path):
+    """`nnaccel train --save m.npz > log.txt` on a disk that fills mid-run died at the next epoch
+    line (exit 2, "No space left on device", no model); /dev/full stands for that disk here."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "nnaccel", "train", "--sizes", "784", "10", "--epochs", "1",
+                            "--validation-size", "100", "--device", "cpu", "--save", "m.npz"],
+                           cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
+    assert (tmp_path / "m.npz").exists(), r.stderr
+    assert r.returncode == 0 and len(r.stderr.splitlines()) <= 1, r.stderr
