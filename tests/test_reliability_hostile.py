@@ -368,3 +368,31 @@ def test_a_run_whose_standard_output_fills_the_disk_still_saves_its_model(tmp_pa
                            cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
     assert (tmp_path / "m.npz").exists(), r.stderr
     assert r.returncode == 0 and len(r.stderr.splitlines()) <= 1, r.stderr
+
+
+# ---- data of another array library than the network's ----------------------------------------
+def test_a_numpy_network_trains_on_cpu_tensors_as_on_their_numpy_arrays():
+    """net.SGD((torch.tensor(X), torch.tensor(y)), …) on a NumPy network was an AttributeError
+    ('Tensor' object has no attribute 'astype'): an array of another library is copied to NumPy
+    when NumPy can take it, and the weights are those the NumPy arrays give."""
+    torch = pytest.importorskip("torch")
+    import nnaccel
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 4)).astype(np.float32), np.arange(40) % 3
+    a, b = nnaccel.Network([4, 5, 3], seed=1), nnaccel.Network([4, 5, 3], seed=1)
+    a.SGD((X, y), 2, 10, 0.5)
+    b.SGD((torch.tensor(X), torch.tensor(y)), 2, 10, 0.5)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb))
+
+
+@pytest.mark.parametrize("make", ["requires_grad", "bfloat16"])
+def test_a_tensor_numpy_cannot_take_is_one_line_naming_the_fix(make):
+    torch = pytest.importorskip("torch")
+    import nnaccel
+
+    X = torch.rand(10, 4, requires_grad=True) if make == "requires_grad" else torch.rand(10, 4).bfloat16()
+    with pytest.raises(NNAccelError, match="the inputs are a torch.Tensor that the numpy network cannot take") as e:
+        nnaccel.Network([4, 3], seed=1).SGD((X, torch.zeros(10, dtype=torch.int64)), 1, 10, 0.5)
+    assert len(str(e.value).splitlines()) == 1
