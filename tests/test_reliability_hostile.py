@@ -396,3 +396,24 @@ def test_a_tensor_numpy_cannot_take_is_one_line_naming_the_fix(make):
     with pytest.raises(NNAccelError, match="the inputs are a torch.Tensor that the numpy network cannot take") as e:
         nnaccel.Network([4, 3], seed=1).SGD((X, torch.zeros(10, dtype=torch.int64)), 1, 10, 0.5)
     assert len(str(e.value).splitlines()) == 1
+
+
+# ---- a .npy header NumPy's parser refuses with neither ValueError nor SyntaxError ----------------
+def _unclosed_header():
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2,"
+    text += b" " * (118 - 10 - len(text) - 1) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + b"\0" * 16
+
+
+@pytest.mark.parametrize("args", [["predict", "m.npz", "tok.npy"], ["evaluate", "tok.npz"],
+                                  ["train", "--resume", "tok.npz"], ["export", "tok.npz", "t.onnx"]])
+def test_an_unclosed_bracket_in_a_npy_header_is_one_line(folder, capsys, args):
+    """An unclosed '(' in a member's header made NumPy's header parser raise tokenize.TokenError:
+    an internal error in every command that reads .npz or .npy. Any failure of that parser is now a
+    DataError in the one function that reads both (data.npz._array)."""
+    Path("tok.npy").write_bytes(_unclosed_header())
+    import zipfile
+
+    with zipfile.ZipFile("tok.npz", "w") as z:
+        z.writestr("meta.npy", _unclosed_header())
+    _refused(capsys, args, "has a corrupt .npy header (TokenError")

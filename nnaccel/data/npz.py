@@ -28,7 +28,15 @@ def _array(f, available, name, where) -> np.ndarray:
         raise ValueError(f"unknown .npy version {version}")
     header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
               else np.lib.format.read_array_header_2_0)
-    shape, fortran, dtype = header(f, max_header_size=10000)
+    try:
+        shape, fortran, dtype = header(f, max_header_size=10000)
+    except EOFError:
+        raise
+    except Exception as e:  # NumPy parses the header's text with ast and tokenize: ValueError, SyntaxError,
+        # tokenize.TokenError (an unclosed bracket), RecursionError (brackets nested thousands deep)...
+        reason = " ".join(str(e).split())[:80]
+        raise DataError(f"{where}{name} has a corrupt .npy header ({type(e).__name__}: {reason}); the file is "
+                        "corrupt or was not written by numpy.save") from None
     if dtype.hasobject:
         raise DataError(f"{where}{name} holds Python objects; nnaccel files hold numbers only")
     count = 1
