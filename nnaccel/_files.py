@@ -160,6 +160,8 @@ def load_json_object(text, name, fix):
     deeper than the parser's recursion (``[[[[…``: RecursionError), or a document that is not
     an object.
     """
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")  # a BOM an editor added (json.loads takes it from bytes, not from text)
     try:
         doc = json.loads(text)
     except RecursionError:

@@ -417,3 +417,12 @@ def test_an_unclosed_bracket_in_a_npy_header_is_one_line(folder, capsys, args):
     with zipfile.ZipFile("tok.npz", "w") as z:
         z.writestr("meta.npy", _unclosed_header())
     _refused(capsys, args, "has a corrupt .npy header (TokenError")
+
+
+def test_a_history_file_an_editor_saved_with_a_bom_reads_the_same(folder):
+    """A UTF-8 BOM before the first record made serve refuse the history ("Unexpected UTF-8 BOM");
+    model JSON with a BOM already loaded (json.loads takes it from bytes)."""
+    from nnaccel.tools.serve import read_history
+
+    Path("bom.jsonl").write_bytes(b'\xef\xbb\xbf{"epoch": 0}\r\n{"epoch": 1}\r\n')
+    assert read_history("bom.jsonl") == [{"epoch": 0}, {"epoch": 1}]

@@ -279,7 +279,7 @@ def read_history(path):
     path = Path(path)
     try:
         with open_to_read(path, "history file", "give the file written by nnaccel train --history") as f:
-            text = f.read().decode()
+            text = f.read().decode("utf-8-sig")  # a file saved by an editor that adds a BOM reads the same
         lines = text.splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read history file {path} ({e})") from None
