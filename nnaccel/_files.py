@@ -72,7 +72,10 @@ def atomic_write(path, mode="wb"):
         raise _naming(e, path) from None
     try:
         os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, mode) as f:
+        # text: UTF-8 on every locale, and a non-UTF-8 file name quoted in it (predict's CSV) written
+        # back as the bytes it came from, as on standard output, not a UnicodeEncodeError
+        text = {} if "b" in mode else {"encoding": "utf-8", "errors": "surrogateescape"}
+        with os.fdopen(fd, mode, **text) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

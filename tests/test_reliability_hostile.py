@@ -426,3 +426,13 @@ def test_a_history_file_an_editor_saved_with_a_bom_reads_the_same(folder):
 
     Path("bom.jsonl").write_bytes(b'\xef\xbb\xbf{"epoch": 0}\r\n{"epoch": 1}\r\n')
     assert read_history("bom.jsonl") == [{"epoch": 0}, {"epoch": 1}]
+
+
+# ---- a text output that quotes a non-UTF-8 file name -------------------------------------------
+def test_predict_writes_a_non_utf8_image_name_into_its_csv_as_its_bytes(folder):
+    """`predict m.npz $'\\xff.npy' --out labels.csv` was an internal UnicodeEncodeError (the name
+    holds a surrogate); atomic_write's text files are UTF-8 with the name's own bytes, as stdout."""
+    name = os.fsdecode(b"\xff.npy")
+    np.save(name, np.zeros((1, 28, 28), np.uint8))
+    assert cli.main(["predict", "m.npz", name, "--out", "labels.csv"]) == 0
+    assert Path("labels.csv").read_bytes().splitlines()[1].startswith(b"\xff.npy,0,")
