@@ -436,3 +436,20 @@ def test_predict_writes_a_non_utf8_image_name_into_its_csv_as_its_bytes(folder):
     np.save(name, np.zeros((1, 28, 28), np.uint8))
     assert cli.main(["predict", "m.npz", name, "--out", "labels.csv"]) == 0
     assert Path("labels.csv").read_bytes().splitlines()[1].startswith(b"\xff.npy,0,")
+
+
+# ---- a scale no float holds, or whose reciprocal overflows -------------------------------------
+@pytest.mark.parametrize("scale", [10**400, 1e-320, -(10**400)], ids=["400 digits", "subnormal", "-400 digits"])
+def test_a_scale_of_400_digits_or_subnormal_is_one_line(scale):
+    """scale=10**400 was an OverflowError from math.isfinite; scale=1e-320 divided every input to
+    inf and then advised "a scale of about 2"."""
+    import nnaccel
+
+    X = np.random.default_rng(0).random((20, 4)).astype(np.float32) * 255
+    with pytest.raises(NNAccelError, match="scale must be a number > 0") as e:
+        nnaccel.Network([4, 3], seed=1).data((X, np.arange(20) % 3), scale=scale)
+    assert len(str(e.value).splitlines()) == 1 and len(str(e.value)) < 200
+
+
+def test_a_scale_cli_of_a_subnormal_is_refused(folder, capsys):
+    _refused(capsys, ["evaluate", "m.npz", "--scale", "1e-320"], "scale")
