@@ -453,3 +453,17 @@ def test_a_scale_of_400_digits_or_subnormal_is_one_line(scale):
 
 def test_a_scale_cli_of_a_subnormal_is_refused(folder, capsys):
     _refused(capsys, ["evaluate", "m.npz", "--scale", "1e-320"], "scale")
+
+
+# ---- a real hyper-parameter given as an integer no float holds ---------------------------------
+@pytest.mark.parametrize("name", ["eta", "lmbda", "l1", "momentum", "gamma", "dropout"])
+def test_a_hyperparameter_of_400_digits_is_refused_as_not_finite(name):
+    """net.SGD(..., eta=10**400) was an OverflowError from float(); core.scalars.as_float, which
+    every real hyper-parameter passes, now gives inf, which the parameter table refuses."""
+    import nnaccel
+
+    X = np.random.default_rng(0).random((20, 4)).astype(np.float32)
+    kwargs = {"epochs": 1, "mini_batch_size": 10, "eta": 0.5, name: 10**400}
+    with pytest.raises(NNAccelError, match=f"{name} must be") as e:
+        nnaccel.Network([4, 3], seed=1).SGD((X, np.arange(20) % 3), **kwargs)
+    assert len(str(e.value).splitlines()) == 1
