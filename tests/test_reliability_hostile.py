@@ -467,3 +467,13 @@ def test_a_hyperparameter_of_400_digits_is_refused_as_not_finite(name):
     with pytest.raises(NNAccelError, match=f"{name} must be") as e:
         nnaccel.Network([4, 3], seed=1).SGD((X, np.arange(20) % 3), **kwargs)
     assert len(str(e.value).splitlines()) == 1
+
+
+def test_a_size_that_is_a_fraction_beyond_every_float_is_refused():
+    """Network([4, Fraction(10**400, 3), 3]) was an OverflowError inside core.scalars.whole."""
+    from fractions import Fraction
+
+    import nnaccel
+
+    with pytest.raises(NNAccelError, match="sizes must be whole numbers"):
+        nnaccel.Network([4, Fraction(10**400, 3), 3])

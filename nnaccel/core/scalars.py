@@ -35,6 +35,9 @@ def whole(value):
         return None
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+    try:  # a Fraction beyond every float overflows in the conversion
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+            return int(value)
+    except OverflowError:
+        pass
     return None
