@@ -477,3 +477,11 @@ def test_a_size_that_is_a_fraction_beyond_every_float_is_refused():
 
     with pytest.raises(NNAccelError, match="sizes must be whole numbers"):
         nnaccel.Network([4, Fraction(10**400, 3), 3])
+
+
+@pytest.mark.xfail(strict=True, reason="needs Row.contains in nnaccel/core/parameters.py (owned by another helper) "
+                                       "to call math.isfinite on floats only")
+@pytest.mark.parametrize("flag", ["--epochs", "--mini-batch-size", "--patience", "--step-size", "--early-stopping"])
+def test_an_integer_flag_of_400_digits_is_one_line(folder, capsys, flag):
+    """`nnaccel train --epochs 1000…(400 digits)` is an internal OverflowError: math.isfinite(int)."""
+    _refused(capsys, ["train", "--sizes", "784", "10", flag, str(10**400)], flag.lstrip("-").replace("-", "_"))
