@@ -481,7 +481,11 @@ def test_a_size_that_is_a_fraction_beyond_every_float_is_refused():
 
 @pytest.mark.xfail(strict=True, reason="needs Row.contains in nnaccel/core/parameters.py (owned by another helper) "
                                        "to call math.isfinite on floats only")
-@pytest.mark.parametrize("flag", ["--epochs", "--mini-batch-size", "--patience", "--step-size", "--early-stopping"])
-def test_an_integer_flag_of_400_digits_is_one_line(folder, capsys, flag):
-    """`nnaccel train --epochs 1000…(400 digits)` is an internal OverflowError: math.isfinite(int)."""
-    _refused(capsys, ["train", "--sizes", "784", "10", flag, str(10**400)])
+@pytest.mark.parametrize("flag", ["--mini-batch-size", "--patience", "--step-size", "--early-stopping"])
+def test_an_integer_flag_of_400_digits_is_no_internal_error(folder, capsys, flag):
+    """`nnaccel train -m 1000…(400 digits)` is an internal OverflowError (math.isfinite of an int):
+    such a value is within the flag's bounds (no upper one), so it must train or be refused in one line."""
+    capsys.readouterr()
+    code = cli.main(["train", "--sizes", "784", "10", "--epochs", "1", "--validation-size", "100", flag, str(10**400)])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "internal error" not in err, err
