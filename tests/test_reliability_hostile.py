@@ -489,3 +489,13 @@ def test_an_integer_flag_of_400_digits_is_no_internal_error(folder, capsys, flag
     code = cli.main(["train", "--sizes", "784", "10", "--epochs", "1", "--validation-size", "100", flag, str(10**400)])
     err = capsys.readouterr().err
     assert code in (0, 2) and "internal error" not in err, err
+
+
+def test_experiment_out_says_what_the_path_is_when_it_is_no_folder(folder, capsys):
+    """`experiment perceptrons --out afile` said "the folder does not exist" of an existing file,
+    and of a symlink loop; the line now names what is there."""
+    Path("afile").write_text("x")
+    os.symlink("loop2", "loop1")
+    os.symlink("loop1", "loop2")
+    _refused(capsys, ["experiment", "perceptrons", "--out", "afile"], "--out afile is a file, not a folder")
+    _refused(capsys, ["experiment", "perceptrons", "--out", "loop1"], "--out loop1 is a link to nothing")
