@@ -7,6 +7,7 @@ removes those whose process is gone.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import json
@@ -141,10 +142,14 @@ def open_to_read(path, what="", fix="check the path"):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise DataError(f"{name} does not exist; {fix}") from None
+        raise DataError(f"{name} {_missing(path)}; {fix}") from None
     except IsADirectoryError:
         raise DataError(f"{name} is a folder; {fix}") from None
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise DataError(f"{name} is a symbolic link that leads back to itself (a loop); {fix}") from None
+        raise DataError(f"cannot read {name}: {e.strerror or e}; check its permissions") from None
+    except ValueError as e:  # a NUL byte in the name
         raise DataError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}; check its permissions") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -176,6 +181,26 @@ def load_json_object(text, name, fix):
             return doc
         reason = f"a JSON {type(doc).__name__}"
     raise DataError(f"{name} is not a JSON object ({reason}); {fix}")
+
+
+def _missing(path):
+    """Why ``path`` names no file: it does not exist, or it is a link whose target does not."""
+    if os.path.islink(path):
+        return f"is a link to {os.readlink(path)}, which does not exist"
+    return "does not exist"
+
+
+def missing(path, what, fix):
+    """DataError for a ``what`` at ``path`` that names no file (a dangling link said as such), or None."""
+    if os.path.exists(path):
+        return None
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return DataError(f"{what} {path} is a symbolic link that leads back to itself (a loop); {fix}")
+    return DataError(f"{what} {path} {_missing(path)}; {fix}")
 
 
 def check_writable(path, what):

@@ -499,3 +499,25 @@ def test_experiment_out_says_what_the_path_is_when_it_is_no_folder(folder, capsy
     os.symlink("loop1", "loop2")
     _refused(capsys, ["experiment", "perceptrons", "--out", "afile"], "--out afile is a file, not a folder")
     _refused(capsys, ["experiment", "perceptrons", "--out", "loop1"], "--out loop1 is a link to nothing")
+
+
+# ---- a path that is a dangling link or a link loop: said as such, not "does not exist" ----------
+@pytest.mark.parametrize("args, words", [
+    (["evaluate", "{}"], "model file {} is"),
+    (["train", "--resume", "{}"], "checkpoint {} is"),
+    (["predict", "m.npz", "{}"], "{} is"),
+    (["export", "{}", "o.onnx"], "model file {} is"),
+    (["serve", "m.npz", "--port", "0", "--history", "{}"], "history file {} is"),
+])
+@pytest.mark.parametrize("link", ["loop", "dangling"])
+def test_a_link_loop_or_dangling_link_is_named_as_one(folder, capsys, args, words, link):
+    """`evaluate loop1` (loop1 → loop2 → loop1) said "does not exist"; predict's said
+    "Too many levels of symbolic links; check its permissions"."""
+    if link == "loop":
+        os.symlink("l2", "l1")
+        os.symlink("l1", "l2")
+        expected = "a symbolic link that leads back to itself (a loop)"
+    else:
+        os.symlink("/nonexistent/m.npz", "l1")
+        expected = "a link to /nonexistent/m.npz, which does not exist"
+    _refused(capsys, [a.format("l1") for a in args], words.format("l1"), expected)

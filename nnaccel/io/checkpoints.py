@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .._files import file_path, save_archive
+from .._files import file_path, missing, save_archive
 from ..core.parameters import PARAMETERS
 from ..data.npz import read_meta, read_npz
 from ..errors import DataError, NotAnArchive
@@ -86,8 +86,8 @@ def load_checkpoint(path):
     path = file_path(path)
     if path.is_dir():
         raise DataError(f"checkpoint {path} is a folder; {NOT_A_CHECKPOINT}")
-    if not path.exists():
-        raise DataError(f"checkpoint {path} does not exist; check the path given to --resume")
+    if (error := missing(path, "checkpoint", "check the path given to --resume")) is not None:
+        raise error
     try:
         members = read_npz(path)
     except NotAnArchive:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, file_path, open_to_read, save_archive
+from .._files import atomic_write, file_path, missing, open_to_read, save_archive
 from ..core import costs as _costs
 from ..core import parameters
 from ..data.npz import read_meta, read_npz
@@ -175,8 +175,8 @@ def read_model(path):
     path = file_path(path)
     if path.is_dir():
         raise DataError(f"model file {path} is a folder; give the file saved by --save")
-    if not path.exists():
-        raise DataError(f"model file {path} does not exist; check the path")
+    if (error := missing(path, "model file", "check the path")) is not None:
+        raise error
     meta, weights, biases = _read(path)
     sizes, acts, cost, saved_dtype = check_network(meta, path)
     temperature = _temperature(meta, path, acts)
