@@ -94,7 +94,12 @@ def atomic_write(path, mode="wb"):
 def _naming(error, path):
     """The OSError of a write (ENOSPC, EFBIG, EIO, EROFS...) naming the target, not a temporary
     file that is gone: one line such as "m.npz: No space left on device" says which output failed."""
-    return type(error)(error.errno, error.strerror or str(error), os.fspath(path))
+    if error.errno is None:  # an OSError("…") a library raised with a message only: left as it is
+        return error
+    try:
+        return type(error)(error.errno, error.strerror or str(error), os.fspath(path))
+    except Exception:  # a subclass with a constructor of its own
+        return OSError(error.errno, error.strerror or str(error), os.fspath(path))
 
 
 NAME_ROOM = 200  # of a file name's 255 bytes, what a temporary name keeps of its target's
