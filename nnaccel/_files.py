@@ -7,6 +7,7 @@ removes those whose process is gone.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import json
@@ -21,6 +22,21 @@ from pathlib import Path
 from .errors import DataError, NNAccelError
 
 _UMASK_LOCK = threading.Lock()
+
+
+def file_path(path) -> Path:
+    """``path`` (str, bytes or os.PathLike) as a Path, or NNAccelError: None, a number, or a name
+    holding a NUL byte (which no file can have) is a mistake to name, not a TypeError deep in os."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise NNAccelError(f"a file name must be a str or pathlib.Path, got {type(path).__name__} "
+                           f"{str(path)[:40]}; e.g. 'model.npz'")
+    path = Path(path)
+    if "\0" in str(path):
+        raise NNAccelError(f"the file name {str(path)[:80]!r} holds a NUL byte, which no file name can; "
+                           "give the name without it")
+    return path
 
 
 def _umask():
@@ -45,26 +61,45 @@ def atomic_write(path, mode="wb"):
 
     The file gets the permissions open() would give it (the temporary file alone would be 0600).
     """
-    path = Path(path)
+    path = file_path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise NNAccelError(f"cannot write {path}: the folder {directory} does not exist; create it first")
     prefix = _temp_prefix(path.name)
     _remove_orphans(directory, prefix)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, mode) as f:
+        # text: UTF-8 on every locale, and a non-UTF-8 file name quoted in it (predict's CSV) written
+        # back as the bytes it came from, as on standard output, not a UnicodeEncodeError
+        text = {} if "b" in mode else {"encoding": "utf-8", "errors": "surrogateescape"}
+        with os.fdopen(fd, mode, **text) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            raise _naming(e, path) from None
         raise
+
+
+def _naming(error, path):
+    """The OSError of a write (ENOSPC, EFBIG, EIO, EROFS...) naming the target, not a temporary
+    file that is gone: one line such as "m.npz: No space left on device" says which output failed."""
+    if error.errno is None:  # an OSError("…") a library raised with a message only: left as it is
+        return error
+    try:
+        return type(error)(error.errno, error.strerror or str(error), os.fspath(path))
+    except Exception:  # a subclass with a constructor of its own
+        return OSError(error.errno, error.strerror or str(error), os.fspath(path))
 
 
 NAME_ROOM = 200  # of a file name's 255 bytes, what a temporary name keeps of its target's
@@ -107,15 +142,19 @@ def open_to_read(path, what="", fix="check the path"):
     ends. What the path is comes from the opened descriptor (O_NONBLOCK, so a FIFO with no
     writer does not block the open), so nothing can change between the check and the read.
     """
-    path = Path(path)
+    path = file_path(path)
     name = f"{what} {path}" if what else str(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise DataError(f"{name} does not exist; {fix}") from None
+        raise DataError(f"{name} {_missing(path)}; {fix}") from None
     except IsADirectoryError:
         raise DataError(f"{name} is a folder; {fix}") from None
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise DataError(f"{name} is a symbolic link that leads back to itself (a loop); {fix}") from None
+        raise DataError(f"cannot read {name}: {e.strerror or e}; check its permissions") from None
+    except ValueError as e:  # a NUL byte in the name
         raise DataError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}; check its permissions") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -126,13 +165,56 @@ def open_to_read(path, what="", fix="check the path"):
     return os.fdopen(fd, "rb")
 
 
+def load_json_object(text, name, fix):
+    """The JSON object (a dict) in ``text`` (str or bytes), or DataError naming ``name`` and ``fix``.
+
+    The readers of a user's JSON (serve's --history, an archive's metadata) go through here, so
+    that each way the parser can refuse is one line: bad syntax or UTF-8, an integer of thousands of digits (ValueError), nesting
+    deeper than the parser's recursion (``[[[[…``: RecursionError), or a document that is not
+    an object.
+    """
+    if isinstance(text, str):
+        text = text.removeprefix("\ufeff")  # a BOM an editor added (json.loads takes it from bytes, not from text)
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        reason = "nested too deeply"
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        reason = " ".join(str(e).split())[:80]
+    else:
+        if isinstance(doc, dict):
+            return doc
+        reason = f"a JSON {type(doc).__name__}"
+    raise DataError(f"{name} is not a JSON object ({reason}); {fix}")
+
+
+def _missing(path):
+    """Why ``path`` names no file: it does not exist, or it is a link whose target does not."""
+    if os.path.islink(path):
+        return f"is a link to {os.readlink(path)}, which does not exist"
+    return "does not exist"
+
+
+def missing(path, what, fix):
+    """DataError for a ``what`` at ``path`` that names no file (a dangling link said as such), or None."""
+    if os.path.exists(path):
+        return None
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return DataError(f"{what} {path} is a symbolic link that leads back to itself (a loop); {fix}")
+    return DataError(f"{what} {path} {_missing(path)}; {fix}")
+
+
 def check_writable(path, what):
     """Raise NNAccelError unless a file can be created at ``path``: probe with a temporary file beside it.
 
     Catches a missing folder, an existing folder as the target, a read-only folder or file
     system, and places such as /proc, before the hours of work that would be written there.
     """
-    path = Path(path)
+    path = file_path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise NNAccelError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}{path.suffix}")

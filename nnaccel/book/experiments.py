@@ -254,6 +254,11 @@ def run_experiment(name, out_dir=".", scale=1.0, dataset="mnist-10k", device="au
     if name not in EXPERIMENTS:
         raise NNAccelError(f"unknown experiment {name!r}; use one of {', '.join(EXPERIMENTS)}")
     if out_dir is not None and os.fspath(out_dir) and not os.path.isdir(out_dir):
+        if os.path.exists(out_dir):
+            raise NNAccelError(f"--out {out_dir} is a file, not a folder; give the folder for {name}.json and {name}.png")
+        if os.path.islink(out_dir):
+            raise NNAccelError(f"--out {out_dir} is a link to nothing (its target is missing, or it is a loop); "
+                               "give a folder")
         raise NNAccelError(f"--out {out_dir}: the folder does not exist; create it first")
     run_files.check_folder("--out", out_dir, (f"{name}.json", f"{name}.png"),  # before the experiment's hours
                            [("a data file", path) for path in data_files(dataset)])

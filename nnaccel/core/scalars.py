@@ -17,9 +17,14 @@ def as_int(value):
 
 
 def as_float(value):
-    """``value`` as a Python float if it is a real scalar of any type (bool excluded); else unchanged."""
+    """``value`` as a Python float if it is a real scalar of any type (bool excluded); else unchanged.
+    An integer beyond every float (10**400) is ±inf, which the caller's finite check refuses, not
+    an OverflowError."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     return value
 
 
@@ -30,6 +35,9 @@ def whole(value):
         return None
     if isinstance(value, numbers.Integral):
         return int(value)
-    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+    try:  # a Fraction beyond every float overflows in the conversion
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+            return int(value)
+    except OverflowError:
+        pass
     return None

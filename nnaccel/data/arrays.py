@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ..errors import NNAccelError
@@ -54,6 +55,28 @@ def _from_tuples(data):
             "integer label or an (n_out, 1) one-hot column, all of the same shapes"
         ) from None
     return x, y
+
+
+def _this_library(backend, a, what):
+    """``a`` as it is when it is host data or an array of ``backend``'s library; an array of
+    another library (a torch tensor for a NumPy network) copied to a NumPy array when NumPy can
+    take it, else NNAccelError naming the fix, never an AttributeError from the wrong namespace."""
+    if isinstance(a, (np.ndarray, list, tuple)) or np.isscalar(a) or not hasattr(a, "shape"):
+        return a
+    try:
+        if array_api_compat.array_namespace(a) is backend.xp:
+            return a
+    except TypeError:  # no array library the standard knows (a memoryview): NumPy's to read
+        pass
+    reasons = []
+    for convert in (np.asarray, np.from_dlpack):
+        try:
+            return convert(a)
+        except (TypeError, ValueError, RuntimeError, AttributeError, BufferError) as e:
+            reasons.append(" ".join(str(e).split())[:80])
+    kind = f"{type(a).__module__.split('.')[0]}.{type(a).__name__}"
+    raise NNAccelError(f"the {what} are a {kind} that the {backend.name} network cannot take ({reasons[0]}); "
+                       f"give NumPy arrays, or build the network with the {what}' library as its backend")
 
 
 def _host(a, what):
@@ -108,6 +131,7 @@ def to_device(backend, data, n_in, n_out, dtype, scale=None) -> DeviceData:
         raise NNAccelError(
             "data must be a tuple (X, labels) or network2's list of (x, y) tuples"
         )
+    x, y = _this_library(backend, x, "inputs"), _this_library(backend, y, "labels")
     hx = _host(x, "inputs")
     if hx is not None:
         if len(hx) == 0:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, open_to_read
+from .._files import atomic_write, file_path, open_to_read
 from ..errors import DataError
 
 TYPES = {
@@ -116,7 +116,7 @@ def read_idx(path) -> np.ndarray:
     The header's sizes are checked against the file's real length before any array is made,
     and a gzip file is decompressed only as far as its header says it should reach.
     """
-    path = Path(path)
+    path = file_path(path)
     raw, compressed = read_bytes(path)
     if not compressed:
         return parse_idx(raw, str(path))
@@ -133,7 +133,7 @@ def read_idx(path) -> np.ndarray:
 
 def write_idx(path, array, compress=None):
     """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends in .gz."""
-    path = Path(path)
+    path = file_path(path)
     array = np.asarray(array)
     key = array.dtype.newbyteorder("=") if array.dtype.itemsize > 1 else array.dtype
     if key not in CODES:

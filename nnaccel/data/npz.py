@@ -8,48 +8,75 @@ pickles, ever), and a member is read only as far as its header says.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from .._files import open_to_read
+from .._files import file_path, load_json_object, open_to_read
 from ..errors import DataError, NotAnArchive
 
 MAX_MEMBERS = 4096  # a checkpoint of a 100-layer network has ~600
 DEFLATE_RATIO = 1032  # no zip member expands more than this
 
 
-def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
-    name = info.filename
-    with z.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise ValueError(f"unknown .npy version {version}")
-        header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                  else np.lib.format.read_array_header_2_0)
+def _array(f, available, name, where) -> np.ndarray:
+    """The .npy array at ``f``'s position, ``available`` bytes long at most, read only after its
+    header is checked: a known version, numbers (no objects, no pickle), and a size that fits."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unknown .npy version {version}")
+    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    try:
         shape, fortran, dtype = header(f, max_header_size=10000)
-        if dtype.hasobject:
-            raise DataError(f"{path}: member {name} holds Python objects; nnaccel files hold numbers only")
-        count = 1
-        for d in shape:
-            count *= d
-        nbytes = count * dtype.itemsize
-        if nbytes > info.file_size:
-            raise DataError(f"{path}: member {name} claims shape {shape} ({nbytes} bytes) but holds "
-                            f"{info.file_size}; the file is corrupt or truncated")
-        data = f.read(nbytes)
+    except EOFError:
+        raise
+    except Exception as e:  # NumPy parses the header's text with ast and tokenize: ValueError, SyntaxError,
+        # tokenize.TokenError (an unclosed bracket), RecursionError (brackets nested thousands deep)...
+        reason = " ".join(str(e).split())[:80]
+        raise DataError(f"{where}{name} has a corrupt .npy header ({type(e).__name__}: {reason}); the file is "
+                        "corrupt or was not written by numpy.save") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}{name} holds Python objects; nnaccel files hold numbers only")
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * dtype.itemsize
+    if nbytes > available:
+        raise DataError(f"{where}{name} claims shape {shape} ({nbytes} bytes) but holds "
+                        f"{available}; the file is corrupt or truncated")
+    data = f.read(nbytes)
     if len(data) != nbytes:
-        raise DataError(f"{path}: member {name} is truncated; the file is corrupt")
+        raise DataError(f"{where}{name} is truncated; the file is corrupt")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return array.astype(dtype.newbyteorder("=") if dtype.byteorder not in "|=" else dtype)
 
 
+def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path) -> np.ndarray:
+    with z.open(info) as f:
+        return _array(f, info.file_size, f"member {info.filename}", f"{path}: ")
+
+
+def read_npy(path, fix="save it with numpy.save"):
+    """The array in the .npy file at ``path``, read as read_npz reads a member (its header
+    checked against the file's size before anything is allocated); DataError naming ``fix``."""
+    path = file_path(path)
+    with open_to_read(path, fix=fix) as f:
+        try:
+            return _array(f, os.fstat(f.fileno()).st_size, str(path), "")
+        except DataError:
+            raise
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+        except (ValueError, EOFError, OverflowError, SyntaxError, TypeError) as e:  # a garbled header
+            reason = " ".join(str(e).split())[:100]
+            raise DataError(f"{path} is not a readable .npy array ({reason}); {fix}") from None
+
+
 def read_npz(path):
     """{name: array} of the ``.npz`` at ``path``; DataError (NotAnArchive if not a zip) if it is bad."""
-    path = Path(path)
+    path = file_path(path)
     try:
         with open_to_read(path) as raw, zipfile.ZipFile(raw) as z:
             infos = z.infolist()
@@ -87,10 +114,4 @@ def read_meta(arrays, path) -> dict:
     meta = arrays.pop("meta", None)
     if meta is None or meta.shape != () or meta.dtype.kind != "U":
         raise DataError(f"{path} has no nnaccel metadata; it was not written by nnaccel")
-    try:
-        doc = json.loads(str(meta[()]))
-    except (ValueError, RecursionError) as e:
-        raise DataError(f"{path} has corrupt metadata ({type(e).__name__}); it was not written by nnaccel") from None
-    if not isinstance(doc, dict):
-        raise DataError(f"{path} has corrupt metadata (not a JSON object)")
-    return doc
+    return load_json_object(str(meta[()]), f"{path}'s metadata", "the file is corrupt or was not written by nnaccel")

@@ -40,7 +40,7 @@ def _chunks(data, name):
     raise DataError(f"{name} is a truncated PNG file (no IEND chunk)")
 
 
-def _unfilter(raw, height, stride, bpp):
+def _unfilter(raw, height, stride, bpp, name):
     """Undo PNG's per-row filters (none, sub, up, average, Paeth) into a (height, stride) uint8 array."""
     out = np.zeros((height + 1, stride + bpp), dtype=np.int32)  # a zero row above, zero pixels to the left
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
@@ -64,12 +64,15 @@ def _unfilter(raw, height, stride, bpp):
                     pred = left if pa <= pb and pa <= pc else above if pb <= pc else corner
                 cur[bpp + i] = (line[i] + pred) & 0xFF
         else:
-            raise DataError(f"unknown PNG filter type {kind}")
+            raise DataError(f"{name} is a corrupt PNG file (row {y} has the unknown filter type {kind}); {CONVERT}")
     return out[1:, bpp:].astype(np.uint8)
 
 
-def decode_png(data, name="PNG data"):
-    """The greyscale uint8 image (height, width) held in the bytes of a PNG file."""
+def decode_png(data, name="PNG data", pixels=None):
+    """The greyscale uint8 image (height, width) held in the bytes of a PNG file.
+
+    ``pixels``: the count the caller can use (a model's inputs); a header that claims another is
+    refused before the image data are inflated and unfiltered (seconds of Python for 10 kB)."""
     if data[:8] != SIGNATURE:
         raise DataError(f"{name} is not a PNG file (bad signature)")
     header, palette, alpha, idat = None, None, None, []
@@ -79,6 +82,9 @@ def decode_png(data, name="PNG data"):
                 raise DataError(f"{name} has a malformed PNG header")
             header = struct.unpack(">IIBBBBB", payload)
         elif kind == b"PLTE":
+            if len(payload) % 3 or not 3 <= len(payload) <= 3 * 256:  # 1 to 256 RGB entries
+                raise DataError(f"{name} is a corrupt PNG file (a palette of {len(payload)} bytes, "
+                                f"not 1 to 256 colours of 3 bytes); {CONVERT}")
             palette = np.frombuffer(payload, dtype=np.uint8).reshape(-1, 3)
         elif kind == b"tRNS":
             alpha = np.frombuffer(payload, dtype=np.uint8)
@@ -92,6 +98,9 @@ def decode_png(data, name="PNG data"):
                         f"{', interlaced' if interlace else ''} is not read here; {CONVERT}")
     if not 0 < width * height <= MAX_PIXELS:
         raise DataError(f"{name} claims {width}×{height} pixels; nnaccel reads images of up to {MAX_PIXELS} pixels")
+    if pixels is not None and width * height != pixels:
+        raise DataError(f"{name}: images of {width * height} pixels ({width}×{height}), but the model's first "
+                        f"layer takes {pixels}; give images of that size (MNIST: 28×28)")
     bpp = CHANNELS[colour] * depth // 8
     stride = width * bpp
     expected = height * (stride + 1)
@@ -103,7 +112,7 @@ def decode_png(data, name="PNG data"):
     if len(raw) != expected:
         raise DataError(f"{name} is a corrupt PNG file: its image data holds {len(raw)} bytes, "
                         f"{width}×{height} pixels need {expected}")
-    pixels = _unfilter(raw, height, stride, bpp).reshape(height, width, -1)
+    pixels = _unfilter(raw, height, stride, bpp, name).reshape(height, width, -1)
     if depth == 16:
         pixels = pixels[..., 0::2]  # the high byte of each big-endian sample
     if colour == 3:
@@ -128,11 +137,11 @@ def _grey(pixels):
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
 
 
-def read_png(path):
-    """The greyscale uint8 image in the PNG file ``path``."""
+def read_png(path, pixels=None):
+    """The greyscale uint8 image in the PNG file ``path`` (``pixels``: as decode_png)."""
     try:
         with open_to_read(path, fix="give a PNG image") as f:
             data = f.read()
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}; check the path") from None
-    return decode_png(data, str(path))
+    return decode_png(data, str(path), pixels)

@@ -18,10 +18,10 @@ import io
 import math
 import pickle
 import re
-from pathlib import Path
 
 import numpy as np
 
+from .._files import file_path
 from ..errors import DataError, NNAccelError
 from .idx import GZIP_RATIO, gunzip, read_bytes
 from .validate import labels_as_integers
@@ -151,7 +151,7 @@ def _unpickle(raw, path):
 
 def load_mnist_pkl(path):
     """((train_x, train_y), (validation_x, validation_y), (test_x, test_y)) from mnist.pkl.gz."""
-    path = Path(path)
+    path = file_path(path)
     raw, compressed = read_bytes(path, fix="give Nielsen's mnist.pkl.gz, or a folder of IDX files")
     if compressed:
         raw = gunzip(raw, GZIP_RATIO * len(raw), str(path))

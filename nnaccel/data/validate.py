@@ -22,11 +22,15 @@ def check_scale(scale):
     """``scale`` as a float, or None; refuse a divisor that is not a finite number > 0."""
     if scale is None:
         return None
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(scale) or scale <= 0:
-        raise NNAccelError(f"scale must be a number > 0 that the inputs are divided by, got {scale!r}; "
+    try:  # an int of 400 digits has no float: refused like inf, not an OverflowError
+        value = float(scale) if isinstance(scale, (int, float, np.integer, np.floating)) else math.nan
+    except OverflowError:
+        value = math.inf
+    # a subnormal divisor (1e-320) turns every input into inf: refused here, not as "inputs run to inf"
+    if isinstance(scale, bool) or not math.isfinite(value) or value <= 0 or not math.isfinite(1.0 / value):
+        raise NNAccelError(f"scale must be a number > 0 that the inputs are divided by, got {repr(scale)[:40]}; "
                            "use 255 for 8-bit pixels")
-    return float(scale)
+    return value
 
 
 def _blocks(x):

@@ -14,11 +14,10 @@ which held "vw"/"vb" and no "optimizer" entry, read as SGD's state unchanged).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from .._files import save_archive
+from .._files import file_path, missing, save_archive
 from ..core.parameters import PARAMETERS
 from ..data.npz import read_meta, read_npz
 from ..errors import DataError, NotAnArchive
@@ -84,11 +83,11 @@ def load_checkpoint(path):
     Every field the resume reads is checked here, so a truncated, foreign or hand-edited
     file is one DataError line, never a traceback in the middle of a resume.
     """
-    path = Path(path)
+    path = file_path(path)
     if path.is_dir():
         raise DataError(f"checkpoint {path} is a folder; {NOT_A_CHECKPOINT}")
-    if not path.exists():
-        raise DataError(f"checkpoint {path} does not exist; check the path given to --resume")
+    if (error := missing(path, "checkpoint", "check the path given to --resume")) is not None:
+        raise error
     try:
         members = read_npz(path)
     except NotAnArchive:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, open_to_read, save_archive
+from .._files import atomic_write, file_path, missing, open_to_read, save_archive
 from ..core import costs as _costs
 from ..core import parameters
 from ..data.npz import read_meta, read_npz
@@ -57,7 +57,7 @@ def save(net, path):
 
     A model file is for inference: after dropout it holds the scaled weights (for_inference),
     so net.save(p) and save(net, p) write the same file."""
-    path = Path(path)
+    path = file_path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise NNAccelError(f"cannot save a model as {path}: the name must end in .json (network2's format) "
@@ -172,11 +172,11 @@ def _read(path: Path):
 def read_model(path):
     """The checked parts of a model file (.json or .npz, nnaccel's or network2.py's): a dict of
     Network's arguments (sizes, cost, activations, dtype, temperature) and the arrays."""
-    path = Path(path)
+    path = file_path(path)
     if path.is_dir():
         raise DataError(f"model file {path} is a folder; give the file saved by --save")
-    if not path.exists():
-        raise DataError(f"model file {path} does not exist; check the path")
+    if (error := missing(path, "model file", "check the path")) is not None:
+        raise error
     meta, weights, biases = _read(path)
     sizes, acts, cost, saved_dtype = check_network(meta, path)
     temperature = _temperature(meta, path, acts)

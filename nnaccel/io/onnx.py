@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, file_path
 from .._version import __version__
 from ..core import activations as _activations
 from ..errors import NNAccelError
@@ -44,9 +44,23 @@ def metadata(net, settings=None) -> dict:
         "input": f"{INPUT}: (batch, {net.sizes[0]}) float32, one example per row",
         "output": f"{OUTPUT}: (batch, {net.sizes[-1]}) float32, the output activations",
     }
+    if settings is not None and not isinstance(settings, dict):
+        raise NNAccelError(f"settings must be a dict of the training settings, got {type(settings).__name__}; "
+                           "e.g. settings={'eta': 0.5, 'epochs': 30}")
     for key, value in (settings or {}).items():
-        props[f"training.{key}"] = json.dumps(value)
+        try:
+            props[f"training.{key}"] = json.dumps(value, default=_plain, allow_nan=False)
+        except (TypeError, ValueError):
+            raise NNAccelError(f"settings[{str(key)[:40]!r}] = {str(value)[:40]} is not a number, text, list or "
+                               "dict of them, or is NaN or infinite; the ONNX metadata holds JSON") from None
     return props
+
+
+def _plain(value):
+    """A NumPy scalar or array (np.float32(0.5), np.int64(30)) as the Python value JSON can hold."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(type(value).__name__)
 
 
 def exported_network(net):
@@ -101,7 +115,8 @@ def build_model(net, settings=None):
 
 def to_onnx(net, path, settings=None):
     """Write ``net`` to ``path`` as an ONNX model, atomically; ``settings`` go into the metadata."""
-    if not str(path).lower().endswith(".onnx"):
+    path = file_path(path)
+    if path.suffix.lower() != ".onnx":
         raise NNAccelError(f"{path} does not end in .onnx; give the ONNX file a name such as model.onnx")
     model = build_model(net, settings)
     with atomic_write(path, "wb") as f:

@@ -11,6 +11,7 @@ import importlib.util
 import time
 
 from ..backend import cuda_available, jax_gpus, make_rng, torch_cuda_available
+from ..core import memory
 from ..epochs import fast
 from ..epochs.generic import EpochOptions
 from ..errors import NNAccelError
@@ -57,6 +58,12 @@ def time_epoch(device, backend, fused, sizes, mini_batch_size, dtype, examples, 
 def run(sizes=(784, 30, 10), mini_batch_size=10, dtype="float32", examples=6000, out=print):
     if examples < mini_batch_size:
         raise NNAccelError(f"--examples must be at least the mini-batch size {mini_batch_size}")
+    # before the random data are drawn: --examples 10**11 is one line naming the data, not a MemoryError
+    itemsize = 4 if dtype == "float32" else 8
+    memory.check_network(list(sizes), itemsize)
+    memory.check(memory.network_bytes(sizes, itemsize) + memory.batch_bytes(sizes, mini_batch_size, itemsize)
+                 + memory.data_bytes(examples, sizes[0], itemsize, memory.DATA_COPIES + 1),  # + the host's draw
+                 f"timing {examples} examples of {sizes[0]} numbers", "use a smaller --examples")
     out(f"nnaccel bench: {list(sizes)}, mini-batch {mini_batch_size}, {dtype}, "
         f"{examples} random examples per backend, scaled to an epoch of {EPOCH:,}")
     out(f"  {'backend':<12} {'path that ran':<28} {'s / epoch':>10} {'examples/s':>12}")

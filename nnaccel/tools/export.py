@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from .._files import file_path, missing
 from ..data.npz import read_meta, read_npz
 from ..errors import DataError, NNAccelError
 from ..io import run_files
@@ -15,9 +14,9 @@ from ..nets.network import Network, load
 
 def load_model(path):
     """(Network on the CPU, training settings or None) from a model file or a checkpoint."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"model file {path} does not exist; check the path")
+    path = file_path(path)
+    if (error := missing(path, "model file", "check the path")) is not None:
+        raise error
     if not path.is_file():
         raise DataError(f"model file {path} is not a regular file; give a model saved by nnaccel train --save")
     try:  # the checked reader: a member's claimed size is checked before anything is allocated

@@ -16,23 +16,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write, check_writable, open_to_read
+from .._files import atomic_write
 from ..data.idx import read_idx
+from ..data.npz import read_npy
 from ..data.png import read_png
-from ..errors import DataError, NNAccelError
+from ..errors import DataError
+from ..io import run_files
 from ..nets.network import load
 
 FORMATS = ("csv", "json")
 
 
-def read_images(path):
-    """(n, height·width) pixels of one file, uint8 or float, by its suffix (or, for IDX, content)."""
+def read_images(path, pixels=None):
+    """(n, height·width) pixels of one file, uint8 or float, by its suffix (or, for IDX, content);
+    DataError unless each image has ``pixels`` pixels (a PNG's header is checked before decoding)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".png":
-        images = read_png(path)[None]
+        images = read_png(path, pixels)[None]
     elif suffix == ".npy":
-        images = _read_npy(path)
+        images = read_npy(path)
         images = images[None] if images.ndim == 2 else images
     else:
         images = read_idx(path)
@@ -44,16 +47,11 @@ def read_images(path):
                         "or a stack n × height × width")
     if images.dtype.kind not in "fiu" or images.dtype.kind == "f" and not np.isfinite(images).all():
         raise DataError(f"{path} holds {images.dtype} values that are not finite numbers; give pixels")
-    return images.reshape(len(images), -1)
-
-
-def _read_npy(path):
-    with open_to_read(path, fix="give a .npy file") as f:
-        try:
-            return np.load(f, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as e:
-            raise DataError(f"{path} is not a readable .npy array ({e}); save it with numpy.save") from None
-
+    images = images.reshape(len(images), -1)
+    if pixels is not None and images.shape[1] != pixels:
+        raise DataError(f"{path}: images of {images.shape[1]} pixels, but the model's first layer takes "
+                        f"{pixels}; give images of that size (MNIST: 28×28)")
+    return images
 
 
 def predict_labels(net, images, scale=None, invert=False):
@@ -77,21 +75,16 @@ def render(rows, fmt):
 
 
 def cmd_predict(args, out=print):
-    if args.out:
-        check_writable(args.out, "--out")
-        if Path(args.out).resolve() in {Path(p).resolve() for p in [args.model, *args.images]}:
-            raise NNAccelError(f"--out {args.out} is one of the inputs; give the labels a file of their own")
+    run_files.check([("--out", args.out)],
+                    [("the model file", args.model), *(("one of the inputs", p) for p in args.images)])
     net = load(args.model, device=args.device)
     rows = []
     for path in args.images:
-        images = read_images(path)
-        if images.shape[1] != net.sizes[0]:
-            raise DataError(f"{path}: images of {images.shape[1]} pixels, but the model's first layer takes "
-                            f"{net.sizes[0]}; give images of that size (MNIST: 28×28)")
+        images = read_images(path, net.sizes[0])
         labels = predict_labels(net, images, args.scale, args.invert)
         rows += [(str(path), i, int(label)) for i, label in enumerate(labels)]
     text = render(rows, args.format)
-    if args.out:
+    if args.out is not None:
         with atomic_write(args.out, "w") as f:
             f.write(text)
         out(f"nnaccel: wrote {len(rows)} labels to {args.out}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import open_to_read
+from .._files import load_json_object, open_to_read
 from ..errors import DataError, NNAccelError
 from ..nets.network import load
 from ..training.signals import exit_code
@@ -91,10 +91,14 @@ def _numbers(values, count, low, high, what):
     if not isinstance(values, list) or len(values) != count:
         got = len(values) if isinstance(values, list) else type(values).__name__
         raise RequestError(400, f"{what} must be a list of {count} numbers, got {got}")
+    if any(isinstance(v, bool) for v in values):  # NumPy would take true as 1.0
+        raise RequestError(400, f"{what} must hold numbers only, not true or false")
     try:
         a = np.array(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise RequestError(400, f"{what} must hold numbers only") from None
+    except OverflowError:  # a JSON integer of hundreds of digits: no float holds it
+        raise RequestError(400, f"{what} must be finite numbers in [{low:g}, {high:g}]") from None
     if a.ndim != 1 or not np.all(np.isfinite(a)) or a.min() < low or a.max() > high:
         raise RequestError(400, f"{what} must be finite numbers in [{low:g}, {high:g}]")
     return a
@@ -274,7 +278,7 @@ def read_history(path):
     path = Path(path)
     try:
         with open_to_read(path, "history file", "give the file written by nnaccel train --history") as f:
-            text = f.read().decode()
+            text = f.read().decode("utf-8-sig")  # a file saved by an editor that adds a BOM reads the same
         lines = text.splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read history file {path} ({e})") from None
@@ -282,15 +286,13 @@ def read_history(path):
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        fix = "give the JSONL file written by nnaccel train --history"
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except ValueError:
+            record = load_json_object(line, f"{path}:{number}", fix)
+        except DataError:
             if number == len(lines) and not text.endswith("\n"):
                 break  # a run still writing its next line
-            raise DataError(f"{path}:{number} is not a JSON object; give the JSONL file written by "
-                            "nnaccel train --history") from None
+            raise
         records.append(record)
     return records
 
