@@ -85,7 +85,7 @@ class Parameter:
             return isinstance(value, bool)
         if isinstance(value, bool) or not isinstance(value, int if self.kind is int else (int, float)):
             return False
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int of any size is a number
             return False
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
