@@ -11,6 +11,7 @@ receives ``xp`` and arrays and never imports an array library itself.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,15 @@ from .errors import NNAccelError
 
 BACKENDS = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 DTYPES = ("float32", "float64")
+
+
+def dtype_name(dtype):
+    """"float32" or "float64" for that name, a NumPy dtype or scalar type (np.float64) or a
+    torch/JAX dtype; anything else as it came, for the check to refuse in its own words."""
+    if isinstance(dtype, str):
+        return dtype
+    name = getattr(dtype, "name", None) or getattr(dtype, "__name__", None) or str(dtype).rsplit(".", 1)[-1]
+    return name if name in DTYPES else dtype
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ class Backend:
 
     def dtype(self, name: str):
         """The namespace's floating dtype called ``name`` ("float32" or "float64")."""
-        if name not in DTYPES:
+        if not isinstance(name, str) or name not in DTYPES:
             raise NNAccelError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
         return getattr(self.xp, name)
 
@@ -155,11 +165,14 @@ def _parse_device(device: str) -> tuple[str, int]:
 def _require(module: str, extra: str):
     try:
         return importlib.import_module(module)
-    except ImportError:
-        raise NNAccelError(
-            f"the {module} backend is not installed; pip install 'nnaccel[{extra}]' "
-            f"or choose another with --backend"
-        ) from None
+    except ImportError as e:
+        if importlib.util.find_spec(module) is None:
+            raise NNAccelError(f"the {module} backend is not installed; pip install 'nnaccel[{extra}]' "
+                               "or choose another with --backend") from None
+        # installed but it would not load: a broken install, or no memory to map its libraries
+        raise NNAccelError(f"the {module} backend is installed but would not load ({str(e)[:160]}); "
+                           f"reinstall it (pip install --force-reinstall 'nnaccel[{extra}]'), free memory, "
+                           "or choose another with --backend") from None
 
 
 def resolve(device: str = "auto", backend: str | None = None) -> Backend:

@@ -13,7 +13,7 @@ import signal
 import sys
 import warnings
 
-from ..errors import NNAccelError, TrainingDiverged, TrainingInterrupted
+from ..errors import NNAccelError, TrainingDiverged, TrainingInterrupted, one_line
 from ..tools.flags import EXIT_USAGE
 from ..training.signals import GUARD, exit_code
 from ..training.signals import name as signal_name
@@ -22,6 +22,9 @@ from .pipes import ClosedPipeSafe
 from .resume import typed_flags
 
 EXIT_BUG = 1
+# what the loader says when a compiled library (NumPy's, a backend's) cannot be mapped for want of
+# memory (ulimit -v): out of memory, as a MemoryError is, not a bug
+OUT_OF_MEMORY_ON_IMPORT = ("failed to map segment", "Cannot allocate memory")
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130  # SIGINT; SIGTERM gives 143 (128 + the signal's number)
 
@@ -90,18 +93,26 @@ def _run(args):
         return exit_code(signum)
     except OSError as e:  # a file or device the user named: unreadable, a folder, gone
         what = f"{e.filename}: " if e.filename else ""
-        print(f"nnaccel: error: {what}{e.strerror or e}; check the path and its permissions", file=sys.stderr)
+        print(one_line(f"nnaccel: error: {what}{e.strerror or e}; check the path and its permissions"), file=sys.stderr)
         return EXIT_USAGE
-    except MemoryError:
+    except (MemoryError, ImportError) as e:
+        if isinstance(e, ImportError) and not any(s in str(e) for s in OUT_OF_MEMORY_ON_IMPORT):
+            if os.environ.get("NNACCEL_DEBUG"):
+                raise
+            return _bug(e)
         print("nnaccel: error: out of memory; use smaller --sizes, a smaller --mini-batch-size or less data",
               file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:  # a bug: one line, and the traceback on request
         if os.environ.get("NNACCEL_DEBUG"):
             raise
-        print(f"nnaccel: internal error: {type(e).__name__}: {e}; please report it "
-              "(NNACCEL_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return EXIT_BUG
+        return _bug(e)
+
+
+def _bug(e):
+    print(one_line(f"nnaccel: internal error: {type(e).__name__}: {e}; please report it "
+                   "(NNACCEL_DEBUG=1 shows the traceback)"), file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

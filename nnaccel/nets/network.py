@@ -12,7 +12,7 @@ import numbers
 
 import copy
 
-from ..backend import Backend, make_rng, resolve
+from ..backend import Backend, dtype_name, make_rng, resolve
 from ..core import activations as _activations
 from ..core import backprop as _maths
 from ..core import costs as _costs
@@ -64,7 +64,7 @@ class Network:
         self.dropout = 0.0
         self.backend = backend if isinstance(backend, Backend) else resolve(device, backend)
         self.xp = self.backend.xp
-        self.dtype = dtype
+        self.dtype = dtype = dtype_name(dtype)
         self.float = self.backend.dtype(dtype)
         check_network(self.sizes, 8 if dtype == "float64" else 4)  # before a byte of it is drawn
         seed = _check_seed(seed)
@@ -119,9 +119,16 @@ class Network:
     # ---- the mathematics --------------------------------------------------------------
     def feedforward(self, a):
         """The output aᴸ for inputs ``a`` (one example per row, or a single 1-D example)."""
-        xp = self.xp
-        if not hasattr(a, "shape") or not _same_namespace(xp, a):
-            a = self.backend.asarray(a, self.dtype)
+        xp, n = self.xp, self.sizes[0]
+        if not hasattr(a, "shape") or not _same_namespace(xp, a) or a.dtype != self.float:  # the network's dtype
+            try:
+                a = self.backend.asarray(a, self.dtype)
+            except (TypeError, ValueError) as e:
+                raise NNAccelError(f"feedforward takes numbers, {n} per example (one example a row); "
+                                   f"got {type(a).__name__} that is not ({e})") from None
+        if a.ndim not in (1, 2) or a.shape[-1] != n:
+            raise NNAccelError(f"feedforward takes {n} inputs per example, one example a row; "
+                               f"got an array of shape {tuple(a.shape)}")
         single = a.ndim == 1
         if single:
             a = xp.reshape(a, (1, -1))

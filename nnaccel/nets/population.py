@@ -48,7 +48,7 @@ class Population:
         first = members[0]
         self.sizes, self.num_layers = first.sizes, first.num_layers
         self.cost, self.activations = first.cost, first.activations
-        self.xp, self.dtype = self.backend.xp, dtype
+        self.xp, self.dtype = self.backend.xp, first.dtype
         self.rng = first.rng  # draws the shared batch order (common random numbers)
         xp = self.xp
         self.weights = [xp.stack([net.weights[l] for net in members]) for l in range(self.num_layers - 1)]

@@ -31,7 +31,7 @@ from . import loop
 from .divergence import all_finite, likely_cause
 from ..epochs.generic import EpochOptions, GenericEpoch, initial_state, run_epoch  # noqa: F401  (re-exported)
 from ..errors import Interrupted, NNAccelError, TrainingDiverged, TrainingInterrupted  # noqa: F401  (re-exported)
-from .._files import fallback_path
+from .._files import fallback_path, file_path
 from ..core.scalars import as_float, as_int
 from ..optim import DEFAULT, check_options, default_state, map_slots
 from .signals import GUARD
@@ -184,6 +184,9 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
                           patience=patience, step_size=step_size, gamma=gamma)
     check_dropout(dropout, net.sizes)
     check_trainable(net.activations)
+    for where in (checkpoint, interrupt_path):  # None, a number, a NUL byte: one line now, not a TypeError at epoch 1
+        if where is not None:
+            file_path(where)
     train_data = net.data(training_data, scale=scale)
     eval_data = net.data(evaluation_data, scale=scale) if evaluation_data is not None else None
     needs_accuracy = early_stopping is not None or schedule == "halve"

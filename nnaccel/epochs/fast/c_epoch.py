@@ -10,8 +10,11 @@ NumPy path, whose BLAS products are faster there.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from ...errors import NNAccelError
 from ...optim import SGDState
 from ..generic import EpochPath
 from .common import flat_size, pack, supported, unpack
@@ -36,6 +39,18 @@ def available():
     float32 results that differ in the last bits between them; NNACCEL_CPU_LEVEL=portable runs
     "portable-avx2" or "portable-base", whose numbers are the same on every x86-64 CPU."""
     return None if _sgd is None else _sgd.level
+
+
+LEVELS = ("portable", "portable-base", "avx512", "avx2", "base")  # what NNACCEL_CPU_LEVEL may say (_sgd.c)
+
+
+def check_level():
+    """Refuse an NNACCEL_CPU_LEVEL the kernel does not know: _sgd.c would ignore a typo such as
+    "portabel" and run the fast level, so the reproducible numbers asked for would silently not be."""
+    level = os.environ.get("NNACCEL_CPU_LEVEL")
+    if level and level not in LEVELS:
+        raise NNAccelError(f"NNACCEL_CPU_LEVEL={level!r} is not a level of the C kernel; use one of "
+                           f"{', '.join(LEVELS)}, or unset it for the fastest this CPU runs")
 
 
 def aligned(size, dtype):
@@ -66,6 +81,7 @@ class CEpoch(EpochPath):
 
     def __init__(self, net, options):
         super().__init__(net, options)
+        check_level()
         self.acts = "".join(CODES[a.name] for a in net.activations)
         self.quadratic = net.cost.name == "quadratic"
 

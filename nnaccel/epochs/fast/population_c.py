@@ -17,7 +17,7 @@ import numpy as np
 
 from ..generic import EpochOptions
 from ..population import Stacks
-from .c_epoch import CODES, MAX_WORK, _sgd, aligned
+from .c_epoch import CODES, MAX_WORK, _sgd, aligned, check_level
 from .common import flat_size, pack, supported, unpack
 
 LINE = 64  # bytes: each member's row of the flat buffer starts on a cache line
@@ -64,6 +64,7 @@ class PopulationCEpoch:
         return options.mini_batch_size * weights <= MAX_WORK
 
     def __init__(self, pop, options):
+        check_level()
         self.options = options
         self.acts = "".join(CODES[a.name] for a in pop.activations)
         self.quadratic = pop.cost.name == "quadratic"
