@@ -113,7 +113,7 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
     block's (the CL blocks of a network run side by side); its cluster barrier is not modelled."""
     clusters = int(arch) >= 90 if clusters is None else clusters
     chosen = chosen_kernel(sizes, m, dtype, threads=threads, clusters=clusters)
-    code = Path(source).read_text() if source else chosen["source"]
+    code = _read_source(source) if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
     result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast)
@@ -122,6 +122,17 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
                   local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
     result["calibrated"] = calibrated(result)
     return result
+
+
+def _read_source(path):
+    """A .cu file's text with its #include "…" headers put in place, as the shipped kernels are
+    (persistent_epoch.with_headers): from the file's own folder, else the package's cuda folder."""
+    from importlib import resources
+
+    from nnaccel.epochs.fast import persistent_epoch
+
+    package = resources.files(persistent_epoch.__package__).joinpath("cuda")
+    return persistent_epoch.with_headers(Path(path).read_text(), Path(path).parent, package)
 
 
 def calibrated(result):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,19 @@ CASES = [
     (dict(cost="cross-entropy"), EpochOptions(7, 0.5, lmbda=3.0, momentum=0.5, shuffle=False), True),
     (dict(cost="cross-entropy"), EpochOptions(1, 0.1), False),
 ]
+
+
+def test_both_kernels_take_activate_and_prime_from_one_header(tmp_path):
+    """activate and prime are written once, in cuda/activations.cuh: each kernel names it in an
+    include line, and source() puts the header in its place (a header that is not there is named)."""
+    folder = Path(persistent_epoch.__file__).with_name("cuda")
+    for name in (persistent_epoch.SOURCE, register_epoch.SOURCE):
+        raw = (folder / name).read_text()
+        assert '#include "activations.cuh"' in raw and "T activate(" not in raw and "T prime(" not in raw
+        code = persistent_epoch.source(name)
+        assert code.count("T activate(int act, T z)") == code.count("T prime(int act, T a)") == 1
+    with pytest.raises(FileNotFoundError, match="no absent.cuh in"):
+        persistent_epoch.with_headers('#include "absent.cuh"\n', tmp_path)
 
 
 @pytest.mark.parametrize("net_kw, options, pixels", CASES,

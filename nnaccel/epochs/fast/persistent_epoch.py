@@ -24,6 +24,7 @@ GPU against the generic path.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import numpy as np
@@ -56,9 +57,28 @@ REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers of one block, sm_80 and sm_9
 PLACEMENTS = ("registers", "shared", "global")  # where the weights live: register_epoch.cu, epoch.cu on-chip or not
 
 
+_INCLUDE = re.compile(r'^#include "([\w.]+)"[^\n]*$', re.M)  # the kernels' own headers; <…> ones are left alone
+
+
 def source(name: str = SOURCE) -> str:
-    """A kernel's CUDA source text, from the installed package."""
-    return resources.files(__package__).joinpath("cuda", name).read_text(encoding="utf-8")
+    """A kernel's CUDA source text, from the installed package, its headers put in place."""
+    folder = resources.files(__package__).joinpath("cuda")
+    return with_headers(folder.joinpath(name).read_text(encoding="utf-8"), folder)
+
+
+def with_headers(text: str, *folders) -> str:
+    """``text`` with each ``#include "name"`` replaced by that file of the first of ``folders``
+    holding it (recursively): one self-contained translation unit, so NVRTC needs no include
+    path, CuPy's cache (keyed by the source text) sees a header's change, the CPU shim builds
+    it from one file, and the SASS model's line numbers are those of the text it reads."""
+    def header(match):
+        for folder in folders:
+            path = folder.joinpath(match.group(1))
+            if path.is_file():
+                return with_headers(path.read_text(encoding="utf-8"), *folders)
+        raise FileNotFoundError(f"{match.group(0)}: no {match.group(1)} in {', '.join(map(str, folders))}")
+
+    return _INCLUDE.sub(header, text)
 
 
 def check_block(kernel, block: int, name: str = KERNEL) -> None:

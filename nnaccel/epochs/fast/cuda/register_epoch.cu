@@ -45,61 +45,18 @@
  * before it writes that half again; a last barrier keeps each block's memory alive until
  * its peers' last reads.
  *
- * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
+ * Only what NVRTC compiles without system headers, and what tests/cuda_shim emulates on the CPU;
+ * the activations come from activations.cuh (persistent_epoch.source puts it in place).
  * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
  * `// TRIPS` expression (per execution of what encloses them; M and CAP as the host picks them)
  * and the momentum blocks a `// TAKEN`, for benchmarks/gpu_model.py.
  */
 
-#ifndef DYNAMIC_SHARED /* the block's dynamic shared memory (tests/cuda_shim gives each block its own) */
-#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
-#endif
+#include "activations.cuh"
 
-enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
-
-#define WARP 32
 #define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
 #define QUARTER 8 /* lanes per quarter warp: lane l holds rows l % QUARTER + QUARTER·i, i < ROWS */
 #define ROWS 4 /* rows of w¹ a lane holds (ROWS × QUARTER = 32 hidden neurons) */
-
-__device__ __forceinline__ float exp_(float z) { return expf(z); }
-__device__ __forceinline__ double exp_(double z) { return exp(z); }
-__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
-__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
-__device__ __forceinline__ float fma_(float a, float b, float c) { return fmaf(a, b, c); }
-__device__ __forceinline__ double fma_(double a, double b, double c) { return fma(a, b, c); }
-__device__ __forceinline__ float lowest(float) { return -3.402823466e38f; }
-__device__ __forceinline__ double lowest(double) { return -1.7976931348623157e308; }
-
-template <typename T>
-__device__ __forceinline__ T activate(int act, T z)
-{
-    switch (act) {
-    case SIGMOID: /* activations.py's form */
-        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
-    case TANH:
-        return tanh_(z);
-    case RELU:
-        return z > T(0) ? z : T(0);
-    default: /* LINEAR */
-        return z;
-    }
-}
-
-template <typename T>
-__device__ __forceinline__ T prime(int act, T a)
-{
-    switch (act) {
-    case SIGMOID:
-        return a * (T(1) - a);
-    case TANH:
-        return T(1) - a * a;
-    case RELU:
-        return a > T(0) ? T(1) : T(0);
-    default:
-        return T(1);
-    }
-}
 
 /* A cluster's primitives (sm_90; the shim's on the CPU). Before sm_90 there are no clusters:
  * only CL = 1 is instantiated there, which never calls these. On sm_90 CL = 1 is a cluster of
