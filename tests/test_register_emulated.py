@@ -64,6 +64,20 @@ def test_both_kernels_take_activate_and_prime_from_one_header(tmp_path):
         persistent_epoch.with_headers('#include "absent.cuh"\n', tmp_path)
 
 
+def test_the_next_mini_batch_is_staged_in_16_byte_chunks_where_its_rows_allow():
+    """A row of 784 pixels is 49 chunks of 16 bytes (CH); 20 pixels are not whole chunks, nor is a row
+    that starts off a 16-byte boundary (CH = 0: words). The staging area is rows × the row's bytes, and
+    layout(staged=False) leaves it out (ST = 0: the gather reads x itself)."""
+    rows = np.zeros((3, 800), np.uint8)
+    assert register_epoch.chunks(784, rows[:, :784].copy(), True) == 49
+    assert register_epoch.chunks(20, np.zeros((3, 20), np.uint8), True) == 0
+    assert register_epoch.chunks(20, np.zeros((3, 20), np.float32), False) == 5
+    assert register_epoch.chunks(16, rows.reshape(-1)[1:1 + 48].reshape(3, 16), True) == 0  # off the boundary
+    staged = register_epoch.layout([784, 30, 10], 10, 256, 112, 10, False, itemsize=4)
+    plain = register_epoch.layout([784, 30, 10], 10, 256, 112, 10, False, itemsize=4, staged=False)
+    assert plain["ST"] == 0 < staged["ST"] and staged["end"] - plain["end"] == 10 * 784 // 4
+
+
 @pytest.mark.parametrize("net_kw, options, pixels", CASES,
                          ids=[f"{c[0].get('output_activation', 'sigmoid')}-{c[0]['cost']}-"
                               f"{'pixels' if c[2] else 'floats'}-m{c[1].mini_batch_size}"
