@@ -127,7 +127,8 @@ def _registers(operand_text):
 
 
 _NO_DESTINATION = {"ST", "STS", "STL", "STG", "RED", "BAR", "BRA", "EXIT", "BSSY", "BSYNC", "WARPSYNC", "CALL",
-                   "RET", "NOP", "DEPBAR", "MEMBAR", "LDGDEPBAR", "YIELD", "BPT"}
+                   "RET", "NOP", "DEPBAR", "MEMBAR", "LDGDEPBAR", "YIELD", "BPT",
+                   "LDGSTS"}  # cp.async: global → shared, its first operand an address; no register waits on it
 
 
 def latency(ins, gpu):

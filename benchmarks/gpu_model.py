@@ -114,7 +114,7 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
     block's (the CL blocks of a network run side by side); its cluster barrier is not modelled."""
     clusters = int(arch) >= 90 if clusters is None else clusters
     chosen = chosen_kernel(sizes, m, dtype, threads=threads, clusters=clusters)
-    code = Path(source).read_text() if source else chosen["source"]
+    code = _read_source(source) if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
     result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast)
@@ -122,7 +122,19 @@ def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, t
                   stack_frame=resources.stack_frame if resources else None,
                   local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
     result["calibrated"] = calibrated(result)
+    result["population"] = population(result)
     return result
+
+
+def _read_source(path):
+    """A .cu file's text with its #include "…" headers put in place, as the shipped kernels are
+    (persistent_epoch.with_headers): from the file's own folder, else the package's cuda folder."""
+    from importlib import resources
+
+    from nnaccel.epochs.fast import persistent_epoch
+
+    package = resources.files(persistent_epoch.__package__).joinpath("cuda")
+    return persistent_epoch.with_headers(Path(path).read_text(), Path(path).parent, package)
 
 
 def calibrated(result):
@@ -138,6 +150,70 @@ def calibrated(result):
     return dict(label="predicted, calibrated by the H200 phase clocks of 2026-12-04", source=CALIBRATION_SOURCE,
                 factors=dict(CALIBRATION), phases=phases, cycles_per_batch=cycles, seconds=seconds,
                 population_per_second=GPUS["90"].sms / seconds)
+
+
+# ---------------------------------------------------------------------------------------------
+# A population: K members, a block (or cluster) each, as many on an SM as its registers allow
+
+# Per SM (CUDA C++ Programming Guide, "Technical Specifications per Compute Capability"; the
+# Ampere and Hopper tuning guides): 64 K 32-bit registers, allocated per warp in units of 256;
+# 164 KB (sm_80) or 228 KB (sm_90) of shared memory, of which the system reserves 1 KB a block;
+# 2048 threads; 32 blocks.
+REGISTERS_PER_SM = 64 * 1024
+SHARED_PER_SM = {"80": 164 * 1024, "90": 228 * 1024}
+THREADS_PER_SM = 2048
+POPULATION_K = (132, 264, 528)
+
+
+def blocks_per_sm(registers, threads, shared, arch):
+    """How many blocks of this kernel one SM holds at once, and what limits it:
+    ({"registers", "shared", "threads"} → blocks each allows, the least of them)."""
+    per_warp = -(-registers * 32 // 256) * 256
+    limits = {"registers": REGISTERS_PER_SM // (per_warp * (threads // 32)),
+              "shared": SHARED_PER_SM[arch] // (shared + 1024), "threads": THREADS_PER_SM // threads}
+    return limits, min(limits.values())
+
+
+def co_resident_cycles(result, blocks, factors=None):
+    """Cycles of one epoch with ``blocks`` blocks sharing each SM: per phase, the issue and
+    shared-memory bounds times ``blocks`` (their warps share the sub-partitions' issue slots and
+    the shared-memory path), the one-warp latency bound as it is (what the others hide), plus
+    the barriers; ``factors``: each phase's calibration."""
+    gpu = GPUS[result["arch"][3:]]
+    total = 0.0
+    for phase, row in result["phases"].items():
+        b = row["bounds"]
+        cycles = max(blocks * b["issue"], blocks * b["shared"], b["latency"]) + row["barriers"] * gpu.barrier_latency
+        total += cycles * (factors[phase] if factors else 1.0)
+    return total
+
+
+def population(result, ks=POPULATION_K):
+    """Predicted network-epochs/s of a population of K members on all SMs, K in ``ks``: the SMs
+    hold blocks_per_sm members each (a member per block; a cluster kernel's member takes CL
+    blocks), in waves; and the same were two members to fit an SM (``two_per_sm``: what
+    co-residency could give at best, whether or not the registers allow it). Raw and, on
+    sm_90, calibrated (CALIBRATION)."""
+    if result["registers"] is None:
+        return None
+    arch = result["arch"][3:]
+    gpu = GPUS[arch]
+    limits, fit = blocks_per_sm(result["registers"], result["threads"], result["shared_bytes"], arch)
+    cl = result.get("blocks_per_network") or 1
+    calibration = CALIBRATION if arch == "90" else None
+
+    def rate(k, per_sm, factors=None):
+        slots = gpu.sms * per_sm // cl  # members running at once
+        waves = -(-k // slots) if slots else math.inf
+        busiest = min(per_sm, -(-k * cl // gpu.sms))  # blocks on the busiest SM in a wave
+        return k / (waves * co_resident_cycles(result, busiest, factors) / gpu.clock_hz)
+
+    table = {k: dict(per_second=rate(k, fit) if fit else 0.0,
+                     calibrated=rate(k, fit, calibration) if fit and calibration else None,
+                     two_per_sm=rate(k, 2), two_per_sm_calibrated=rate(k, 2, calibration) if calibration else None)
+             for k in ks}
+    return dict(label="predicted", limits=limits, blocks_per_sm=fit, registers=result["registers"],
+                threads=result["threads"], shared_bytes=result["shared_bytes"], rates=table)
 
 
 def instantiations(archs=("80", "90")):
@@ -249,6 +325,20 @@ def markdown(results, rows=()):
                       f"measured / predicted of the kernel measured then): **{cal['seconds']:.3g} s per "
                       f"{r['examples']:,}-image epoch**, {cal['cycles_per_batch']:,.0f} cycles per mini-batch, "
                       f"{cal['population_per_second']:,.0f} network-epochs/s for a population."]
+        pop = r.get("population")
+        if pop:
+            lim = pop["limits"]
+            lines += ["", f"Population (predicted): {pop['blocks_per_sm']} block(s) an SM — registers allow "
+                      f"{lim['registers']} ({pop['registers']} × {pop['threads']} threads), shared memory "
+                      f"{lim['shared']} ({pop['shared_bytes']:,} B + 1 KB), threads {lim['threads']}.", "",
+                      "| members K | predicted network-epochs/s | predicted, calibrated | were two members to share an SM | "
+                      "same, calibrated |", "|---|---|---|---|---|"]
+            for k, v in pop["rates"].items():
+                lines.append(f"| {k} | {v['per_second']:,.0f} | "
+                             + (f"{v['calibrated']:,.0f}" if v["calibrated"] is not None else "—")
+                             + f" | {v['two_per_sm']:,.0f} | "
+                             + (f"{v['two_per_sm_calibrated']:,.0f}" if v["two_per_sm_calibrated"] is not None else "—")
+                             + " |")
         goal = GOALS.get(tuple(r["sizes"]))
         c = C_KERNEL_S.get(tuple(r["sizes"]))
         if goal and r["dtype"] == "float32" and r["m"] == 10:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,33 @@ CASES = [
     (dict(cost="cross-entropy"), EpochOptions(7, 0.5, lmbda=3.0, momentum=0.5, shuffle=False), True),
     (dict(cost="cross-entropy"), EpochOptions(1, 0.1), False),
 ]
+
+
+def test_both_kernels_take_activate_and_prime_from_one_header(tmp_path):
+    """activate and prime are written once, in cuda/activations.cuh: each kernel names it in an
+    include line, and source() puts the header in its place (a header that is not there is named)."""
+    folder = Path(persistent_epoch.__file__).with_name("cuda")
+    for name in (persistent_epoch.SOURCE, register_epoch.SOURCE):
+        raw = (folder / name).read_text()
+        assert '#include "activations.cuh"' in raw and "T activate(" not in raw and "T prime(" not in raw
+        code = persistent_epoch.source(name)
+        assert code.count("T activate(int act, T z)") == code.count("T prime(int act, T a)") == 1
+    with pytest.raises(FileNotFoundError, match="no absent.cuh in"):
+        persistent_epoch.with_headers('#include "absent.cuh"\n', tmp_path)
+
+
+def test_the_next_mini_batch_is_staged_in_16_byte_chunks_where_its_rows_allow():
+    """A row of 784 pixels is 49 chunks of 16 bytes (CH); 20 pixels are not whole chunks, nor is a row
+    that starts off a 16-byte boundary (CH = 0: words). The staging area is rows × the row's bytes, and
+    layout(staged=False) leaves it out (ST = 0: the gather reads x itself)."""
+    rows = np.zeros((3, 800), np.uint8)
+    assert register_epoch.chunks(784, rows[:, :784].copy(), True) == 49
+    assert register_epoch.chunks(20, np.zeros((3, 20), np.uint8), True) == 0
+    assert register_epoch.chunks(20, np.zeros((3, 20), np.float32), False) == 5
+    assert register_epoch.chunks(16, rows.reshape(-1)[1:1 + 48].reshape(3, 16), True) == 0  # off the boundary
+    staged = register_epoch.layout([784, 30, 10], 10, 256, 112, 10, False, itemsize=4)
+    plain = register_epoch.layout([784, 30, 10], 10, 256, 112, 10, False, itemsize=4, staged=False)
+    assert plain["ST"] == 0 < staged["ST"] and staged["end"] - plain["end"] == 10 * 784 // 4
 
 
 @pytest.mark.parametrize("net_kw, options, pixels", CASES,

@@ -24,6 +24,7 @@ GPU against the generic path.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import numpy as np
@@ -56,9 +57,28 @@ REGISTERS_PER_BLOCK = 64 * 1024  # 32-bit registers of one block, sm_80 and sm_9
 PLACEMENTS = ("registers", "shared", "global")  # where the weights live: register_epoch.cu, epoch.cu on-chip or not
 
 
+_INCLUDE = re.compile(r'^#include "([\w.]+)"[^\n]*$', re.M)  # the kernels' own headers; <…> ones are left alone
+
+
 def source(name: str = SOURCE) -> str:
-    """A kernel's CUDA source text, from the installed package."""
-    return resources.files(__package__).joinpath("cuda", name).read_text(encoding="utf-8")
+    """A kernel's CUDA source text, from the installed package, its headers put in place."""
+    folder = resources.files(__package__).joinpath("cuda")
+    return with_headers(folder.joinpath(name).read_text(encoding="utf-8"), folder)
+
+
+def with_headers(text: str, *folders) -> str:
+    """``text`` with each ``#include "name"`` replaced by that file of the first of ``folders``
+    holding it (recursively): one self-contained translation unit, so NVRTC needs no include
+    path, CuPy's cache (keyed by the source text) sees a header's change, the CPU shim builds
+    it from one file, and the SASS model's line numbers are those of the text it reads."""
+    def header(match):
+        for folder in folders:
+            path = folder.joinpath(match.group(1))
+            if path.is_file():
+                return with_headers(path.read_text(encoding="utf-8"), *folders)
+        raise FileNotFoundError(f"{match.group(0)}: no {match.group(1)} in {', '.join(map(str, folders))}")
+
+    return _INCLUDE.sub(header, text)
 
 
 def check_block(kernel, block: int, name: str = KERNEL) -> None:
@@ -243,8 +263,12 @@ class PersistentEpoch(EpochPath):
         if self.placement in (None, "registers"):
             tile = register_epoch.tile(sizes, m, dtype, self.block, self.clusters)
             if tile:  # its shared-memory regions, as offsets in values; "end" is their size
-                at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster)
-                if at["end"] * itemsize > limit:
+                for staged in (True, False):  # the next mini-batch staged, where it fits (not an A100 with μ)
+                    at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster,
+                                               pixels=pixels, itemsize=itemsize, staged=staged)
+                    if at["end"] * itemsize <= limit:
+                        break
+                else:
                     tile = None
             if tile is None and self.placement == "registers":
                 raise ValueError(f"register_epoch.cu cannot train {sizes} at m = {m} in {dtype} with "
@@ -255,8 +279,8 @@ class PersistentEpoch(EpochPath):
             name = register_epoch.name_expression(dtype, pixels, *tile)
             kernel = self._kernel(name, register_epoch.SOURCE)
             offsets = [np.int32(at[key]) for key in ("rows", "ZP", "A1", "D1", "D2", "SP", "VS", "V1", "PM")]
-            offsets.append(np.int32(sizes[0] // 4 if pixels and sizes[0] % 4 == 0 else sizes[0]))  # words a row
-            offsets.append(np.int32(at["ZO"]))
+            offsets.append(np.int32(register_epoch.row_words(sizes[0], pixels)))
+            offsets += [np.int32(at["ZO"]), np.int32(at["ST"]), np.int32(register_epoch.chunks(sizes[0], x, pixels))]
             args = (params, velocity, x, targets, perm, *(np.int32(v) for v in sizes),
                     *(np.int32(v) for v in self.layout[-2:]), *scalars, *offsets)
             self._launch(kernel, name, K * tile.cluster, nbytes, args)  # a cluster of CL blocks a network
@@ -296,7 +320,7 @@ def _register_bytes(sizes, m, dtype, block, momentum, clusters=False):
     if tile is None:
         return float("inf")
     return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, tile.cap, tile.m, momentum,
-                                       tile.cluster)
+                                       tile.cluster, staged=False)  # the least it runs in
 
 
 

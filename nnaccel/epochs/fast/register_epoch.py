@@ -93,14 +93,33 @@ def tile(sizes, m: int, dtype: str, block: int, clusters: bool = False) -> Tile 
     return Tile(mini_batch_tile(m, tiles), caps[0], cl) if caps and cl else None
 
 
-def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, cluster: int = 1) -> dict:
-    """The offsets (in values) of register_epoch.cu's shared-memory regions, as the kernel takes
-    them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
+def row_words(n_in: int, pixels: bool) -> int:
+    """The words of a row of x the kernel moves: four pixels a word where a row is a multiple of
+    4 pixels, else one input value a word."""
+    return n_in // 4 if pixels and n_in % 4 == 0 else n_in
+
+
+def chunks(n_in: int, x, pixels: bool) -> int:
+    """CH: the 16-byte chunks of a row of ``x`` (an array on the GPU, or NumPy's in the tests),
+    which the kernel stages the next mini-batch's rows in; 0 (stage words instead) where a row is
+    not whole chunks or x does not start on a 16-byte boundary."""
+    row_bytes = n_in * x.dtype.itemsize
+    data = getattr(x, "data", None)
+    address = data.ptr if hasattr(data, "ptr") else x.ctypes.data  # CuPy's device pointer, or NumPy's
+    return row_bytes // 16 if row_bytes % 16 == 0 and address % 16 == 0 else 0
+
+
+def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, cluster: int = 1, *,
+           pixels: bool = True, itemsize: int = 4, staged: bool = True) -> dict:
+    """The offsets (in values of ``itemsize`` bytes) of register_epoch.cu's shared-memory regions,
+    as the kernel takes them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
     partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
-    (W·CAP·32), the mini-batch's row numbers (ints), in a cluster the two halves of the
-    slice's partial z² (2 × rows × n_out), and the update's factors for a whole and for the
-    last mini-batch (2 × FACTORS); "end" is where the last region ends. In a cluster a
-    block's slice is ⌈n_hidden/CL⌉ wide (its largest)."""
+    (W·CAP·32), the row numbers of this and of the next mini-batch (ints, two halves), in a
+    cluster the two halves of the slice's partial z² (2 × rows × n_out), the update's factors
+    for a whole and for the last mini-batch (2 × FACTORS), and the next mini-batch's rows of x
+    as they lie there (rows × row_words words of 4 bytes, or of the inputs' size; ``staged``
+    False: none, ST = 0, and the kernel's gather reads x itself); "end" is where the last
+    region ends. In a cluster a block's slice is ⌈n_hidden/CL⌉ wide (its largest)."""
     n_in, nh, no = sizes
     nh = -(-nh // cluster)
     warps = block // 32
@@ -118,13 +137,16 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     at["VS"] = at["SP"] + small
     at["V1"] = at["VS"] + small
     at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
-    at["ZO"] = at["PM"] + r4(rows)  # an int a row (a value's slot holds one)
+    at["ZO"] = at["PM"] + 2 * r4(rows)  # an int a row (a value's slot holds one), two mini-batches
     at["FS"] = at["ZO"] + (2 * rows * no if cluster > 1 else 0)  # where the kernel finds it: not passed
-    at["end"] = at["FS"] + 2 * FACTORS
+    at["ST"] = at["FS"] + 2 * FACTORS if staged else 0
+    word = 4 if pixels else itemsize  # a word: four pixels, one pixel widened to 4 bytes, or one value
+    at["end"] = at["FS"] + 2 * FACTORS + (r4(-(-rows * row_words(n_in, pixels) * word // itemsize)) if staged else 0)
     return at
 
 
 def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool,
-                 cluster: int = 1) -> int:
+                 cluster: int = 1, pixels: bool = True, staged: bool = True) -> int:
     """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
-    return layout(sizes, m, block, cap, tile_m, momentum, cluster)["end"] * itemsize
+    return layout(sizes, m, block, cap, tile_m, momentum, cluster, pixels=pixels, itemsize=itemsize,
+                  staged=staged)["end"] * itemsize

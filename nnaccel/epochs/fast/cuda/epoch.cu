@@ -31,56 +31,15 @@
  *   a⁰ a¹ … aᴸ              m × size[l] each: the gathered inputs and every activation
  *   δ¹ … δᴸ                 m × size[l] each
  *
- * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU:
- * thread/block indices, extern __shared__, __syncthreads, __shfl_xor_sync, expf/exp/tanhf/tanh.
+ * Only what NVRTC compiles without system headers, and what tests/cuda_shim emulates on the CPU:
+ * thread/block indices, extern __shared__, __syncthreads, __shfl_xor_sync, expf/exp/tanhf/tanh;
+ * the activations come from activations.cuh (persistent_epoch.source puts it in place).
  */
 
-#ifndef DYNAMIC_SHARED /* the block's dynamic shared memory (tests/cuda_shim gives each block its own) */
-#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
-#endif
+#include "activations.cuh"
 
-enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
-
-#define WARP 32
 #define TILE 8 /* examples whose sums one warp carries at once in the feedforward */
 #define MAX_LAYERS 8
-
-__device__ __forceinline__ float exp_(float z) { return expf(z); }
-__device__ __forceinline__ double exp_(double z) { return exp(z); }
-__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
-__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
-
-/* a = f(z) for the elementwise activations (softmax needs the whole row: see the kernel). */
-template <typename T>
-__device__ __forceinline__ T activate(int act, T z)
-{
-    switch (act) {
-    case SIGMOID: /* activations.py's form: no overflow, and exactly 0 or 1 when saturated */
-        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
-    case TANH:
-        return tanh_(z);
-    case RELU:
-        return z > T(0) ? z : T(0);
-    default: /* LINEAR */
-        return z;
-    }
-}
-
-/* f'(z), from a = f(z). */
-template <typename T>
-__device__ __forceinline__ T prime(int act, T a)
-{
-    switch (act) {
-    case SIGMOID:
-        return a * (T(1) - a);
-    case TANH:
-        return T(1) - a * a;
-    case RELU:
-        return a > T(0) ? T(1) : T(0);
-    default: /* LINEAR */
-        return T(1);
-    }
-}
 
 /* An input value: a pixel scaled exactly as DeviceData.x was (pixel / 255 in T), or a float row's own value. */
 template <typename T>

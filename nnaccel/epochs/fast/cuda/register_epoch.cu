@@ -28,9 +28,13 @@
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
  *                         quad of its registers are 512 consecutive bytes (momentum only)
- *   PM   rows ints        the mini-batch's rows of x (the host's permutation), read ahead
+ *   PM   2 × rows ints    the rows of x (the host's permutation) of this mini-batch and of the
+ *                         next, in halves used in turn: the next one's are what its staging copies
  *   ZO   2 × rows × n_out the slice's partial sums of z² (clusters only)
  *   FS   2 × 8            the update's factors (step_factors), for a whole mini-batch and the last
+ *   ST   rows × row_words  the next mini-batch's rows as they lie in x (words: four pixels, or one
+ *                         input value), copied in while this one trains (see copy_async); where
+ *                         it does not fit (an A100 with momentum), ST = 0 and the gather reads x
  * with rows = ⌈m/M⌉·M.
  *
  * Wider hidden layers, n_hidden ≤ 32·CL (sm_90): sgd_epoch_registers<…, CL> trains one network
@@ -45,61 +49,18 @@
  * before it writes that half again; a last barrier keeps each block's memory alive until
  * its peers' last reads.
  *
- * Only what NVRTC compiles without headers, and what tests/cuda_shim emulates on the CPU.
+ * Only what NVRTC compiles without system headers, and what tests/cuda_shim emulates on the CPU;
+ * the activations come from activations.cuh (persistent_epoch.source puts it in place).
  * Each phase starts at a `// PHASE` line; loops whose trip count depends on the sizes carry a
  * `// TRIPS` expression (per execution of what encloses them; M and CAP as the host picks them)
  * and the momentum blocks a `// TAKEN`, for benchmarks/gpu_model.py.
  */
 
-#ifndef DYNAMIC_SHARED /* the block's dynamic shared memory (tests/cuda_shim gives each block its own) */
-#define DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
-#endif
+#include "activations.cuh"
 
-enum Activation { SIGMOID = 0, TANH = 1, RELU = 2, LINEAR = 3, SOFTMAX = 4 };
-
-#define WARP 32
 #define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
 #define QUARTER 8 /* lanes per quarter warp: lane l holds rows l % QUARTER + QUARTER·i, i < ROWS */
 #define ROWS 4 /* rows of w¹ a lane holds (ROWS × QUARTER = 32 hidden neurons) */
-
-__device__ __forceinline__ float exp_(float z) { return expf(z); }
-__device__ __forceinline__ double exp_(double z) { return exp(z); }
-__device__ __forceinline__ float tanh_(float z) { return tanhf(z); }
-__device__ __forceinline__ double tanh_(double z) { return tanh(z); }
-__device__ __forceinline__ float fma_(float a, float b, float c) { return fmaf(a, b, c); }
-__device__ __forceinline__ double fma_(double a, double b, double c) { return fma(a, b, c); }
-__device__ __forceinline__ float lowest(float) { return -3.402823466e38f; }
-__device__ __forceinline__ double lowest(double) { return -1.7976931348623157e308; }
-
-template <typename T>
-__device__ __forceinline__ T activate(int act, T z)
-{
-    switch (act) {
-    case SIGMOID: /* activations.py's form */
-        return T(0.5) * (T(1) + tanh_(T(0.5) * z));
-    case TANH:
-        return tanh_(z);
-    case RELU:
-        return z > T(0) ? z : T(0);
-    default: /* LINEAR */
-        return z;
-    }
-}
-
-template <typename T>
-__device__ __forceinline__ T prime(int act, T a)
-{
-    switch (act) {
-    case SIGMOID:
-        return a * (T(1) - a);
-    case TANH:
-        return T(1) - a * a;
-    case RELU:
-        return a > T(0) ? T(1) : T(0);
-    default:
-        return T(1);
-    }
-}
 
 /* A cluster's primitives (sm_90; the shim's on the CPU). Before sm_90 there are no clusters:
  * only CL = 1 is instantiated there, which never calls these. On sm_90 CL = 1 is a cluster of
@@ -161,6 +122,7 @@ struct Word<unsigned char> {
     typedef unsigned int type;
 };
 
+/* A word of row `row` of x, read from global memory (where no staging area fits, ST = 0). */
 template <typename Input>
 __device__ __forceinline__ typename Word<Input>::type load_word(const Input *x, long long row, int n_in, int c, bool)
 {
@@ -169,6 +131,56 @@ __device__ __forceinline__ typename Word<Input>::type load_word(const Input *x, 
 __device__ __forceinline__ unsigned int load_word(const unsigned char *x, long long row, int n_in, int c, bool four)
 {
     return four ? reinterpret_cast<const unsigned int *>(x + row * n_in)[c] : x[row * n_in + c];
+}
+
+/* The gather, hidden: while a mini-batch trains, its warps copy the next one's rows of x, as
+ * they lie there, into the staging area ST (warp w rows w, w + W, …, its lanes their 16-byte
+ * chunks, or words), by sm_80's asynchronous copy (cp.async: global → shared memory, no
+ * register holds the data and no thread waits for it); before sm_80, and in the CPU shim, by
+ * plain copies. Each thread waits for its own copies at the end of the update, before the
+ * mini-batch's last barrier, which makes them visible to the next gather's threads. */
+struct alignas(16) Chunk {
+    unsigned int v[4];
+};
+
+template <typename W>
+__device__ __forceinline__ void copy_async(W *to, const W *from)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if (sizeof(W) == 16) /* .cg: through L2 only, as the data is read once */
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(to)),
+                     "l"(from)
+                     : "memory");
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(to)),
+                     "l"(from), "n"(sizeof(W))
+                     : "memory");
+#else
+    *to = *from;
+#endif
+}
+
+__device__ __forceinline__ void wait_staged() /* this thread's copies have landed */
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
+/* Row `row` of x into `to`, its words c = first, first + step, …: asynchronously where the
+ * words are whole (a float row's values; four pixels), else (a row of pixels not a multiple
+ * of 4: cp.async moves 4, 8 or 16 bytes) by plain loads, a pixel a word. */
+template <typename W, typename Input>
+__device__ __forceinline__ void stage_row(W *to, const Input *x, int row, int n_in, int row_words, bool whole,
+                                          int first, int step)
+{
+    const W *const from = reinterpret_cast<const W *>(x) + (unsigned long long)(unsigned)row * (unsigned)row_words;
+    for (int c = first; c < row_words; c += step) {
+        if (whole)
+            copy_async(to + c, from + c);
+        else
+            to[c] = W(x[(long long)row * n_in + c]);
+    }
 }
 
 /* A pixel's value T(p) / T(255), rounded exactly as DeviceData.x divides it: p·(1/255) and
@@ -332,7 +344,7 @@ __global__ void CLUSTER_DIMS(CL) __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
                     const double *eta, const double *lmbda, const double *mu, int rows, int ZP, int A1, int D1,
-                    int D2, int SP, int VS, int V1, int PM, int row_words, int ZO)
+                    int D2, int SP, int VS, int V1, int PM, int row_words, int ZO, int ST, int CH)
 {
     DYNAMIC_SHARED(shared);
     T *const s = reinterpret_cast<T *>(shared);
@@ -390,29 +402,45 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
      * it lands in a⁰ is one offset computed here plus e·CAP: no division in the loops. */
     const bool four = row_words != n_in;
     const int per_word = four ? 4 : 1;
-    int *const rows_of = reinterpret_cast<int *>(s + PM);
-    for (int r = tid; r < (n < m ? n : m); r += threads) // TRIPS cdiv(m, threads)
-        rows_of[r] = int(perm[r]);
+    W_t *const staged = reinterpret_cast<W_t *>(s + ST); /* word c of row e at e · row_words + c */
+    const int half = (rows + 3) / 4 * 4; /* PM's halves: mini-batch i's rows at PM + (i % 2)·half */
+    int *const pm = reinterpret_cast<int *>(s + PM);
+    for (int r = tid; r < 2 * m && r < n; r += threads) // TRIPS cdiv(2 * m, threads)
+        pm[r < m ? r : half + r - m] = int(perm[r]); /* the first two mini-batches' */
     if (tid == 0) { /* (with no example, n = 0, only the flag f[6] is read: after the loop) */
         step_factors(s + FS, eta[k], lmbda[k], mu[k], n, m);
         step_factors(s + FS + 8, eta[k], lmbda[k], mu[k], n, n > 0 ? n - (n - 1) / m * m : m); /* the last mini-batch's size */
     }
     __syncthreads();
+    /* the first mini-batch's words, staged (each later one's during the mini-batch before it) */
+    const bool whole = sizeof(Input) == sizeof(W_t) || four; /* staged by cp.async */
+    for (int e = warp; ST && e < (n < m ? n : m); e += warps) // TRIPS cdiv(m, warps)
+        stage_row(staged + e * row_words, x, pm[e], n_in, row_words, whole, lane, WARP);
+    wait_staged();
+    __syncthreads();
     PHASE_CLOCK_START;
 
-    int turn = 0; /* which half of ZO this mini-batch's partial sums take (clusters) */
+    int turn = 0; /* which half of ZO (clusters) and of PM this mini-batch takes */
     for (int start = 0; start < n; start += m) { // TRIPS cdiv(n, m)
         const int mb = n - start < m ? n - start : m; /* the last mini-batch may be smaller */
+        int *const rows_of = pm + turn * half, *const rows_next = pm + (turn ^ 1) * half; /* PM's halves in turn */
 
         // PHASE gather
-        /* M rows at a time, the M words of this thread are all requested before the first is
-         * stored (one global latency for M rows, not M). */
+        /* The words staged while the previous mini-batch trained (the first: in the prologue;
+         * without ST, from x), converted into a⁰: M rows at a time, their M words
+         * loaded before the first is stored (one latency for M rows, not M). */
         const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
         for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
             W_t word[M];
+            if (ST) { // TAKEN 1
 #pragma unroll
-            for (int e = 0; e < M; e++)
-                word[e] = p * M + e < mb && tid < row_words ? load_word(x, rows_of[p * M + e], n_in, tid, four) : W_t(0);
+                for (int e = 0; e < M; e++)
+                    word[e] = p * M + e < mb && tid < row_words ? staged[(p * M + e) * row_words + tid] : W_t(0);
+            } else { // TAKEN 0
+#pragma unroll
+                for (int e = 0; e < M; e++)
+                    word[e] = p * M + e < mb && tid < row_words ? load_word(x, rows_of[p * M + e], n_in, tid, four) : W_t(0);
+            }
 #pragma unroll
             for (int e = 0; e < M; e++)
                 if (p * M + e < mb && tid < row_words)
@@ -420,16 +448,32 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         }
         if (row_words > threads) { // TAKEN (1 if n_in // 4 > threads else 0)
             /* rows of more words than threads: word t + threads, … too, a row at a time */
-            for (int e = 0; e < mb; e++) { // TRIPS m
-                const long long x_row = rows_of[e];
+            for (int e = 0; e < mb; e++) // TRIPS m
                 for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
-                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), load_word(x, x_row, n_in, c, four), four);
-            }
+                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word),
+                                  ST ? staged[e * row_words + c] : load_word(x, rows_of[e], n_in, c, four), four);
         }
         __syncthreads();
         PHASE_CLOCK(0);
 
         // PHASE feedforward
+        /* The next mini-batch's rows into ST, copied while this one trains (waited for at the
+         * end of the update): in 16-byte chunks where a row is whole chunks (the book's 784
+         * pixels: 49), else in words. */
+        const int next = start + m, next_mb = n - next < m ? n - next : m;
+        const int staging = ST ? next_mb : 0; /* none without a staging area */
+        if (CH) { // TAKEN 1 if n_in % 16 == 0 else 0
+            for (int e = warp; e < staging; e += warps) { // TRIPS cdiv(m, warps)
+                const Chunk *const from = reinterpret_cast<const Chunk *>(x) + (unsigned long long)(unsigned)rows_next[e] * (unsigned)CH;
+                Chunk *const to = reinterpret_cast<Chunk *>(staged + e * row_words);
+                for (int j = lane; j < CH; j += WARP) // TRIPS cdiv(n_in // 16, 32)
+                    copy_async(to + j, from + j);
+            }
+        } else { // TAKEN 0 if n_in % 16 == 0 else 1
+            for (int e = warp; e < staging; e += warps) // TRIPS cdiv(m, warps)
+                stage_row(staged + e * row_words, x, rows_next[e], n_in, row_words, whole, lane, WARP);
+        }
+
         /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 8g + r) adds up its quarter chunk
          * for rows r, r + 8, r + 16, r + 24: CAP/16 × M broadcast 16-byte loads of a⁰ (a quarter
          * warp reads one address) and 16 FMAs each on its registers; shuffles add up the
@@ -479,10 +523,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         PHASE_CLOCK(1);
 
         // PHASE backprop
-        /* requested before backprop, so that its global latency passes while it runs: the next
-         * mini-batch's first row number of this thread */
-        const int next = start + m, next_mb = n - next < m ? n - next : m;
-        const int first_next = tid < next_mb ? int(perm[next + tid]) : 0;
+        /* requested before backprop, so that its global latency passes while it runs: the row
+         * number of this thread in the mini-batch after the next (its words are staged during the
+         * next one) */
+        const int after = next + m, after_mb = n - after < m ? n - after : m;
+        const int first_after = tid < after_mb ? int(perm[after + tid]) : 0;
         /* warp e takes example e, lane j output neuron j: z²ₑⱼ = w²ⱼ·a¹ₑ + b²ⱼ,
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
@@ -554,10 +599,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         PHASE_CLOCK(2);
 
         // PHASE update
-        /* backprop has read this mini-batch's row numbers: the next one's, for its gather
-         * (the loop's last barrier orders these; the first was requested before backprop) */
-        for (int r = tid; r < next_mb; r += threads) // TRIPS cdiv(m, threads)
-            rows_of[r] = r == tid ? first_next : int(perm[next + r]);
+        /* backprop has read this mini-batch's row numbers: its half of PM takes those of the
+         * mini-batch after the next, staged during the next (the loop's last barrier orders
+         * these; the first was requested before backprop) */
+        for (int r = tid; r < after_mb; r += threads) // TRIPS cdiv(m, threads)
+            rows_of[r] = r == tid ? first_after : int(perm[after + r]);
         const T *const f = s + FS + (mb == m ? 0 : 8); /* step_factors' */
         const bool momentum = f[6] != T(0); /* each branch reads the factors it uses, where it uses them */
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
@@ -625,6 +671,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                                                 V1 + warp * (CAP / 4) * WARP * 4, rows, row, nh, f);
         }
 
+        wait_staged(); /* this thread's copies of the next mini-batch's rows, for the barrier to show */
         __syncthreads(); /* keeps the next gather off a⁰, and the next mini-batch off δ */
         PHASE_CLOCK(3);
         turn ^= 1;
