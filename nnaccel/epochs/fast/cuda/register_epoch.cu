@@ -185,7 +185,7 @@ __device__ __forceinline__ void stage_row(W *to, const Input *x, int row, int n_
 
 /* A pixel's value T(p) / T(255), rounded exactly as DeviceData.x divides it: p·(1/255) and
  * one correction by its residual (equal to the division for every p < 256 in float and double:
- * tests/test_register_emulated.py checks it in exact arithmetic), no table lookup. */
+ * tests/gpu/test_register_emulated.py checks it in exact arithmetic), no table lookup. */
 template <typename T>
 __device__ __forceinline__ T pixel_value(unsigned int p)
 {
