@@ -82,6 +82,29 @@ def test_nnaccel_imports_its_own_modules_at_the_top():
     assert found == []
 
 
+def _standard_imports(path):
+    """(line, module) of every import of the standard library or NumPy inside a function."""
+    tree = ast.parse(path.read_text())
+    for func in ast.walk(tree):
+        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(func):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                yield from ((node.lineno, n) for n in names
+                            if n.split(".")[0] in sys.stdlib_module_names or n.split(".")[0] == "numpy")
+
+
+@restructured
+def test_the_standard_library_is_imported_at_the_top():
+    """Inside a function only an optional dependency: the standard library is always there, and
+    NumPy too, except where `import nnaccel` must stay free of array libraries (the one writer
+    of archives, which the command's first lines import)."""
+    allowed = {("_files.py", "numpy")}
+    found = [f"{p.relative_to(ROOT)}:{line} {name}" for p in sorted(PACKAGE.rglob("*.py"))
+             for line, name in _standard_imports(p) if (p.name, name) not in allowed]
+    assert found == []
+
+
 def test_import_nnaccel_loads_no_array_library_and_exports_by_name():
     """`import nnaccel` stays small (the command answers Ctrl-C before NumPy loads); the public
     names resolve on first use; any other name is an AttributeError, not a hidden import."""

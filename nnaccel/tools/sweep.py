@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from collections import defaultdict
 
 from .._files import atomic_write
@@ -89,8 +90,6 @@ def worker_command(args):
 
 
 def cmd_sweep(args, out=print):
-    import warnings
-
     optuna = require_optuna()
     # Heartbeats and fail_stale_trials are "experimental", and meant for study.optimize; this
     # worker records its own heartbeats, which is what they need.
@@ -171,8 +170,6 @@ def print_table(study, top, out):
 
 def plot_study(optuna, study, folder, out):
     """Optuna's matplotlib figures: optimisation history, parameter importances, slices."""
-    import warnings
-
     import matplotlib
 
     matplotlib.use("Agg")
