@@ -62,7 +62,7 @@ def _main(args, program=False):
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"nnaccel: warning: {message}", file=sys.stderr)
+    print(one_line(f"nnaccel: warning: {message}"), file=sys.stderr)
 
 
 def _run(args):
@@ -85,7 +85,7 @@ def _run(args):
             where = f"nothing was saved ({last})"
         if e.waited and e.path:
             where += " (a further signal came during the save, which was finished first)"
-        print(f"nnaccel: interrupted by {signal_name(e.signum)}; {where}", file=sys.stderr)
+        print(one_line(f"nnaccel: interrupted by {signal_name(e.signum)}; {where}"), file=sys.stderr)
         return exit_code(e.signum)
     except KeyboardInterrupt as e:
         signum = getattr(e, "signum", signal.SIGINT)

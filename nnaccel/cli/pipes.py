@@ -25,7 +25,6 @@ class ClosedPipeSafe:
     def __init__(self, stream):
         self._stream = stream
         self.closed_by_reader = False
-        self.lost = None  # the OSError that ended writing, if it was not a closed pipe
 
     def _reader_gone(self):
         self.closed_by_reader = True
@@ -34,10 +33,13 @@ class ClosedPipeSafe:
         os.close(devnull)
 
     def _cannot_write(self, e):
-        self.lost = e
-        sys.stderr.write(f"nnaccel: warning: standard output cannot be written ({os.strerror(e.errno)}); "
-                         "the run goes on without its printed lines\n")
-        self._reader_gone()
+        self._reader_gone()  # first: with 2>&1 the warning below meets the same full disk
+        try:
+            sys.stderr.write(f"nnaccel: warning: standard output cannot be written ({os.strerror(e.errno)}); "
+                             "the run goes on without its printed lines\n")
+            sys.stderr.flush()
+        except OSError:
+            pass  # stderr is lost too: the run goes on, silent, and saves what it was asked to
 
     def write(self, text):
         try:

@@ -114,7 +114,6 @@ def run(args, out=print):
                 tqdm.write(line)  # above the progress bar, not inside it
 
     def report(record):
-        announce()
         bar.update(1)
         line = (f"Epoch {record['epoch']}: {record['evaluation_accuracy']} / {record['n_evaluation']}, "
                 f"cost {record['evaluation_cost']:.4f}, {record['seconds']:.2f} s")
@@ -144,7 +143,7 @@ def run(args, out=print):
                 checkpoint=args.checkpoint, resume=resume,
                 interrupt_path=args.checkpoint or "nnaccel-checkpoint.npz", config=config, fused=args.fused,
                 optimizer=args.optimizer, damping=args.damping, dropout=args.dropout,
-                dropout_mode=args.dropout_mode)
+                dropout_mode=args.dropout_mode, started=announce)
         except NNAccelError as e:
             if isinstance(e, TrainingDiverged):  # the run began: its header comes before the error
                 announce()

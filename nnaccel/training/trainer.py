@@ -151,7 +151,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
           early_stopping=None, stopping_rule="no-improvement", schedule="constant", patience=10,
           step_size=10, gamma=0.5, checkpoint=None, resume=None, interrupt_path=None,
           config=None, fused=True, scale=None, optimizer=DEFAULT, damping=None, dropout=0.0,
-          dropout_mode="per-batch") -> History:
+          dropout_mode="per-batch", started=None) -> History:
     """Train ``net`` by mini-batch SGD (or another ``optimizer``) and return its :class:`History`.
 
     ``optimizer``: "sgd" (mini-batch SGD with ``lmbda``, ``l1``, ``momentum``, ``nesterov``) or a
@@ -173,6 +173,7 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
     or infinite cost or parameter, the network goes back to its last good epoch and
     :class:`TrainingDiverged` says whether the data or η is the likely cause. ``scale`` divides
     the inputs (255 for raw pixels). ``fused=False`` turns off the fast paths (nnaccel.epochs.fast).
+    ``started()``, if given, is called once every setting has been taken, before the first epoch.
     """
     epochs, mini_batch_size, early_stopping = as_int(epochs), as_int(mini_batch_size), as_int(early_stopping)
     patience, step_size = as_int(patience), as_int(step_size)
@@ -211,6 +212,8 @@ def train(net, training_data, epochs, mini_batch_size, eta, lmbda=0.0, evaluatio
         return state.history
 
     path = fast.choose(net, replace(options, eta=state.eta), fused)  # bound once; rebound only when η moves
+    if started is not None:  # every setting is taken: the caller may now say what the run is
+        started()
     watch = dict(training_cost=monitor_training_cost, training_accuracy=monitor_training_accuracy,
                  evaluation_cost=monitor_evaluation_cost, evaluation_accuracy=monitor_evaluation_accuracy)
     rules = loop.Rules((eta,), early_stopping, stopping_rule, schedule, patience, step_size, gamma)

@@ -368,6 +368,17 @@ def test_a_run_whose_standard_output_fills_the_disk_still_saves_its_model(tmp_pa
     assert r.returncode == 0 and len(r.stderr.splitlines()) <= 1, r.stderr
 
 
+def test_a_run_whose_output_and_errors_both_fill_the_disk_still_saves_its_model(tmp_path):
+    """`> log.txt 2>&1` on a disk that fills: the warning meant for stderr meets the same full disk,
+    so it must not stop the run either (it once raised out of the handler: exit 1, no model)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "nnaccel", "train", "--sizes", "784", "10", "--epochs", "1",
+                            "--validation-size", "100", "--device", "cpu", "--save", "m.npz"],
+                           cwd=tmp_path, stdout=full, stderr=full, env=env, timeout=300)
+    assert r.returncode == 0 and (tmp_path / "m.npz").exists()
+
+
 # ---- data of another array library than the network's ----------------------------------------
 def test_a_numpy_network_trains_on_cpu_tensors_as_on_their_numpy_arrays():
     """net.SGD((torch.tensor(X), torch.tensor(y)), …) on a NumPy network was an AttributeError

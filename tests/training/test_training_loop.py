@@ -4,6 +4,7 @@ its schedule and stopping rules are the same for a network and a population of o
 import numpy as np
 import pytest
 
+from nnaccel.errors import NNAccelError
 from nnaccel.nets.network import Network
 from nnaccel.nets.population import Population
 from nnaccel.training import loop
@@ -73,3 +74,17 @@ def test_the_halving_schedule_halves_each_members_eta_on_its_own_plateau():
     assert [r["eta"] for r in two[0].history.records] == [r["eta"] for r in one[0].history.records]
     assert [r["eta"] for r in two[1].history.records] == [0.5] * 8  # never on a plateau
     assert [epoch[1] for epoch in model.trained] == [0.5] * 8
+
+
+def test_train_says_it_has_started_once_every_setting_is_taken_and_before_the_first_epoch():
+    """The command prints its header from ``started``: at once for a slow first epoch, and never
+    for a refused setting."""
+    x, y = np.random.default_rng(0).random((30, 4)), np.arange(30) % 3
+    events = []
+    train(Network([4, 3], seed=1), (x, y), 2, 10, 0.5,
+          started=lambda: events.append("started"), callback=lambda record: events.append("epoch"))
+    assert events == ["started", "epoch", "epoch"]
+    events.clear()
+    with pytest.raises(NNAccelError):
+        train(Network([4, 3], seed=1), (x, y), 2, 10, 0.5, momentum=1.0, started=lambda: events.append("started"))
+    assert events == []
