@@ -188,6 +188,29 @@ def test_a_program_is_compiled_once_for_every_process_that_shares_the_cache_fold
     assert again == first and again.functions and set(again.mapping) == {"scale_rows<float>", "scale_rows<double>"}
 
 
+def test_a_cache_entry_a_crash_left_short_or_a_folder_that_cannot_hold_one_only_costs_a_compile(
+        route, tmp_path, monkeypatch):
+    """A short or foreign entry is compiled again and overwritten, never trusted or fatal; a cache
+    folder that cannot be made (a file in its way) leaves the compile working, uncached."""
+    target = sample_target()
+    monkeypatch.setenv(compile_route.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(compile_route, "_CACHE", {})
+    first = compile_cuda(target.source, "80", target.options, target.name_expressions)
+    (entry,) = tmp_path.glob("*.json")
+    def same(compiled):  # the log differs between two compiles only by ptxas's compile times
+        return (compiled.cubin, compiled.mapping, compiled.functions) == (first.cubin, first.mapping, first.functions)
+
+    for broken in ("", '{"cubin": "AAAA"}', "[1, 2]"):
+        entry.write_text(broken)
+        monkeypatch.setattr(compile_route, "_CACHE", {})
+        assert same(compile_cuda(target.source, "80", target.options, target.name_expressions))
+        assert json.loads(entry.read_text())["mapping"] == first.mapping  # overwritten whole
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(compile_route.CACHE_VARIABLE, str(tmp_path / "a-file" / "cache"))
+    monkeypatch.setattr(compile_route, "_CACHE", {})
+    assert same(compile_cuda(target.source, "80", target.options, target.name_expressions))
+
+
 def test_a_register_spill_fails_the_check(route):
     """32 live floats under --maxrregcount=16 must spill; ptxas's report says so and the check fails."""
     source = """extern "C" __global__ void spill(const float* x, float* y) {

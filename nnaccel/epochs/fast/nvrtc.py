@@ -196,9 +196,9 @@ def compile_cuda(source, arch, options, name_expressions=(), line_info=False):
     if key not in _CACHE:
         folder = os.environ.get(CACHE_VARIABLE)
         with _shared_entry(Path(folder) if folder else None, key) as entry:
-            if entry is not None and entry.is_file():
-                stored = json.loads(entry.read_text())
-                cubin, log, mapping = base64.b64decode(stored["cubin"]), stored["log"], stored["mapping"]
+            stored = _read_entry(entry)
+            if stored is not None:
+                cubin, log, mapping = stored
             else:
                 cubin, log, mapping = _nvrtc(route, source, options, name_expressions)
                 if entry is not None:
@@ -217,23 +217,49 @@ def _nvrtc(route, source, options, name_expressions):
     return _whole_elf(cubin), log.getvalue(), dict(mapping or {})
 
 
+def _read_entry(entry):
+    """(cubin, log, mapping) stored in ``entry``, or None: none yet, or one a crash left short or
+    another layout wrote, which is compiled again and overwritten rather than trusted."""
+    if entry is None:
+        return None
+    try:
+        stored = json.loads(entry.read_text())
+        return base64.b64decode(stored["cubin"]), stored["log"], dict(stored["mapping"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 @contextlib.contextmanager
 def _shared_entry(folder, key):
     """The cache file for ``key`` in ``folder`` (None without one), held under an exclusive lock so
-    that a second process asking for the same program waits for the first one's compile."""
-    if folder is None:
-        yield None
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield folder / f"{key}.json"
+    that a second process asking for the same program waits for the first one's compile. A
+    folder that cannot be made or locked is no cache: the compile still runs."""
+    lock = None
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            if lock is not None:
+                os.close(lock)
+            lock = None
+    try:
+        yield None if lock is None else folder / f"{key}.json"
+    finally:
+        if lock is not None:
+            os.close(lock)  # and with it the lock
 
 
 def _write_atomically(path, text):
+    """``text`` at ``path`` by rename, so a reader never sees half of it; a failure leaves no file
+    and no cache entry (the program stays compiled in memory)."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _whole_elf(image):
