@@ -170,7 +170,8 @@ OPTIONS = {row.name: row for row in (
 
 # ``nnaccel sweep``'s own options, and the shared rows it narrows: a trial is scored on its epochs
 # and on held-out images, so it needs at least one of each; its trials train as one population,
-# which expands by shifts (once, for all members) and schedules by halving only.
+# which expands by shifts (once, for all members) and schedules by halving only; trial k starts
+# from seed S + k, so S is never None.
 SWEEP_OPTIONS = {row.name: row for row in (
     replace(PARAMETERS["epochs"], default=10, low=1, example=10, help="epochs each trial trains (it is scored on them)"),
     replace(PARAMETERS["schedule"], choices=("constant", "halve"),
@@ -188,6 +189,7 @@ SWEEP_OPTIONS = {row.name: row for row in (
     Parameter("top", int, 10, "rows of the results table", low=1),
     Parameter("train_size", int, None, "train on the first N images only (quick sweeps)", low=1, optional=True,
               example=5000, unset="all"),
+    replace(PARAMETERS["seed"], default=1, optional=False, help="trial k's network starts from seed S + k"),
 )}
 
 # ``nnaccel tune``'s own options, and the shared rows it narrows: it holds out ≥ 1 image and gives every
