@@ -21,10 +21,12 @@ import pytest
 
 import nnaccel
 from nnaccel import cli
+from nnaccel.backend import BACKENDS, DTYPES
 from nnaccel.cli.resume import check_saved_settings
 from nnaccel.core import parameters
 from nnaccel.core.parameters import EXPERIMENT_OPTIONS, OPTIONS, PARAMETERS, SWEEP_OPTIONS, TUNE_OPTIONS, Parameter
 from nnaccel.data import write_idx
+from nnaccel.data.datasets import NAMES
 from nnaccel.errors import NNAccelError
 from nnaccel.tools import tune
 from nnaccel.tools._tuning import holdout
@@ -290,9 +292,6 @@ def test_tunes_rows_are_derived_from_the_shared_ones_and_name_its_procedures_cho
     """tune holds out ≥ 1 image where train may hold out 0, gives every network one seed (never None),
     and leaves m to its own step unless given one (a default of None that no bound offers: tune fills
     it); its choices are its procedure's tables and the registries' names."""
-    from nnaccel.backend import BACKENDS, DTYPES
-    from nnaccel.data.datasets import NAMES
-
     assert OPTIONS["validation_size"].low == 0 and TUNE_OPTIONS["validation_size"].low == 1
     assert PARAMETERS["seed"].optional and not TUNE_OPTIONS["seed"].optional
     assert TUNE_OPTIONS["mini_batch_size"].default is None and PARAMETERS["mini_batch_size"].default == 10
