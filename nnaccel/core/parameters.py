@@ -13,12 +13,15 @@ estimators' ``_parameter_constraints`` (nnaccel.tools.sklearn).
 The data and run options (``OPTIONS``: the expansion, the held-out images, the inputs' divisor)
 are not the book's hyper-parameters, so the API's training calls do not take them, but their
 flags, checks and resume checks are made the same way. A command that gives a row a narrower
-meaning (``sweep``: a trial trains ≥ 1 epoch) derives its own row from the shared one, so the
-bound and its words still live in one place (``SWEEP_OPTIONS``); a command's option that only
-shares a name with a row has a table of its own (``EXPERIMENT_OPTIONS``).
+meaning (``sweep``: a trial trains ≥ 1 epoch; ``tune``: one seed for every network it tries)
+derives its own row from the shared one, so the bound and its words still live in one place
+(``SWEEP_OPTIONS``, ``TUNE_OPTIONS``); a command's own options, or one that only shares a name
+with a row, have a table of their own (``TUNE_OPTIONS``, ``EXPERIMENT_OPTIONS``).
 
 A rule between two parameters (an option an optimizer ignores, a dropout that would delete
-a whole layer) is not a bound, and lives with the code that knows both.
+a whole layer) is not a bound, and lives with the code that knows both. A bound that only the
+data knows (the held-out images must leave some to train on) lives with the data, but refuses
+in the table's words: the row, narrowed for that call, goes to :func:`check_row`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from ..backend import BACKENDS, DTYPES
+from ..data.datasets import NAMES
 from ..data.expand import EXPANSIONS, MAX_ANGLE
 from ..errors import NNAccelError
 from .activations import ACTIVATIONS
@@ -51,6 +56,7 @@ class Parameter:
     many: bool = False  # also a list of choices, one per hidden layer
     example: object = None  # a good value, shown as the fix (default: the default)
     unset: str = "off"  # what a default of None means, in the help
+    because: str = ""  # what narrowed the bounds (the data; see check_row), said after them in a refusal
 
     @property
     def flag(self) -> str:
@@ -144,6 +150,8 @@ PARAMETERS = {row.name: row for row in (
          choices=tuple(INITIALIZERS)),
     Parameter("softmax_temperature", float, 1.0, "c in a_j = e^(c z_j) / Σ_k e^(c z_k), with a softmax output "
          "layer; larger c is closer to the max", symbol="c", low=0, closed="neither", example=1.0),
+    Parameter("seed", int, None, "fixes the initial weights, expansion and shuffling", low=0, optional=True,
+              example=1, unset="a random seed"),
 )}
 
 
@@ -162,7 +170,8 @@ OPTIONS = {row.name: row for row in (
 
 # ``nnaccel sweep``'s own options, and the shared rows it narrows: a trial is scored on its epochs
 # and on held-out images, so it needs at least one of each; its trials train as one population,
-# which expands by shifts (once, for all members) and schedules by halving only.
+# which expands by shifts (once, for all members) and schedules by halving only; trial k starts
+# from seed S + k, so S is never None.
 SWEEP_OPTIONS = {row.name: row for row in (
     replace(PARAMETERS["epochs"], default=10, low=1, example=10, help="epochs each trial trains (it is scored on them)"),
     replace(PARAMETERS["schedule"], choices=("constant", "halve"),
@@ -180,6 +189,32 @@ SWEEP_OPTIONS = {row.name: row for row in (
     Parameter("top", int, 10, "rows of the results table", low=1),
     Parameter("train_size", int, None, "train on the first N images only (quick sweeps)", low=1, optional=True,
               example=5000, unset="all"),
+    replace(PARAMETERS["seed"], default=1, optional=False, help="trial k's network starts from seed S + k"),
+)}
+
+# ``nnaccel tune``'s own options, and the shared rows it narrows: it holds out ≥ 1 image and gives every
+# network it tries one seed. A default of None is tune's to fill, not a value to give (m by its own
+# step, a fifth of the training images, the device's array library), so the bounds do not offer it.
+# (--dataset, --backend and --dtype are rows of tune's alone for now: train and sweep still give
+# argparse the same lists, NAMES, BACKENDS and DTYPES.)
+TUNE_OPTIONS = {row.name: row for row in (
+    Parameter("dataset", str, "mnist-10k", "a named data set: mnist-10k is embedded, the others are read from the "
+              "system or downloaded", choices=NAMES),
+    replace(OPTIONS["validation_size"], default=None, low=1, help="the last N training images, held out to choose on",
+            unset="a fifth, at most 10000"),
+    Parameter("budget", str, "quick", "quick: a few epochs per step (minutes); book: no improvement in 10 epochs, "
+              "up to 100", choices=("quick", "book")),
+    Parameter("m_choice", str, "fastest", "how m is chosen among 10, 20, 50, 100: fastest: the quickest per epoch "
+              "(wall clock) within 0.5 points of the best accuracy, as the book advises, so it can differ between "
+              "machines and runs; accuracy: the best validation accuracy after a few epochs (the smaller m on a "
+              "tie), the same on every machine", choices=("fastest", "accuracy")),
+    replace(PARAMETERS["mini_batch_size"], default=None, example=10, help="use this m and skip the mini-batch step",
+            unset="chosen by --m-choice"),
+    replace(PARAMETERS["seed"], default=1, optional=False,  # never None: the printed command repeats it
+            help="the seed of every network tried (all rungs share it: common random numbers)"),
+    Parameter("backend", str, None, "the array library", choices=BACKENDS, example="numpy",
+              unset="NumPy for cpu, CuPy for cuda"),
+    Parameter("dtype", str, "float32", "the floating-point type of the parameters and data", choices=DTYPES),
 )}
 
 # ``nnaccel experiment``'s own: its --scale is a fraction of the book's epochs, not train's divisor.
@@ -195,8 +230,14 @@ assert len(ROWS) == len(PARAMETERS) + len(OPTIONS), "a data option may not reuse
 def check(name, value, table=None):
     """``value`` as the row ``name`` takes it (NumPy scalars as the numbers they equal), or
     NNAccelError in the one wording: the parameter, its bounds, the value given, and the fix.
-    ``table``: a command's own rows (SWEEP_OPTIONS, EXPERIMENT_OPTIONS) instead of the shared ones."""
-    row = (ROWS if table is None else table)[name]
+    ``table``: a command's own rows (SWEEP_OPTIONS, TUNE_OPTIONS, …) instead of the shared ones."""
+    return check_row((ROWS if table is None else table)[name], value)
+
+
+def check_row(row, value):
+    """:func:`check` against a row made for one call: a table's row narrowed by what only the data
+    knows, ``replace(row, high=n - 1, because="the training data has n images")`` (tune's and
+    sweep's held-out images), so a rule that lives with the data refuses in the table's words."""
     if row.kind is int:
         value = as_int(value)
     elif row.kind is float:
@@ -216,4 +257,5 @@ def refusal(row, value) -> str:
     good = row.default if row.example is None else row.example
     shown = str(value) if isinstance(value, float) else repr(value)
     fix = f"{row.flag}" if row.kind is bool else f"{row.flag} {good}"
-    return f"{row.name} must be {row.bounds()}, got {shown[:60]}; e.g. {row.name}={good!r} ({fix})"
+    because = f" ({row.because})" if row.because else ""
+    return f"{row.name} must be {row.bounds()}{because}, got {shown[:60]}; e.g. {row.name}={good!r} ({fix})"

@@ -67,10 +67,7 @@ class Network:
         self.dtype = dtype = dtype_name(dtype)
         self.float = self.backend.dtype(dtype)
         check_network(self.sizes, 8 if dtype == "float64" else 4)  # before a byte of it is drawn
-        seed = _check_seed(seed)
-        if isinstance(seed, numbers.Integral) and seed < 0:
-            raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
-        self.rng = make_rng(seed)
+        self.rng = make_rng(_check_seed(seed))
         biases, weights = _named("init", init, initializers.get)(self.rng, self.sizes)
         self.set_parameters(weights, biases)
 
@@ -268,14 +265,13 @@ def _check_sizes(sizes):
 
 
 def _check_seed(seed):
-    """A number as the int it equals (np.int64 too); a fraction or a bool is refused, never
-    truncated. Anything else NumPy's default_rng takes (None, a SeedSequence) passes unchanged."""
+    """A number as the int it equals (np.int64, 3.0), checked by its row of the parameter table:
+    a negative number, a fraction or a bool is refused, never truncated. Anything else NumPy's
+    default_rng takes (None, a SeedSequence) passes unchanged."""
     if not isinstance(seed, numbers.Real):
         return seed
     value = whole(seed)
-    if value is None:
-        raise NNAccelError(f"seed must be a whole number ≥ 0 (or None for a random run), got {seed!r}")
-    return value
+    return parameters.check("seed", seed if value is None else value)
 
 
 def _named(name, value, get):

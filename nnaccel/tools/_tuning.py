@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..core import parameters
+from ..core.parameters import OPTIONS, SWEEP_OPTIONS
 from ..data.expand import expand_shifts
 from ..errors import NNAccelError
 from ..nets.network import Network
@@ -50,21 +52,23 @@ def strip_dataset(dataset, classes):
 
 
 def holdout(data, size):
-    """(training, validation): the last ``size`` examples held out, as ``train --validation-size``."""
+    """(training, validation): the last ``size`` examples held out, as ``train --validation-size``.
+
+    At least one example on each side: a bound only the data knows, so the row of
+    --validation-size is narrowed here and refuses in the table's words."""
     x, labels = data
-    if not 0 < size < len(labels):
-        raise NNAccelError(f"--validation-size {size}: must be between 1 and {len(labels) - 1} "
-                           f"(the training data has {len(labels)} images)")
+    n = len(labels)
+    row = replace(OPTIONS["validation_size"], low=1, high=n - 1, example=min(max(1, n // 5), 10000),
+                  because=f"the training data has {n} images")
+    size = parameters.check_row(row, size)
     return (x[:-size], labels[:-size]), (x[-size:], labels[-size:])
 
 
 def expand_host(data, kind):
-    """The book's 1-pixel shifts of host uint8 images (5×), done once and shared by all members."""
-    if kind is None:
-        return data
-    if kind != "shifts":
-        raise NNAccelError(f"--expand {kind}: tune and sweep expand by shifts only; use --expand shifts")
-    return expand_shifts(np, data[0], data[1])
+    """The book's 1-pixel shifts of host uint8 images (5×), done once and shared by all members
+    (sweep's row of --expand takes shifts only)."""
+    kind = parameters.check("expand", kind, SWEEP_OPTIONS)
+    return data if kind is None else expand_shifts(np, data[0], data[1])
 
 
 def population_class():

@@ -18,8 +18,8 @@ import os
 import time
 
 from .._files import atomic_write
-from ..backend import BACKENDS
 from ..core import parameters
+from ..core.parameters import TUNE_OPTIONS
 from ..data import load_dataset
 from ..data.datasets import check_sizes_fit, data_files
 from ..errors import NNAccelError
@@ -28,48 +28,20 @@ from ..io.plot import require_matplotlib, save_figure
 from ..nets.network import Network
 from ..training.trainer import train
 from ._tuning import best_accuracy, holdout, strip_dataset, train_members
-from .flags import _int, add_model_flags
 
 REPORT_FILES = ("tune.json", "eta_ladder.png", "lmbda_ladder.png", "early_stopping.png")
-BUDGETS = {  # (epochs per η rung, early-stopping patience, most epochs, epochs per m)
+BUDGETS = {  # (epochs per η rung, early-stopping patience, most epochs, epochs per m); TUNE_OPTIONS' choices
     "quick": dict(ladder_epochs=3, patience=3, max_epochs=20, m_epochs=2),
     "book": dict(ladder_epochs=3, patience=10, max_epochs=100, m_epochs=3),
 }
 ETA_RUNGS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 MINI_BATCH_SIZES = (10, 20, 50, 100)
-M_CHOICES = {  # how the mini-batch step picks m, and the words that say so
+M_CHOICES = {  # how the mini-batch step picks m, and the words that say so (TUNE_OPTIONS' choices)
     "fastest": "the fastest per epoch (wall clock, this machine) within 0.5 points of the best accuracy; "
                "--m-choice accuracy or -m M gives a choice that does not depend on the machine",
     "accuracy": "the best validation accuracy after {epochs} epochs (the smaller m on a tie); "
                 "the same on every machine",
 }
-
-
-def add_parser(sub):
-    p = sub.add_parser("tune", help="choose η, epochs, λ and m by the book's procedure (chapter 3)")
-    add_model_flags(p)
-    p.set_defaults(cost="cross-entropy")
-    p.add_argument("--dataset", default="mnist-10k", choices=["mnist-10k", "fashion-mnist", "mnist"])
-    p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
-    p.add_argument("--classes", type=_int, nargs="+", metavar="C",
-                   help="strip the problem down to these classes, e.g. 0 1 (relabelled 0..k-1)")
-    p.add_argument("--validation-size", type=_int, metavar="N",
-                   help="the last N training images, held out to choose on (default: a fifth, at most 10000)")
-    p.add_argument("--budget", default="quick", choices=list(BUDGETS),
-                   help="quick: a few epochs per step (minutes); book: no improvement in 10 epochs, up to 100")
-    p.add_argument("--m-choice", default="fastest", choices=list(M_CHOICES),
-                   help="how m is chosen among " + ", ".join(map(str, MINI_BATCH_SIZES)) + ": fastest: the "
-                        "quickest per epoch (wall clock) within 0.5 points of the best accuracy, as the book "
-                        "advises, so it can differ between machines and runs; accuracy: the best validation "
-                        "accuracy after a few epochs (the smaller m on a tie), the same on every machine")
-    p.add_argument("--mini-batch-size", "-m", type=_int, metavar="M",
-                   help="use this m and skip the mini-batch step (default: chosen by --m-choice)")
-    p.add_argument("--seed", type=_int, default=1)
-    p.add_argument("--report", metavar="DIR", help="write tune.json and PNG figures here (needs matplotlib)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.set_defaults(run=cmd_tune)
 
 
 # ---- the steps --------------------------------------------------------------------------------
@@ -278,12 +250,13 @@ def reproduce_command(args, sizes, eta, epochs, lmbda, m, halve, patience):
 
 
 def cmd_tune(args, out=print):
+    for name, row in TUNE_OPTIONS.items():  # before any file is read, each in its row's words
+        if not (getattr(args, name) is None and row.default is None):  # None: tune's to choose
+            setattr(args, name, parameters.check(name, getattr(args, name), TUNE_OPTIONS))
     run_files.check_folder("--report", args.report, REPORT_FILES,
                            [("a data file", path) for path in data_files(args.dataset, args.data)])
     if args.report:
         require_matplotlib()
-    if args.mini_batch_size is not None:  # else tune chooses m
-        parameters.check("mini_batch_size", args.mini_batch_size)
     began = time.perf_counter()
     dataset = strip_dataset(load_dataset(args.dataset, args.data), args.classes)
     sizes = args.sizes or [dataset.n_pixels, 30, dataset.n_classes]
