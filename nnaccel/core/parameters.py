@@ -16,7 +16,7 @@ flags, checks and resume checks are made the same way. A command that gives a ro
 meaning (``sweep``: a trial trains ≥ 1 epoch; ``tune``: one seed for every network it tries)
 derives its own row from the shared one, so the bound and its words still live in one place
 (``SWEEP_OPTIONS``, ``TUNE_OPTIONS``); a command's own options, or one that only shares a name
-with a row, have a table of their own (``TUNE_OPTIONS``, ``EXPERIMENT_OPTIONS``).
+with a row, have a table of their own (``TUNE_OPTIONS``, ``SERVE_OPTIONS``, ``EXPERIMENT_OPTIONS``).
 
 A rule between two parameters (an option an optimizer ignores, a dropout that would delete
 a whole layer) is not a bound, and lives with the code that knows both. A bound that only the
@@ -215,6 +215,11 @@ TUNE_OPTIONS = {row.name: row for row in (
     Parameter("backend", str, None, "the array library", choices=BACKENDS, example="numpy",
               unset="NumPy for cpu, CuPy for cuda"),
     Parameter("dtype", str, "float32", "the floating-point type of the parameters and data", choices=DTYPES),
+)}
+
+# ``nnaccel serve``'s own.
+SERVE_OPTIONS = {row.name: row for row in (
+    Parameter("port", int, 8000, "port to listen on; 0 picks a free one", low=0, high=65535),
 )}
 
 # ``nnaccel experiment``'s own: its --scale is a fraction of the book's epochs, not train's divisor.

@@ -2,8 +2,8 @@
 refused just outside and taken just inside, by the API, by ``nnaccel train`` (one line on
 stderr, exit 2, the API's words) and by the scikit-learn estimators; the help shows them; and
 no second hand-written check of a table parameter appears anywhere in the package. The tables
-of data and run options (OPTIONS: ``nnaccel train``'s; SWEEP_OPTIONS, TUNE_OPTIONS: ``nnaccel
-sweep``'s and ``tune``'s) are held to the same: refused just outside by the
+of data and run options (OPTIONS: ``nnaccel train``'s; SWEEP_OPTIONS, TUNE_OPTIONS, SERVE_OPTIONS:
+``nnaccel sweep``'s, ``tune``'s and ``serve``'s) are held to the same: refused just outside by the
 command and by a resumed checkpoint, in the table's words, shown in the help, and never checked
 by hand.
 
@@ -24,7 +24,8 @@ from nnaccel import cli
 from nnaccel.backend import BACKENDS, DTYPES
 from nnaccel.cli.resume import check_saved_settings
 from nnaccel.core import parameters
-from nnaccel.core.parameters import EXPERIMENT_OPTIONS, OPTIONS, PARAMETERS, SWEEP_OPTIONS, TUNE_OPTIONS, Parameter
+from nnaccel.core.parameters import (EXPERIMENT_OPTIONS, OPTIONS, PARAMETERS, SERVE_OPTIONS, SWEEP_OPTIONS,
+                                     TUNE_OPTIONS, Parameter)
 from nnaccel.data import write_idx
 from nnaccel.data.datasets import NAMES
 from nnaccel.errors import NNAccelError
@@ -34,7 +35,7 @@ from nnaccel.training.trainer import check_hyperparameters, train
 
 PACKAGE = Path(nnaccel.__file__).parent
 TABLES = {"parameters": PARAMETERS, "options": OPTIONS, "sweep": SWEEP_OPTIONS, "tune": TUNE_OPTIONS,
-          "experiment": EXPERIMENT_OPTIONS}
+          "serve": SERVE_OPTIONS, "experiment": EXPERIMENT_OPTIONS}
 ALL_NAMES = {name for table in TABLES.values() for name in table}
 MODEL_ROWS = ("cost", "hidden_activation", "output_activation", "init", "softmax_temperature", "seed")  # Network's
 TRAIN_ROWS = tuple(name for name in PARAMETERS if name not in MODEL_ROWS)  # train's
@@ -199,7 +200,8 @@ def _cli_outside(table):
 OPTION_OUTSIDE = _cli_outside(OPTIONS)
 SWEEP_OUTSIDE = _cli_outside(SWEEP_OPTIONS)
 TUNE_OUTSIDE = _cli_outside(TUNE_OPTIONS)
-OPTION_INSIDE = [(name, table, v) for table in (OPTIONS, SWEEP_OPTIONS, TUNE_OPTIONS, EXPERIMENT_OPTIONS)
+SERVE_OUTSIDE = _cli_outside(SERVE_OPTIONS)
+OPTION_INSIDE = [(name, table, v) for table in (OPTIONS, SWEEP_OPTIONS, TUNE_OPTIONS, SERVE_OPTIONS, EXPERIMENT_OPTIONS)
                  for name, row in table.items() for v in inside(row)]
 
 
@@ -246,6 +248,14 @@ def test_tune_refuses_its_options_just_outside_before_any_file_in_the_tables_wor
     assert code == 2 and err == f"nnaccel: error: {_refusal(name, value, TUNE_OPTIONS)}\n" and out == ""
     assert err.startswith(f"nnaccel: error: {name} must be {TUNE_OPTIONS[name].bounds()}, got ")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, value", SERVE_OUTSIDE, ids=[f"{n}={v!r}" for n, v in SERVE_OUTSIDE])
+def test_serve_refuses_a_port_just_outside_before_reading_the_model_in_the_tables_words(name, value, capsys, tmp_path,
+                                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)  # m.npz does not exist: the port is refused first
+    assert cli.main(["serve", "m.npz", f"{SERVE_OPTIONS[name].flag}={value}"]) == 2
+    assert capsys.readouterr().err == f"nnaccel: error: {_refusal(name, value, SERVE_OPTIONS)}\n"
 
 
 @pytest.mark.parametrize("size", [0, 10, 11])
@@ -338,9 +348,10 @@ NOT_YET_FROM_ROWS = {
 
 
 @pytest.mark.parametrize("command, rows", [("train", {**PARAMETERS, **OPTIONS}), ("sweep", SWEEP_OPTIONS),
-                                           ("tune", TUNE_OPTIONS), ("experiment", EXPERIMENT_OPTIONS)])
+                                           ("tune", TUNE_OPTIONS), ("serve", SERVE_OPTIONS),
+                                           ("experiment", EXPERIMENT_OPTIONS)])
 def test_the_help_shows_each_rows_help_bounds_and_default(command, rows, capsys):
-    _help(command)
+    _help(command, *(["m.npz"] if command == "serve" else []))
     text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, at spaces and after hyphens
     for name, row in rows.items():
         if (command, name) in NOT_YET_FROM_ROWS:
@@ -492,11 +503,11 @@ def test_the_detector_finds_a_second_check_of_a_data_or_sweep_option(tmp_path):
         (2, "validation_size"), (4, "scale"), (5, "scale"), (6, "trials"), (7, "trials")]
 
 
-def test_the_detector_finds_the_old_checks_of_tunes_options_and_the_seed(tmp_path):
-    """tune's old checks of m and of the held-out images (by its flag's words) and Network's of the
-    seed, before their rows, are found."""
+def test_the_detector_finds_the_old_checks_of_tunes_options_the_seed_and_the_port(tmp_path):
+    """tune's old checks of m and of the held-out images (by its flag's words), Network's of the
+    seed, and a port's range, before their rows, are found."""
     (tmp_path / "old_tune.py").write_text(
-        "def check(args, labels, seed):\n"
+        "def check(args, labels, seed, port):\n"
         "    if args.mini_batch_size is not None and args.mini_batch_size < 1:\n"
         "        raise NNAccelError('-m: give m ≥ 1')\n"
         "    if not 0 < args.validation_size < len(labels):\n"
@@ -504,11 +515,13 @@ def test_the_detector_finds_the_old_checks_of_tunes_options_and_the_seed(tmp_pat
         "    if isinstance(seed, int) and seed < 0:\n"
         "        raise NNAccelError(f'seed must be a whole number ≥ 0, got {seed!r}')\n"
         "    if args.budget not in BUDGETS:\n"
-        "        raise NNAccelError(f'unknown budget {args.budget!r}')\n")
+        "        raise NNAccelError(f'unknown budget {args.budget!r}')\n"
+        "    if not 0 <= port <= 65535:\n"
+        "        raise ValueError('a port number is 0-65535')\n")
     found = _hand_written_checks(tmp_path)
     assert sorted((line, name.split()[0]) for _, name, line in found) == [
         (2, "mini_batch_size"), (4, "validation_size"), (5, "validation-size"), (6, "seed"), (7, "seed"),
-        (9, "unknown")]
+        (9, "unknown"), (10, "port")]
 
 
 def test_the_detector_sees_through_getattr_in_a_loop_over_flag_names(tmp_path):
