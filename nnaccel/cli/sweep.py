@@ -7,7 +7,7 @@ import argparse
 from ..backend import BACKENDS, DTYPES
 from ..core.parameters import SWEEP_OPTIONS
 from ..data.datasets import NAMES
-from ..tools.flags import _int, add_model_flags, add_parameter
+from ..tools.flags import add_model_flags, add_parameter
 from ..tools.sweep import cmd_sweep
 
 
@@ -40,7 +40,7 @@ def add_parser(sub):
     add_parameter(p, "top", table=SWEEP_OPTIONS)
     add_parameter(p, "validation_size", table=SWEEP_OPTIONS)
     add_parameter(p, "train_size", table=SWEEP_OPTIONS)
-    p.add_argument("--seed", type=_int, default=1, help="trial k's network starts from seed S + k")
+    add_parameter(p, "seed", table=SWEEP_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="print only the results")
     add_model_flags(p)
     p.set_defaults(cost="cross-entropy", sizes=None)

@@ -83,9 +83,8 @@ def add_training_flags(p):
     for name in ("epochs", "mini_batch_size", "eta", "lmbda", "l1", "momentum", "nesterov", "early_stopping",
                  "stopping_rule", "schedule", "patience", "step_size", "gamma"):
         add_parameter(p, name, *(["-m"] if name == "mini_batch_size" else []))
-    for name in ("expand", "max_angle", "validation_size"):
+    for name in ("expand", "max_angle", "validation_size", "seed"):
         add_parameter(p, name)
-    p.add_argument("--seed", type=_int, help="fixes the initial weights, expansion and shuffling")
     p.add_argument("--no-fused", dest="fused", action="store_false",
                    help="use the generic array-API path even where a backend-specific fast path applies")
 
