@@ -148,14 +148,10 @@ def open_to_read(path, what="", fix="check the path"):
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise DataError(f"{name} {_missing(path)}; {fix}") from None
-    except IsADirectoryError:
-        raise DataError(f"{name} is a folder; {fix}") from None
-    except OSError as e:
+    except OSError as e:  # a folder opens (O_RDONLY): the descriptor's type below names it
         if e.errno == errno.ELOOP:
-            raise DataError(f"{name} is a symbolic link that leads back to itself (a loop); {fix}") from None
+            raise DataError(f"{name} {A_LOOP}; {fix}") from None
         raise DataError(f"cannot read {name}: {e.strerror or e}; check its permissions") from None
-    except ValueError as e:  # a NUL byte in the name
-        raise DataError(f"cannot read {name}: {getattr(e, 'strerror', None) or e}; check its permissions") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
@@ -188,6 +184,9 @@ def load_json_object(text, name, fix):
     raise DataError(f"{name} is not a JSON object ({reason}); {fix}")
 
 
+A_LOOP = "is a symbolic link that leads back to itself (a loop)"
+
+
 def _missing(path):
     """Why ``path`` names no file: it does not exist, or it is a link whose target does not."""
     if os.path.islink(path):
@@ -204,7 +203,7 @@ def missing(path, what, fix):
             os.stat(path)
         except OSError as e:
             if e.errno == errno.ELOOP:
-                return DataError(f"{what} {path} is a symbolic link that leads back to itself (a loop); {fix}")
+                return DataError(f"{what} {path} {A_LOOP}; {fix}")
     return DataError(f"{what} {path} {_missing(path)}; {fix}")
 
 

@@ -97,11 +97,7 @@ def read_npz(path):
         if "File is not a zip file" in str(e):
             raise NotAnArchive(f"{path} is not an .npz archive") from None
         raise DataError(f"{path} is a corrupt or truncated .npz file ({' '.join(str(e).split())[:100]})") from None
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder, not a file; give the file's path") from None
-    except OSError as e:
+    except OSError as e:  # a read that fails mid-file (a missing file or a folder is open_to_read's)
         raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     except (ValueError, EOFError, OverflowError, NotImplementedError, RuntimeError, SyntaxError,
             TypeError, KeyError) as e:  # what zipfile and numpy's header parser raise on garbage
