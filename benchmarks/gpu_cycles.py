@@ -8,7 +8,10 @@ Per phase (the phases end at barriers), cycles = max(issue, pipes, shared, laten
            STS, generic LD/ST (here they address shared memory), LDL/STL and SHFL;
   latency  one warp issuing in order, each instruction waiting for its operands (a two-pass
            list schedule of each loop body): what latency the other warps cannot hide;
-  barriers BAR_LATENCY per __syncthreads.
+  barriers BAR_LATENCY per __syncthreads, and CLUSTER_BARRIER_LATENCY per cluster barrier
+           (sm_90's barrier.cluster wait, UCGABAR_WAIT) that every block of a cluster passes.
+In a cluster kernel a generic load (LD) reads a peer block's shared memory (the kernels address
+their own by LDS), so it waits DSMEM_LATENCY.
 The instructions and their counts come from benchmarks/sass.py.
 """
 
@@ -49,6 +52,14 @@ class GPU:
     shuffle_latency: int = 24
     global_latency: int = 260  # LDG hitting L2 (the index vector; most of the 47 MB of pixels stays in a 50 MB L2)
     barrier_latency: int = 24  # per __syncthreads once the last warp arrives
+    # A cluster barrier and a read of a peer's shared memory (distributed shared memory) cross the
+    # SM-to-SM network: taken at an L2 hit's latency (the network avoids L2, so this errs high),
+    # and a barrier at two such trips (the release of this block's writes, the acquire of the
+    # others'). Checked against the one cluster kernel an H200 ran: [784,100,10] in 4 blocks,
+    # measured 0.0600-0.0609 s per epoch (nvidia-h200.md); with these the model predicts 0.0617
+    # calibrated (0.0589 without them).
+    dsmem_latency: int = 260
+    cluster_barrier_latency: int = 520
     sfu_special: int = 20  # S2R, LDC: special registers and constants
 
 
@@ -59,17 +70,20 @@ GPUS = {
     "90": GPU("H100/H200 (sm_90)", 1.98e9, 132, 32, 16, 16, 4, 128),
 }
 SMSPS = 4
+CLUSTER_WAIT = "UCGABAR_WAIT"  # sm_90's barrier.cluster.wait
 
 
 # ---------------------------------------------------------------------------------------------
 # The model
 
 
-def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0):
+def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0, inputs_split=1):
+    """The names a TRIPS or TAKEN expression may use; ``inputs_split``: the blocks a cluster splits
+    the inputs across (register_epoch.cu's CL where BY_INPUTS; 1 otherwise)."""
     return dict(n_in=sizes[0], n_hidden=sizes[1] if len(sizes) > 2 else sizes[-1], n_out=sizes[-1],
                 layers=len(sizes) - 1, params=sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:])),
                 m=m, n=n, threads=threads, warps=threads // 32, softmax=softmax, quadratic=quadratic,
-                momentum=momentum)
+                momentum=momentum, inputs_split=inputs_split)
 
 
 def executions(instructions, loops, blocks, values):
@@ -131,8 +145,12 @@ _NO_DESTINATION = {"ST", "STS", "STL", "STG", "RED", "BAR", "BRA", "EXIT", "BSSY
                    "LDGSTS"}  # cp.async: global → shared, its first operand an address; no register waits on it
 
 
-def latency(ins, gpu):
+def latency(ins, gpu, cluster=False):
+    """Cycles until ``ins``'s result may be used (``cluster``: the kernel runs in a cluster, its
+    generic loads read a peer's shared memory)."""
     k = ins.kind
+    if cluster and ins.base == "LD":
+        return gpu.dsmem_latency
     if k == "DFMA":
         return gpu.fp64_latency
     if k == "MUFU":
@@ -150,7 +168,7 @@ def latency(ins, gpu):
     return gpu.alu_latency
 
 
-def _stalls(instructions, indices, gpu, passes):
+def _stalls(instructions, indices, gpu, passes, cluster=False):
     """Cycles each instruction adds to one warp's in-order issue (its last pass's), with its
     operands ready only ``latency`` cycles after their producer issued."""
     ready, t, added = {}, 0, {}
@@ -165,10 +183,10 @@ def _stalls(instructions, indices, gpu, passes):
             added[i] = start - t
             t = start
             for r in dst:
-                ready[r] = start + latency(ins, gpu)
+                ready[r] = start + latency(ins, gpu, cluster)
                 if ins.width > 1 and r.startswith("R"):
                     for extra in range(1, ins.width):
-                        ready[f"R{int(r[1:]) + extra}"] = start + latency(ins, gpu)
+                        ready[f"R{int(r[1:]) + extra}"] = start + latency(ins, gpu, cluster)
     return added
 
 
@@ -201,15 +219,17 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
     for lp in loops:
         for i in sass.own_indices(lp):
             inner[i] = lp
+    cluster = any(ins.base == CLUSTER_WAIT for ins in instructions)
     stalls = {}
     for lp in loops:
-        stalls.update(_stalls(instructions, sass.own_indices(lp), gpu, passes=2))
-    stalls.update(_stalls(instructions, [i for i in range(len(instructions)) if i not in inner], gpu, passes=1))
+        stalls.update(_stalls(instructions, sass.own_indices(lp), gpu, passes=2, cluster=cluster))
+    stalls.update(_stalls(instructions, [i for i in range(len(instructions)) if i not in inner], gpu, passes=1,
+                          cluster=cluster))
 
     warps = threads // 32
     per_smsp = math.ceil(warps / SMSPS)
     table = {p: dict(kinds=dict.fromkeys(sass.KINDS, 0.0), issue=0.0, pipes={}, shared=0.0, latency=0.0,
-                     barriers=0.0) for p in sass.PHASES}
+                     barriers=0.0, cluster_barriers=0.0) for p in sass.PHASES}
     for i, ins in enumerate(instructions):
         n = counts[i]
         if not n:
@@ -224,6 +244,8 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
             row["shared"] += n * warps * 32 * 4 * width / gpu.shared_bytes_per_clock
         if ins.base == "BAR":
             row["barriers"] += n
+        if ins.base == CLUSTER_WAIT:
+            row["cluster_barriers"] += n
         row["latency"] += n * stalls.get(i, 1)
     batches = math.ceil(values["n"] / m)
     total = issue_only = 0.0
@@ -231,10 +253,11 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
         bounds = {"issue": per_smsp * max([row["issue"]] + list(row["pipes"].values())), "shared": row["shared"],
                   "latency": row["latency"]}
         row["bound"] = max(bounds, key=bounds.get)
-        row["cycles"] = max(bounds.values()) + row["barriers"] * gpu.barrier_latency
+        waits = row["barriers"] * gpu.barrier_latency + row["cluster_barriers"] * gpu.cluster_barrier_latency
+        row["cycles"] = max(bounds.values()) + waits
         row["bounds"] = bounds
         total += row["cycles"]
-        issue_only += bounds["issue"] + row["barriers"] * gpu.barrier_latency
+        issue_only += bounds["issue"] + waits
     return dict(kernel=name, arch=f"sm_{arch}", gpu=gpu.name, clock_hz=gpu.clock_hz, sizes=list(sizes), m=m,
                 threads=threads, examples=values["n"], batches=batches, phases=table, cycles=total,
                 cycles_per_batch=total / batches, seconds=total / gpu.clock_hz,

@@ -54,11 +54,14 @@ CALIBRATION["other"] = CALIBRATION["update"]
 # What to compile
 
 
-def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024, threads=None, clusters=True):
-    """What PersistentEpoch's own code launches for this network on a GPU with ``shared_limit``
-    bytes of opt-in shared memory (an H100's 227 KB) and (``clusters``) sm_90's thread block
-    clusters: {"source", "options", "name", "threads", "shared", "blocks"}. Its compile and launch
-    are recorded, not run. ``threads``: the block size (by default PersistentEpoch's)."""
+def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 1024, threads=None, clusters=True,
+                  members=1, sms=None):
+    """What PersistentEpoch's own code launches for ``members`` networks of these sizes on a GPU
+    with ``shared_limit`` bytes of opt-in shared memory (an H100's 227 KB), (``clusters``) sm_90's
+    thread block clusters and ``sms`` SMs (an H100's or H200's 132 by default):
+    {"source", "options", "name", "threads", "shared", "blocks"} (blocks: of one network). Its
+    compile and launch are recorded, not run. ``threads``: the block size (by default
+    PersistentEpoch's)."""
     import numpy as np
 
     import nnaccel
@@ -83,8 +86,15 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     rows = np.zeros((m, sizes[0]), np.uint8 if pixels else dtype)
     data = net.data((rows, np.zeros(m, np.int64)))
     block = {} if threads is None else {"block": threads}
-    PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit,
-                    clusters=clusters, **block)(net, data, SGDState())
+    path = PersistentEpoch(net, EpochOptions(m, 0.1), module=np, compile=Module, shared_limit=shared_limit,
+                           clusters=clusters, sms=sms or GPUS["90"].sms, **block)
+    if members == 1:
+        path(net, data, SGDState())
+    else:
+        params = np.zeros((members, sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:]))), dtype)
+        path.train(params, None, data, np.arange(m, dtype=np.int64), eta=[0.1] * members, lmbda=[0.0] * members,
+                   momentum=[0.0] * members)
+    seen["blocks"] //= members
     return seen
 
 
@@ -108,21 +118,40 @@ def compile_kernel(source, options, name, arch):
 
 def predict(sizes, m=10, dtype="float32", arch="90", source=None, kernel=None, threads=None, broadcast=False,
             clusters=None):
-    """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks (or
-    ``kernel`` in ``source``), plus its registers and local memory. ``clusters``: whether the GPU
-    has thread block clusters (by default: sm_90 and later). A cluster kernel's figure is one
-    block's (the CL blocks of a network run side by side); its cluster barrier is not modelled."""
+    """The prediction for ``sizes`` at mini-batch m, of the kernel PersistentEpoch picks for one
+    network (or ``kernel`` in ``source``), plus its registers and local memory, and a population's
+    rate by the kernel it picks for POPULATION_K[0] members (for the book's network, one block a
+    member where one network takes a cluster across its inputs). ``clusters``: whether the GPU has
+    thread block clusters (by default: sm_90 and later). A cluster kernel's figure is one block's
+    (the CL blocks of a network run side by side), its cluster barriers included."""
     clusters = int(arch) >= 90 if clusters is None else clusters
     chosen = chosen_kernel(sizes, m, dtype, threads=threads, clusters=clusters)
+    result = _predict_kernel(chosen, sizes, m, dtype, arch, source, kernel, broadcast)
+    crowd = chosen_kernel(sizes, m, dtype, threads=threads, clusters=clusters, members=POPULATION_K[0])
+    same = source or crowd["name"] == chosen["name"]
+    members = result if same else _predict_kernel(crowd, sizes, m, dtype, arch, None, None, broadcast)
+    result["population"] = population(members)
+    rate = result["population"]["rates"][POPULATION_K[0]] if result["population"] else None
+    result["population_kernel"] = members["kernel"]
+    result["population_per_second"] = rate["per_second"] if rate else members["population_per_second"]
+    if result["calibrated"] and rate:
+        result["calibrated"]["population_per_second"] = rate["calibrated"]
+    return result
+
+
+def _predict_kernel(chosen, sizes, m, dtype, arch, source, kernel, broadcast):
+    """The model of one recorded launch (chosen_kernel's), or of ``kernel`` in ``source``."""
     code = _read_source(source) if source else chosen["source"]
     name = kernel or chosen["name"]
     listing, resources, _ = compile_kernel(code, chosen["options"], name, arch)
-    result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast)
-    result.update(dtype=dtype, shared_bytes=chosen["shared"], blocks_per_network=chosen["blocks"], registers=resources.registers if resources else None,
+    split = re.search(r",\s*(\d+),\s*true>$", name)  # register_epoch.cu's CL, BY_INPUTS
+    result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast,
+                   inputs_split=int(split.group(1)) if split else 1)
+    result.update(dtype=dtype, shared_bytes=chosen["shared"], blocks_per_network=chosen["blocks"],
+                  registers=resources.registers if resources else None,
                   stack_frame=resources.stack_frame if resources else None,
                   local_instructions=sum(1 for ins in sass.parse(listing) if ins.kind == "LDL/STL"))
     result["calibrated"] = calibrated(result)
-    result["population"] = population(result)
     return result
 
 
@@ -183,7 +212,8 @@ def co_resident_cycles(result, blocks, factors=None):
     total = 0.0
     for phase, row in result["phases"].items():
         b = row["bounds"]
-        cycles = max(blocks * b["issue"], blocks * b["shared"], b["latency"]) + row["barriers"] * gpu.barrier_latency
+        cycles = (max(blocks * b["issue"], blocks * b["shared"], b["latency"]) + row["barriers"] * gpu.barrier_latency
+                  + row.get("cluster_barriers", 0.0) * gpu.cluster_barrier_latency)
         total += cycles * (factors[phase] if factors else 1.0)
     return total
 
@@ -309,7 +339,8 @@ def markdown(results, rows=()):
                   f"predicted: **{r['seconds']:.3g} s per {r['examples']:,}-image epoch**, "
                   f"{r['cycles_per_batch']:,.0f} cycles per mini-batch "
                   f"({r['seconds_issue_only']:.3g} s counting issue slots alone, without latency), "
-                  f"{r['population_per_second']:,.0f} network-epochs/s for a population (one block per SM); "
+                  f"{r['population_per_second']:,.0f} network-epochs/s for a population of {POPULATION_K[0]} "
+                  f"({'the same kernel' if r['population_kernel'] == r['kernel'] else r['population_kernel']}); "
                   f"{r['registers']} registers, {r['stack_frame']} B stack frame, {r['shared_bytes']:,} B shared",
                   "",
                   "| phase | " + " | ".join(sass.KINDS) + " | bound | predicted cycles / batch | predicted s / epoch |"
@@ -324,11 +355,12 @@ def markdown(results, rows=()):
             lines += ["", f"{cal['label']} ({cal['source']}; each phase's predicted cycles times that phase's "
                       f"measured / predicted of the kernel measured then): **{cal['seconds']:.3g} s per "
                       f"{r['examples']:,}-image epoch**, {cal['cycles_per_batch']:,.0f} cycles per mini-batch, "
-                      f"{cal['population_per_second']:,.0f} network-epochs/s for a population."]
+                      f"{cal['population_per_second']:,.0f} network-epochs/s for a population of {POPULATION_K[0]}."]
         pop = r.get("population")
         if pop:
             lim = pop["limits"]
-            lines += ["", f"Population (predicted): {pop['blocks_per_sm']} block(s) an SM — registers allow "
+            lines += ["", f"Population (predicted, `{r['population_kernel']}`): {pop['blocks_per_sm']} block(s) an SM "
+                      f"— registers allow "
                       f"{lim['registers']} ({pop['registers']} × {pop['threads']} threads), shared memory "
                       f"{lim['shared']} ({pop['shared_bytes']:,} B + 1 KB), threads {lim['threads']}.", "",
                       "| members K | predicted network-epochs/s | predicted, calibrated | were two members to share an SM | "

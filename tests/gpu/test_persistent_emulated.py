@@ -107,9 +107,9 @@ def test_blocks_of_several_warps_share_the_neurons_and_give_the_same_numbers(blo
 
 @pytest.mark.parametrize("placement", ["shared", "global"])
 def test_float32_on_mnist_stays_float32_and_within_its_rounding(placement, mnist10k):
-    """[784, 20, 15, 10] on 95 MNIST images, m = 10 (a last batch of 5), momentum and L2."""
+    """[784, 20, 15, 10] on 35 MNIST images, m = 10 (a last batch of 5), momentum and L2."""
     options = EpochOptions(10, 0.5, lmbda=1.0, momentum=0.5)
-    data = (mnist10k.train[0][:95], mnist10k.train[1][:95])
+    data = (mnist10k.train[0][:35], mnist10k.train[1][:35])
     kw = dict(hidden_activation="sigmoid")
     got = _train([784, 20, 15, 10], kw, options, data, dict(placement=placement), epochs=1, dtype="float32")
     want = _train([784, 20, 15, 10], kw, options, data, epochs=1, dtype="float32")
@@ -177,10 +177,10 @@ def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_r
 
 
 def test_an_epoch_is_one_launch_however_many_mini_batches_it_has():
-    """40 rows (4 mini-batches) or 4000 rows (400): one kernel launch each, and the 4000-row
+    """40 rows (4 mini-batches) or 600 rows (60): one kernel launch each, and the 600-row
     epoch still trains as run_epoch does."""
     sizes, options = [3, 2, 1], EpochOptions(10, 0.5, lmbda=1.0)
-    for rows in (40, 4000):
+    for rows in (40, 600):
         net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3, cost="quadratic")
         data = net.data(_data(rows, 3, 1, pixels=True))
         path = _path(net, options)

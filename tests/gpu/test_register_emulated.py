@@ -15,9 +15,11 @@ import pytest
 
 import nnaccel
 from nnaccel.epochs.fast import persistent_epoch, register_epoch
+from nnaccel.epochs.fast.common import flat_size, flat_views
 from nnaccel.epochs.fast.persistent_epoch import check_block
-from nnaccel.epochs.generic import EpochOptions
+from nnaccel.epochs.generic import EpochOptions, run_epoch
 from nnaccel.errors import NNAccelError
+from nnaccel.optim import SGDState
 from tests.cuda_shim.build import ShimModule, compiler, sanitized
 from tests.gpu.test_persistent_emulated import _assert_same, _data, _train
 
@@ -146,7 +148,7 @@ def test_the_default_placement_takes_registers_where_the_tile_fits():
     assert register_epoch.tile([20, 40, 5], 10, "float64", 32) is None  # 40 hidden neurons: no lane for each
     assert register_epoch.tile([300, 30, 10], 10, "float64", 256) is None  # 300 inputs: above 8 × 32 doubles
     assert register_epoch.tile([900, 30, 10], 10, "float32", 256) is None  # 900 inputs: above 8 × 112 floats
-    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 112, 1)
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256) == (10, 112, 1, False)
     assert register_epoch.tile([784, 30, 10], 10, "float32", 1024) is None  # above __launch_bounds__(256)
     assert register_epoch.mini_batch_tile(10) == 10 and register_epoch.mini_batch_tile(7) == 4
 
@@ -311,9 +313,113 @@ def test_the_books_wider_network_in_float32_trains_in_a_cluster_of_four(mnist10k
 def test_without_clusters_a_wide_hidden_layer_has_no_register_tile():
     """Before sm_90 (or a GPU that says it has none) a hidden layer over 32 goes to epoch.cu."""
     assert register_epoch.tile([784, 100, 10], 10, "float32", 256) is None
-    assert register_epoch.tile([784, 100, 10], 10, "float32", 256, clusters=True) == (10, 112, 4)
+    assert register_epoch.tile([784, 100, 10], 10, "float32", 256, clusters=True) == (10, 112, 4, False)
     assert register_epoch.tile([784, 257, 10], 10, "float32", 256, clusters=True) is None  # above 8 × 32
-    assert register_epoch.tile([200, 100, 10], 10, "float64", 256, clusters=True) == (4, 32, 4)
+    assert register_epoch.tile([200, 100, 10], 10, "float64", 256, clusters=True) == (4, 32, 4, False)
+
+
+# ---- clusters across the inputs: the book's 784 inputs split over CL blocks of CAP = 32 ----------
+# With 32 threads (one warp, 32 columns a block; a block's words a whole number of 16-byte chunks):
+# 40 pixels → 2 blocks of 8 and 2 words of four; 100 float inputs → 4 blocks of 28, 28, 28 and 16;
+# 100 pixels → 4 of 8, 8, 8 and 1 word; 37 pixels (not a multiple of 4: a pixel a word) → 2
+# blocks of 20 and 17; float64 takes M = 4: m = 10 is three passes.
+SPLIT_CASES = [
+    ([40, 7, 5], dict(cost="quadratic"), EpochOptions(10, 0.1), True, 2),
+    ([100, 12, 5], dict(cost="cross-entropy"), EpochOptions(10, 0.5, lmbda=2.0, momentum=0.5), False, 4),
+    ([100, 30, 10], dict(cost="log-likelihood", output_activation="softmax", hidden_activation="relu"),
+     EpochOptions(7, 0.1, lmbda=1.0), True, 4),
+    ([37, 9, 3], dict(cost="cross-entropy", hidden_activation="tanh"), EpochOptions(5, 0.1, momentum=0.9), True, 2),
+]
+
+
+@pytest.mark.parametrize("sizes, net_kw, options, pixels, blocks", SPLIT_CASES,
+                         ids=[f"{c[0][0]}-inputs-{c[1]['cost']}-m{c[2].mini_batch_size}" for c in SPLIT_CASES])
+def test_a_cluster_split_across_the_inputs_trains_as_run_epoch_does_to_1e_12(sizes, net_kw, options, pixels, blocks):
+    """float64, two epochs, 53 rows: each block's columns of w¹ (and their velocity), and the
+    small parameters every block holds alike, equal run_epoch's to 1e-12 (z¹ summed across the
+    cluster in rank order, so every block has the same a¹ and δ)."""
+    data = _data(53, sizes[0], sizes[-1], pixels)
+    tile = register_epoch.tile(sizes, options.mini_batch_size, "float64", 32, clusters=True)
+    assert tile == (4, 32, blocks, True)
+    got = _train(sizes, net_kw, options, data, _cluster())
+    _assert_same(got, _train(sizes, net_kw, options, data))
+
+
+def test_the_books_network_in_float32_trains_split_across_four_blocks_of_256_threads(mnist10k):
+    """[784, 30, 10], m = 10, float32, 256 threads on sm_90: four blocks of 196 input columns at
+    CAP = 32, within float32 rounding of run_epoch after 23 MNIST images (a last batch of 3)."""
+    options = EpochOptions(10, 3.0, lmbda=1.0, momentum=0.5)
+    data = (mnist10k.train[0][:23], mnist10k.train[1][:23])
+    net = nnaccel.Network([784, 30, 10], device="cpu", seed=3)
+    path = persistent_epoch.PersistentEpoch(net, options, module=np, compile=_cluster_shim, block=256,
+                                            shared_limit=227 * 1024, clusters=True)
+    launches = ShimModule.launches
+    state = path(net, net.data(data), nnaccel.optim.SGDState())
+    assert ShimModule.launches - launches == 1 and path.last_placement == "registers"
+    assert register_epoch.tile([784, 30, 10], 10, "float32", 256, clusters=True) == (10, 32, 4, True)
+    want = _train([784, 30, 10], {}, options, data, epochs=1, dtype="float32")
+    _assert_same([np.asarray(a) for a in net.weights + net.biases + state.velocity_w + state.velocity_b], want,
+                 atol=1e-6, rtol=1e-5)
+
+
+def test_the_inputs_are_split_while_the_clusters_fit_the_sms_at_once():
+    """One network, or K whose clusters of 4 fit 132 SMs (K ≤ 33), split its inputs; K = 34 keep
+    one block (one SM) a network, as do GPUs without clusters and inputs one block holds at
+    CAP = 32. float64 [784, 30, 10], which no block's registers hold, splits whatever K."""
+    book = [784, 30, 10]
+    assert register_epoch.tile(book, 10, "float32", 256, clusters=True) == (10, 32, 4, True)
+    assert register_epoch.tile(book, 10, "float32", 256, clusters=True, members=33, sms=132) == (10, 32, 4, True)
+    assert register_epoch.tile(book, 10, "float32", 256, clusters=True, members=34, sms=132) == (10, 112, 1, False)
+    assert register_epoch.tile(book, 10, "float32", 256, clusters=False) == (10, 112, 1, False)
+    assert register_epoch.tile([256, 30, 10], 10, "float32", 256, clusters=True) == (10, 32, 1, False)
+    assert register_epoch.tile([257, 30, 10], 10, "float32", 256, clusters=True) == (10, 32, 2, True)
+    assert register_epoch.tile(book, 10, "float64", 256, clusters=True, members=1000, sms=132) == (4, 32, 4, True)
+    assert register_epoch.tile(book, 10, "float64", 256, clusters=False) is None
+    assert register_epoch.tile([1025, 30, 10], 10, "float32", 256, clusters=True) is None  # 4 × 256 columns at most
+    assert register_epoch.input_split(1024, 8) == 4 and register_epoch.input_split(1025, 8) is None
+
+
+def test_a_population_split_across_the_inputs_equals_its_members_trained_alone():
+    """K = 3 members with their own η, λ, μ, each a cluster of 2 blocks across 40 inputs, sharing
+    the data and the permutation: each ends as run_epoch leaves it trained alone, to 1e-12."""
+    sizes, rows = [40, 7, 5], 31
+    eta, lmbda, momentum = [0.5, 1.5, 0.2], [0.0, 2.0, 1.0], [0.0, 0.5, 0.9]
+    data = _data(rows, sizes[0], sizes[-1], pixels=True)
+    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
+    params = np.empty((3, flat_size(sizes)))
+    for row, net in zip(params, members):
+        for view, a in zip(flat_views(row, sizes), [a for wb in zip(net.weights, net.biases) for a in wb]):
+            view[...] = a
+    start, velocity = params.copy(), np.zeros_like(params)
+    sampler = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # whose generator orders the data
+    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, sms=6,
+                                            shared_limit=227 * 1024, **_cluster())
+    path.train(params, velocity, sampler.data(data), path.permutation(sampler, rows), eta=eta, lmbda=lmbda,
+               momentum=momentum)
+    assert register_epoch.tile(sizes, 10, "float64", 32, clusters=True, members=3, sms=6) == (4, 32, 2, True)
+    for k in range(3):
+        net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # the same permutation
+        views = flat_views(start[k], sizes)
+        net.set_parameters(views[0::2], views[1::2])
+        state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
+                          SGDState())
+        got = flat_views(params[k], sizes)
+        _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
+        if momentum[k]:
+            v = flat_views(velocity[k], sizes)
+            _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
+
+
+@pytest.mark.parametrize("kind", ["thread", "address"])
+def test_under_a_sanitizer_the_input_split_cluster_is_clean_and_still_equals_run_epoch(kind):
+    """ThreadSanitizer finds no race between the blocks that add up z¹ across the cluster (each
+    half of ZO read between its barrier and the next one's), AddressSanitizer no access outside
+    what was asked for; [37, 9, 5] pixels (words of one pixel), 29 rows, m = 5, momentum and L2,
+    2 blocks of 32 threads."""
+    options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(29, 37, 5, pixels=True)
+    got = _train([37, 9, 5], {}, options, data, _cluster(32, sanitized(kind)), epochs=1)
+    _assert_same(got, _train([37, 9, 5], {}, options, data, epochs=1))
 
 
 @pytest.mark.parametrize("kind", ["thread", "address"])

@@ -7,10 +7,11 @@ runs every mini-batch of the epoch itself: the gather, the feedforward, BP1–BP
 So an epoch is one launch whatever the number of mini-batches, and nothing is read back.
 
 Two kernels: for the book's [n_in, ≤ 32, ≤ 32] networks, register_epoch.cu keeps the first
-layer's weights in registers (nnaccel.epochs.fast.register_epoch picks its instantiation), and
-on sm_90 GPUs, for hidden layers up to 256 wide, a cluster of up to 8 blocks does, each holding
-a slice of the hidden layer; elsewhere epoch.cu, the general one, keeps them in shared memory,
-or in global memory where they do not fit.
+layer's weights in registers (nnaccel.epochs.fast.register_epoch picks its instantiation); on
+sm_90 GPUs, for hidden layers up to 256 wide, a cluster of up to 8 blocks does, each holding a
+slice of the hidden layer, and for the book's 784 inputs a cluster of 4, each holding a share of
+the inputs (while the networks' clusters fit the SMs at once); elsewhere epoch.cu, the general
+one, keeps them in shared memory, or in global memory where they do not fit.
 
 Each kernel's grid is one block (or cluster) per network: ``train`` trains K networks of one
 shape at once (a population, each with its own η, λ, μ); a path call trains one with K = 1.
@@ -136,6 +137,13 @@ def has_clusters() -> bool:
     return int(cupy.cuda.Device().compute_capability) >= register_epoch.CLUSTER_ARCH
 
 
+def multiprocessors() -> int:
+    """The current GPU's SMs (132 on an H100 SXM or an H200): how many clusters run at once."""
+    import cupy
+
+    return int(cupy.cuda.Device().attributes["MultiProcessorCount"])
+
+
 def opt_in_shared_limit() -> int:
     """The current GPU's largest dynamic shared memory per block, once opted in (227 KB on an H100)."""
     import cupy
@@ -156,7 +164,9 @@ class PersistentEpoch(EpochPath):
     "registers" (register_epoch.cu), "shared" or "global" (epoch.cu) forces where the weights
     live (by default: registers where they fit, else shared where they fit, else global);
     ``clusters`` whether the GPU runs thread block clusters (when not given: asked of the GPU
-    when ``module`` is CuPy, else none).
+    when ``module`` is CuPy, else none); ``sms`` its SMs, which decide whether K networks' inputs
+    are split across clusters (when not given: asked of the GPU when ``module`` is CuPy, else
+    split whatever K).
     """
 
     name = "CUDA persistent kernel"
@@ -180,7 +190,7 @@ class PersistentEpoch(EpochPath):
         return m * weights <= MAX_WORK and shared_bytes(sizes, m, itemsize, shared_weights=False) <= limit
 
     def __init__(self, net, options, *, module=None, compile=None, block=256, shared_limit=None,
-                 placement=None, clusters=None):
+                 placement=None, clusters=None, sms=None):
         if block % 32 or not 32 <= block <= 1024:
             raise ValueError(f"block must be a multiple of 32 from 32 to 1024 threads, got {block}")
         if not 1 <= len(net.sizes) - 1 <= MAX_LAYERS:
@@ -202,6 +212,7 @@ class PersistentEpoch(EpochPath):
         # asked of the GPU once, when the array library is CuPy (a stand-in module has no GPU to ask)
         on_cupy = getattr(module, "__name__", "") == "cupy"
         self.clusters = clusters if clusters is not None else (on_cupy and has_clusters())
+        self.sms = sms if sms is not None or not (on_cupy and self.clusters) else multiprocessors()
         self.placement = placement
         self.last_placement = None  # where the weights lived in the last launch: one of PLACEMENTS
         self._identity = None
@@ -261,11 +272,12 @@ class PersistentEpoch(EpochPath):
                    *(xp.asarray(np.asarray(v, np.float64)) for v in (eta, lmbda, momentum)))
         tile = None
         if self.placement in (None, "registers"):
-            tile = register_epoch.tile(sizes, m, dtype, self.block, self.clusters)
+            tile = register_epoch.tile(sizes, m, dtype, self.block, self.clusters, K, self.sms)
             if tile:  # its shared-memory regions, as offsets in values; "end" is their size
                 for staged in (True, False):  # the next mini-batch staged, where it fits (not an A100 with μ)
                     at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster,
-                                               pixels=pixels, itemsize=itemsize, staged=staged)
+                                               pixels=pixels, itemsize=itemsize, staged=staged,
+                                               by_inputs=tile.by_inputs)
                     if at["end"] * itemsize <= limit:
                         break
                 else:
@@ -320,7 +332,7 @@ def _register_bytes(sizes, m, dtype, block, momentum, clusters=False):
     if tile is None:
         return float("inf")
     return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, tile.cap, tile.m, momentum,
-                                       tile.cluster, staged=False)  # the least it runs in
+                                       tile.cluster, staged=False, by_inputs=tile.by_inputs)  # the least it runs in
 
 
 

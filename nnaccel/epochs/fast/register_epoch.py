@@ -6,8 +6,13 @@ quarter g of them for the rows r, r + 8, r + 16 and r + 24, for the whole epoch;
 mini-batch is a register tile of exactly M examples. PersistentEpoch
 launches this kernel where ``tile`` finds a geometry, epoch.cu's general kernel elsewhere.
 Wider hidden layers (up to 32·8) on sm_90 GPUs: a cluster of CL blocks trains one network,
-each block a slice of ⌈n_hidden/CL⌉ ≤ 32 hidden neurons (the same kernel, CL its last
-template argument).
+each block a slice of ⌈n_hidden/CL⌉ ≤ 32 hidden neurons (the same kernel, CL its fifth
+template argument). And on sm_90, where a network's inputs need the wide register slice
+(CAP = 112: the book's 784), a cluster of CL blocks splits the inputs instead (BY_INPUTS, the
+sixth): each block holds ⌈words/CL⌉ words' columns of w¹ at CAP = 32, a third of the registers'
+work, and the blocks add up z¹ across the cluster, so one network trains on CL SMs; chosen while
+the K networks' clusters fit the GPU's SMs at once (a population larger than that keeps one
+block, one SM, a network).
 This module only says which instantiation, how much shared memory and which block sizes.
 """
 
@@ -30,6 +35,9 @@ C_TYPES = {"float32": "float", "float64": "double"}
 # that few instantiations cover hidden layers up to 256 wide. float64 with float inputs spills
 # at M = 10 in a cluster (ptxas: 4 bytes), so float64 clusters take M = 4.
 CLUSTERS = (2, 4, 8)
+# A cluster across the inputs: 2 blocks up to 512 inputs, 4 up to 1024 (the book's 784), at CAP 32.
+INPUT_SPLITS = (2, 4)
+SPLIT_CAP = 32
 CLUSTER_TILES = {"float32": TILES, "float64": (4,)}
 # One block a network: float64 at M = 10 has no register to spare (255 of 255 before the update's
 # factors moved to shared memory, ptxas then spills 8-40 bytes in one or another build), so
@@ -41,26 +49,33 @@ FACTORS = 8  # the update's factors for one mini-batch size (register_epoch.cu's
 
 
 class Tile(NamedTuple):
-    """An instantiation's geometry: M examples a pass, CAP w¹ columns a warp, CL blocks a network."""
+    """An instantiation's geometry: M examples a pass, CAP w¹ columns a warp, CL blocks a network
+    (splitting the hidden layer, or the inputs where ``by_inputs``)."""
 
     m: int
     cap: int
     cluster: int = 1
+    by_inputs: bool = False
 
 
-def name_expression(dtype: str, pixels: bool, tile: int, cap: int, cluster: int = 1) -> str:
-    """The template instantiation for a float type, uint8 or float inputs, M, CAP and CL."""
+def name_expression(dtype: str, pixels: bool, tile: int, cap: int, cluster: int = 1, by_inputs: bool = False) -> str:
+    """The template instantiation for a float type, uint8 or float inputs, M, CAP, CL and BY_INPUTS."""
     t = C_TYPES[dtype]
     args = f"{t}, {'unsigned char' if pixels else t}, {tile}, {cap}"
+    if by_inputs:
+        return f"{KERNEL}<{args}, {cluster}, true>"
     return f"{KERNEL}<{args}>" if cluster == 1 else f"{KERNEL}<{args}, {cluster}>"
 
 
 def name_expressions(clusters: bool = False) -> list:
     """Every instantiation PersistentEpoch can launch: the one-block kernel's, or (``clusters``)
-    the cluster kernel's, which only sm_90 and later compile."""
+    the cluster kernels' (across the hidden layer, then across the inputs), which only sm_90 and
+    later compile."""
     if clusters:
-        return [name_expression(dtype, pixels, tile, cap, cl) for dtype in C_TYPES for pixels in (True, False)
-                for tile in CLUSTER_TILES[dtype] for cap in CAPS[dtype] for cl in CLUSTERS]
+        return ([name_expression(dtype, pixels, tile, cap, cl) for dtype in C_TYPES for pixels in (True, False)
+                 for tile in CLUSTER_TILES[dtype] for cap in CAPS[dtype] for cl in CLUSTERS]
+                + [name_expression(dtype, pixels, tile, SPLIT_CAP, cl, True) for dtype in C_TYPES
+                   for pixels in (True, False) for tile in CLUSTER_TILES[dtype] for cl in INPUT_SPLITS])
     return [name_expression(dtype, pixels, tile, cap) for dtype in C_TYPES for pixels in (True, False)
             for tile in BLOCK_TILES[dtype] for cap in CAPS[dtype]]
 
@@ -80,15 +95,36 @@ def cluster_size(n_hidden: int, dtype: str, clusters: bool) -> int | None:
     return next((cl for cl in CLUSTERS if n_hidden <= MAX_WIDTH * cl), None)
 
 
-def tile(sizes, m: int, dtype: str, block: int, clusters: bool = False) -> Tile | None:
+def split_span(words: int, cluster: int) -> int:
+    """A block's words of a row split across ``cluster`` blocks: ⌈words/CL⌉ rounded up to whole
+    16-byte chunks (4 words), as register_epoch.cu takes them (the last block takes the rest)."""
+    return -(-(-(-words // cluster)) // 4) * 4
+
+
+def input_split(n_in: int, warps: int) -> int | None:
+    """CL across the inputs: the fewest blocks of INPUT_SPLITS whose share of a row (in words of
+    four pixels, or of one value) fits ``warps`` × SPLIT_CAP columns; None where none does."""
+    def columns(cl):
+        return max(split_span(-(-n_in // 4), cl) * 4, split_span(n_in, cl))
+
+    return next((cl for cl in INPUT_SPLITS if warps * SPLIT_CAP >= columns(cl)), None)
+
+
+def tile(sizes, m: int, dtype: str, block: int, clusters: bool = False, members: int = 1,
+         sms: int | None = None) -> Tile | None:
     """The Tile of the instantiation that trains ``sizes`` with ``block`` threads, or None where
     the network is not [n_in, ≤ 32, ≤ 32] ([n_in, ≤ 256, ≤ 32] with ``clusters``), the block
-    too large, or the inputs too wide for it."""
+    too large, or the inputs too wide for it. With ``clusters``, inputs wider than one block's
+    CAP = 32 columns are split across a cluster (by_inputs) while the ``members`` networks'
+    clusters fit ``sms`` SMs at once (or where one block cannot hold them at all)."""
     if len(sizes) != 3 or sizes[2] > MAX_WIDTH or block > MAX_THREADS or dtype not in CAPS:
         return None
     cl = cluster_size(sizes[1], dtype, clusters)
     warps = block // 32
     caps = [cap for cap in CAPS[dtype] if warps * cap >= sizes[0]]
+    split = input_split(sizes[0], warps) if clusters and cl == 1 and warps * SPLIT_CAP < sizes[0] else None
+    if split and (not caps or sms is None or members * split <= sms):
+        return Tile(mini_batch_tile(m, CLUSTER_TILES[dtype]), SPLIT_CAP, split, True)
     tiles = BLOCK_TILES[dtype] if cl == 1 else CLUSTER_TILES[dtype]
     return Tile(mini_batch_tile(m, tiles), caps[0], cl) if caps and cl else None
 
@@ -110,7 +146,7 @@ def chunks(n_in: int, x, pixels: bool) -> int:
 
 
 def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, cluster: int = 1, *,
-           pixels: bool = True, itemsize: int = 4, staged: bool = True) -> dict:
+           pixels: bool = True, itemsize: int = 4, staged: bool = True, by_inputs: bool = False) -> dict:
     """The offsets (in values of ``itemsize`` bytes) of register_epoch.cu's shared-memory regions,
     as the kernel takes them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
     partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
@@ -119,9 +155,11 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     for a whole and for the last mini-batch (2 × FACTORS), and the next mini-batch's rows of x
     as they lie there (rows × row_words words of 4 bytes, or of the inputs' size; ``staged``
     False: none, ST = 0, and the kernel's gather reads x itself); "end" is where the last
-    region ends. In a cluster a block's slice is ⌈n_hidden/CL⌉ wide (its largest)."""
+    region ends. In a cluster a block's slice is ⌈n_hidden/CL⌉ wide (its largest); across the
+    inputs (``by_inputs``) a block stages split_span words a row, and ZO holds the two halves
+    of every block's share of z¹ (2 × rows × CL × n_hidden) instead."""
     n_in, nh, no = sizes
-    nh = -(-nh // cluster)
+    nh = nh if by_inputs else -(-nh // cluster)
     warps = block // 32
     rows = -(-m // tile_m) * tile_m
 
@@ -138,15 +176,16 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     at["V1"] = at["VS"] + small
     at["PM"] = at["V1"] + warps * cap * 32 if momentum else at["VS"]
     at["ZO"] = at["PM"] + 2 * r4(rows)  # an int a row (a value's slot holds one), two mini-batches
-    at["FS"] = at["ZO"] + (2 * rows * no if cluster > 1 else 0)  # where the kernel finds it: not passed
+    at["FS"] = at["ZO"] + (2 * rows * (nh * cluster if by_inputs else no) if cluster > 1 else 0)  # found, not passed
     at["ST"] = at["FS"] + 2 * FACTORS if staged else 0
     word = 4 if pixels else itemsize  # a word: four pixels, one pixel widened to 4 bytes, or one value
-    at["end"] = at["FS"] + 2 * FACTORS + (r4(-(-rows * row_words(n_in, pixels) * word // itemsize)) if staged else 0)
+    span = split_span(row_words(n_in, pixels), cluster) if by_inputs else row_words(n_in, pixels)
+    at["end"] = at["FS"] + 2 * FACTORS + (r4(-(-rows * span * word // itemsize)) if staged else 0)
     return at
 
 
 def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool,
-                 cluster: int = 1, pixels: bool = True, staged: bool = True) -> int:
+                 cluster: int = 1, pixels: bool = True, staged: bool = True, by_inputs: bool = False) -> int:
     """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
     return layout(sizes, m, block, cap, tile_m, momentum, cluster, pixels=pixels, itemsize=itemsize,
-                  staged=staged)["end"] * itemsize
+                  staged=staged, by_inputs=by_inputs)["end"] * itemsize

@@ -78,12 +78,19 @@ __device__ __forceinline__ const T *in_block(T *p, int rank) /* p's place in blo
 {
     return static_cast<const T *>(__cluster_map_shared_rank(p, rank));
 }
+template <typename T>
+__device__ __forceinline__ T *to_block(T *p, int rank) /* the same, to write (a store: no thread waits on it) */
+{
+    return static_cast<T *>(__cluster_map_shared_rank(p, rank));
+}
 #else
 #define CLUSTER_DIMS(n)
 __device__ __forceinline__ int cluster_rank() { return 0; }
 __device__ __forceinline__ void cluster_sync() {}
 template <typename T>
 __device__ __forceinline__ const T *in_block(T *p, int) { return p; }
+template <typename T>
+__device__ __forceinline__ T *to_block(T *p, int) { return p; }
 #endif
 
 /* Built with -DNNACCEL_PHASE_CLOCKS (benchmarks/phase_clocks.py, on a GPU): block 0's cycles in
@@ -167,19 +174,21 @@ __device__ __forceinline__ void wait_staged() /* this thread's copies have lande
 #endif
 }
 
-/* Row `row` of x into `to`, its words c = first, first + step, …: asynchronously where the
- * words are whole (a float row's values; four pixels), else (a row of pixels not a multiple
- * of 4: cp.async moves 4, 8 or 16 bytes) by plain loads, a pixel a word. */
+/* Words [w0, w0 + count) of row `row` of x into `to` (the whole row, or a block's share of it
+ * where a cluster splits the inputs), word w0 + c for c = first, first + step, …:
+ * asynchronously where the words are whole (a float row's values; four pixels), else (a row of
+ * pixels not a multiple of 4: cp.async moves 4, 8 or 16 bytes) by plain loads, a pixel a word. */
 template <typename W, typename Input>
 __device__ __forceinline__ void stage_row(W *to, const Input *x, int row, int n_in, int row_words, bool whole,
-                                          int first, int step)
+                                          int w0, int count, int first, int step)
 {
-    const W *const from = reinterpret_cast<const W *>(x) + (unsigned long long)(unsigned)row * (unsigned)row_words;
-    for (int c = first; c < row_words; c += step) {
-        if (whole)
+    const W *const from = reinterpret_cast<const W *>(x) + (unsigned long long)(unsigned)row * (unsigned)row_words + w0;
+    if (whole) {
+        for (int c = first; c < count; c += step)
             copy_async(to + c, from + c);
-        else
-            to[c] = W(x[(long long)row * n_in + c]);
+    } else {
+        for (int c = first; c < count; c += step)
+            to[c] = W(x[(long long)row * n_in + w0 + c]);
     }
 }
 
@@ -234,6 +243,23 @@ __device__ __forceinline__ int a0_offset(int A0, int rows, int e, int col)
 {
     const int chunk = col / CAP;
     return A0 + (chunk * rows + e) * CAP + col - chunk * CAP;
+}
+
+/* Σ_c s[at + c·stride] over the block's warps c < warps, added in c order: every load issued
+ * before the first add (one shared-memory latency, not one a warp). */
+template <typename T>
+__device__ __forceinline__ T warps_sum(const T *s, int at, int stride, int warps)
+{
+    constexpr int MAX_WARPS = MAX_THREADS / WARP;
+    T part[MAX_WARPS];
+#pragma unroll
+    for (int c = 0; c < MAX_WARPS; c++)
+        part[c] = c < warps ? s[at + c * stride] : T(0);
+    T sum = T(0);
+#pragma unroll
+    for (int c = 0; c < MAX_WARPS; c++)
+        sum += part[c]; /* (the absent warps' zeros add nothing) */
+    return sum;
 }
 
 /* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
@@ -338,8 +364,9 @@ __device__ __forceinline__ long long global_small(int i, int nh, int no, int NH,
 }
 
 /* One network per block ([n_in, ≤ 32, ≤ 32]; K blocks train K networks), or per cluster of CL
- * blocks ([n_in, ≤ 32·CL, ≤ 32], sm_90: K clusters train K networks). */
-template <typename T, typename Input, int M, int CAP, int CL = 1>
+ * blocks (sm_90: K clusters train K networks), each block a slice of the hidden layer
+ * ([n_in, ≤ 32·CL, ≤ 32]) or, BY_INPUTS, a share of the inputs ([≤ 8·CAP·CL, ≤ 32, ≤ 32]). */
+template <typename T, typename Input, int M, int CAP, int CL = 1, bool BY_INPUTS = false>
 __global__ void CLUSTER_DIMS(CL) __launch_bounds__(MAX_THREADS, 1)
 sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, const long long *perm, int n_in,
                     int n_hidden, int n_out, int act_hidden, int act_out, int n, int m, int quadratic,
@@ -353,10 +380,20 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int row = lane % QUARTER, quarter = lane / QUARTER; /* rows row + QUARTER·i, quarter `quarter` of the chunk */
     static_assert(CAP % (4 * ROWS) == 0, "CAP: a multiple of 16, so that each quarter warp's CAP / 4 columns are whole quads");
     constexpr int H = CAP / ROWS;
-    const int k = blockIdx.x / CL, k0 = warp * CAP + quarter * H; /* the network; the thread's first column */
+    const int k = blockIdx.x / CL, k0 = warp * CAP + quarter * H; /* the network; the thread's first column (of the block's) */
+    constexpr int HB = BY_INPUTS ? 1 : CL; /* blocks across the hidden layer */
     /* the block's slice of the hidden layer: neurons [h0, h0 + nh) of NH */
     const int NH = n_hidden, rank = CL > 1 ? cluster_rank() : 0;
-    const int slice = (NH + CL - 1) / CL, h0 = rank * slice;
+    const int slice = (NH + HB - 1) / HB, h0 = BY_INPUTS ? 0 : rank * slice;
+    /* the block's share of a row of x: words [w_first, w_first + my_words) of row_words, the
+     * columns [c0, c0 + my_cols) of w¹ and a⁰ (the whole row but BY_INPUTS) */
+    const bool four = row_words != n_in;
+    const int per_word = four ? 4 : 1;
+    /* a block's words a row (BY_INPUTS: ⌈row_words/CL⌉ rounded up to whole 16-byte chunks), staged rows' stride */
+    const int span = BY_INPUTS ? ((row_words + CL - 1) / CL + 3) / 4 * 4 : row_words;
+    const int w_first = BY_INPUTS ? rank * span : 0;
+    const int my_words = !BY_INPUTS ? row_words : row_words - w_first < span ? (row_words > w_first ? row_words - w_first : 0) : span;
+    const int c0 = w_first * per_word, my_cols = BY_INPUTS ? my_words * per_word : n_in; /* (kernel parameters where one block: no register) */
     /* rows / M passes of M examples: p * M < rows (no register holds their number) */
     const int Q = 4; /* values per Quad */
 
@@ -364,19 +401,19 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     /* The member's parameters on-chip. The regions' offsets come as parameters
      * (register_epoch.layout computes them), so they cost no register: the kernel parameters
      * are operands in the constant bank. */
-    const int nh = CL > 1 ? (NH - h0 < slice ? NH - h0 : slice) : NH, no = n_out;
+    const int nh = HB > 1 ? (NH - h0 < slice ? NH - h0 : slice) : NH, no = n_out;
     const int A0 = 0, B1 = SP, W2 = B1 + nh, B2 = W2 + no * nh;
     const int dv = VS - SP; /* a small parameter's velocity: at + dv */
     const long long g_w1 = (long long)h0 * n_in, g_b1 = (long long)NH * n_in, P = g_b1 + NH + no * NH + no;
     const bool has_velocity = mu[k] != 0.0; /* (the mini-batch loop reads it from FS: no register holds μ) */
-    const int FS = ZO + (CL > 1 ? 2 * rows * n_out : 0); /* the update's factors: [0, 8) whole, [8, 16) last */
+    const int FS = ZO + (CL > 1 ? 2 * rows * (BY_INPUTS ? nh * CL : n_out) : 0); /* the update's factors: [0, 8) whole, [8, 16) last */
     T *const mine = params + k * P; /* (a long long product: K·P may pass 2³¹) */
     T *const my_velocity = velocity + (has_velocity ? k * P : 0);
 
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
-        const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
+        const long long at = global_small<HB>(i, nh, no, NH, h0, g_b1);
         s[SP + i] = mine[at];
         if (has_velocity)
             s[VS + i] = my_velocity[at];
@@ -385,7 +422,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
         const int j = row + u / H * QUARTER, col = k0 + u % H;
-        w[u] = j < nh && col < n_in ? mine[g_w1 + (long long)j * n_in + col] : T(0);
+        w[u] = j < nh && col < my_cols ? mine[g_w1 + (long long)j * n_in + c0 + col] : T(0);
     }
     /* w¹'s velocity into the interleaved layout, by a loop: no register holds it */
     if (has_velocity) { // TAKEN momentum
@@ -393,16 +430,15 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
             const int j = row + u / H * QUARTER, col = k0 + u % H;
             s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q] =
-                j < nh && col < n_in ? my_velocity[g_w1 + (long long)j * n_in + col] : T(0);
+                j < nh && col < my_cols ? my_velocity[g_w1 + (long long)j * n_in + c0 + col] : T(0);
         }
     }
 
     /* The gather: a row is row_words words (n_in / 4 when four pixels make a word: the host
-     * decides); thread t moves word t of every row (and t + threads, … of wider rows), so where
-     * it lands in a⁰ is one offset computed here plus e·CAP: no division in the loops. */
-    const bool four = row_words != n_in;
-    const int per_word = four ? 4 : 1;
-    W_t *const staged = reinterpret_cast<W_t *>(s + ST); /* word c of row e at e · row_words + c */
+     * decides), the block's my_words of them; thread t moves word t of them in every row (and
+     * t + threads, … of wider rows), so where it lands in a⁰ is one offset computed here plus
+     * e·CAP: no division in the loops. */
+    W_t *const staged = reinterpret_cast<W_t *>(s + ST); /* the block's word c of row e at e · span + c */
     const int half = (rows + 3) / 4 * 4; /* PM's halves: mini-batch i's rows at PM + (i % 2)·half */
     int *const pm = reinterpret_cast<int *>(s + PM);
     for (int r = tid; r < 2 * m && r < n; r += threads) // TRIPS cdiv(2 * m, threads)
@@ -415,7 +451,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     /* the first mini-batch's words, staged (each later one's during the mini-batch before it) */
     const bool whole = sizeof(Input) == sizeof(W_t) || four; /* staged by cp.async */
     for (int e = warp; ST && e < (n < m ? n : m); e += warps) // TRIPS cdiv(m, warps)
-        stage_row(staged + e * row_words, x, pm[e], n_in, row_words, whole, lane, WARP);
+        stage_row(staged + e * span, x, pm[e], n_in, row_words, whole, w_first, my_words, lane, WARP);
     wait_staged();
     __syncthreads();
     PHASE_CLOCK_START;
@@ -429,29 +465,45 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         /* The words staged while the previous mini-batch trained (the first: in the prologue;
          * without ST, from x), converted into a⁰: M rows at a time, their M words
          * loaded before the first is stored (one latency for M rows, not M). */
-        const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
-        for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-            W_t word[M];
+        if (BY_INPUTS) {
+            /* a warp a row (rows warp, warp + W, …), its lanes the block's words of it (lane,
+             * lane + 32, …): a block has a share of a row (the book's: 52 words of 196), which
+             * a word a thread would leave to a few warps */
             if (ST) { // TAKEN 1
-#pragma unroll
-                for (int e = 0; e < M; e++)
-                    word[e] = p * M + e < mb && tid < row_words ? staged[(p * M + e) * row_words + tid] : W_t(0);
+                for (int e = warp; e < mb; e += warps) // TRIPS cdiv(m, warps)
+                    for (int c = lane; c < my_words; c += WARP) // TRIPS cdiv(cdiv(cdiv(n_in, 4), inputs_split), 32)
+                        store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), staged[e * span + c], four);
             } else { // TAKEN 0
+                for (int e = warp; e < mb; e += warps) // TRIPS cdiv(m, warps)
+                    for (int c = lane; c < my_words; c += WARP) // TRIPS cdiv(cdiv(cdiv(n_in, 4), inputs_split), 32)
+                        store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word),
+                                      load_word(x, rows_of[e], n_in, w_first + c, four), four);
+            }
+        } else {
+            const int mine_at = a0_offset<CAP>(A0, rows, 0, tid * per_word); /* word tid of row 0 (a multiply, not a register all epoch) */
+            for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
+                W_t word[M];
+                if (ST) { // TAKEN 1
+#pragma unroll
+                    for (int e = 0; e < M; e++)
+                        word[e] = p * M + e < mb && tid < my_words ? staged[(p * M + e) * span + tid] : W_t(0);
+                } else { // TAKEN 0
+#pragma unroll
+                    for (int e = 0; e < M; e++)
+                        word[e] = p * M + e < mb && tid < my_words ? load_word(x, rows_of[p * M + e], n_in, w_first + tid, four) : W_t(0);
+                }
 #pragma unroll
                 for (int e = 0; e < M; e++)
-                    word[e] = p * M + e < mb && tid < row_words ? load_word(x, rows_of[p * M + e], n_in, tid, four) : W_t(0);
+                    if (p * M + e < mb && tid < my_words)
+                        store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], four);
             }
-#pragma unroll
-            for (int e = 0; e < M; e++)
-                if (p * M + e < mb && tid < row_words)
-                    store_word<T>(s, mine_at + (p * M + e) * CAP, word[e], four);
-        }
-        if (row_words > threads) { // TAKEN (1 if n_in // 4 > threads else 0)
-            /* rows of more words than threads: word t + threads, … too, a row at a time */
-            for (int e = 0; e < mb; e++) // TRIPS m
-                for (int c = tid + threads; c < row_words; c += threads) // TRIPS max(0, cdiv(n_in // 4, threads) - 1)
-                    store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word),
-                                  ST ? staged[e * row_words + c] : load_word(x, rows_of[e], n_in, c, four), four);
+            if (my_words > threads) { // TAKEN (1 if cdiv(n_in // 4, inputs_split) > threads else 0)
+                /* rows of more words than threads: word t + threads, … too, a row at a time */
+                for (int e = 0; e < mb; e++) // TRIPS m
+                    for (int c = tid + threads; c < my_words; c += threads) // TRIPS max(0, cdiv(cdiv(n_in // 4, inputs_split), threads) - 1)
+                        store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word),
+                                      ST ? staged[e * span + c] : load_word(x, rows_of[e], n_in, w_first + c, four), four);
+            }
         }
         __syncthreads();
         PHASE_CLOCK(0);
@@ -463,15 +515,18 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         const int next = start + m, next_mb = n - next < m ? n - next : m;
         const int staging = ST ? next_mb : 0; /* none without a staging area */
         if (CH) { // TAKEN 1 if n_in % 16 == 0 else 0
+            /* the block's chunks of each row: my_words / WPC from chunk w_first / WPC (whole
+             * chunks: a row is, and span is a multiple of 4 words) */
+            constexpr int WPC = 16 / sizeof(W_t); /* words a chunk */
             for (int e = warp; e < staging; e += warps) { // TRIPS cdiv(m, warps)
-                const Chunk *const from = reinterpret_cast<const Chunk *>(x) + (unsigned long long)(unsigned)rows_next[e] * (unsigned)CH;
-                Chunk *const to = reinterpret_cast<Chunk *>(staged + e * row_words);
-                for (int j = lane; j < CH; j += WARP) // TRIPS cdiv(n_in // 16, 32)
+                const Chunk *const from = reinterpret_cast<const Chunk *>(x) + (unsigned long long)(unsigned)rows_next[e] * (unsigned)CH + w_first / WPC;
+                Chunk *const to = reinterpret_cast<Chunk *>(staged + e * span);
+                for (int j = lane; j < my_words / WPC; j += WARP) // TRIPS cdiv(cdiv(n_in // 16, inputs_split), 32)
                     copy_async(to + j, from + j);
             }
         } else { // TAKEN 0 if n_in % 16 == 0 else 1
             for (int e = warp; e < staging; e += warps) // TRIPS cdiv(m, warps)
-                stage_row(staged + e * row_words, x, rows_next[e], n_in, row_words, whole, lane, WARP);
+                stage_row(staged + e * span, x, rows_next[e], n_in, row_words, whole, w_first, my_words, lane, WARP);
         }
 
         /* z¹ = w¹a⁰ + b¹ for M examples at a time. Thread (c, 8g + r) adds up its quarter chunk
@@ -509,11 +564,30 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 s[ZP + (warp * M + e) * WARP + lane] = (odd ? k1 : k0) + __shfl_xor_sync(0xffffffffu, odd ? k0 : k1, QUARTER);
             }
             __syncthreads();
+            /* BY_INPUTS: the block's share of z¹ (its columns) written into every block's ZO, in
+             * the slot of its rank (stores: no thread waits on them), then, after the cluster
+             * barrier, each block adds its CL slots in rank order (the same a¹ in each) */
+            const int zi = ZO + (turn * rows + p * M) * nh * CL; /* this pass's shares of z¹ (BY_INPUTS) */
+            if (BY_INPUTS) {
+                for (int e = warp; e < M; e += warps) // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
+                    if (lane < nh) {
+                        const T share = warps_sum(s, ZP + e * WARP + lane, M * WARP, warps);
+#pragma unroll
+                        for (int r = 0; r < CL; r++)
+                            *to_block(s + zi + (e * CL + rank) * nh + lane, r) = share;
+                    }
+                cluster_sync();
+            }
             for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
                 if (lane < nh) {
                     T sum = T(0);
-                    for (int c = 0; c < warps; c++) // TRIPS warps
-                        sum += s[ZP + (c * M + e) * WARP + lane];
+                    if (BY_INPUTS) {
+#pragma unroll
+                        for (int r = 0; r < CL; r++)
+                            sum += s[zi + (e * CL + r) * nh + lane];
+                    } else {
+                        sum = warps_sum(s, ZP + e * WARP + lane, M * WARP, warps);
+                    }
                     s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
                 }
             }
@@ -533,8 +607,8 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
          * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
          * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
-        const int zo = ZO + turn * rows * no; /* this mini-batch's half of ZO (clusters) */
-        if (CL > 1) {
+        const int zo = ZO + turn * rows * no; /* this mini-batch's half of ZO (a hidden layer in slices) */
+        if (HB > 1) {
             /* the slice's share of z² = w²a¹ + b², for the cluster to add up */
             for (int e = warp; e < rows; e += warps) // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
                 if (lane < no) {
@@ -545,19 +619,30 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 }
             cluster_sync();
         }
-        for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+        /* BY_INPUTS: every block has the same a¹, so block r takes examples r, r + CL, … (the
+         * book's 10 over 4 blocks: 3 at most, a warp each) and then copies the others' δ */
+        const int e0 = BY_INPUTS ? rank + warp * CL : warp, e_step = BY_INPUTS ? warps * CL : warps;
+        for (int e = e0; e < rows; e += e_step) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps * inputs_split)
             const bool real = e < mb;
             /* yₑⱼ requested first: its global latency passes while z² is computed */
             const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
             T z = T(0);
             if (lane < no) {
-                if (CL == 1) {
+                if (HB == 1) {
+                    /* two chains of FMAs (i even, i odd), added at the end */
+                    T z_odd = T(0);
+                    const int pairs = nh / 2;
 #pragma unroll 5
-                    for (int i = 0; i < nh; i++) // TRIPS n_hidden
-                        z += s[W2 + lane * nh + i] * s[A1 + e * nh + i];
+                    for (int i = 0; i < pairs; i++) { // TRIPS n_hidden // 2
+                        z += s[W2 + lane * nh + 2 * i] * s[A1 + e * nh + 2 * i];
+                        z_odd += s[W2 + lane * nh + 2 * i + 1] * s[A1 + e * nh + 2 * i + 1];
+                    }
+                    if (nh & 1)
+                        z += s[W2 + lane * nh + nh - 1] * s[A1 + e * nh + nh - 1];
+                    z += z_odd;
                 } else {
                     /* in rank order, so every block has the same sum (the model: one trip a block) */
-                    for (int r = 0; r < CL; r++) // TRIPS 1
+                    for (int r = 0; r < HB; r++) // TRIPS 1
                         z += in_block(s + zo + e * no + lane, r)[0];
                 }
                 z += s[B2 + lane];
@@ -583,18 +668,36 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 if (quadratic)
                     d2 *= prime(act_out, a);
             }
-            if (lane < no)
+            if (lane < no) {
                 s[D2 + e * no + lane] = d2;
+                if (BY_INPUTS) /* and into the peers' D2 (BY_INPUTS: the other blocks do not compute it) */
+#pragma unroll
+                    for (int r = 0; r < CL; r++)
+                        if (r != rank)
+                            *to_block(s + D2 + e * no + lane, r) = d2;
+            }
             T back = T(0);
+            const int column = lane < nh ? lane : nh - 1; /* lanes past n_hidden read a real column, and keep nothing */
 #pragma unroll 5
             for (int j = 0; j < no; j++) { // TRIPS n_out
                 const T d2j = __shfl_sync(0xffffffffu, d2, j);
-                if (lane < nh)
-                    back += s[W2 + j * nh + lane] * d2j;
+                back += s[W2 + j * nh + column] * d2j;
             }
-            if (lane < nh)
-                s[D1 + e * nh + lane] = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
+            if (lane < nh) {
+                const T d1 = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
+                s[D1 + e * nh + lane] = d1;
+                if (BY_INPUTS) /* and into the peers' D1 */
+#pragma unroll
+                    for (int r = 0; r < CL; r++)
+                        if (r != rank)
+                            *to_block(s + D1 + e * nh + lane, r) = d1;
+            }
         }
+        /* BY_INPUTS: after the cluster barrier every block has every example's δ (a block writes
+         * a peer's D1, D2 and ZO again only after the next mini-batch's first cluster barrier,
+         * which the peer reaches once it has read them) */
+        if (BY_INPUTS)
+            cluster_sync();
         __syncthreads();
         PHASE_CLOCK(2);
 
@@ -602,8 +705,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         /* backprop has read this mini-batch's row numbers: its half of PM takes those of the
          * mini-batch after the next, staged during the next (the loop's last barrier orders
          * these; the first was requested before backprop) */
-        for (int r = tid; r < after_mb; r += threads) // TRIPS cdiv(m, threads)
-            rows_of[r] = r == tid ? first_after : int(perm[after + r]);
+        if (tid < after_mb)
+            rows_of[tid] = first_after;
+        for (int r = tid + threads; r < after_mb; r += threads) // TRIPS max(0, cdiv(m, threads) - 1)
+            rows_of[r] = int(perm[after + r]);
         const T *const f = s + FS + (mb == m ? 0 : 8); /* step_factors' */
         const bool momentum = f[6] != T(0); /* each branch reads the factors it uses, where it uses them */
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
@@ -687,21 +792,21 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
         const int j = row + u / H * QUARTER, col = k0 + u % H;
-        if (j < nh && col < n_in)
-            mine[g_w1 + (long long)j * n_in + col] = w[u];
+        if (j < nh && col < my_cols)
+            mine[g_w1 + (long long)j * n_in + c0 + col] = w[u];
     }
     if (kept_velocity) { // TAKEN momentum
 #pragma unroll 1
         for (int u = 0; u < CAP; u++) { // TRIPS (32 if warps * 32 >= n_in else 112)
             const int j = row + u / H * QUARTER, col = k0 + u % H;
-            if (j < nh && col < n_in)
-                velocity_out[g_w1 + (long long)j * n_in + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
+            if (j < nh && col < my_cols)
+                velocity_out[g_w1 + (long long)j * n_in + c0 + col] = s[V1 + ((warp * (CAP / Q) + u / Q) * WARP + lane) * Q + u % Q];
         }
     }
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
-        if (CL > 1 && rank != 0 && i >= nh + no * nh)
-            break; /* b²: every block holds the same; block 0 writes it */
-        const long long at = global_small<CL>(i, nh, no, NH, h0, g_b1);
+        if (CL > 1 && rank != 0 && (BY_INPUTS || i >= nh + no * nh))
+            break; /* b² (BY_INPUTS: every small parameter): every block holds the same; block 0 writes it */
+        const long long at = global_small<HB>(i, nh, no, NH, h0, g_b1);
         mine[at] = s[SP + i];
         if (kept_velocity)
             velocity_out[at] = s[VS + i];
