@@ -11,8 +11,7 @@ from ..tools.tune import cmd_tune
 
 def add_parser(sub):
     p = sub.add_parser("tune", help="choose η, epochs, λ and m by the book's procedure (chapter 3)")
-    add_model_flags(p)
-    p.set_defaults(cost="cross-entropy")
+    add_model_flags(p, cost="cross-entropy")
     add_parameter(p, "dataset", table=TUNE_OPTIONS)
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
     p.add_argument("--classes", type=_int, nargs="+", metavar="C",

@@ -63,11 +63,13 @@ def add_parameter(p, name, *aliases, what=None, table=None, **overrides):
     return p.add_argument(row.flag, *aliases, **options)
 
 
-def add_model_flags(p):
+def add_model_flags(p, **defaults):
+    """--sizes and the model's rows; ``defaults``: the command's own defaults for some of them
+    (tune and sweep: the cross-entropy cost), which its help then gives."""
     p.add_argument("--sizes", type=_int, nargs="+", metavar="N",
                    help="layer widths, e.g. 784 30 10 (default: pixels, 30, classes)")
     for name in ("cost", "hidden_activation", "output_activation", "init"):
-        add_parameter(p, name)
+        add_parameter(p, name, **({"default": defaults[name]} if name in defaults else {}))
 
 
 def add_runtime_flags(p):
