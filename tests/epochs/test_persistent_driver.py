@@ -85,11 +85,12 @@ def test_compile_targets_list_every_instantiation_the_driver_can_ask_for():
              for n_in in (200, 784) if (tile := register_epoch.tile([n_in, 30, 10], m, dtype, 256))}
     assert tiles == set(registers["name_expressions"]) and registers["threads"] == register_epoch.MAX_THREADS
     assert clusters["source"] == registers["source"] and clusters["archs"] == ["90"]  # sm_90's clusters
-    wide = {register_epoch.name_expression(dtype, pixels, *tile)
+    wide = {register_epoch.name_expression(dtype, pixels, *tile)  # the hidden layer split, or the inputs (30 wide)
             for dtype in ("float32", "float64") for pixels in (True, False) for m in (1, 5, 7, 10, 32)
-            for n_in in (200, 784) for hidden in (40, 100, 200)
-            if (tile := register_epoch.tile([n_in, hidden, 10], m, dtype, 256, clusters=True))}
+            for n_in in (200, 300, 784) for hidden in (30, 40, 100, 200)
+            if (tile := register_epoch.tile([n_in, hidden, 10], m, dtype, 256, clusters=True)) and tile.cluster > 1}
     assert wide == set(clusters["name_expressions"])
+    assert any(name.endswith(", 2, true>") for name in wide) and any(name.endswith(", 4, true>") for name in wide)
 
 
 class _Recorder:

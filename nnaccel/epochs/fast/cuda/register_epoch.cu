@@ -453,7 +453,10 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     for (int e = warp; ST && e < (n < m ? n : m); e += warps) // TRIPS cdiv(m, warps)
         stage_row(staged + e * span, x, pm[e], n_in, row_words, whole, w_first, my_words, lane, WARP);
     wait_staged();
-    __syncthreads();
+    if (BY_INPUTS)
+        cluster_sync(); /* every block of the cluster has started before any writes into a peer's memory */
+    else
+        __syncthreads();
     PHASE_CLOCK_START;
 
     int turn = 0; /* which half of ZO (clusters) and of PM this mini-batch takes */
@@ -697,8 +700,9 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * a peer's D1, D2 and ZO again only after the next mini-batch's first cluster barrier,
          * which the peer reaches once it has read them) */
         if (BY_INPUTS)
-            cluster_sync();
-        __syncthreads();
+            cluster_sync(); /* (the block's barrier too) */
+        else
+            __syncthreads();
         PHASE_CLOCK(2);
 
         // PHASE update
