@@ -164,38 +164,40 @@ def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epo
     _assert_same(got, _train([12, 7, 5], {}, options, data, epochs=1))
 
 
-def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
-    """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
-    from nnaccel.epochs.generic import run_epoch
-    from nnaccel.epochs.fast.common import flat_size, flat_views
-    from nnaccel.optim import SGDState
-
-    eta, lmbda, momentum = [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9]
-    data = _data(53, 20, 5, pixels=True)
-    members = [nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
-    params = np.empty((3, flat_size(SIZES)))
+def _population_equals_its_members_alone(sizes, rows, path_kw, eta, lmbda, momentum):
+    """K = len(eta) members with their own η, λ, μ trained in one launch, sharing the data and
+    the permutation: each ends as run_epoch leaves it trained alone, to 1e-12 (a member without
+    momentum leaves its velocity at 0)."""
+    data = _data(rows, sizes[0], sizes[-1], pixels=True)
+    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(len(eta))]
+    params = np.empty((len(eta), flat_size(sizes)))
     for row, net in zip(params, members):
-        for view, a in zip(flat_views(row, SIZES), [a for wb in zip(net.weights, net.biases) for a in wb]):
+        for view, a in zip(flat_views(row, sizes), [a for wb in zip(net.weights, net.biases) for a in wb]):
             view[...] = a
     start, velocity = params.copy(), np.zeros_like(params)
-    sampler = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
-    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, compile=_shim, block=32,
-                                            shared_limit=227 * 1024, placement="registers")
-    shared_data = sampler.data(data)
-    path.train(params, velocity, shared_data, path.permutation(sampler, 53), eta=eta, lmbda=lmbda, momentum=momentum)
-    for k in range(3):
-        net = nnaccel.Network(SIZES, device="cpu", dtype="float64", seed=3)
-        views = flat_views(start[k], SIZES)
+    sampler = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # whose generator orders the data
+    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, shared_limit=227 * 1024,
+                                            **path_kw)
+    path.train(params, velocity, sampler.data(data), path.permutation(sampler, rows), eta=eta, lmbda=lmbda,
+               momentum=momentum)
+    for k in range(len(eta)):
+        net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # the same permutation
+        views = flat_views(start[k], sizes)
         net.set_parameters(views[0::2], views[1::2])
         state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
                           SGDState())
-        got = flat_views(params[k], SIZES)
+        got = flat_views(params[k], sizes)
         _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
         if momentum[k]:
-            v = flat_views(velocity[k], SIZES)
+            v = flat_views(velocity[k], sizes)
             _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
         else:
             assert not velocity[k].any()
+
+
+def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
+    """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
+    _population_equals_its_members_alone(SIZES, 53, _registers(), [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9])
 
 
 def test_the_launcher_refuses_a_block_whose_registers_exceed_the_sm():
@@ -380,34 +382,11 @@ def test_the_inputs_are_split_while_the_clusters_fit_the_sms_at_once():
 
 
 def test_a_population_split_across_the_inputs_equals_its_members_trained_alone():
-    """K = 3 members with their own η, λ, μ, each a cluster of 2 blocks across 40 inputs, sharing
-    the data and the permutation: each ends as run_epoch leaves it trained alone, to 1e-12."""
-    sizes, rows = [40, 7, 5], 31
-    eta, lmbda, momentum = [0.5, 1.5, 0.2], [0.0, 2.0, 1.0], [0.0, 0.5, 0.9]
-    data = _data(rows, sizes[0], sizes[-1], pixels=True)
-    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
-    params = np.empty((3, flat_size(sizes)))
-    for row, net in zip(params, members):
-        for view, a in zip(flat_views(row, sizes), [a for wb in zip(net.weights, net.biases) for a in wb]):
-            view[...] = a
-    start, velocity = params.copy(), np.zeros_like(params)
-    sampler = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # whose generator orders the data
-    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, sms=6,
-                                            shared_limit=227 * 1024, **_cluster())
-    path.train(params, velocity, sampler.data(data), path.permutation(sampler, rows), eta=eta, lmbda=lmbda,
-               momentum=momentum)
-    assert register_epoch.tile(sizes, 10, "float64", 32, clusters=True, members=3, sms=6) == (4, 32, 2, True)
-    for k in range(3):
-        net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # the same permutation
-        views = flat_views(start[k], sizes)
-        net.set_parameters(views[0::2], views[1::2])
-        state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
-                          SGDState())
-        got = flat_views(params[k], sizes)
-        _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
-        if momentum[k]:
-            v = flat_views(velocity[k], sizes)
-            _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
+    """K = 3 members with their own η, λ, μ, each a cluster of 2 blocks across 40 inputs (3 × 2
+    blocks fit the 6 SMs given): each ends as run_epoch leaves it trained alone, to 1e-12."""
+    assert register_epoch.tile([40, 7, 5], 10, "float64", 32, clusters=True, members=3, sms=6) == (4, 32, 2, True)
+    _population_equals_its_members_alone([40, 7, 5], 31, dict(_cluster(), sms=6), [0.5, 1.5, 0.2], [0.0, 2.0, 1.0],
+                                          [0.0, 0.5, 0.9])
 
 
 @pytest.mark.parametrize("kind", ["thread", "address"])
