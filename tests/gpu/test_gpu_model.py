@@ -91,7 +91,7 @@ def test_a_loop_of_four_fma_run_trips_times_counts_four_times_trips(tmp_path):
 @pytest.fixture(scope="module")
 def book_network(tmp_path_factory):
     return _model(tmp_path_factory.mktemp("model"), "--sizes", *map(str, BOOK_NETWORK), "--m", "10",
-                  "--dtype", "float32", "--arch", "90", "--all")
+                  "--dtype", "float32", "--arch", "90")
 
 
 def test_the_book_network_is_predicted_within_its_budget_on_sm_90(book_network):
@@ -119,13 +119,14 @@ def test_the_book_network_is_predicted_no_slower_than_today(book_network):
         f"{result['kernel']} is predicted at {result['seconds']:.3g} s per epoch, above today's {CEILING_S} s")
 
 
-def test_no_instantiation_uses_local_memory(book_network):
-    """Every instantiation of every kernel, sm_80 and sm_90: a 0-byte stack frame, no LDL/STL."""
-    rows = book_network["instantiations"]
-    assert {r["arch"] for r in rows} == {"sm_80", "sm_90"}
-    local = [r for r in rows if r["stack_frame"] or r["local_instructions"]]
-    assert not local, [f"{r['kernel']} {r['arch']}: {r['stack_frame']} B stack, {r['local_instructions']} LDL/STL"
-                       for r in local]
+def test_the_modelled_kernel_uses_no_local_memory(book_network):
+    """The book network's kernel as the model disassembled it: a 0-byte stack frame and no LDL/STL
+    in its SASS. (Every instantiation of every kernel, sm_80 and sm_90, has a 0-byte stack frame and
+    no spill: tests/gpu/test_nvrtc_compile.py, from ptxas; `python -m benchmarks.gpu_model --all`
+    tabulates them, with their LDL/STL, in benchmarks/results/gpu-model.md.)"""
+    result = book_network["predicted"][0]
+    assert result["stack_frame"] == 0 and result["local_instructions"] == 0, result["kernel"]
+    assert result["phases"]["feedforward"]["kinds"]["LDL/STL"] == 0
 
 
 def test_a_population_is_predicted_from_how_many_member_blocks_an_sm_holds(book_network):
