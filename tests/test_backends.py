@@ -1,5 +1,6 @@
 """The same code on every backend: identical weights after an epoch, same seed, same data."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -59,6 +60,18 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr("nnaccel.backend.cuda_available", lambda: False)
     with pytest.raises(NNAccelError, match="--device cpu"):
         nnaccel.resolve("cuda")
+
+
+def test_without_the_cuda_driver_auto_never_imports_cupy():
+    """Where the CUDA driver's library does not load (named here as one that cannot exist), no GPU
+    is usable: cuda_available() says so without importing CuPy (half a second of every CLI run
+    on a machine without a GPU), and `auto` takes NumPy and says why."""
+    pytest.importorskip("cupy", reason="pip install -e '.[cuda]': with CuPy absent nothing would import it")
+    code = ("import sys\nfrom nnaccel import backend\nbackend.CUDA_DRIVER = 'libnnaccel-no-such-driver.so.1'\n"
+            "b = backend.resolve('auto')\nprint(backend.cuda_available(), 'cupy' in sys.modules, b.name, b.note)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:3] == ["False", "False", "numpy"] and "no CUDA GPU" in done.stdout
 
 
 @pytest.mark.parametrize("device,backend,match", [
