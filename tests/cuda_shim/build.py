@@ -183,9 +183,13 @@ class SanitizerFailure(AssertionError):
     """The sanitized program reported an error (a data race, a memory error) or failed."""
 
 
-def sanitized(kind):
-    """A cupy.RawModule stand-in whose launches run under -fsanitize=``kind`` ("thread", "address")."""
+def sanitized(kind, names=()):
+    """A cupy.RawModule stand-in whose launches run under -fsanitize=``kind`` ("thread", "address");
+    ``names``: build these instantiations into one program whatever a launch asks for (one of
+    them), so that a file's sanitizer runs share one build per sanitizer."""
     def compile(code, options=(), name_expressions=()):
-        return ShimModule(code, options, name_expressions, sanitizer=kind)
+        if names and not set(name_expressions) <= set(names):
+            raise KeyError(f"{sorted(set(name_expressions) - set(names))}: not among the sanitized build's names")
+        return ShimModule(code, options, list(names) or name_expressions, sanitizer=kind)
 
     return compile

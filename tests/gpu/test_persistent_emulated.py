@@ -194,6 +194,8 @@ def test_an_epoch_is_one_launch_however_many_mini_batches_it_has():
 
 # ---- under the sanitizers: a standalone program per launch, [12, 7, 5], 37 rows, 32 threads ----
 SMALL = ([12, 7, 5], dict(cost="cross-entropy"), EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5))
+# float64 pixels with the weights on-chip and in global memory: one program a sanitizer
+SANITIZED = ["sgd_epoch<double, unsigned char, true>", "sgd_epoch<double, unsigned char, false>"]
 
 
 @pytest.mark.parametrize("kind, placement", [("thread", "shared"), ("address", "global"), ("address", "shared")])
@@ -202,7 +204,7 @@ def test_under_a_sanitizer_the_kernel_is_clean_and_still_equals_run_epoch(kind, 
     AddressSanitizer no access outside an argument or the shared memory the launch asked for."""
     sizes, net_kw, options = SMALL
     data = _data(37, sizes[0], sizes[-1], pixels=True)
-    got = _train(sizes, net_kw, options, data, dict(placement=placement, compile=sanitized(kind)), epochs=1)
+    got = _train(sizes, net_kw, options, data, dict(placement=placement, compile=sanitized(kind, SANITIZED)), epochs=1)
     _assert_same(got, _train(sizes, net_kw, options, data, epochs=1))
 
 
@@ -229,7 +231,7 @@ def test_address_sanitizer_would_catch_a_read_past_an_argument():
     net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3, **net_kw)
     full = net.data(_data(37, 12, 5, pixels=True))
     short = DeviceData(full.x, full.labels, full.targets[:-1].copy(), full.pixels)
-    path = _path(net, EpochOptions(5, 0.5, shuffle=False), placement="global", compile=sanitized("address"))
+    path = _path(net, EpochOptions(5, 0.5, shuffle=False), placement="global", compile=sanitized("address", SANITIZED))
     with pytest.raises(SanitizerFailure, match="AddressSanitizer: heap-buffer-overflow"):
         path(net, short, SGDState())
 
@@ -241,7 +243,7 @@ def test_address_sanitizer_would_catch_too_little_shared_memory(monkeypatch):
     exact = persistent_epoch.shared_bytes
     monkeypatch.setattr(persistent_epoch, "shared_bytes", lambda *args, **kw: exact(*args, **kw) - 16)
     net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3, **net_kw)
-    path = _path(net, options, placement="shared", compile=sanitized("address"))
+    path = _path(net, options, placement="shared", compile=sanitized("address", SANITIZED))
     with pytest.raises(SanitizerFailure, match="AddressSanitizer: use-after-poison"):
         path(net, net.data(_data(37, 12, 5, pixels=True)), SGDState())
 

@@ -34,6 +34,13 @@ def _shim(code, options=(), name_expressions=()):
     return ShimModule(code, options, persistent_epoch.compile_targets()[1]["name_expressions"])
 
 
+# The instantiations this file's sanitizer runs launch, in one program a sanitizer: [12, 7, 5]
+# in one block, [12, 40, 5] in 2 blocks across the hidden layer, [37, 9, 5] in 2 across the inputs
+# (float64, pixels, M = 4).
+SANITIZED = ["sgd_epoch_registers<double, unsigned char, 4, 32>", "sgd_epoch_registers<double, unsigned char, 4, 32, 2>",
+             "sgd_epoch_registers<double, unsigned char, 4, 32, 2, true>"]
+
+
 def _registers(block=32, compile=_shim):
     return dict(placement="registers", compile=compile, block=block)
 
@@ -160,7 +167,7 @@ def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epo
     (two passes of M = 4), momentum and L2, 64 threads."""
     options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
     data = _data(37, 12, 5, pixels=True)
-    got = _train([12, 7, 5], {}, options, data, _registers(64, sanitized(kind)), epochs=1)
+    got = _train([12, 7, 5], {}, options, data, _registers(64, sanitized(kind, SANITIZED)), epochs=1)
     _assert_same(got, _train([12, 7, 5], {}, options, data, epochs=1))
 
 
@@ -410,7 +417,7 @@ def test_under_a_sanitizer_the_input_split_cluster_is_clean_and_still_equals_run
     2 blocks of 32 threads."""
     options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
     data = _data(29, 37, 5, pixels=True)
-    got = _train([37, 9, 5], {}, options, data, _cluster(32, sanitized(kind)), epochs=1)
+    got = _train([37, 9, 5], {}, options, data, _cluster(32, sanitized(kind, SANITIZED)), epochs=1)
     _assert_same(got, _train([37, 9, 5], {}, options, data, epochs=1))
 
 
@@ -421,5 +428,5 @@ def test_under_a_sanitizer_the_cluster_kernel_is_clean_and_still_equals_run_epoc
     5], 37 rows, m = 5, momentum and L2, 2 blocks of 64 threads."""
     options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
     data = _data(37, 12, 5, pixels=True)
-    got = _train([12, 40, 5], {}, options, data, _cluster(64, sanitized(kind)), epochs=1)
+    got = _train([12, 40, 5], {}, options, data, _cluster(64, sanitized(kind, SANITIZED)), epochs=1)
     _assert_same(got, _train([12, 40, 5], {}, options, data, epochs=1))
