@@ -27,7 +27,8 @@ def add_parser(sub):
 
 
 def run(args, out=print):
-    parameters.check("scale", args.scale)
+    for name in ("scale", "dataset", "backend", "dtype"):  # before any file is read
+        parameters.check(name, getattr(args, name))
     dataset = strip_dataset(load_dataset(args.dataset, args.data, progress=sys.stderr.isatty()), args.classes)
     net = load(args.model, device=args.device, backend=args.backend, dtype=args.dtype)
     if not args.classes and net.sizes[-1] < dataset.n_classes:

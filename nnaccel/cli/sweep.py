@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..backend import BACKENDS, DTYPES
 from ..core.parameters import SWEEP_OPTIONS
-from ..data.datasets import NAMES
 from ..tools.flags import add_model_flags, add_parameter
 from ..tools.sweep import cmd_sweep
 
@@ -44,10 +42,10 @@ def add_parser(sub):
     p.add_argument("--quiet", action="store_true", help="print only the results")
     add_model_flags(p, cost="cross-entropy")
     p.set_defaults(sizes=None)
-    p.add_argument("--dataset", default="mnist-10k", choices=NAMES)
+    add_parameter(p, "dataset")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files instead of --dataset")
     p.add_argument("--device", default="auto")
-    p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=DTYPES)
+    add_parameter(p, "backend")
+    add_parameter(p, "dtype")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_sweep)

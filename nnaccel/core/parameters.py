@@ -155,8 +155,14 @@ PARAMETERS = {row.name: row for row in (
 )}
 
 
-# The data and run options of ``nnaccel train`` (``--scale`` also of evaluate and predict).
+# The data and run options of ``nnaccel train`` (``--scale`` also of evaluate and predict; the data
+# set, the array library and the float type also of evaluate, tune and sweep).
 OPTIONS = {row.name: row for row in (
+    Parameter("dataset", str, "mnist-10k", "a named data set: mnist-10k is embedded, the others are read from the "
+              "system or downloaded", choices=NAMES),
+    Parameter("backend", str, None, "the array library", choices=BACKENDS, optional=True, example="numpy",
+              unset="NumPy for cpu, CuPy for cuda"),
+    Parameter("dtype", str, "float32", "the floating-point type of the parameters and data", choices=DTYPES),
     Parameter("expand", str, None, "expand the training data: the book's 1-pixel shifts (5x) or random rotations (2x)",
               choices=EXPANSIONS, optional=True, example="shifts"),
     Parameter("max_angle", float, 15.0, "largest rotation of --expand rotations, in degrees", low=0, high=MAX_ANGLE,
@@ -195,11 +201,8 @@ SWEEP_OPTIONS = {row.name: row for row in (
 # ``nnaccel tune``'s own options, and the shared rows it narrows: it holds out ≥ 1 image and gives every
 # network it tries one seed. A default of None is tune's to fill, not a value to give (m by its own
 # step, a fifth of the training images, the device's array library), so the bounds do not offer it.
-# (--dataset, --backend and --dtype are rows of tune's alone for now: train and sweep still give
-# argparse the same lists, NAMES, BACKENDS and DTYPES.)
 TUNE_OPTIONS = {row.name: row for row in (
-    Parameter("dataset", str, "mnist-10k", "a named data set: mnist-10k is embedded, the others are read from the "
-              "system or downloaded", choices=NAMES),
+    OPTIONS["dataset"],
     replace(OPTIONS["validation_size"], default=None, low=1, help="the last N training images, held out to choose on",
             unset="a fifth, at most 10000"),
     Parameter("budget", str, "quick", "quick: a few epochs per step (minutes); book: no improvement in 10 epochs, "
@@ -212,9 +215,8 @@ TUNE_OPTIONS = {row.name: row for row in (
             unset="chosen by --m-choice"),
     replace(PARAMETERS["seed"], default=1, optional=False,  # never None: the printed command repeats it
             help="the seed of every network tried (all rungs share it: common random numbers)"),
-    Parameter("backend", str, None, "the array library", choices=BACKENDS, example="numpy",
-              unset="NumPy for cpu, CuPy for cuda"),
-    Parameter("dtype", str, "float32", "the floating-point type of the parameters and data", choices=DTYPES),
+    replace(OPTIONS["backend"], optional=False),  # None is tune's to fill, not a value to offer
+    OPTIONS["dtype"],
 )}
 
 # ``nnaccel serve``'s own.

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..backend import BACKENDS, DTYPES
 from ..core.parameters import ROWS
-from ..data.datasets import NAMES
 
 EXIT_USAGE = 2
 
@@ -73,12 +71,11 @@ def add_model_flags(p, **defaults):
 
 
 def add_runtime_flags(p):
-    p.add_argument("--dataset", default="mnist-10k", choices=NAMES,
-                   help="a named data set (default: the embedded 10,000 MNIST digits)")
+    add_parameter(p, "dataset")
     p.add_argument("--data", metavar="PATH", help="a folder of IDX files, or Nielsen's mnist.pkl.gz")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--backend", choices=BACKENDS)
-    p.add_argument("--dtype", default="float32", choices=DTYPES)
+    add_parameter(p, "backend")
+    add_parameter(p, "dtype")
 
 
 def add_training_flags(p):

@@ -59,7 +59,7 @@ def check_args(args, space):
     # sweep's own rows first (its epochs, schedule and expansion are narrower than train's)
     for name in SWEEP_OPTIONS:
         parameters.check(name, getattr(args, name), SWEEP_OPTIONS)
-    for name in ("early_stopping", "patience"):
+    for name in ("early_stopping", "patience", "dataset", "backend", "dtype"):
         parameters.check(name, getattr(args, name))
     for widths in space.hidden.values:  # the layers and the cost, on a network of the same depth
         check_trainable(Network([1, *([1] * len(widths)), 2], **model_options(args)).activations)

@@ -44,7 +44,7 @@ def test_train_with_other_choices_and_a_folder_of_data(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["train", "--dataset", "cifar"], "dataset must be one of mnist-10k, fashion-mnist, mnist, got 'cifar'"),
     (["train", "--sizes", "100", "30", "10"], "--sizes starts with 100 but mnist-10k has 784 pixels"),
     (["train", "--sizes", "784", "30", "9"], "--sizes ends with 9 but mnist-10k has 10 classes"),
     (["train", "--eta", "0"], "eta must be > 0"),
@@ -82,6 +82,22 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path):
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+RUN_ROWS = [("--dataset", "cifar", "dataset must be one of mnist-10k, fashion-mnist, mnist, got 'cifar'"),
+            ("--dtype", "float16", "dtype must be one of float32, float64, got 'float16'"),
+            ("--backend", "mxnet", "backend must be one of numpy, cupy, torch, jax, array_api_strict, got 'mxnet'")]
+
+
+@pytest.mark.parametrize("command", [["train"], ["evaluate", "m.npz"], ["tune"], ["sweep"]])
+@pytest.mark.parametrize("flag, value, message", RUN_ROWS, ids=[r[0] for r in RUN_ROWS])
+def test_the_data_set_array_library_and_float_type_are_refused_in_one_wording(command, flag, value, message,
+                                                                                tmp_path):
+    """train, evaluate, tune and sweep take --dataset, --dtype and --backend from the same rows, and
+    refuse a value outside them in the table's words (not argparse's), before any file is read."""
+    r = nnaccel(*command, flag, value, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr == f"nnaccel: error: {message}; e.g. " + r.stderr.split("; e.g. ")[1]
+    assert len(r.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_corrupt_data_and_model_files(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +318,9 @@ def test_tunes_rows_are_derived_from_the_shared_ones_and_name_its_procedures_cho
     assert f"no improvement in {book['patience']} epochs, up to {book['max_epochs']}" in TUNE_OPTIONS["budget"].help
     assert (TUNE_OPTIONS["dataset"].choices, TUNE_OPTIONS["backend"].choices, TUNE_OPTIONS["dtype"].choices) == (
         NAMES, BACKENDS, DTYPES)
+    # train, evaluate, tune and sweep take --dataset, --backend and --dtype from the same rows
+    assert TUNE_OPTIONS["dataset"] is OPTIONS["dataset"] and TUNE_OPTIONS["dtype"] is OPTIONS["dtype"]
+    assert TUNE_OPTIONS["backend"] == replace(OPTIONS["backend"], optional=False)
 
 
 TRAIN_OUTSIDE = [(n, v) for n, v in OUTSIDE + OPTION_OUTSIDE if not (PARAMETERS.get(n) and n in MODEL_ROWS)
