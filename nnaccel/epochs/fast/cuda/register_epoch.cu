@@ -30,11 +30,13 @@
  *                         quad of its registers are 512 consecutive bytes (momentum only)
  *   PM   2 × rows ints    the rows of x (the host's permutation) of this mini-batch and of the
  *                         next, in halves used in turn: the next one's are what its staging copies
- *   ZO   2 × rows × n_out the slice's partial sums of z² (clusters only)
+ *   ZO   2 × rows × n_out the slice's partial sums of z² (clusters across the hidden layer);
+ *        2 × rows × CL × n_hidden  every block's share of z¹, a slot a rank (across the inputs)
  *   FS   2 × 8            the update's factors (step_factors), for a whole mini-batch and the last
- *   ST   rows × row_words  the next mini-batch's rows as they lie in x (words: four pixels, or one
- *                         input value), copied in while this one trains (see copy_async); where
- *                         it does not fit (an A100 with momentum), ST = 0 and the gather reads x
+ *   ST   rows × span   the next mini-batch's rows as they lie in x (words: four pixels, or one
+ *                         input value; span: a row's words, or a block's share of them across the
+ *                         inputs), copied in while this one trains (see copy_async); where it
+ *                         does not fit (an A100 with momentum), ST = 0 and the gather reads x
  * with rows = ⌈m/M⌉·M.
  *
  * Wider hidden layers, n_hidden ≤ 32·CL (sm_90): sgd_epoch_registers<…, CL> trains one network
@@ -48,6 +50,19 @@
  * only between that mini-batch's barrier and the next one's, which the peer must reach
  * before it writes that half again; a last barrier keeps each block's memory alive until
  * its peers' last reads.
+ *
+ * Wider inputs (sm_90): sgd_epoch_registers<…, CL, true> (BY_INPUTS) trains one network with
+ * a cluster of CL blocks, block r holding the words [r·S, r·S + S) of a row (S = ⌈words/CL⌉
+ * rounded up to whole 16-byte chunks), their columns of w¹ in registers at CAP = 32, and the
+ * whole hidden layer. The blocks exchange by stores into each other's shared memory (a store
+ * never waits on the SM-to-SM network; a load would): each block writes its share of z¹ into
+ * its rank's slot of every block's ZO, one cluster barrier, and each adds its slots in rank
+ * order (the same a¹ everywhere); backprop then takes examples r, r + CL, … in block r, which
+ * writes their δ¹ and δ² into every block's D1 and D2, and a second cluster barrier. Every block
+ * updates its columns of w¹ and, alike, the small parameters (block 0 writes those back). A block
+ * writes a peer's ZO, D1 or D2 again only after the next mini-batch's first cluster barrier,
+ * which the peer reaches once it has read them; one before the first mini-batch makes sure
+ * every block has started before any writes into it.
  *
  * Only what NVRTC compiles without system headers, and what tests/cuda_shim emulates on the CPU;
  * the activations come from activations.cuh (persistent_epoch.source puts it in place).
