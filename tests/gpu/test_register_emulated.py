@@ -20,7 +20,7 @@ from nnaccel.epochs.fast.persistent_epoch import check_block
 from nnaccel.epochs.generic import EpochOptions, run_epoch
 from nnaccel.errors import NNAccelError
 from nnaccel.optim import SGDState
-from tests.cuda_shim.build import ShimModule, compiler, sanitized
+from tests.cuda_shim.build import SanitizerFailure, ShimModule, compiler, sanitized
 from tests.gpu.test_persistent_emulated import _assert_same, _data, _train
 
 pytestmark = [pytest.mark.gpu_emulated,
@@ -429,6 +429,24 @@ def test_under_a_sanitizer_the_input_split_cluster_is_clean_and_still_equals_run
     data = _data(29, 37, 5, pixels=True)
     got = _train([37, 9, 5], {}, options, data, _cluster(32, sanitized(kind, SANITIZED)), epochs=1)
     _assert_same(got, _train([37, 9, 5], {}, options, data, epochs=1))
+
+
+def _shares_read_without_the_cluster_barrier(code, options=(), name_expressions=()):
+    """register_epoch.cu with the cluster barrier after the z¹ shares' stores made a block's own
+    barrier: a block then adds its ZO slots while its peers may still be writing them."""
+    pushed = "*to_block(s + zi + (e * CL + rank) * nh + lane, r) = share;\n                    }\n                cluster_sync();"
+    assert pushed in code, "register_epoch.cu's exchange of z¹ changed: update this test"
+    racy = code.replace(pushed, pushed.removesuffix("cluster_sync();") + "__syncthreads();")
+    return sanitized("thread", SANITIZED)(racy, options, name_expressions)
+
+
+def test_thread_sanitizer_would_catch_a_missing_cluster_barrier():
+    """The input-split cluster of test_under_a_sanitizer_the_input_split_cluster… with its first
+    cluster barrier a block's only: ThreadSanitizer reports the race between the blocks."""
+    options = EpochOptions(5, 0.5, lmbda=1.0, momentum=0.5)
+    data = _data(29, 37, 5, pixels=True)
+    with pytest.raises(SanitizerFailure, match="ThreadSanitizer: data race"):
+        _train([37, 9, 5], {}, options, data, _cluster(32, _shares_read_without_the_cluster_barrier), epochs=1)
 
 
 @pytest.mark.parametrize("kind", ["thread", "address"])
