@@ -140,32 +140,31 @@ def test_weights_that_do_not_fit_on_chip_stay_in_global_memory():
     assert path.last_placement == "global"
 
 
-def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
-    """K = 3 blocks, one per network, sharing the data and the permutation: each network ends as
-    run_epoch leaves it when trained alone with its own η, λ, μ (μ = 0 takes the plain update)."""
-    sizes, rows = [20, 12, 8, 5], 53
-    eta, lmbda, momentum = [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9]
+def _population_equals_its_members_alone(sizes, rows, make_path, eta, lmbda, momentum, m=10, epochs=1):
+    """K = len(eta) members with their own η, λ, μ trained together for ``epochs`` epochs, one launch
+    each, sharing the data and the permutation (``make_path(net, options)``: the PersistentEpoch
+    under test): each ends as run_epoch leaves it trained alone, to 1e-12 (μ = 0 takes the plain
+    update and leaves the velocity at 0)."""
     data = _data(rows, sizes[0], sizes[-1], pixels=True)
-    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(3)]
-    params = np.empty((3, flat_size(sizes)))
+    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(len(eta))]
+    params = np.empty((len(eta), flat_size(sizes)))
     for row, net in zip(params, members):
         for view, a in zip(flat_views(row, sizes), [a for wb in zip(net.weights, net.biases) for a in wb]):
             view[...] = a
-    start = params.copy()
-    velocity = np.zeros_like(params)
+    start, velocity = params.copy(), np.zeros_like(params)
     sampler = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # whose generator orders the data
     shared_data = sampler.data(data)
-    path = _path(sampler, EpochOptions(7, 0.0))
-    for _ in range(2):
+    path = make_path(sampler, EpochOptions(m, 0.0))
+    for _ in range(epochs):
         path.train(params, velocity, shared_data, path.permutation(sampler, rows),
                    eta=eta, lmbda=lmbda, momentum=momentum)
-    for k in range(3):
+    for k in range(len(eta)):
         net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # the same permutations
         views = flat_views(start[k], sizes)
         net.set_parameters(views[0::2], views[1::2])
-        options = EpochOptions(7, eta[k], lmbda=lmbda[k], momentum=momentum[k])
+        options = EpochOptions(m, eta[k], lmbda=lmbda[k], momentum=momentum[k])
         state, d = SGDState(), net.data(data)
-        for _ in range(2):
+        for _ in range(epochs):
             state = run_epoch(net, d, options, state)
         got = flat_views(params[k], sizes)
         _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
@@ -174,6 +173,13 @@ def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_r
             _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
         else:
             assert not velocity[k].any()  # a member without momentum leaves its velocity alone
+
+
+def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
+    """K = 3 blocks, one per network, two epochs at m = 7: each network ends as run_epoch leaves it
+    when trained alone with its own η, λ, μ."""
+    _population_equals_its_members_alone([20, 12, 8, 5], 53, _path, [0.5, 0.1, 0.05], [0.0, 1.0, 3.0],
+                                         [0.0, 0.5, 0.9], m=7, epochs=2)
 
 
 def test_an_epoch_is_one_launch_however_many_mini_batches_it_has():

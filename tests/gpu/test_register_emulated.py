@@ -15,13 +15,12 @@ import pytest
 
 import nnaccel
 from nnaccel.epochs.fast import persistent_epoch, register_epoch
-from nnaccel.epochs.fast.common import flat_size, flat_views
 from nnaccel.epochs.fast.persistent_epoch import check_block
-from nnaccel.epochs.generic import EpochOptions, run_epoch
+from nnaccel.epochs.generic import EpochOptions
 from nnaccel.errors import NNAccelError
-from nnaccel.optim import SGDState
 from tests.cuda_shim.build import SanitizerFailure, ShimModule, compiler, sanitized
-from tests.gpu.test_persistent_emulated import _assert_same, _data, _train
+from tests.gpu.test_persistent_emulated import (_assert_same, _data, _population_equals_its_members_alone,
+                                                _train)
 
 pytestmark = [pytest.mark.gpu_emulated,
               pytest.mark.skipif(compiler() is None, reason="no C++ compiler (g++) to build the CUDA shim")]
@@ -180,40 +179,16 @@ def test_under_a_sanitizer_the_register_kernel_is_clean_and_still_equals_run_epo
     _assert_same(got, _train([12, 7, 5], {}, options, data, epochs=1))
 
 
-def _population_equals_its_members_alone(sizes, rows, path_kw, eta, lmbda, momentum):
-    """K = len(eta) members with their own η, λ, μ trained in one launch, sharing the data and
-    the permutation: each ends as run_epoch leaves it trained alone, to 1e-12 (a member without
-    momentum leaves its velocity at 0)."""
-    data = _data(rows, sizes[0], sizes[-1], pixels=True)
-    members = [nnaccel.Network(sizes, device="cpu", dtype="float64", seed=10 + k) for k in range(len(eta))]
-    params = np.empty((len(eta), flat_size(sizes)))
-    for row, net in zip(params, members):
-        for view, a in zip(flat_views(row, sizes), [a for wb in zip(net.weights, net.biases) for a in wb]):
-            view[...] = a
-    start, velocity = params.copy(), np.zeros_like(params)
-    sampler = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # whose generator orders the data
-    path = persistent_epoch.PersistentEpoch(sampler, EpochOptions(10, 0.0), module=np, shared_limit=227 * 1024,
-                                            **path_kw)
-    path.train(params, velocity, sampler.data(data), path.permutation(sampler, rows), eta=eta, lmbda=lmbda,
-               momentum=momentum)
-    for k in range(len(eta)):
-        net = nnaccel.Network(sizes, device="cpu", dtype="float64", seed=3)  # the same permutation
-        views = flat_views(start[k], sizes)
-        net.set_parameters(views[0::2], views[1::2])
-        state = run_epoch(net, net.data(data), EpochOptions(10, eta[k], lmbda=lmbda[k], momentum=momentum[k]),
-                          SGDState())
-        got = flat_views(params[k], sizes)
-        _assert_same(got[0::2] + got[1::2], net.weights + net.biases)
-        if momentum[k]:
-            v = flat_views(velocity[k], sizes)
-            _assert_same(v[0::2] + v[1::2], state.velocity_w + state.velocity_b)
-        else:
-            assert not velocity[k].any()
+def _population_path(**path_kw):
+    """make_path for test_persistent_emulated's population check: the register kernel on the shim."""
+    return lambda net, options: persistent_epoch.PersistentEpoch(net, options, module=np, shared_limit=227 * 1024,
+                                                                 **path_kw)
 
 
 def test_a_population_of_three_with_their_own_eta_lmbda_mu_equals_three_single_runs():
     """K = 3 blocks through the register kernel: each member as run_epoch trains it alone."""
-    _population_equals_its_members_alone(SIZES, 53, _registers(), [0.5, 0.1, 0.05], [0.0, 1.0, 3.0], [0.0, 0.5, 0.9])
+    _population_equals_its_members_alone(SIZES, 53, _population_path(**_registers()), [0.5, 0.1, 0.05],
+                                         [0.0, 1.0, 3.0], [0.0, 0.5, 0.9])
 
 
 def test_the_launcher_refuses_a_block_whose_registers_exceed_the_sm():
@@ -415,8 +390,8 @@ def test_a_population_split_across_the_inputs_equals_its_members_trained_alone()
     """K = 3 members with their own η, λ, μ, each a cluster of 2 blocks across 40 inputs (3 × 2
     blocks fit the 6 SMs given): each ends as run_epoch leaves it trained alone, to 1e-12."""
     assert register_epoch.tile([40, 7, 5], 10, "float64", 32, clusters=True, members=3, sms=6) == (4, 32, 2, True)
-    _population_equals_its_members_alone([40, 7, 5], 31, dict(_cluster(), sms=6), [0.5, 1.5, 0.2], [0.0, 2.0, 1.0],
-                                          [0.0, 0.5, 0.9])
+    _population_equals_its_members_alone([40, 7, 5], 31, _population_path(**_cluster(), sms=6), [0.5, 1.5, 0.2],
+                                         [0.0, 2.0, 1.0], [0.0, 0.5, 0.9])
 
 
 @pytest.mark.parametrize("kind", ["thread", "address"])
