@@ -1,13 +1,14 @@
 """Cycles from SASS: one kernel's predicted time per phase on an A100 or H100/H200 (no GPU).
 
 Per phase (the phases end at barriers), cycles = max(issue, pipes, shared, latency) + barriers:
-  issue    the busiest SM sub-partition issues one warp-instruction a cycle; the block's warps
-           are spread over 4 of them, so ceil(warps / 4) × the instructions of one warp;
+  issue    the busiest SM sub-partition issues one warp-instruction a cycle; warp w issues on
+           sub-partition w % 4, so its warps' instructions added up (each warp's own: a loop
+           over a warp's share, `for (e = warp; …; e += warps)`, names warp in its TRIPS);
   pipes    the same, with each instruction held for 32 / (its pipe's lanes) cycles;
   shared   the SM's shared-memory/L1 path moves 128 bytes a cycle for the whole block: LDS,
            STS, generic LD/ST (here they address shared memory), LDL/STL and SHFL;
-  latency  one warp issuing in order, each instruction waiting for its operands (a two-pass
-           list schedule of each loop body): what latency the other warps cannot hide;
+  latency  the slowest warp issuing in order, each instruction waiting for its operands (a
+           two-pass list schedule of each loop body): what latency the other warps cannot hide;
   barriers BAR_LATENCY per __syncthreads, and CLUSTER_BARRIER_LATENCY per cluster barrier
            (sm_90's barrier.cluster wait, UCGABAR_WAIT) that every block of a cluster passes.
 In a cluster kernel a generic load (LD) reads a peer block's shared memory (the kernels address
@@ -77,13 +78,16 @@ CLUSTER_WAIT = "UCGABAR_WAIT"  # sm_90's barrier.cluster.wait
 # The model
 
 
-def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0, inputs_split=1):
+def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0, inputs_split=1, hidden_split=1,
+              warp=0):
     """The names a TRIPS or TAKEN expression may use; ``inputs_split``: the blocks a cluster splits
-    the inputs across (register_epoch.cu's CL where BY_INPUTS; 1 otherwise)."""
+    the inputs across (register_epoch.cu's CL where BY_INPUTS; 1 otherwise); ``hidden_split``: the
+    blocks a cluster splits the hidden layer across (its CL otherwise; 1 for one block); ``warp``:
+    which warp of the block (model() counts each)."""
     return dict(n_in=sizes[0], n_hidden=sizes[1] if len(sizes) > 2 else sizes[-1], n_out=sizes[-1],
                 layers=len(sizes) - 1, params=sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:])),
                 m=m, n=n, threads=threads, warps=threads // 32, softmax=softmax, quadratic=quadratic,
-                momentum=momentum, inputs_split=inputs_split)
+                momentum=momentum, inputs_split=inputs_split, hidden_split=hidden_split, warp=warp)
 
 
 def executions(instructions, loops, blocks, values):
@@ -116,8 +120,8 @@ def executions(instructions, loops, blocks, values):
         for lp in loops:
             if i in lp:
                 count *= lp.iterations
-        for b in taken:
-            if b.contains(ins.line):
+        for b in taken:  # (a block in an inlined function holds its lines in the chain)
+            if any(b.contains(line) for line in ins.chain or (ins.line,)):
                 count *= weights[b.line]
         counts.append(count)
     return counts, unannotated
@@ -205,7 +209,7 @@ def pipe_cycles(ins, gpu):
 
 
 def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **flags):
-    """The prediction for one compiled kernel: per phase, dynamic counts by kind (one warp) and
+    """The prediction for one compiled kernel: per phase, dynamic counts by kind (warp 0's) and
     cycles; the launch's total; the loops found. Each lane is taken to read its own words of
     shared memory; ``broadcast``: a vector LDS (.64, .128) is one wavefront, as when the warp's
     lanes all read the same address (which the SASS alone does not tell)."""
@@ -214,7 +218,6 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
     instructions = [ins for ins in sass.parse(listing) if not ins.function.startswith("$")]
     loops = sass.find_loops(instructions, blocks)
     values = variables(sizes, m, threads, **flags)
-    counts, unannotated = executions(instructions, loops, blocks, values)
     inner = {}
     for lp in loops:
         for i in sass.own_indices(lp):
@@ -227,30 +230,47 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
                           cluster=cluster))
 
     warps = threads // 32
-    per_smsp = math.ceil(warps / SMSPS)
-    table = {p: dict(kinds=dict.fromkeys(sass.KINDS, 0.0), issue=0.0, pipes={}, shared=0.0, latency=0.0,
-                     barriers=0.0, cluster_barriers=0.0) for p in sass.PHASES}
-    for i, ins in enumerate(instructions):
-        n = counts[i]
-        if not n:
-            continue
-        row = table[sass.phase_of(ins.line, phases) if ins.line else "other"]
-        row["kinds"][ins.kind] += n
-        row["issue"] += n
-        pipe = ins.kind if ins.kind in ("FFMA", "DFMA", "MUFU", "INT") else "issue"
-        row["pipes"][pipe] = row["pipes"].get(pipe, 0.0) + n * pipe_cycles(ins, gpu)
-        if ins.kind in ("LDS/STS", "LD/ST", "LDL/STL", "SHFL"):
-            width = 1 if broadcast and ins.base == "LDS" else ins.width
-            row["shared"] += n * warps * 32 * 4 * width / gpu.shared_bytes_per_clock
-        if ins.base == "BAR":
-            row["barriers"] += n
-        if ins.base == CLUSTER_WAIT:
-            row["cluster_barriers"] += n
-        row["latency"] += n * stalls.get(i, 1)
+    # per warp w (a loop `for (e = warp; …; e += warps)` runs its own trips: TRIPS may name warp)
+    per_warp = []
+    for w in range(warps):
+        counts, unannotated = executions(instructions, loops, blocks, dict(values, warp=w))
+        rows = {p: dict(kinds=dict.fromkeys(sass.KINDS, 0.0), issue=0.0, pipes={}, shared=0.0, latency=0.0,
+                        barriers=0.0, cluster_barriers=0.0) for p in sass.PHASES}
+        for i, ins in enumerate(instructions):
+            n = counts[i]
+            if not n:
+                continue
+            row = rows[sass.phase_of(ins.line, phases) if ins.line else "other"]
+            row["kinds"][ins.kind] += n
+            row["issue"] += n
+            pipe = ins.kind if ins.kind in ("FFMA", "DFMA", "MUFU", "INT") else "issue"
+            row["pipes"][pipe] = row["pipes"].get(pipe, 0.0) + n * pipe_cycles(ins, gpu)
+            if ins.kind in ("LDS/STS", "LD/ST", "LDL/STL", "SHFL"):
+                width = 1 if broadcast and ins.base == "LDS" else ins.width
+                row["shared"] += n * 32 * 4 * width / gpu.shared_bytes_per_clock
+            if ins.base == "BAR":
+                row["barriers"] += n
+            if ins.base == CLUSTER_WAIT:
+                row["cluster_barriers"] += n
+            row["latency"] += n * stalls.get(i, 1)
+        per_warp.append(rows)
+    # warp w issues on sub-partition w % 4: the busiest one's warps' instructions (or its busiest
+    # pipe's cycles), the slowest warp's in-order latency, the whole block's shared-memory traffic
+    table = {}
+    for p in sass.PHASES:
+        rows = [per_warp[w][p] for w in range(warps)]
+        smsp = [[rows[w] for w in range(warps) if w % SMSPS == q] for q in range(min(SMSPS, warps))]
+        pipes = {k for r in rows for k in r["pipes"]}
+        busiest = max(max([sum(r["issue"] for r in group)]
+                          + [sum(r["pipes"].get(k, 0.0) for r in group) for k in pipes]) for group in smsp)
+        table[p] = dict(kinds=rows[0]["kinds"], issue=rows[0]["issue"], pipes=rows[0]["pipes"],
+                        busiest_issue=busiest, shared=sum(r["shared"] for r in rows),
+                        latency=max(r["latency"] for r in rows), barriers=max(r["barriers"] for r in rows),
+                        cluster_barriers=max(r["cluster_barriers"] for r in rows))
     batches = math.ceil(values["n"] / m)
     total = issue_only = 0.0
     for row in table.values():
-        bounds = {"issue": per_smsp * max([row["issue"]] + list(row["pipes"].values())), "shared": row["shared"],
+        bounds = {"issue": row.pop("busiest_issue"), "shared": row["shared"],
                   "latency": row["latency"]}
         row["bound"] = max(bounds, key=bounds.get)
         waits = row["barriers"] * gpu.barrier_latency + row["cluster_barriers"] * gpu.cluster_barrier_latency

@@ -9,7 +9,8 @@ from (compiled with -lineinfo; an inlined function's line is replaced by its cal
                                          (a line that opens a comment with PHASE <name> too)
     for (...) { // TRIPS <expression>    the loop's trip count, per execution of what encloses it
     if (...) { // TAKEN <expression>     (or `} else { // TAKEN ...`) the share of executions
-                                         that take this block, 0 to 1
+                                         that take this block, 0 to 1; in an inlined function,
+                                         at every call site
 
 Expressions are Python over: n_in, n_hidden, n_out (the sizes), layers, params (weights and
 biases), m (the mini-batch), n (examples in the epoch), threads, warps (threads / 32),
@@ -77,6 +78,7 @@ class Instruction:
     target: str = ""  # a branch's label
     function: str = ""
     target_address: int | None = None  # where that label is
+    chain: tuple = ()  # every source line it came from: an inlined function's own, then its call sites'
 
     @property
     def base(self):
@@ -138,12 +140,15 @@ def parse(listing: str) -> list:
 
     Subroutines the compiler appends (``$__internal_…``: the slow path of a division) are kept
     under their own function name, so that the model can leave them out."""
-    out, line, function, labels = [], 0, "", {}
+    out, line, chain, gathering, function, labels = [], 0, (), False, "", {}
     pending = []
     for text in listing.splitlines():
         if m := _LINE.match(text):
             calls = re.findall(r"line (\d+)", m.group(2))
             line = int(calls[-1]) if calls else int(m.group(1))
+            # an inlined instruction's lines come one comment a level, innermost first
+            chain = (*(chain if gathering else ()), int(m.group(1)), *map(int, calls))
+            gathering = True
             continue
         if m := _LABEL.match(text.strip()):
             name = m.group(1)
@@ -152,6 +157,7 @@ def parse(listing: str) -> list:
             pending.append(name)
             continue
         if m := _INSTR.match(text):
+            gathering = False
             body = m.group(2)
             guard = re.match(r"@!?(U?P[0-9T])\s", body)
             if guard:
@@ -160,7 +166,8 @@ def parse(listing: str) -> list:
             opcode, operands = parts[0], parts[1] if len(parts) > 1 else ""
             target = re.search(r"`\(([^)]+)\)", operands)
             instr = Instruction(int(m.group(1), 16), opcode, operands, line, bool(guard),
-                                guard.group(1) if guard else "", target.group(1) if target else "", function)
+                                guard.group(1) if guard else "", target.group(1) if target else "", function,
+                                chain=chain)
             for name in pending:
                 labels[name] = instr.address
             pending = []

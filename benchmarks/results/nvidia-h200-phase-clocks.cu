@@ -189,11 +189,11 @@ __device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
 template <typename T>
 __device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
 {
-    if (four) {
+    if (four) { // TAKEN 1 if n_in % 4 == 0 else 0
 #pragma unroll
         for (int t = 0; t < 4; t++)
             shared[at + t] = pixel_value<T>((word >> (8 * t)) & 255u);
-    } else {
+    } else { // TAKEN 0 if n_in % 4 == 0 else 1
         shared[at] = pixel_value<T>(word);
     }
 }
@@ -441,7 +441,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 s[ZP + (warp * M + e) * WARP + lane] = (odd ? k1 : k0) + __shfl_xor_sync(0xffffffffu, odd ? k0 : k1, QUARTER);
             }
             __syncthreads();
-            for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
+            for (int e = warp; e < M; e += warps) { // TRIPS max(0, cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4) - warp, warps))
                 if (lane < nh) {
                     T sum = T(0);
                     for (int c = 0; c < warps; c++) // TRIPS warps
@@ -469,7 +469,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         const int zo = ZO + turn * rows * no; /* this mini-batch's half of ZO (clusters) */
         if (CL > 1) {
             /* the slice's share of z² = w²a¹ + b², for the cluster to add up */
-            for (int e = warp; e < rows; e += warps) // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+            for (int e = warp; e < rows; e += warps) // TRIPS max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp, warps))
                 if (lane < no) {
                     T z = T(0);
                     for (int i = 0; i < nh; i++) // TRIPS n_hidden
@@ -478,7 +478,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 }
             cluster_sync();
         }
-        for (int e = warp; e < rows; e += warps) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+        for (int e = warp; e < rows; e += warps) { // TRIPS max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp, warps))
             const bool real = e < mb;
             /* yₑⱼ requested first: its global latency passes while z² is computed */
             const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
@@ -496,7 +496,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 z += s[B2 + lane];
             }
             T a;
-            if (act_out == SOFTMAX) {
+            if (act_out == SOFTMAX) { // TAKEN softmax
                 T top = lane < no ? z : lowest(z);
                 for (int offset = WARP / 2; offset > 0; offset /= 2) {
                     const T other = __shfl_xor_sync(0xffffffffu, top, offset);
@@ -507,13 +507,13 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 for (int offset = WARP / 2; offset > 0; offset /= 2)
                     total += __shfl_xor_sync(0xffffffffu, total, offset);
                 a = ez / total;
-            } else {
+            } else { // TAKEN 1 - softmax
                 a = activate(act_out, z);
             }
             T d2 = T(0);
             if (real && lane < no) {
                 d2 = a - y;
-                if (quadratic)
+                if (quadratic) // TAKEN quadratic
                     d2 *= prime(act_out, a);
             }
             if (lane < no)
@@ -541,7 +541,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         const T mu_ = T(mu_k), eta_ = T(eta_k), l2 = T(l2_k);
         /* BP3 for b¹ and b², BP4 for w² (one thread per parameter, sums over the mini-batch
          * from δ and a¹ in shared memory, updated in place): warp j' takes w²ⱼ' row by row. */
-        for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
+        for (int j = warp; j < no; j += warps) { // TRIPS max(0, cdiv(n_out - warp, warps))
             if (lane < nh) {
                 T g = T(0);
                 for (int p = 0; p * M < mb; p++) // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
@@ -558,7 +558,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 }
             }
         }
-        for (int i = tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
+        for (int i = tid; i < nh + no; i += threads) { // TRIPS max(0, cdiv(n_hidden + n_out - 32 * warp, threads))
             const bool hidden = i < nh;
             const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
             T g = T(0);

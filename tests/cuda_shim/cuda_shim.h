@@ -107,6 +107,25 @@ inline void *__cluster_map_shared_rank(const void *p, unsigned rank)
     return shim::cluster->blocks[rank]->memory.get() + offset;
 }
 
+/* CUDA's byte permute: byte i of the result is byte (s >> 4i) & 7 of the eight bytes of x (0-3)
+ * and y (4-7). */
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s)
+{
+    const unsigned long long both = x | (static_cast<unsigned long long>(y) << 32);
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++)
+        r |= static_cast<unsigned>((both >> (8 * ((s >> (4 * i)) & 7u))) & 255u) << (8 * i);
+    return r;
+}
+
+/* The float whose bits are i's. */
+inline float __int_as_float(unsigned i)
+{
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+}
+
 /* Every lane gets lane src_lane's v (a broadcast), as __shfl_xor_sync below exchanges. */
 template <typename T>
 T __shfl_sync(unsigned mask, T v, int src_lane, int width = shim::warp_size)

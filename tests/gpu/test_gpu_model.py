@@ -21,16 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # Issue 15's goal for one [784,30,10] network, m = 10, float32, on an H100/H200 (sm_90): at least
 # 5× the C kernel's 0.12 s per 60k epoch on one CPU core. The model's prediction must stay under it.
 BUDGET_S = 0.024
-# What the chosen kernel is predicted at today (0.0225 s for sgd_epoch_registers split across the
-# inputs by a cluster of 4, CAP = 32; 0.0322 s calibrated by the H200's phase clocks), plus about
+# What the chosen kernel is predicted at today (0.0194 s for sgd_epoch_registers split across the
+# inputs by a cluster of 4, CAP = 32; 0.0304 s calibrated by the H200's phase clocks), plus about
 # 10 %: a change that makes the book network's kernel slower, or makes the chooser pick a slower
 # one, fails here (the budget test above holds it under BUDGET_S too).
-CEILING_S = 0.025
+CEILING_S = 0.0215
+# Issue 15's goal for a population through the same kernel, one block a member: at least 5,000
+# network-epochs a second on 132 SMs (predicted today: 5,344, with backprop in the feedforward's
+# warps; 3,747 before it).
+POPULATION_GOAL = 5000
 BOOK_NETWORK = [784, 30, 10]
 
 # Kernels known to miss the budget, each with why: for these alone the budget check is an expected
 # failure (strict: it fails once the kernel meets the budget, so the entry must then go). Empty since
-# the book's network trains in a cluster split across its inputs (predicted 0.0225 s; the one-block
+# the book's network trains in a cluster split across its inputs (predicted 0.0194 s; the one-block
 # kernel before it, CAP = 112, predicted 0.0366 s, measured 0.057 s on an H200 in an earlier build).
 KNOWN_OVER_BUDGET: dict = {}
 
@@ -143,6 +147,81 @@ def test_a_population_is_predicted_from_how_many_member_blocks_an_sm_holds(book_
     assert set(rates) == {"132", "264", "528"}
     assert rates["132"]["per_second"] == pytest.approx(rates["528"]["per_second"])
     assert rates["132"]["per_second"] < rates["264"]["two_per_sm"] < 2 * rates["132"]["per_second"]
+
+
+def test_a_population_of_the_book_network_is_predicted_at_its_goal(book_network):
+    """132 members of [784,30,10], a block each: predicted ≥ POPULATION_GOAL network-epochs/s."""
+    result = book_network["predicted"][0]
+    assert result["population_per_second"] >= POPULATION_GOAL, (
+        f"{result['population_kernel']}: {result['population_per_second']:,.0f} network-epochs/s predicted")
+
+
+# A loop over a warp's share of the examples (`for (e = warp; e < 10; e += warps)`, warps 0 and 1
+# take two, the rest one) beside the same loop counted as every warp's worst (cdiv(10, warps)).
+SHARES = """
+// PHASE backprop
+extern "C" __global__ void shares(float *out, const float *x)
+{
+    const int warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    float a = x[threadIdx.x];
+    for (int e = warp; e < 10; e += warps) { // TRIPS TRIPS_HERE
+        a = fmaf(a, x[e], 1.f);
+        a = fmaf(a, x[e + 1], 2.f);
+        a = fmaf(a, x[e + 2], 3.f);
+        a = fmaf(a, x[e + 3], 4.f);
+    }
+    out[threadIdx.x] = a;
+}
+"""
+
+
+def test_each_warp_counts_its_own_share_of_a_loop_over_the_warps(tmp_path):
+    """256 threads, 8 warps on 4 sub-partitions (warp w on w % 4): the busiest issues warps 0 and 4,
+    2 + 1 trips, not 2 × 2; warp 0's own counts are 2 trips; its latency is warp 0's 2 trips."""
+    results = {}
+    for name, trips in (("own", "max(0, cdiv(10 - warp, warps))"), ("worst", "cdiv(10, warps)")):
+        source = tmp_path / f"{name}.cu"
+        source.write_text(SHARES.replace("TRIPS_HERE", trips))
+        results[name] = _model(tmp_path, "--source", str(source), "--kernel", "shares", "--sizes", "784", "30",
+                               "10", "--m", "10", "--threads", "256")["predicted"][0]["phases"]["backprop"]
+    own, worst = results["own"], results["worst"]
+    assert own["kinds"]["FFMA"] == worst["kinds"]["FFMA"] == 4 * 2  # warp 0's: 2 trips
+    assert own["latency"] == pytest.approx(worst["latency"])  # warp 0 runs 2 trips either way
+    assert worst["bounds"]["issue"] == 2 * worst["issue"]  # warps 0 and 4, each at warp 0's count
+    trip = worst["bounds"]["issue"] - own["bounds"]["issue"]  # warp 4 runs one trip fewer than warp 0
+    assert 4 <= trip < own["issue"] / 2  # a trip: its 4 FFMA and its loads, less than half the warp's work
+
+
+INLINED = """
+// PHASE update
+__device__ __forceinline__ float maybe(float a, float b, int flag)
+{
+    if (flag) { // TAKEN 0
+        a = fmaf(a, b, 1.f);
+        a = fmaf(a, b, 2.f);
+        a = fmaf(a, b, 3.f);
+    }
+    return a;
+}
+extern "C" __global__ void inlined(float *out, const float *x, int flag)
+{
+    out[threadIdx.x] = maybe(x[threadIdx.x], x[0], flag);
+}
+"""
+
+
+def test_a_taken_share_inside_an_inlined_function_counts_at_its_call_site(tmp_path):
+    """nvdisasm files an inlined function's instructions under its call site's line too: a TAKEN 0
+    block in the function is not counted there (the three FFMAs of the untaken branch)."""
+    source = tmp_path / "inlined.cu"
+    source.write_text(INLINED)
+    phases = _model(tmp_path, "--source", str(source), "--kernel", "inlined", "--sizes", "784", "30", "10",
+                    "--m", "10")["predicted"][0]["phases"]
+    assert sum(row["kinds"]["FFMA"] for row in phases.values()) == 0
+    source.write_text(INLINED.replace("// TAKEN 0", "// TAKEN 1"))
+    phases = _model(tmp_path, "--source", str(source), "--kernel", "inlined", "--sizes", "784", "30", "10",
+                    "--m", "10")["predicted"][0]["phases"]
+    assert sum(row["kinds"]["FFMA"] for row in phases.values()) >= 3
 
 
 # What the model is calibrated by (benchmarks/gpu_model.py's CALIBRATION): block 0's cycles per

@@ -108,6 +108,66 @@ def test_weights_in_registers_train_as_run_epoch_does_to_1e_12(net_kw, options, 
     _assert_same(got, _train(SIZES, net_kw, options, data))
 
 
+# One block a network with n_out ≤ 16 takes backprop in the feedforward's warps (backprop_in_warp:
+# z² by a reduce-scatter across the lanes, w² transposed in W2T); 16 outputs are the most it
+# takes, 17 keep backprop's own phase; 32 hidden neurons leave no lane of padding.
+WIDE_OUTPUTS = [([20, 12, 16], dict(cost="log-likelihood", output_activation="softmax"), 32),
+                ([20, 12, 17], dict(cost="log-likelihood", output_activation="softmax"), 32),
+                ([20, 32, 16], dict(cost="quadratic"), 256),
+                ([20, 32, 17], dict(cost="cross-entropy"), 256)]
+
+
+@pytest.mark.parametrize("sizes, net_kw, block", WIDE_OUTPUTS,
+                         ids=[f"{c[0][1]}-{c[0][2]}-{c[1]['cost']}-{c[2]}" for c in WIDE_OUTPUTS])
+def test_output_layers_up_to_and_past_16_neurons_train_as_run_epoch_does(sizes, net_kw, block):
+    """float64, m = 10 (M = 4: three passes), L2 and momentum: run_epoch's numbers to 1e-12 on
+    either side of the 16 outputs that backprop in the feedforward's warps takes."""
+    options = EpochOptions(10, 0.1, lmbda=1.0, momentum=0.5)
+    data = _data(53, sizes[0], sizes[-1], pixels=True)
+    got = _train(sizes, net_kw, options, data, _registers(block))
+    _assert_same(got, _train(sizes, net_kw, options, data))
+
+
+def _half_summed_z2(code, options=(), name_expressions=()):
+    last = "exchange_halves<1>(v, lane);"
+    assert code.count(last) == 1, "backprop_in_warp's reduce-scatter changed: update this test"
+    return ShimModule(code.replace(last, ""), options, name_expressions)
+
+
+def test_backprop_in_the_feedforwards_warps_is_what_the_one_block_cases_check():
+    """With backprop_in_warp's last exchange taken out (each z² summed over half the hidden lanes),
+    [20, 12, 5] (5 outputs: backprop in the feedforward's warps) no longer gives run_epoch's numbers,
+    while [20, 12, 17] (backprop in its own phase) still does: the float64 cases test the path
+    their sizes take, and a wrong reduce-scatter does not pass them."""
+    options = EpochOptions(10, 0.1, lmbda=1.0)
+    for sizes, taken in (([20, 12, 5], True), ([20, 12, 17], False)):
+        data = _data(33, sizes[0], sizes[-1], pixels=True)
+        got = _train(sizes, {}, options, data, _registers(compile=_half_summed_z2), epochs=1)
+        want = _train(sizes, {}, options, data, epochs=1)
+        if taken:
+            assert not all(np.allclose(g, w, rtol=0, atol=1e-6) for g, w in zip(got, want))
+        else:
+            _assert_same(got, want)
+
+
+def test_w2_transposed_has_room_where_backprop_runs_in_the_feedforwards_warps():
+    """layout() leaves W2T (32 × W2T_STRIDE after δ¹'s 32 × rows) for one block a network with
+    n_out ≤ 16 alone; an A100 with momentum has no room for it at [784, 30, 10] (the kernel then
+    keeps backprop's own phase, which the float32 256-thread test with μ = 0.5 runs)."""
+    def w2t(sizes, **kw):
+        at = register_epoch.layout(sizes, 10, 256, 112, 10, False, itemsize=4, **kw)
+        return at["D2"] - at["D1"] - 32 * at["rows"]
+
+    assert f"#define W2T_STRIDE {register_epoch.W2T_STRIDE} " in persistent_epoch.source(register_epoch.SOURCE)
+    assert w2t([784, 30, 10]) == 32 * register_epoch.W2T_STRIDE
+    assert w2t([784, 30, 17]) == w2t([784, 30, 10], transposed=False) == 0
+    assert w2t([784, 60, 10], cluster=2) == 0
+    a100 = 163 * 1024
+    momentum = dict(itemsize=4, staged=False)
+    assert register_epoch.layout([784, 30, 10], 10, 256, 112, 10, True, transposed=False, **momentum)["end"] * 4 <= a100
+    assert register_epoch.layout([784, 30, 10], 10, 256, 112, 10, True, **momentum)["end"] * 4 > a100
+
+
 @pytest.mark.parametrize("block", [64, 256])
 def test_blocks_of_several_warps_split_the_columns_and_give_the_same_numbers(block):
     """8 warps (256 threads) hold 32 columns each, most of them padding: still run_epoch's numbers."""

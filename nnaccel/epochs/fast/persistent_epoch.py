@@ -274,10 +274,12 @@ class PersistentEpoch(EpochPath):
         if self.placement in (None, "registers"):
             tile = register_epoch.tile(sizes, m, dtype, self.block, self.clusters, K, self.sms)
             if tile:  # its shared-memory regions, as offsets in values; "end" is their size
-                for staged in (True, False):  # the next mini-batch staged, where it fits (not an A100 with μ)
+                # the next mini-batch staged, and w² transposed for backprop in the feedforward's
+                # warps, where they fit (an A100 with μ has room for neither)
+                for staged, transposed in ((True, True), (True, False), (False, True), (False, False)):
                     at = register_epoch.layout(sizes, m, self.block, tile.cap, tile.m, any(momentum), tile.cluster,
                                                pixels=pixels, itemsize=itemsize, staged=staged,
-                                               by_inputs=tile.by_inputs)
+                                               by_inputs=tile.by_inputs, transposed=transposed)
                     if at["end"] * itemsize <= limit:
                         break
                 else:
@@ -332,7 +334,8 @@ def _register_bytes(sizes, m, dtype, block, momentum, clusters=False):
     if tile is None:
         return float("inf")
     return register_epoch.shared_bytes(sizes, m, np.dtype(dtype).itemsize, block, tile.cap, tile.m, momentum,
-                                       tile.cluster, staged=False, by_inputs=tile.by_inputs)  # the least it runs in
+                                       tile.cluster, staged=False, by_inputs=tile.by_inputs,
+                                       transposed=False)  # the least it runs in
 
 
 

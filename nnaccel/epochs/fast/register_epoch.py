@@ -24,6 +24,7 @@ SOURCE = "register_epoch.cu"
 KERNEL = "sgd_epoch_registers"
 MAX_THREADS = 256  # register_epoch.cu's __launch_bounds__
 MAX_WIDTH = 32  # a lane per hidden neuron and per output neuron
+W2T_STRIDE = 20  # register_epoch.cu's: a row of w² transposed (16 outputs, 4 of padding)
 TILES = (4, 10)  # M: the mini-batch's register tile; 10 is the book's m
 # CAP: the w¹ columns one warp holds, a multiple of 16 (each quarter warp's CAP/4 columns are whole
 # 16-byte quads); a thread holds CAP values (four rows × CAP/4 columns). float32: 32, or 112 for
@@ -146,10 +147,13 @@ def chunks(n_in: int, x, pixels: bool) -> int:
 
 
 def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, cluster: int = 1, *,
-           pixels: bool = True, itemsize: int = 4, staged: bool = True, by_inputs: bool = False) -> dict:
+           pixels: bool = True, itemsize: int = 4, staged: bool = True, by_inputs: bool = False,
+           transposed: bool = True) -> dict:
     """The offsets (in values of ``itemsize`` bytes) of register_epoch.cu's shared-memory regions,
     as the kernel takes them, each a multiple of 4: a⁰ (W × rows × CAP), the warps'
-    partial sums (W × M × 32), a¹, δ¹, δ², b¹ w² b², and for momentum their velocities and w¹'s
+    partial sums (W × M × 32), a¹, δ¹ (32 × rows: transposed, rows past n_hidden zero) and, for
+    one block a network with n_out ≤ 16 (``transposed``), w² transposed (32 × W2T_STRIDE: the
+    kernel's backprop in the feedforward's warps, which it takes where this region is), δ², b¹ w² b², and for momentum their velocities and w¹'s
     (W·CAP·32), the row numbers of this and of the next mini-batch (ints, two halves), in a
     cluster the two halves of the slice's partial z² (2 × rows × n_out), the update's factors
     for a whole and for the last mini-batch (2 × FACTORS), and the next mini-batch's rows of x
@@ -170,7 +174,9 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
     at = {"rows": rows, "ZP": warps * rows * cap}
     at["A1"] = at["ZP"] + warps * tile_m * 32
     at["D1"] = at["A1"] + r4(rows * nh)
-    at["D2"] = at["D1"] + r4(rows * nh)
+    # δ¹: a row of examples for each of 32 hidden neurons (rows is even), then W2T: w² transposed
+    fused = transposed and cluster == 1 and no <= MAX_WIDTH // 2
+    at["D2"] = at["D1"] + 32 * rows + (32 * W2T_STRIDE if fused else 0)
     at["SP"] = at["D2"] + r4(rows * no)
     at["VS"] = at["SP"] + small
     at["V1"] = at["VS"] + small
@@ -185,7 +191,8 @@ def layout(sizes, m: int, block: int, cap: int, tile_m: int, momentum: bool, clu
 
 
 def shared_bytes(sizes, m: int, itemsize: int, block: int, cap: int, tile_m: int, momentum: bool,
-                 cluster: int = 1, pixels: bool = True, staged: bool = True, by_inputs: bool = False) -> int:
+                 cluster: int = 1, pixels: bool = True, staged: bool = True, by_inputs: bool = False,
+                 transposed: bool = True) -> int:
     """Dynamic shared memory register_epoch.cu needs: ``layout``'s end, in bytes."""
     return layout(sizes, m, block, cap, tile_m, momentum, cluster, pixels=pixels, itemsize=itemsize,
-                  staged=staged, by_inputs=by_inputs)["end"] * itemsize
+                  staged=staged, by_inputs=by_inputs, transposed=transposed)["end"] * itemsize

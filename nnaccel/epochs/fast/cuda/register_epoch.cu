@@ -23,7 +23,14 @@
  *   A0   W × rows × CAP   the mini-batch's inputs a⁰, chunk by chunk (columns past n_in zero),
  *                         so a thread's loads are one base register plus constant offsets
  *   ZP   W × M × 32       each warp's partial sums zⱼ over its chunk, for one pass
- *   A1   rows × n_hidden  a¹;   D1 rows × n_hidden δ¹;   D2 rows × n_out δ²
+ *   A1   rows × n_hidden  a¹;   D2 rows × n_out δ²
+ *   D1   32 × rows        δ¹, a hidden neuron's row of examples (rows past n_hidden stay 0), so
+ *                         that the update loads a row's δ¹ two examples at a time, unpredicated
+ *   W2T  32 × W2T_STRIDE  (at D1 + 32·rows) w² transposed: hidden neuron i's 16 weights w²ⱼᵢ, j < 16,
+ *                         0 past n_out and n_hidden: backprop_in_warp's column of w² in four 16-byte
+ *                         loads (one block a network, n_out ≤ 16; kept beside w² by the update).
+ *                         Where the host left no room for it (D2 = D1 + 32·rows: an A100 with
+ *                         momentum), backprop keeps its own phase
  *   SP   b¹ w² b²         the small parameters, in the global row's order, on-chip all epoch
  *   VS                    their velocities (momentum only)
  *   V1   W · CAP · 32     w¹'s velocity, interleaved so that a warp's 16-byte loads of one
@@ -76,6 +83,7 @@
 #define MAX_THREADS 256 /* register budget: CAP values of w¹ a thread take ~180-255 registers (ptxas) */
 #define QUARTER 8 /* lanes per quarter warp: lane l holds rows l % QUARTER + QUARTER·i, i < ROWS */
 #define ROWS 4 /* rows of w¹ a lane holds (ROWS × QUARTER = 32 hidden neurons) */
+#define W2T_STRIDE 20 /* values a row of W2T: 16 and 4 of padding, so that 8 lanes' 16-byte loads hit 8 bank groups */
 
 /* A cluster's primitives (sm_90; the shim's on the CPU). Before sm_90 there are no clusters:
  * only CL = 1 is instantiated there, which never calls these. On sm_90 CL = 1 is a cluster of
@@ -127,10 +135,28 @@ __device__ unsigned long long nnaccel_phase_clocks[4];
 #define PHASE_CLOCK(phase)
 #endif
 
+/* p, as a value the compiler cannot trace to where it was computed: the epilogue's addresses
+ * are then computed after the mini-batch loop, not kept from the prologue's loads (ptxas held
+ * some in local memory across the loop, beside w¹'s 255 registers). */
+template <typename P>
+__device__ __forceinline__ P *untraced(P *p)
+{
+#if defined(__CUDA_ARCH__)
+    asm volatile("" : "+l"(p));
+#endif
+    return p;
+}
+
 /* Four consecutive values, aligned so that one load instruction (LDS.128; two for double) reads them. */
 template <typename T>
 struct alignas(4 * sizeof(T) > 16 ? 16 : 4 * sizeof(T)) Quad {
     T v[4];
+};
+
+/* Two consecutive values, aligned so that one load instruction (LDS.64; LDS.128 for double) reads them. */
+template <typename T>
+struct alignas(2 * sizeof(T)) Pair {
+    T v[2];
 };
 
 /* What one gather step moves: four pixels in one 32-bit word (rows of a multiple of 4
@@ -207,17 +233,27 @@ __device__ __forceinline__ void stage_row(W *to, const Input *x, int row, int n_
     }
 }
 
+/* Byte t of a word (a pixel p), exactly, as a float: p's bits under 2²³'s exponent are 2²³ + p,
+ * less 2²³ (a byte permute, its selector an immediate, and an add: no integer-to-float
+ * conversion, which issues at half rate beside the add's full). Selector 0x3104 + t: bytes
+ * (word's t, 0, 0, 0x4B) from (0x4B000000's 0–3, word's 4–7). */
+__device__ __forceinline__ float pixel_of(unsigned int word, int t)
+{
+    return __int_as_float(__byte_perm(0x4B000000u, word, 0x3104u + t)) - 8388608.0f;
+}
+
 /* A pixel's value T(p) / T(255), rounded exactly as DeviceData.x divides it: p·(1/255) and
  * one correction by its residual (equal to the division for every p < 256 in float and double:
  * tests/gpu/test_register_emulated.py checks it in exact arithmetic), no table lookup. */
 template <typename T>
-__device__ __forceinline__ T pixel_value(unsigned int p)
+__device__ __forceinline__ T pixel_value(float p)
 {
-    const T r = T(1) / T(255), x = T(int(p)), q = x * r;
-    return fma_(r, fma_(-q, T(255), x), q);
+    const T r = T(1) / T(255), x = T(p), q = x * r;
+    return fma_(r, fma_(q, T(-255), x), q); /* (−q·255 as q·(−255): no negated copy of q) */
 }
 
-/* a⁰ values from a word: a float row's own value, or the values of its four pixels. */
+/* a⁰ values from a word: a float row's own value, or the values of its four pixels (one 16-byte
+ * store: `at` is a multiple of 4, as every column of a word's first pixel is). */
 template <typename T, typename V>
 __device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
 {
@@ -226,12 +262,14 @@ __device__ __forceinline__ void store_word(T *shared, int at, V word, bool)
 template <typename T>
 __device__ __forceinline__ void store_word(T *shared, int at, unsigned int word, bool four)
 {
-    if (four) {
+    if (four) { // TAKEN 1 if n_in % 4 == 0 else 0
+        Quad<T> a;
 #pragma unroll
         for (int t = 0; t < 4; t++)
-            shared[at + t] = pixel_value<T>((word >> (8 * t)) & 255u);
-    } else {
-        shared[at] = pixel_value<T>(word);
+            a.v[t] = pixel_value<T>(pixel_of(word, t));
+        *reinterpret_cast<Quad<T> *>(shared + at) = a;
+    } else { // TAKEN 0 if n_in % 4 == 0 else 1
+        shared[at] = pixel_value<T>(pixel_of(word, 0));
     }
 }
 
@@ -277,6 +315,104 @@ __device__ __forceinline__ T warps_sum(const T *s, int at, int stride, int warps
     return sum;
 }
 
+/* One step of a reduce-scatter across a warp: lanes 2·HALF apart swap halves of their lists of
+ * 2·HALF partial sums, each keeping (and adding its partner's values to) the half its lane bit
+ * picks: the lower half where the bit is 0, the upper where it is 1. */
+template <int HALF, typename T, int N>
+__device__ __forceinline__ void exchange_halves(T (&v)[N], int lane)
+{
+    const bool upper = lane & (2 * HALF);
+#pragma unroll
+    for (int k = 0; k < HALF; k++) {
+        const T keep = upper ? v[k + HALF] : v[k], send = upper ? v[k] : v[k + HALF];
+        v[k] = keep + __shfl_xor_sync(0xffffffffu, send, 2 * HALF);
+    }
+}
+
+/* BP1 and BP2 for example r in the warp that has just computed its a¹ (lane i holds a¹ᵣᵢ, 0 past
+ * n_hidden), in registers, for n_out ≤ 16 (one block a network): z²ⱼ = Σᵢ w²ⱼᵢ a¹ᵢ + b²ⱼ from
+ * lane i's 16 products w²ⱼᵢ a¹ᵢ (w2: its column of w², 0 past n_out) summed over the warp by a
+ * reduce-scatter (four exchanges halve each lane's list, lanes o = 16, 8, 4, 2 apart, and a fifth
+ * adds the last value, lanes 1 apart), so that lanes 2j and 2j + 1 hold z²ⱼ; a² = f(z²) (softmax:
+ * over lanes 2, 4, 8, 16 apart: each j once); δ²ⱼ = a² − y [⊙ f'(z²)] (y: yᵣⱼ, j = lane / 2);
+ * then BP2 in lane i: δ¹ᵢ = Σⱼ w²ⱼᵢ δ²ⱼ f'(z¹ᵢ), δ²ⱼ shuffled from lane 2j. Writes Dᵣ of both. */
+/* Lane i's column of w² (w²ₖᵢ, k < 16; 0 past n_out and n_hidden), from W2T: four 16-byte loads. */
+template <typename T>
+__device__ __forceinline__ void load_column(T (&w2)[WARP / 2], const T *s, int W2T)
+{
+    const int lane = threadIdx.x % WARP;
+#pragma unroll
+    for (int q = 0; q < WARP / 8; q++) {
+        const Quad<T> four = *reinterpret_cast<const Quad<T> *>(s + W2T + lane * W2T_STRIDE + 4 * q);
+#pragma unroll
+        for (int t = 0; t < 4; t++)
+            w2[4 * q + t] = four.v[t];
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void backprop_in_warp(T *s, int W2T, T a1, T y, bool real, int r, int nh,
+                                                 int no, int rows, int B2, int D1, int D2, int act_hidden,
+                                                 int act_out, int quadratic)
+{
+    const int lane = threadIdx.x % WARP, j = lane / 2;
+    /* the first exchange as the products are formed, four of each half at a time (8 values
+     * live, not 16: fewer registers beside w¹) */
+    T v[WARP / 4];
+    const bool upper = lane & (WARP / 2);
+    const T *const column = s + W2T + lane * W2T_STRIDE;
+#pragma unroll
+    for (int q = 0; q < 2; q++) {
+        const Quad<T> low = *reinterpret_cast<const Quad<T> *>(column + 4 * q),
+                      high = *reinterpret_cast<const Quad<T> *>(column + 4 * q + WARP / 4);
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            const T a = low.v[t] * a1, b = high.v[t] * a1;
+            v[4 * q + t] = (upper ? b : a) + __shfl_xor_sync(0xffffffffu, upper ? a : b, WARP / 2);
+        }
+    }
+    exchange_halves<4>(v, lane);
+    exchange_halves<2>(v, lane);
+    exchange_halves<1>(v, lane);
+    const bool out = j < no;
+    T z = v[0] + __shfl_xor_sync(0xffffffffu, v[0], 1);
+    z += s[B2 + (out ? j : 0)];
+    T a;
+    if (act_out == SOFTMAX) { // TAKEN softmax
+        T top = out ? z : lowest(z);
+#pragma unroll
+        for (int offset = 2; offset < WARP; offset *= 2) {
+            const T other = __shfl_xor_sync(0xffffffffu, top, offset);
+            top = other > top ? other : top;
+        }
+        const T ez = out ? exp_(z - top) : T(0);
+        T total = ez;
+#pragma unroll
+        for (int offset = 2; offset < WARP; offset *= 2)
+            total += __shfl_xor_sync(0xffffffffu, total, offset);
+        a = ez / total;
+    } else { // TAKEN 1 - softmax
+        a = activate(act_out, z);
+    }
+    T d2 = T(0);
+    if (real && out) {
+        d2 = a - y;
+        if (quadratic) { // TAKEN quadratic
+            d2 *= prime(act_out, a);
+        }
+    }
+    if (out && !(lane & 1))
+        s[D2 + r * no + j] = d2;
+    T w2[WARP / 2]; /* (loaded again, not kept: fewer registers live beside w¹) */
+    load_column(w2, s, W2T);
+    T back = T(0); /* (k ≥ n_out adds 0·0: w2 and δ² are 0 there) */
+#pragma unroll
+    for (int k = 0; k < WARP / 2; k++)
+        back += w2[k] * __shfl_sync(0xffffffffu, d2, 2 * k);
+    if (lane < nh)
+        s[D1 + lane * rows + r] = real ? back * prime(act_hidden, a1) : T(0);
+}
+
 /* BP4 and the update for the thread's slice of w¹, in registers: for each pass of M examples,
  * δ¹ₑᵣ of its four rows (e < M) in registers, ∂C/∂w¹ᵣₖ = Σₑ δ¹ₑᵣ a⁰ₑₖ four columns at a time from
  * the same broadcast loads as the feedforward (each quad feeds all four rows), then the step. The
@@ -291,12 +427,15 @@ __device__ __forceinline__ void update_first_layer(T (&w)[CAP], T *s, int D1, in
     constexpr int H = CAP / ROWS; /* columns of one row */
     const int lane = threadIdx.x % WARP;
     for (int p = 0; p * M < rows; p++) { // TRIPS (cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4))
-        T d[ROWS][M];
+        T d[ROWS][M]; /* δ¹ of rows row + 8i, two examples a load (rows past n_hidden: D1's zeros) */
 #pragma unroll
         for (int i = 0; i < ROWS; i++)
 #pragma unroll
-            for (int e = 0; e < M; e++)
-                d[i][e] = row + i * QUARTER < nh ? s[D1 + (p * M + e) * nh + row + i * QUARTER] : T(0);
+            for (int e = 0; e < M; e += 2) {
+                const Pair<T> two = *reinterpret_cast<const Pair<T> *>(s + D1 + (row + i * QUARTER) * rows + p * M + e);
+                d[i][e] = two.v[0];
+                d[i][e + 1] = two.v[1];
+            }
         const int x0 = x_base + p * M * CAP;
         const T decay = p == 0 ? (MOMENTUM ? mu : keep) : T(1), l2_p = p == 0 ? l2 : T(0);
         const T take = (p + 1) * M >= rows ? T(1) : T(0);
@@ -394,6 +533,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     const int tid = threadIdx.x, threads = blockDim.x, lane = tid % WARP, warp = tid / WARP, warps = threads / WARP;
     const int row = lane % QUARTER, quarter = lane / QUARTER; /* rows row + QUARTER·i, quarter `quarter` of the chunk */
     static_assert(CAP % (4 * ROWS) == 0, "CAP: a multiple of 16, so that each quarter warp's CAP / 4 columns are whole quads");
+    static_assert(M % 2 == 0, "M: even, so that rows (a multiple of M) and a pass's first example keep D1's pairs aligned");
     constexpr int H = CAP / ROWS;
     const int k = blockIdx.x / CL, k0 = warp * CAP + quarter * H; /* the network; the thread's first column (of the block's) */
     constexpr int HB = BY_INPUTS ? 1 : CL; /* blocks across the hidden layer */
@@ -427,11 +567,20 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
+    for (int i = tid; i < (WARP - nh) * rows; i += threads) // TRIPS cdiv((32 - n_hidden) * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), threads)
+        s[D1 + nh * rows + i] = T(0); /* and δ¹ of the rows past n_hidden */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         const long long at = global_small<HB>(i, nh, no, NH, h0, g_b1);
         s[SP + i] = mine[at];
         if (has_velocity)
             s[VS + i] = my_velocity[at];
+    }
+    /* one block a network with n_out ≤ 16, where the host made room for W2T: backprop in the
+     * feedforward's warps (backprop_in_warp) */
+    const bool fused = HB == 1 && !BY_INPUTS && n_out <= WARP / 2 && D2 - D1 >= WARP * (rows + W2T_STRIDE);
+    for (int i = tid; fused && i < WARP * W2T_STRIDE; i += threads) { // TRIPS cdiv(32 * 20, threads) if hidden_split * inputs_split == 1 and n_out <= 16 else 0
+        const int c = i / W2T_STRIDE, j = i - c * W2T_STRIDE; /* W2T's w²ⱼ,c (a division by a constant, once) */
+        s[D1 + WARP * rows + i] = c < nh && j < no ? mine[g_b1 + nh + j * nh + c] : T(0); /* (fused: one block, n_out ≤ 16) */
     }
     T w[CAP]; /* w¹ⱼ,ₖ for j = row + (u / H)·QUARTER, k = k0 + u % H: this thread's, for the whole epoch */
 #pragma unroll
@@ -465,7 +614,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     __syncthreads();
     /* the first mini-batch's words, staged (each later one's during the mini-batch before it) */
     const bool whole = sizeof(Input) == sizeof(W_t) || four; /* staged by cp.async */
-    for (int e = warp; ST && e < (n < m ? n : m); e += warps) // TRIPS cdiv(m, warps)
+    for (int e = warp; ST && e < (n < m ? n : m); e += warps) // TRIPS max(0, cdiv(m - warp, warps))
         stage_row(staged + e * span, x, pm[e], n_in, row_words, whole, w_first, my_words, lane, WARP);
     wait_staged();
     if (BY_INPUTS)
@@ -488,11 +637,11 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
              * lane + 32, …): a block has a share of a row (the book's: 52 words of 196), which
              * a word a thread would leave to a few warps */
             if (ST) { // TAKEN 1
-                for (int e = warp; e < mb; e += warps) // TRIPS cdiv(m, warps)
+                for (int e = warp; e < mb; e += warps) // TRIPS max(0, cdiv(m - warp, warps))
                     for (int c = lane; c < my_words; c += WARP) // TRIPS cdiv(cdiv(cdiv(n_in, 4), inputs_split), 32)
                         store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word), staged[e * span + c], four);
             } else { // TAKEN 0
-                for (int e = warp; e < mb; e += warps) // TRIPS cdiv(m, warps)
+                for (int e = warp; e < mb; e += warps) // TRIPS max(0, cdiv(m - warp, warps))
                     for (int c = lane; c < my_words; c += WARP) // TRIPS cdiv(cdiv(cdiv(n_in, 4), inputs_split), 32)
                         store_word<T>(s, a0_offset<CAP>(A0, rows, e, c * per_word),
                                       load_word(x, rows_of[e], n_in, w_first + c, four), four);
@@ -536,14 +685,14 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             /* the block's chunks of each row: my_words / WPC from chunk w_first / WPC (whole
              * chunks: a row is, and span is a multiple of 4 words) */
             constexpr int WPC = 16 / sizeof(W_t); /* words a chunk */
-            for (int e = warp; e < staging; e += warps) { // TRIPS cdiv(m, warps)
+            for (int e = warp; e < staging; e += warps) { // TRIPS max(0, cdiv(m - warp, warps))
                 const Chunk *const from = reinterpret_cast<const Chunk *>(x) + (unsigned long long)(unsigned)rows_next[e] * (unsigned)CH + w_first / WPC;
                 Chunk *const to = reinterpret_cast<Chunk *>(staged + e * span);
                 for (int j = lane; j < my_words / WPC; j += WARP) // TRIPS cdiv(cdiv(n_in // 16, inputs_split), 32)
                     copy_async(to + j, from + j);
             }
         } else { // TAKEN 0 if n_in % 16 == 0 else 1
-            for (int e = warp; e < staging; e += warps) // TRIPS cdiv(m, warps)
+            for (int e = warp; e < staging; e += warps) // TRIPS max(0, cdiv(m - warp, warps))
                 stage_row(staged + e * span, x, rows_next[e], n_in, row_words, whole, w_first, my_words, lane, WARP);
         }
 
@@ -587,7 +736,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
              * barrier, each block adds its CL slots in rank order (the same a¹ in each) */
             const int zi = ZO + (turn * rows + p * M) * nh * CL; /* this pass's shares of z¹ (BY_INPUTS) */
             if (BY_INPUTS) {
-                for (int e = warp; e < M; e += warps) // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
+                for (int e = warp; e < M; e += warps) // TRIPS max(0, cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4) - warp, warps))
                     if (lane < nh) {
                         const T share = warps_sum(s, ZP + e * WARP + lane, M * WARP, warps);
 #pragma unroll
@@ -596,7 +745,23 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                     }
                 cluster_sync();
             }
-            for (int e = warp; e < M; e += warps) { // TRIPS cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4), warps)
+            if (fused) { // TAKEN 1 if hidden_split * inputs_split == 1 and n_out <= 16 else 0
+                /* a warp's examples on through BP1–BP2 from a¹ in registers (backprop_in_warp),
+                 * with the lane's column of w² (this mini-batch's: updated only after it) */
+                const int column = lane < nh ? lane : nh - 1;
+                for (int e = warp; e < M; e += warps) { // TRIPS max(0, cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4) - warp, warps))
+                    const int r = p * M + e, j = lane / 2;
+                    const bool real = r < mb;
+                    /* yᵣⱼ requested first: its global latency passes while a¹ and z² are computed */
+                    const T y = real && j < no ? targets[(long long)rows_of[r] * no + j] : T(0);
+                    const T sum = warps_sum(s, ZP + e * WARP + lane, M * WARP, warps);
+                    const T a1 = lane < nh ? activate(act_hidden, sum + s[B1 + column]) : T(0);
+                    if (lane < nh)
+                        s[A1 + r * nh + lane] = a1;
+                    backprop_in_warp(s, D1 + WARP * rows, a1, y, real, r, nh, no, rows, B2, D1, D2, act_hidden, act_out, quadratic);
+                }
+            } else { // TAKEN 0 if hidden_split * inputs_split == 1 and n_out <= 16 else 1
+            for (int e = warp; e < M; e += warps) { // TRIPS max(0, cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4) - warp, warps))
                 if (lane < nh) {
                     T sum = T(0);
                     if (BY_INPUTS) {
@@ -608,6 +773,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                     }
                     s[A1 + (p * M + e) * nh + lane] = activate(act_hidden, sum + s[B1 + lane]);
                 }
+            }
             }
             __syncthreads();
         }
@@ -624,11 +790,18 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * a² = f(z²) (softmax: the row's max and sum by shuffles across the lanes), BP1
          * δ²ₑⱼ = a² − y [⊙ f'(z²) for the quadratic cost], kept in the lane's register; then BP2
          * with lane i for hidden neuron i: δ¹ₑᵢ = Σⱼ w²ⱼᵢ δ²ₑⱼ f'(z¹ₑᵢ), each δ²ₑⱼ broadcast from
-         * lane j by a shuffle. Rows past this mini-batch get δ = 0. */
+         * lane j by a shuffle. Rows past this mini-batch get δ = 0.
+         * This phase runs for clusters, for n_out > 16, and for one block without room for W2T
+         * (one block with n_out ≤ 16 otherwise runs BP1–BP2 in the feedforward's warps: see
+         * backprop_in_warp). Where n_out ≤ 16 outside a cluster across the inputs, a warp takes
+         * two examples at once, one a half warp (lane 16h + j: example h, output neuron j; the
+         * book's 10 over 8 warps: one round, not two): one instruction computes both z², both a²
+         * and both δ², and BP2 shuffles each δ²ₑⱼ from its half. (Softmax's sums over a half are
+         * the whole warp's: the other half's lanes add only zeros there.) */
         const int zo = ZO + turn * rows * no; /* this mini-batch's half of ZO (a hidden layer in slices) */
         if (HB > 1) {
             /* the slice's share of z² = w²a¹ + b², for the cluster to add up */
-            for (int e = warp; e < rows; e += warps) // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps)
+            for (int e = warp; e < rows; e += warps) // TRIPS max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp, warps))
                 if (lane < no) {
                     T z = T(0);
                     for (int i = 0; i < nh; i++) // TRIPS n_hidden
@@ -640,75 +813,89 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         /* BY_INPUTS: every block has the same a¹, so block r takes examples r, r + CL, … (the
          * book's 10 over 4 blocks: 3 at most, a warp each) and then copies the others' δ */
         const int e0 = BY_INPUTS ? rank + warp * CL : warp, e_step = BY_INPUTS ? warps * CL : warps;
-        for (int e = e0; e < rows; e += e_step) { // TRIPS cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), warps * inputs_split)
-            const bool real = e < mb;
+        /* examples a warp takes at once, and lanes each (BY_INPUTS: one; a block has 3 of the book's 10) */
+        const int pack = !BY_INPUTS && no <= WARP / 2 ? 2 : 1, width = WARP / pack;
+        const int h = pack == 2 ? lane / (WARP / 2) : 0, j_out = lane - h * width; /* this lane's example of them, and output neuron */
+        for (int e_first = fused ? rows : e0; e_first < rows; e_first += pack * e_step) { // TRIPS 0 if hidden_split * inputs_split == 1 and n_out <= 16 else max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp * inputs_split, warps * inputs_split * (2 if n_out <= 16 and inputs_split == 1 else 1)))
+            const int e_mine = e_first + h * e_step; /* this lane's example */
+            const bool kept = e_mine < rows, real = e_mine < mb;
+            const int e = kept ? e_mine : e_first; /* (a lane past the rows computes the first again, and keeps nothing) */
+            const bool out = j_out < no;
             /* yₑⱼ requested first: its global latency passes while z² is computed */
-            const T y = real && lane < no ? targets[(long long)rows_of[e] * no + lane] : T(0);
+            const T y = real && out ? targets[(long long)rows_of[e] * no + j_out] : T(0);
             T z = T(0);
-            if (lane < no) {
+            if (out) {
                 if (HB == 1) {
                     /* two chains of FMAs (i even, i odd), added at the end */
                     T z_odd = T(0);
                     const int pairs = nh / 2;
 #pragma unroll 5
                     for (int i = 0; i < pairs; i++) { // TRIPS n_hidden // 2
-                        z += s[W2 + lane * nh + 2 * i] * s[A1 + e * nh + 2 * i];
-                        z_odd += s[W2 + lane * nh + 2 * i + 1] * s[A1 + e * nh + 2 * i + 1];
+                        z += s[W2 + j_out * nh + 2 * i] * s[A1 + e * nh + 2 * i];
+                        z_odd += s[W2 + j_out * nh + 2 * i + 1] * s[A1 + e * nh + 2 * i + 1];
                     }
                     if (nh & 1)
-                        z += s[W2 + lane * nh + nh - 1] * s[A1 + e * nh + nh - 1];
+                        z += s[W2 + j_out * nh + nh - 1] * s[A1 + e * nh + nh - 1];
                     z += z_odd;
                 } else {
                     /* in rank order, so every block has the same sum (the model: one trip a block) */
                     for (int r = 0; r < HB; r++) // TRIPS 1
-                        z += in_block(s + zo + e * no + lane, r)[0];
+                        z += in_block(s + zo + e * no + j_out, r)[0];
                 }
-                z += s[B2 + lane];
+                z += s[B2 + j_out];
             }
             T a;
-            if (act_out == SOFTMAX) {
-                T top = lane < no ? z : lowest(z);
-                for (int offset = WARP / 2; offset > 0; offset /= 2) {
+            if (act_out == SOFTMAX) { // TAKEN softmax
+                T top = out ? z : lowest(z);
+                for (int offset = width / 2; offset > 0; offset /= 2) {
                     const T other = __shfl_xor_sync(0xffffffffu, top, offset);
                     top = other > top ? other : top;
                 }
-                const T ez = lane < no ? exp_(z - top) : T(0);
+                const T ez = out ? exp_(z - top) : T(0);
                 T total = ez;
-                for (int offset = WARP / 2; offset > 0; offset /= 2)
+                for (int offset = width / 2; offset > 0; offset /= 2)
                     total += __shfl_xor_sync(0xffffffffu, total, offset);
                 a = ez / total;
-            } else {
+            } else { // TAKEN 1 - softmax
                 a = activate(act_out, z);
             }
             T d2 = T(0);
-            if (real && lane < no) {
+            if (real && out) {
                 d2 = a - y;
-                if (quadratic)
+                if (quadratic) { // TAKEN quadratic
                     d2 *= prime(act_out, a);
+                }
             }
-            if (lane < no) {
-                s[D2 + e * no + lane] = d2;
+            if (kept && out) {
+                s[D2 + e * no + j_out] = d2;
                 if (BY_INPUTS) /* and into the peers' D2 (BY_INPUTS: the other blocks do not compute it) */
 #pragma unroll
                     for (int r = 0; r < CL; r++)
                         if (r != rank)
-                            *to_block(s + D2 + e * no + lane, r) = d2;
+                            *to_block(s + D2 + e * no + j_out, r) = d2;
             }
-            T back = T(0);
+            /* BP2, lane i for hidden neuron i, for the warp's examples (one a half, where two) */
+            T back[2] = {T(0), T(0)};
             const int column = lane < nh ? lane : nh - 1; /* lanes past n_hidden read a real column, and keep nothing */
 #pragma unroll 5
             for (int j = 0; j < no; j++) { // TRIPS n_out
-                const T d2j = __shfl_sync(0xffffffffu, d2, j);
-                back += s[W2 + j * nh + column] * d2j;
+                const T w2 = s[W2 + j * nh + column];
+                back[0] += w2 * __shfl_sync(0xffffffffu, d2, j);
+                if (pack == 2) // TAKEN 1 if n_out <= 16 and inputs_split == 1 else 0
+                    back[1] += w2 * __shfl_sync(0xffffffffu, d2, width + j);
             }
-            if (lane < nh) {
-                const T d1 = real ? back * prime(act_hidden, s[A1 + e * nh + lane]) : T(0);
-                s[D1 + e * nh + lane] = d1;
-                if (BY_INPUTS) /* and into the peers' D1 */
 #pragma unroll
-                    for (int r = 0; r < CL; r++)
-                        if (r != rank)
-                            *to_block(s + D1 + e * nh + lane, r) = d1;
+            for (int g = 0; g < 2; g++) {
+                const int e_g = e_first + g * e_step; /* the example of half g */
+                if (g < pack && e_g < rows && lane < nh) {
+                    const T d1 = e_g < mb ? (g ? back[1] : back[0]) * prime(act_hidden, s[A1 + e_g * nh + lane]) : T(0);
+                    s[D1 + lane * rows + e_g] = d1;
+                    if (BY_INPUTS) /* and into the peers' D1 */
+#pragma unroll
+                        for (int r = 0; r < CL; r++)
+                            if (r != rank)
+                                *to_block(s + D1 + lane * rows + e_g, r) = d1;
+                }
             }
         }
         /* BY_INPUTS: after the cluster barrier every block has every example's δ (a block writes
@@ -736,7 +923,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
          * second row of w² (the first n_out − W) take no bias. A pass's M values (or pairs) are
          * all loaded before the first is added: one shared-memory latency a pass, not one a
          * product (rows past mb are in the tile: their products are loaded and skipped). */
-        for (int j = warp; j < no; j += warps) { // TRIPS cdiv(n_out, warps)
+        for (int j = warp; j < no; j += warps) { // TRIPS max(0, cdiv(n_out - warp, warps))
             if (lane < nh) {
                 T g = T(0);
                 for (int p = 0; p * M < mb; p++) { // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
@@ -758,11 +945,13 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                     s[at + dv] = f[3] * s[at + dv] - f[4] * (g * f[2] + f[5] * s[at]); /* μv − η(g/m + (λ/n) w) */
                     s[at] = s[at] + s[at + dv];
                 }
+                if (fused) /* and its copy in W2T */
+                    s[D1 + WARP * rows + lane * W2T_STRIDE + j] = s[at];
             }
         }
-        for (int i = threads - 1 - tid; i < nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out, threads)
+        for (int i = threads - 1 - tid; i < nh + no; i += threads) { // TRIPS max(0, cdiv(n_hidden + n_out - (threads - 32 * (warp + 1)), threads))
             const bool hidden = i < nh;
-            const int width = hidden ? nh : no, from = hidden ? D1 + i : D2 + i - nh;
+            const int width = hidden ? 1 : no, from = hidden ? D1 + i * rows : D2 + i - nh; /* (D1: a row a neuron) */
             T g = T(0);
             for (int p = 0; p * M < mb; p++) { // TRIPS cdiv(m, 10) if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else cdiv(m, 4)
                 T d[M];
@@ -808,11 +997,12 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
      * read again from FS (no register holds it, nor a velocity pointer, across the epoch) */
     const bool kept_velocity = s[FS + 6] != T(0);
     T *const velocity_out = velocity + (kept_velocity ? k * P : 0);
+    T *const trained = untraced(mine); /* (its addresses computed here, not kept from the prologue's) */
 #pragma unroll
     for (int u = 0; u < CAP; u++) {
         const int j = row + u / H * QUARTER, col = k0 + u % H;
         if (j < nh && col < my_cols)
-            mine[g_w1 + (long long)j * n_in + c0 + col] = w[u];
+            trained[g_w1 + (long long)j * n_in + c0 + col] = w[u];
     }
     if (kept_velocity) { // TAKEN momentum
 #pragma unroll 1
