@@ -79,15 +79,18 @@ CLUSTER_WAIT = "UCGABAR_WAIT"  # sm_90's barrier.cluster.wait
 
 
 def variables(sizes, m, threads, n=EXAMPLES, softmax=0, quadratic=0, momentum=0, inputs_split=1, hidden_split=1,
-              warp=0):
+              transposed=1, warp=0):
     """The names a TRIPS or TAKEN expression may use; ``inputs_split``: the blocks a cluster splits
     the inputs across (register_epoch.cu's CL where BY_INPUTS; 1 otherwise); ``hidden_split``: the
-    blocks a cluster splits the hidden layer across (its CL otherwise; 1 for one block); ``warp``:
-    which warp of the block (model() counts each)."""
+    blocks a cluster splits the hidden layer across (its CL otherwise; 1 for one block);
+    ``transposed``: whether the host left register_epoch.cu room for w² transposed (W2T), where
+    one block runs backprop in the feedforward's warps; ``warp``: which warp of the block (model()
+    counts each)."""
     return dict(n_in=sizes[0], n_hidden=sizes[1] if len(sizes) > 2 else sizes[-1], n_out=sizes[-1],
                 layers=len(sizes) - 1, params=sum(b * (a + 1) for a, b in zip(sizes[:-1], sizes[1:])),
                 m=m, n=n, threads=threads, warps=threads // 32, softmax=softmax, quadratic=quadratic,
-                momentum=momentum, inputs_split=inputs_split, hidden_split=hidden_split, warp=warp)
+                momentum=momentum, inputs_split=inputs_split, hidden_split=hidden_split,
+                transposed=transposed, warp=warp)
 
 
 def executions(instructions, loops, blocks, values):
@@ -107,6 +110,8 @@ def executions(instructions, loops, blocks, values):
                     unannotated.append(lp)
                 continue
             remaining = sass.evaluate(source.expression, values)
+            if remaining < 0:
+                raise ValueError(f"line {source.line}: TRIPS {source.expression} gives {remaining:g} for {values}")
             # the most unrolled copy runs first; of versions the compiler made of one loop (same
             # unroll), the one holding nested loops is the general one and runs
             for lp in sorted(group, key=lambda g: (-g.unroll, -_descendants(g), g.head - g.tail)):
@@ -231,8 +236,8 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
 
     warps = threads // 32
     # per warp w (a loop `for (e = warp; …; e += warps)` runs its own trips: TRIPS may name warp)
-    per_warp = []
-    for w in range(warps):
+    per_warp = {}
+    for w in reversed(range(warps)):  # warp 0 last: the loops keep its iterations, for the report
         counts, unannotated = executions(instructions, loops, blocks, dict(values, warp=w))
         rows = {p: dict(kinds=dict.fromkeys(sass.KINDS, 0.0), issue=0.0, pipes={}, shared=0.0, latency=0.0,
                         barriers=0.0, cluster_barriers=0.0) for p in sass.PHASES}
@@ -253,7 +258,7 @@ def model(listing, source, name, arch, sizes, m, threads, broadcast=False, **fla
             if ins.base == CLUSTER_WAIT:
                 row["cluster_barriers"] += n
             row["latency"] += n * stalls.get(i, 1)
-        per_warp.append(rows)
+        per_warp[w] = rows
     # warp w issues on sub-partition w % 4: the busiest one's warps' instructions (or its busiest
     # pipe's cycles), the slowest warp's in-order latency, the whole block's shared-memory traffic
     table = {}

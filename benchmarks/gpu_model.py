@@ -63,7 +63,8 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     """What PersistentEpoch's own code launches for ``members`` networks of these sizes on a GPU
     with ``shared_limit`` bytes of opt-in shared memory (an H100's 227 KB), (``clusters``) sm_90's
     thread block clusters and ``sms`` SMs (an H100's or H200's 132 by default):
-    {"source", "options", "name", "threads", "shared", "blocks"} (blocks: of one network). Its
+    {"source", "options", "name", "threads", "shared", "blocks"} (blocks: of one network), and for the
+    register kernel "transposed" (1 where the host left room for W2T). Its
     compile and launch are recorded, not run. ``threads``: the block size (by default
     PersistentEpoch's)."""
     import numpy as np
@@ -78,6 +79,9 @@ def chosen_kernel(sizes, m, dtype="float32", pixels=True, shared_limit=227 * 102
     class Kernel:
         def __call__(self, grid, block, args, shared_mem=0):
             seen.update(threads=int(block[0]), shared=int(shared_mem), blocks=int(grid[0]))
+            if seen["name"].startswith("sgd_epoch_registers"):  # its offsets close the arguments:
+                rows, d1, d2 = (int(args[i]) for i in (-13, -10, -9))  # rows … D1, D2 … of 13
+                seen["transposed"] = int(d2 - d1 > 32 * rows)  # room for W2T: layout(transposed=)
 
     class Module:
         def __init__(self, code, options=(), name_expressions=()):
@@ -152,7 +156,7 @@ def _predict_kernel(chosen, sizes, m, dtype, arch, source, kernel, broadcast):
     hidden = re.search(r"^sgd_epoch_registers<[^,]+,[^,]+,[^,]+,[^,]+,\s*(\d+)>$", name)  # its CL alone
     result = model(listing, code, name, arch, sizes, m, chosen["threads"], broadcast=broadcast,
                    inputs_split=int(split.group(1)) if split else 1,
-                   hidden_split=int(hidden.group(1)) if hidden else 1)
+                   hidden_split=int(hidden.group(1)) if hidden else 1, transposed=chosen.get("transposed", 1))
     result.update(dtype=dtype, shared_bytes=chosen["shared"], blocks_per_network=chosen["blocks"],
                   registers=resources.registers if resources else None,
                   stack_frame=resources.stack_frame if resources else None,

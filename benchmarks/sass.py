@@ -13,8 +13,10 @@ from (compiled with -lineinfo; an inlined function's line is replaced by its cal
                                          at every call site
 
 Expressions are Python over: n_in, n_hidden, n_out (the sizes), layers, params (weights and
-biases), m (the mini-batch), n (examples in the epoch), threads, warps (threads / 32),
-softmax, quadratic, momentum (0 or 1), and cdiv(a, b) (a / b rounded up). A trip count of a
+biases), m (the mini-batch), n (examples in the epoch), threads, warps (threads / 32), warp
+(which warp: gpu_cycles counts each), softmax, quadratic, momentum, transposed (0 or 1),
+inputs_split and hidden_split (a cluster's blocks across the inputs or the hidden layer, 1 for
+one block), and cdiv(a, b) (a / b rounded up), min, max. A trip count of a
 loop nested in a loop over layers is the average over the layers, weighted by the trips of
 the loops between, so that the product along the nest stays exact.
 
@@ -131,6 +133,7 @@ def kind(opcode: str) -> str:
 
 
 _LINE = re.compile(r'^\s*//## File "[^"]*", line (\d+)(.*)$')
+_PLACE = re.compile(r'"([^"]*)", line (\d+)')  # a comment's places: its file's line, then each "inlined at"
 _INSTR = re.compile(r"^\s*/\*([0-9a-f]+)\*/\s+(.*?)\s*;")
 _LABEL = re.compile(r"^([.$\w]+):\s*$")
 
@@ -146,8 +149,11 @@ def parse(listing: str) -> list:
         if m := _LINE.match(text):
             calls = re.findall(r"line (\d+)", m.group(2))
             line = int(calls[-1]) if calls else int(m.group(1))
-            # an inlined instruction's lines come one comment a level, innermost first
-            chain = (*(chain if gathering else ()), int(m.group(1)), *map(int, calls))
+            # an inlined instruction's lines come one comment a level, innermost first; only the
+            # kernel's own file's (the outermost's) count: a CUDA header's line 449 is not the .cu's
+            places = _PLACE.findall(text)
+            own = places[-1][0]
+            chain = (*(chain if gathering else ()), *(int(n) for f, n in places if f == own))
             gathering = True
             continue
         if m := _LABEL.match(text.strip()):

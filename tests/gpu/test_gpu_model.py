@@ -192,6 +192,31 @@ def test_each_warp_counts_its_own_share_of_a_loop_over_the_warps(tmp_path):
     assert 4 <= trip < own["issue"] / 2  # a trip: its 4 FFMA and its loads, less than half the warp's work
 
 
+# nvdisasm -gi's comments: an inlined instruction's lines one comment a level, innermost first; a
+# CUDA header's inlined intrinsic names the header's file and line, then the kernel's.
+LISTING = """
+        //## File "/k.cu", line 10 inlined at "/k.cu", line 20
+        //## File "/k.cu", line 20
+        /*0000*/                   FFMA R1, R2, R3, R4 ;
+        //## File "/usr/local/cuda/include/sm_30_intrinsics.hpp", line 449 inlined at "/k.cu", line 30
+        //## File "/k.cu", line 30
+        /*0010*/                   SHFL.BFLY PT, R1, R1, 0x1, 0x1f ;
+        /*0020*/                   FADD R1, R1, R2 ;
+"""
+
+
+def test_an_instructions_inline_chain_holds_the_kernels_own_lines():
+    """The chain a TAKEN block is matched against: the function's line and its call sites' in the
+    kernel's file (10, 20), not a header's line 449, which could fall inside one of the .cu's
+    blocks; an instruction under no new comment keeps the chain before it."""
+    from benchmarks import sass
+
+    ffma, shfl, fadd = sass.parse(LISTING)
+    assert (ffma.line, ffma.chain) == (20, (10, 20, 20))
+    assert (shfl.line, shfl.chain) == (30, (30, 30))
+    assert fadd.chain == shfl.chain
+
+
 INLINED = """
 // PHASE update
 __device__ __forceinline__ float maybe(float a, float b, int flag)

@@ -329,13 +329,6 @@ __device__ __forceinline__ void exchange_halves(T (&v)[N], int lane)
     }
 }
 
-/* BP1 and BP2 for example r in the warp that has just computed its a¹ (lane i holds a¹ᵣᵢ, 0 past
- * n_hidden), in registers, for n_out ≤ 16 (one block a network): z²ⱼ = Σᵢ w²ⱼᵢ a¹ᵢ + b²ⱼ from
- * lane i's 16 products w²ⱼᵢ a¹ᵢ (w2: its column of w², 0 past n_out) summed over the warp by a
- * reduce-scatter (four exchanges halve each lane's list, lanes o = 16, 8, 4, 2 apart, and a fifth
- * adds the last value, lanes 1 apart), so that lanes 2j and 2j + 1 hold z²ⱼ; a² = f(z²) (softmax:
- * over lanes 2, 4, 8, 16 apart: each j once); δ²ⱼ = a² − y [⊙ f'(z²)] (y: yᵣⱼ, j = lane / 2);
- * then BP2 in lane i: δ¹ᵢ = Σⱼ w²ⱼᵢ δ²ⱼ f'(z¹ᵢ), δ²ⱼ shuffled from lane 2j. Writes Dᵣ of both. */
 /* Lane i's column of w² (w²ₖᵢ, k < 16; 0 past n_out and n_hidden), from W2T: four 16-byte loads. */
 template <typename T>
 __device__ __forceinline__ void load_column(T (&w2)[WARP / 2], const T *s, int W2T)
@@ -350,6 +343,13 @@ __device__ __forceinline__ void load_column(T (&w2)[WARP / 2], const T *s, int W
     }
 }
 
+/* BP1 and BP2 for example r in the warp that has just computed its a¹ (lane i holds a¹ᵣᵢ, 0 past
+ * n_hidden), in registers, for n_out ≤ 16 (one block a network): z²ⱼ = Σᵢ w²ⱼᵢ a¹ᵢ + b²ⱼ from
+ * lane i's 16 products w²ⱼᵢ a¹ᵢ (its column of w² from W2T, 0 past n_out) summed over the warp by a
+ * reduce-scatter (four exchanges halve each lane's list, lanes o = 16, 8, 4, 2 apart, and a fifth
+ * adds the last value, lanes 1 apart), so that lanes 2j and 2j + 1 hold z²ⱼ; a² = f(z²) (softmax:
+ * over lanes 2, 4, 8, 16 apart: each j once); δ²ⱼ = a² − y [⊙ f'(z²)] (y: yᵣⱼ, j = lane / 2);
+ * then BP2 in lane i: δ¹ᵢ = Σⱼ w²ⱼᵢ δ²ⱼ f'(z¹ᵢ), δ²ⱼ shuffled from lane 2j. Writes Dᵣ of both. */
 template <typename T>
 __device__ __forceinline__ void backprop_in_warp(T *s, int W2T, T a1, T y, bool real, int r, int nh,
                                                  int no, int rows, int B2, int D1, int D2, int act_hidden,
@@ -567,7 +567,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
 
     for (int i = tid; i < warps * rows * CAP; i += threads) // TRIPS cdiv(warps * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) * (32 if warps * 32 >= n_in else 112), threads)
         s[A0 + i] = T(0); /* the padding columns stay zero for the whole epoch */
-    for (int i = tid; i < (WARP - nh) * rows; i += threads) // TRIPS cdiv((32 - n_hidden) * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), threads)
+    for (int i = tid; i < (WARP - nh) * rows; i += threads) // TRIPS cdiv((32 - cdiv(n_hidden, hidden_split)) * min(cdiv(m, 10) * 10, cdiv(m, 4) * 4), threads)
         s[D1 + nh * rows + i] = T(0); /* and δ¹ of the rows past n_hidden */
     for (int i = tid; i < nh + no * nh + no; i += threads) { // TRIPS cdiv(n_hidden + n_out * n_hidden + n_out, threads)
         const long long at = global_small<HB>(i, nh, no, NH, h0, g_b1);
@@ -578,7 +578,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
     /* one block a network with n_out ≤ 16, where the host made room for W2T: backprop in the
      * feedforward's warps (backprop_in_warp) */
     const bool fused = HB == 1 && !BY_INPUTS && n_out <= WARP / 2 && D2 - D1 >= WARP * (rows + W2T_STRIDE);
-    for (int i = tid; fused && i < WARP * W2T_STRIDE; i += threads) { // TRIPS cdiv(32 * 20, threads) if hidden_split * inputs_split == 1 and n_out <= 16 else 0
+    for (int i = tid; fused && i < WARP * W2T_STRIDE; i += threads) { // TRIPS cdiv(32 * 20, threads) if hidden_split * inputs_split == 1 and n_out <= 16 and transposed else 0
         const int c = i / W2T_STRIDE, j = i - c * W2T_STRIDE; /* W2T's w²ⱼ,c (a division by a constant, once) */
         s[D1 + WARP * rows + i] = c < nh && j < no ? mine[g_b1 + nh + j * nh + c] : T(0); /* (fused: one block, n_out ≤ 16) */
     }
@@ -745,7 +745,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                     }
                 cluster_sync();
             }
-            if (fused) { // TAKEN 1 if hidden_split * inputs_split == 1 and n_out <= 16 else 0
+            if (fused) { // TAKEN 1 if hidden_split * inputs_split == 1 and n_out <= 16 and transposed else 0
                 /* a warp's examples on through BP1–BP2 from a¹ in registers (backprop_in_warp),
                  * with the lane's column of w² (this mini-batch's: updated only after it) */
                 const int column = lane < nh ? lane : nh - 1;
@@ -760,7 +760,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                         s[A1 + r * nh + lane] = a1;
                     backprop_in_warp(s, D1 + WARP * rows, a1, y, real, r, nh, no, rows, B2, D1, D2, act_hidden, act_out, quadratic);
                 }
-            } else { // TAKEN 0 if hidden_split * inputs_split == 1 and n_out <= 16 else 1
+            } else { // TAKEN 0 if hidden_split * inputs_split == 1 and n_out <= 16 and transposed else 1
             for (int e = warp; e < M; e += warps) { // TRIPS max(0, cdiv((10 if cdiv(m, 10) * 10 <= cdiv(m, 4) * 4 else 4) - warp, warps))
                 if (lane < nh) {
                     T sum = T(0);
@@ -816,7 +816,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
         /* examples a warp takes at once, and lanes each (BY_INPUTS: one; a block has 3 of the book's 10) */
         const int pack = !BY_INPUTS && no <= WARP / 2 ? 2 : 1, width = WARP / pack;
         const int h = pack == 2 ? lane / (WARP / 2) : 0, j_out = lane - h * width; /* this lane's example of them, and output neuron */
-        for (int e_first = fused ? rows : e0; e_first < rows; e_first += pack * e_step) { // TRIPS 0 if hidden_split * inputs_split == 1 and n_out <= 16 else max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp * inputs_split, warps * inputs_split * (2 if n_out <= 16 and inputs_split == 1 else 1)))
+        for (int e_first = fused ? rows : e0; e_first < rows; e_first += pack * e_step) { // TRIPS 0 if hidden_split * inputs_split == 1 and n_out <= 16 and transposed else max(0, cdiv(min(cdiv(m, 10) * 10, cdiv(m, 4) * 4) - warp * inputs_split, warps * inputs_split * (2 if n_out <= 16 and inputs_split == 1 else 1)))
             const int e_mine = e_first + h * e_step; /* this lane's example */
             const bool kept = e_mine < rows, real = e_mine < mb;
             const int e = kept ? e_mine : e_first; /* (a lane past the rows computes the first again, and keeps nothing) */
@@ -847,14 +847,18 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
             T a;
             if (act_out == SOFTMAX) { // TAKEN softmax
                 T top = out ? z : lowest(z);
-                for (int offset = width / 2; offset > 0; offset /= 2) {
-                    const T other = __shfl_xor_sync(0xffffffffu, top, offset);
-                    top = other > top ? other : top;
-                }
+#pragma unroll
+                for (int offset = WARP / 2; offset > 0; offset /= 2) /* (offsets of the lanes' width: the whole warp's test) */
+                    if (offset < width) {
+                        const T other = __shfl_xor_sync(0xffffffffu, top, offset);
+                        top = other > top ? other : top;
+                    }
                 const T ez = out ? exp_(z - top) : T(0);
                 T total = ez;
-                for (int offset = width / 2; offset > 0; offset /= 2)
-                    total += __shfl_xor_sync(0xffffffffu, total, offset);
+#pragma unroll
+                for (int offset = WARP / 2; offset > 0; offset /= 2)
+                    if (offset < width)
+                        total += __shfl_xor_sync(0xffffffffu, total, offset);
                 a = ez / total;
             } else { // TAKEN 1 - softmax
                 a = activate(act_out, z);
@@ -949,7 +953,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                     s[D1 + WARP * rows + lane * W2T_STRIDE + j] = s[at];
             }
         }
-        for (int i = threads - 1 - tid; i < nh + no; i += threads) { // TRIPS max(0, cdiv(n_hidden + n_out - (threads - 32 * (warp + 1)), threads))
+        for (int i = threads - 1 - tid; i < nh + no; i += threads) { // TRIPS max(0, cdiv(cdiv(n_hidden, hidden_split) + n_out - (threads - 32 * (warp + 1)), threads))
             const bool hidden = i < nh;
             const int width = hidden ? 1 : no, from = hidden ? D1 + i * rows : D2 + i - nh; /* (D1: a row a neuron) */
             T g = T(0);
