@@ -402,3 +402,27 @@ def _unroll(instructions, loop):
             return max(1, increment // step)
         return 1  # a runtime step (i += threads): no constant to divide by, so not taken as unrolled
     return 1
+
+
+def main(argv=None):
+    """python -m benchmarks.sass LISTING: each instruction of an nvdisasm -gi listing as a JSON line
+    (address, opcode, its source line, and its inline chain): what the model reads a listing as."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sass", description=main.__doc__.splitlines()[0])
+    parser.add_argument("listing", type=Path, help="an nvdisasm -gi -c listing")
+    args = parser.parse_args(argv)
+    try:
+        text = args.listing.read_text()
+    except OSError as error:
+        print(f"error: cannot read {args.listing}: {error.strerror}; give an nvdisasm -gi listing", file=sys.stderr)
+        return 2
+    for ins in parse(text):
+        print(json.dumps(dict(address=ins.address, opcode=ins.opcode, line=ins.line, chain=list(ins.chain))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

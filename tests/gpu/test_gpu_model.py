@@ -205,16 +205,20 @@ LISTING = """
 """
 
 
-def test_an_instructions_inline_chain_holds_the_kernels_own_lines():
-    """The chain a TAKEN block is matched against: the function's line and its call sites' in the
-    kernel's file (10, 20), not a header's line 449, which could fall inside one of the .cu's
-    blocks; an instruction under no new comment keeps the chain before it."""
-    from benchmarks import sass
-
-    ffma, shfl, fadd = sass.parse(LISTING)
-    assert (ffma.line, ffma.chain) == (20, (10, 20, 20))
-    assert (shfl.line, shfl.chain) == (30, (30, 30))
-    assert fadd.chain == shfl.chain
+def test_an_instructions_inline_chain_holds_the_kernels_own_lines(tmp_path):
+    """The chain a TAKEN block is matched against (``python -m benchmarks.sass``, as the model reads
+    a listing): the function's line and its call sites' in the kernel's file (10, 20), not a
+    header's line 449, which could fall inside one of the .cu's blocks; an instruction under no new
+    comment keeps the chain before it."""
+    listing = tmp_path / "listing.sass"
+    listing.write_text(LISTING)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.sass", str(listing)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    ffma, shfl, fadd = (json.loads(line) for line in done.stdout.splitlines())
+    assert (ffma["opcode"], ffma["line"], ffma["chain"]) == ("FFMA", 20, [10, 20, 20])
+    assert (shfl["line"], shfl["chain"]) == (30, [30, 30])
+    assert fadd["chain"] == shfl["chain"]
 
 
 INLINED = """
