@@ -343,6 +343,43 @@ __device__ __forceinline__ void load_column(T (&w2)[WARP / 2], const T *s, int W
     }
 }
 
+/* BP1 for one example whose z²ⱼ lanes hold: a² = f(z²) (softmax: the max and the sum by xor
+ * shuffles of the offsets in [low, high): the lanes that hold each j once), then δ²ⱼ = a² − yⱼ
+ * [⊙ f'(z²) for the quadratic cost], 0 where the lane holds no output (out) or the example is
+ * padding (real). */
+template <typename T>
+__device__ __forceinline__ T output_delta(T z, T y, bool out, bool real, int act_out, int quadratic, int low,
+                                          int high)
+{
+    T a;
+    if (act_out == SOFTMAX) { // TAKEN softmax
+        T top = out ? z : lowest(z);
+#pragma unroll
+        for (int offset = WARP / 2; offset > 0; offset /= 2) /* (a test the whole warp takes alike) */
+            if (offset >= low && offset < high) {
+                const T other = __shfl_xor_sync(0xffffffffu, top, offset);
+                top = other > top ? other : top;
+            }
+        const T ez = out ? exp_(z - top) : T(0);
+        T total = ez;
+#pragma unroll
+        for (int offset = WARP / 2; offset > 0; offset /= 2)
+            if (offset >= low && offset < high)
+                total += __shfl_xor_sync(0xffffffffu, total, offset);
+        a = ez / total;
+    } else { // TAKEN 1 - softmax
+        a = activate(act_out, z);
+    }
+    T d2 = T(0);
+    if (real && out) {
+        d2 = a - y;
+        if (quadratic) { // TAKEN quadratic
+            d2 *= prime(act_out, a);
+        }
+    }
+    return d2;
+}
+
 /* BP1 and BP2 for example r in the warp that has just computed its a¹ (lane i holds a¹ᵣᵢ, 0 past
  * n_hidden), in registers, for n_out ≤ 16 (one block a network): z²ⱼ = Σᵢ w²ⱼᵢ a¹ᵢ + b²ⱼ from
  * lane i's 16 products w²ⱼᵢ a¹ᵢ (its column of w² from W2T, 0 past n_out) summed over the warp by a
@@ -377,30 +414,7 @@ __device__ __forceinline__ void backprop_in_warp(T *s, int W2T, T a1, T y, bool 
     const bool out = j < no;
     T z = v[0] + __shfl_xor_sync(0xffffffffu, v[0], 1);
     z += s[B2 + (out ? j : 0)];
-    T a;
-    if (act_out == SOFTMAX) { // TAKEN softmax
-        T top = out ? z : lowest(z);
-#pragma unroll
-        for (int offset = 2; offset < WARP; offset *= 2) {
-            const T other = __shfl_xor_sync(0xffffffffu, top, offset);
-            top = other > top ? other : top;
-        }
-        const T ez = out ? exp_(z - top) : T(0);
-        T total = ez;
-#pragma unroll
-        for (int offset = 2; offset < WARP; offset *= 2)
-            total += __shfl_xor_sync(0xffffffffu, total, offset);
-        a = ez / total;
-    } else { // TAKEN 1 - softmax
-        a = activate(act_out, z);
-    }
-    T d2 = T(0);
-    if (real && out) {
-        d2 = a - y;
-        if (quadratic) { // TAKEN quadratic
-            d2 *= prime(act_out, a);
-        }
-    }
+    const T d2 = output_delta(z, y, out, real, act_out, quadratic, 2, WARP); /* (lanes 2j, 2j + 1 hold j) */
     if (out && !(lane & 1))
         s[D2 + r * no + j] = d2;
     T w2[WARP / 2]; /* (loaded again, not kept: fewer registers live beside w¹) */
@@ -844,32 +858,7 @@ sgd_epoch_registers(T *params, T *velocity, const Input *x, const T *targets, co
                 }
                 z += s[B2 + j_out];
             }
-            T a;
-            if (act_out == SOFTMAX) { // TAKEN softmax
-                T top = out ? z : lowest(z);
-#pragma unroll
-                for (int offset = WARP / 2; offset > 0; offset /= 2) /* (offsets of the lanes' width: the whole warp's test) */
-                    if (offset < width) {
-                        const T other = __shfl_xor_sync(0xffffffffu, top, offset);
-                        top = other > top ? other : top;
-                    }
-                const T ez = out ? exp_(z - top) : T(0);
-                T total = ez;
-#pragma unroll
-                for (int offset = WARP / 2; offset > 0; offset /= 2)
-                    if (offset < width)
-                        total += __shfl_xor_sync(0xffffffffu, total, offset);
-                a = ez / total;
-            } else { // TAKEN 1 - softmax
-                a = activate(act_out, z);
-            }
-            T d2 = T(0);
-            if (real && out) {
-                d2 = a - y;
-                if (quadratic) { // TAKEN quadratic
-                    d2 *= prime(act_out, a);
-                }
-            }
+            const T d2 = output_delta(z, y, out, real, act_out, quadratic, 1, width);
             if (kept && out) {
                 s[D2 + e * no + j_out] = d2;
                 if (BY_INPUTS) /* and into the peers' D2 (BY_INPUTS: the other blocks do not compute it) */
